@@ -1,0 +1,38 @@
+/*
+ * The Model Hub demo backend: a small Backstage backend with the Model Hub
+ * plugins installed the way a portal team installs them.
+ */
+import { createBackend } from '@backstage/backend-defaults';
+import { authModuleDevHeaderProvider } from './modules/devHeaderAuth';
+
+const backend = createBackend();
+
+backend.add(import('@backstage/plugin-app-backend'));
+backend.add(import('@backstage/plugin-proxy-backend'));
+
+// auth: guest sign-in for the demo, and the development-only header sign-in
+// that app-config.e2e.yaml switches on for API and browser tests
+backend.add(import('@backstage/plugin-auth-backend'));
+backend.add(import('@backstage/plugin-auth-backend-module-guest-provider'));
+backend.add(authModuleDevHeaderProvider);
+
+// catalog, with the Model kind of Model Hub
+backend.add(import('@backstage/plugin-catalog-backend'));
+backend.add(
+  import('@backstage/plugin-catalog-backend-module-scaffolder-entity-model'),
+);
+backend.add(import('@backstage/plugin-catalog-backend-module-logs'));
+backend.add(import('@internal/plugin-catalog-backend-module-model-hub'));
+
+// scaffolder
+backend.add(import('@backstage/plugin-scaffolder-backend'));
+
+// permissions
+backend.add(import('@backstage/plugin-permission-backend'));
+
+// notifications, signals, user settings
+backend.add(import('@backstage/plugin-notifications-backend'));
+backend.add(import('@backstage/plugin-signals-backend'));
+backend.add(import('@backstage/plugin-user-settings-backend'));
+
+backend.start();

@@ -1,0 +1,10 @@
+/**
+ * A catalog backend module that adds the `Model` kind of Model Hub to the
+ * Backstage catalog: it validates Model entities and emits their relations
+ * (owner, system, datasets and base models, in both directions).
+ *
+ * @packageDocumentation
+ */
+
+export { catalogModuleModelHub as default } from './module';
+export { ModelEntityProcessor } from './processor/ModelEntityProcessor';

@@ -1,0 +1,1 @@
+export { catalogModuleModelHub as default } from './catalogModuleModelHub';

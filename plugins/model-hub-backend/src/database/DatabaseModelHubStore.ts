@@ -1,0 +1,840 @@
+import { randomUUID } from 'node:crypto';
+import {
+  DatabaseService,
+  resolvePackagePath,
+} from '@backstage/backend-plugin-api';
+import { ConflictError, NotFoundError } from '@backstage/errors';
+import { Knex } from 'knex';
+import {
+  AddFileOptions,
+  AuditEventOptions,
+  CreateJobOptions,
+  CreateModelOptions,
+  CreateVersionOptions,
+  ListJobsOptions,
+  ListModelsOptions,
+  ModelHubStore,
+} from './ModelHubStore';
+import {
+  HubBlob,
+  HubFile,
+  HubJob,
+  HubJobLog,
+  HubModel,
+  HubModelSummary,
+  HubStats,
+  HubVersion,
+  VERSION_STATES,
+  VersionState,
+} from './types';
+
+const migrationsDir = resolvePackagePath(
+  '@internal/plugin-model-hub-backend',
+  'migrations',
+);
+
+type DbDate = Date | string | number;
+
+type ModelRow = {
+  id: string;
+  entity_ref: string;
+  namespace: string;
+  name: string;
+  title: string | null;
+  description: string | null;
+  type: string;
+  task: string | null;
+  format: string | null;
+  license: string | null;
+  lifecycle: string;
+  owner: string;
+  source_type: string;
+  source: string | null;
+  tags: string;
+  search_text: string;
+  created_by: string;
+  created_at: DbDate;
+  updated_at: DbDate;
+};
+
+type VersionRow = {
+  id: string;
+  model_id: string;
+  label: string;
+  state: string;
+  source_type: string;
+  source: string | null;
+  resolved_commit: string | null;
+  manifest_digest: string | null;
+  notes: string | null;
+  created_by: string;
+  created_at: DbDate;
+  updated_at: DbDate;
+  revision: number;
+};
+
+type FileRow = {
+  id: string;
+  version_id: string;
+  path: string;
+  size: number | string;
+  sha256: string;
+  kind: string;
+  created_by: string;
+  created_at: DbDate;
+};
+
+type BlobRow = {
+  sha256: string;
+  size: number | string;
+  ref_count: number;
+  location: string;
+  created_at: DbDate;
+  last_referenced_at: DbDate;
+};
+
+type JobRow = {
+  id: string;
+  type: string;
+  state: string;
+  model_id: string | null;
+  model_ref?: string | null;
+  version_id: string | null;
+  params: string;
+  progress: string;
+  attempts: number;
+  max_attempts: number;
+  leased_by: string | null;
+  lease_expires_at: DbDate | null;
+  error: string | null;
+  created_by: string;
+  created_at: DbDate;
+  updated_at: DbDate;
+  started_at: DbDate | null;
+  finished_at: DbDate | null;
+};
+
+function toIso(value: DbDate): string {
+  if (value instanceof Date) {
+    return value.toISOString();
+  }
+  if (typeof value === 'number') {
+    return new Date(value).toISOString();
+  }
+  // SQLite may hand back numbers as strings, Postgres text as ISO strings
+  return /^\d+$/.test(value)
+    ? new Date(Number(value)).toISOString()
+    : new Date(value).toISOString();
+}
+
+function toOptionalIso(value: DbDate | null | undefined): string | undefined {
+  return value === null || value === undefined ? undefined : toIso(value);
+}
+
+function parseJson<T>(value: string | null | undefined, fallback: T): T {
+  if (value === null || value === undefined || value === '') {
+    return fallback;
+  }
+  try {
+    return JSON.parse(value) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+function opt<T>(value: T | null): T | undefined {
+  return value === null ? undefined : value;
+}
+
+/** Escapes LIKE wildcards; used with `escape '\'`. */
+function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, c => `\\${c}`);
+}
+
+/** The lower-cased entity ref of a model. */
+export function modelEntityRef(namespace: string, name: string): string {
+  return `model:${namespace}/${name}`.toLocaleLowerCase('en-US');
+}
+
+const SORT_COLUMNS = {
+  name: 'name',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+} as const;
+
+/**
+ * The Knex implementation of {@link ModelHubStore}, on SQLite and PostgreSQL.
+ *
+ * @internal
+ */
+export class DatabaseModelHubStore implements ModelHubStore {
+  static async create(options: {
+    database: DatabaseService;
+    skipMigrations?: boolean;
+  }): Promise<DatabaseModelHubStore> {
+    const knex = await options.database.getClient();
+    if (!options.skipMigrations && !options.database.migrations?.skip) {
+      await knex.migrate.latest({ directory: migrationsDir });
+    }
+    return new DatabaseModelHubStore(knex);
+  }
+
+  /** The directory of the migrations, for tests and tools. */
+  static readonly migrationsDirectory = migrationsDir;
+
+  private constructor(private readonly db: Knex) {}
+
+  async createModel(options: CreateModelOptions): Promise<HubModel> {
+    const now = new Date();
+    const id = randomUUID();
+    const entityRef = modelEntityRef(options.namespace, options.name);
+    const tags = [...new Set(options.tags)];
+    const row: ModelRow = {
+      id,
+      entity_ref: entityRef,
+      namespace: options.namespace,
+      name: options.name,
+      title: options.title ?? null,
+      description: options.description ?? null,
+      type: options.type,
+      task: options.task ?? null,
+      format: options.format ?? null,
+      license: options.license ?? null,
+      lifecycle: options.lifecycle,
+      owner: options.owner,
+      source_type: options.sourceType,
+      source: options.source === undefined ? null : JSON.stringify(options.source),
+      tags: JSON.stringify(tags),
+      search_text: [
+        options.name,
+        options.title ?? '',
+        options.description ?? '',
+        ...tags,
+      ]
+        .join(' ')
+        .toLocaleLowerCase('en-US'),
+      created_by: options.createdBy,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.db.transaction(async tx => {
+      const existing = await tx('models')
+        .where({ entity_ref: entityRef })
+        .first('id');
+      if (existing) {
+        throw new ConflictError(`Model ${entityRef} already exists`);
+      }
+      await tx('models').insert(row);
+      if (tags.length) {
+        await tx('model_tags').insert(tags.map(tag => ({ model_id: id, tag })));
+      }
+    });
+    return this.mapModel(row);
+  }
+
+  async getModel(options: { entityRef: string }): Promise<HubModel | undefined> {
+    const row = await this.db<ModelRow>('models')
+      .where({ entity_ref: options.entityRef.toLocaleLowerCase('en-US') })
+      .first();
+    return row ? this.mapModel(row) : undefined;
+  }
+
+  async listModels(
+    options: ListModelsOptions,
+  ): Promise<{ items: HubModelSummary[]; totalCount: number }> {
+    const { filter = {}, search } = options;
+    const query = this.db<ModelRow>('models');
+    if (filter.type?.length) {
+      query.whereIn('type', filter.type);
+    }
+    if (filter.owner?.length) {
+      query.whereIn('owner', filter.owner);
+    }
+    if (filter.source?.length) {
+      query.whereIn('source_type', filter.source);
+    }
+    for (const tag of filter.tag ?? []) {
+      query.whereIn(
+        'id',
+        this.db('model_tags').select('model_id').where({ tag }),
+      );
+    }
+    if (filter.state?.length) {
+      const states = filter.state;
+      query.whereExists(function stateFilter() {
+        this.select(this.client.raw('1'))
+          .from('model_versions')
+          .whereRaw('model_versions.model_id = models.id')
+          .whereIn('model_versions.state', states);
+      });
+    }
+    if (search) {
+      for (const term of search.toLocaleLowerCase('en-US').split(/\s+/)) {
+        if (term) {
+          query.whereRaw(`search_text like ? escape '\\'`, [
+            `%${escapeLike(term)}%`,
+          ]);
+        }
+      }
+    }
+
+    const sortColumn = SORT_COLUMNS[options.sort?.field ?? 'name'];
+    const order = options.sort?.order ?? 'asc';
+    const [countRow, rows] = await Promise.all([
+      query.clone().count({ count: '*' }).first(),
+      query
+        .clone()
+        .select('*')
+        .orderBy([
+          { column: sortColumn, order },
+          { column: 'id', order },
+        ])
+        .offset(options.offset)
+        .limit(options.limit),
+    ]);
+
+    const ids = (rows as ModelRow[]).map(r => r.id);
+    const versions: Pick<
+      VersionRow,
+      'model_id' | 'label' | 'state' | 'created_at'
+    >[] = ids.length
+      ? await this.db('model_versions')
+          .whereIn('model_id', ids)
+          .select('model_id', 'label', 'state', 'created_at')
+      : [];
+    const byModel = new Map<string, typeof versions>();
+    for (const v of versions) {
+      const list = byModel.get(v.model_id) ?? [];
+      list.push(v);
+      byModel.set(v.model_id, list);
+    }
+
+    const items = (rows as ModelRow[]).map(row => {
+      const list = (byModel.get(row.id) ?? []).sort(
+        (a, b) =>
+          new Date(toIso(b.created_at)).getTime() -
+          new Date(toIso(a.created_at)).getTime(),
+      );
+      const latest = list[0];
+      return {
+        ...this.mapModel(row),
+        versionCount: list.length,
+        latestVersion: latest
+          ? {
+              label: latest.label,
+              state: latest.state as VersionState,
+              createdAt: toIso(latest.created_at),
+            }
+          : undefined,
+      };
+    });
+    return { items, totalCount: Number(countRow?.count ?? 0) };
+  }
+
+  async createVersion(options: CreateVersionOptions): Promise<HubVersion> {
+    const now = new Date();
+    const row: VersionRow = {
+      id: randomUUID(),
+      model_id: options.modelId,
+      label: options.label,
+      state: 'draft',
+      source_type: options.sourceType,
+      source:
+        options.source === undefined ? null : JSON.stringify(options.source),
+      resolved_commit: options.resolvedCommit ?? null,
+      manifest_digest: options.manifestDigest ?? null,
+      notes: options.notes ?? null,
+      created_by: options.createdBy,
+      created_at: now,
+      updated_at: now,
+      revision: 0,
+    };
+    await this.db.transaction(async tx => {
+      const existing = await tx('model_versions')
+        .where({ model_id: options.modelId, label: options.label })
+        .first('id');
+      if (existing) {
+        throw new ConflictError(`Version ${options.label} already exists`);
+      }
+      await tx('model_versions').insert(row);
+      await tx('models')
+        .where({ id: options.modelId })
+        .update({ updated_at: now });
+    });
+    return this.mapVersion(row, { file_count: 0, total_size: 0 });
+  }
+
+  async getVersion(options: {
+    modelId: string;
+    label: string;
+  }): Promise<HubVersion | undefined> {
+    const [version] = await this.versionsQuery()
+      .where({ 'v.model_id': options.modelId, 'v.label': options.label })
+      .limit(1);
+    return version ? this.mapVersion(version, version) : undefined;
+  }
+
+  async listVersions(options: { modelId: string }): Promise<HubVersion[]> {
+    const rows = await this.versionsQuery()
+      .where({ 'v.model_id': options.modelId })
+      .orderBy([
+        { column: 'v.created_at', order: 'desc' },
+        { column: 'v.id', order: 'desc' },
+      ]);
+    return rows.map((r: any) => this.mapVersion(r, r));
+  }
+
+  async addFile(
+    options: AddFileOptions,
+  ): Promise<{ file: HubFile; created: boolean }> {
+    const now = new Date();
+    return this.db.transaction(async tx => {
+      const existing = await tx<FileRow>('version_files')
+        .where({ version_id: options.versionId, path: options.path })
+        .first();
+      if (existing) {
+        if (existing.sha256 === options.blob.sha256) {
+          return { file: this.mapFile(existing), created: false };
+        }
+        throw new ConflictError(
+          `File ${options.path} already exists with other content`,
+        );
+      }
+      await tx('blobs')
+        .insert({
+          sha256: options.blob.sha256,
+          size: options.blob.size,
+          ref_count: 1,
+          location: options.blob.location,
+          created_at: now,
+          last_referenced_at: now,
+        })
+        .onConflict('sha256')
+        .merge({
+          ref_count: tx.raw('?? + 1', ['blobs.ref_count']),
+          last_referenced_at: now,
+        });
+      const row: FileRow = {
+        id: randomUUID(),
+        version_id: options.versionId,
+        path: options.path,
+        size: options.blob.size,
+        sha256: options.blob.sha256,
+        kind: options.kind,
+        created_by: options.createdBy,
+        created_at: now,
+      };
+      await tx('version_files').insert(row);
+      await tx('model_versions')
+        .where({ id: options.versionId })
+        .update({ updated_at: now, revision: tx.raw('revision + 1') });
+      return { file: this.mapFile(row), created: true };
+    });
+  }
+
+  async removeFile(options: { versionId: string; path: string }) {
+    const now = new Date();
+    await this.db.transaction(async tx => {
+      const existing = await tx<FileRow>('version_files')
+        .where({ version_id: options.versionId, path: options.path })
+        .first();
+      if (!existing) {
+        throw new NotFoundError(`File ${options.path} not found`);
+      }
+      await tx('version_files').where({ id: existing.id }).delete();
+      await tx('blobs')
+        .where({ sha256: existing.sha256 })
+        .update({
+          ref_count: tx.raw('ref_count - 1'),
+          last_referenced_at: now,
+        });
+      await tx('model_versions')
+        .where({ id: options.versionId })
+        .update({ updated_at: now, revision: tx.raw('revision + 1') });
+    });
+  }
+
+  async getFile(options: {
+    versionId: string;
+    path: string;
+  }): Promise<HubFile | undefined> {
+    const row = await this.db<FileRow>('version_files')
+      .where({ version_id: options.versionId, path: options.path })
+      .first();
+    return row ? this.mapFile(row) : undefined;
+  }
+
+  async listFiles(options: { versionId: string }): Promise<HubFile[]> {
+    const rows = await this.db<FileRow>('version_files')
+      .where({ version_id: options.versionId })
+      .orderBy('path', 'asc');
+    return rows.map(r => this.mapFile(r));
+  }
+
+  async getBlob(options: { sha256: string }): Promise<HubBlob | undefined> {
+    const row = await this.db<BlobRow>('blobs')
+      .where({ sha256: options.sha256 })
+      .first();
+    return row ? this.mapBlob(row) : undefined;
+  }
+
+  async listUnreferencedBlobs(options: {
+    before: Date;
+    limit: number;
+  }): Promise<HubBlob[]> {
+    const rows = await this.db<BlobRow>('blobs')
+      .where('ref_count', '<=', 0)
+      .where('last_referenced_at', '<', options.before)
+      .orderBy('sha256')
+      .limit(options.limit);
+    return rows.map(r => this.mapBlob(r));
+  }
+
+  async deleteUnreferencedBlob(options: {
+    sha256: string;
+    before: Date;
+    fn: () => Promise<void>;
+  }): Promise<boolean> {
+    return this.db.transaction(async tx => {
+      const deleted = await tx('blobs')
+        .where({ sha256: options.sha256 })
+        .where('ref_count', '<=', 0)
+        .where('last_referenced_at', '<', options.before)
+        .delete();
+      if (!deleted) {
+        return false;
+      }
+      await options.fn();
+      return true;
+    });
+  }
+
+  async findBlobs(options: { sha256s: string[] }): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (let i = 0; i < options.sha256s.length; i += 500) {
+      const rows = await this.db('blobs')
+        .whereIn('sha256', options.sha256s.slice(i, i + 500))
+        .select('sha256');
+      rows.forEach(r => found.add(r.sha256));
+    }
+    return found;
+  }
+
+  async createJob(options: CreateJobOptions): Promise<HubJob> {
+    const now = new Date();
+    const row: JobRow = {
+      id: randomUUID(),
+      type: options.type,
+      state: 'queued',
+      model_id: options.modelId ?? null,
+      version_id: options.versionId ?? null,
+      params: JSON.stringify(options.params ?? {}),
+      progress: '{}',
+      attempts: 0,
+      max_attempts: options.maxAttempts ?? 3,
+      leased_by: null,
+      lease_expires_at: null,
+      error: null,
+      created_by: options.createdBy,
+      created_at: now,
+      updated_at: now,
+      started_at: null,
+      finished_at: null,
+    };
+    await this.db('jobs').insert(row);
+    return (await this.getJob({ id: row.id }))!;
+  }
+
+  async getJob(options: { id: string }): Promise<HubJob | undefined> {
+    const row = await this.jobsQuery().where('j.id', options.id).first();
+    return row ? this.mapJob(row) : undefined;
+  }
+
+  async listJobs(
+    options: ListJobsOptions,
+  ): Promise<{ items: HubJob[]; totalCount: number }> {
+    const query = this.db('jobs as j');
+    if (options.state?.length) {
+      query.whereIn('j.state', options.state);
+    }
+    if (options.type) {
+      query.where('j.type', options.type);
+    }
+    if (options.modelId) {
+      query.where('j.model_id', options.modelId);
+    }
+    const [countRow, rows] = await Promise.all([
+      query.clone().count({ count: '*' }).first(),
+      query
+        .clone()
+        .leftJoin('models as m', 'm.id', 'j.model_id')
+        .select('j.*', 'm.entity_ref as model_ref')
+        .orderBy([
+          { column: 'j.created_at', order: 'desc' },
+          { column: 'j.id', order: 'desc' },
+        ])
+        .offset(options.offset)
+        .limit(options.limit),
+    ]);
+    return {
+      items: rows.map((r: JobRow) => this.mapJob(r)),
+      totalCount: Number(countRow?.count ?? 0),
+    };
+  }
+
+  async retryJob(options: { id: string; actor: string }): Promise<HubJob> {
+    return this.transitionJob({
+      id: options.id,
+      from: ['failed', 'cancelled'],
+      action: 'retry',
+      update: {
+        state: 'queued',
+        error: null,
+        leased_by: null,
+        lease_expires_at: null,
+        finished_at: null,
+      },
+      log: `Retried by ${options.actor}`,
+    });
+  }
+
+  async cancelJob(options: { id: string; actor: string }): Promise<HubJob> {
+    return this.transitionJob({
+      id: options.id,
+      from: ['queued', 'running'],
+      action: 'cancel',
+      update: {
+        state: 'cancelled',
+        leased_by: null,
+        lease_expires_at: null,
+        finished_at: new Date(),
+      },
+      log: `Cancelled by ${options.actor}`,
+    });
+  }
+
+  private async transitionJob(options: {
+    id: string;
+    from: string[];
+    action: string;
+    update: Partial<JobRow>;
+    log: string;
+  }): Promise<HubJob> {
+    const now = new Date();
+    await this.db.transaction(async tx => {
+      const updated = await tx('jobs')
+        .where({ id: options.id })
+        .whereIn('state', options.from)
+        .update({ ...options.update, updated_at: now });
+      if (!updated) {
+        const job = await tx('jobs').where({ id: options.id }).first('state');
+        if (!job) {
+          throw new NotFoundError(`Job ${options.id} not found`);
+        }
+        throw new ConflictError(
+          `Cannot ${options.action} a job that is ${job.state}`,
+        );
+      }
+      await tx('job_logs').insert({
+        job_id: options.id,
+        created_at: now,
+        level: 'info',
+        message: options.log,
+      });
+    });
+    return (await this.getJob({ id: options.id }))!;
+  }
+
+  async appendJobLog(options: {
+    jobId: string;
+    level: HubJobLog['level'];
+    message: string;
+  }): Promise<void> {
+    await this.db('job_logs').insert({
+      job_id: options.jobId,
+      created_at: new Date(),
+      level: options.level,
+      message: options.message,
+    });
+  }
+
+  async listJobLogs(options: {
+    jobId: string;
+    afterId?: number;
+    limit: number;
+  }): Promise<HubJobLog[]> {
+    const rows = await this.db('job_logs')
+      .where({ job_id: options.jobId })
+      .where('id', '>', options.afterId ?? 0)
+      .orderBy('id', 'asc')
+      .limit(options.limit);
+    return rows.map(r => ({
+      id: Number(r.id),
+      createdAt: toIso(r.created_at),
+      level: r.level,
+      message: r.message,
+    }));
+  }
+
+  async getStats(): Promise<HubStats> {
+    const [models, versionRows, blobs, unreferenced, jobRows] =
+      await Promise.all([
+        this.db('models').count({ count: '*' }).first(),
+        this.db('model_versions')
+          .select('state')
+          .count({ count: '*' })
+          .groupBy('state'),
+        this.db('blobs').count({ count: '*' }).sum({ bytes: 'size' }).first(),
+        this.db('blobs')
+          .where('ref_count', '<=', 0)
+          .count({ count: '*' })
+          .first(),
+        this.db('jobs').select('state').count({ count: '*' }).groupBy('state'),
+      ]);
+    const byState = Object.fromEntries(
+      VERSION_STATES.map(s => [s, 0]),
+    ) as Record<VersionState, number>;
+    let total = 0;
+    for (const row of versionRows) {
+      byState[row.state as VersionState] = Number(row.count);
+      total += Number(row.count);
+    }
+    const jobCount = (states: string[]) =>
+      jobRows
+        .filter(r => states.includes(String(r.state)))
+        .reduce((sum, r) => sum + Number(r.count), 0);
+    return {
+      models: Number(models?.count ?? 0),
+      versions: { total, byState },
+      storage: {
+        blobs: Number(blobs?.count ?? 0),
+        bytes: Number(blobs?.bytes ?? 0),
+        unreferencedBlobs: Number(unreferenced?.count ?? 0),
+      },
+      jobs: { active: jobCount(['queued', 'running']), failed: jobCount(['failed']) },
+    };
+  }
+
+  async addAuditEvent(options: AuditEventOptions): Promise<void> {
+    await this.db('audit_events').insert({
+      event_id: options.eventId,
+      actor: options.actor,
+      model_ref: options.modelRef ?? null,
+      version_label: options.versionLabel ?? null,
+      meta: JSON.stringify(options.meta ?? {}),
+      created_at: new Date(),
+    });
+  }
+
+  private versionsQuery() {
+    const counts = this.db('version_files')
+      .select('version_id')
+      .count({ file_count: '*' })
+      .sum({ total_size: 'size' })
+      .groupBy('version_id')
+      .as('f');
+    return this.db('model_versions as v')
+      .leftJoin(counts, 'f.version_id', 'v.id')
+      .select('v.*', 'f.file_count', 'f.total_size');
+  }
+
+  private jobsQuery() {
+    return this.db('jobs as j')
+      .leftJoin('models as m', 'm.id', 'j.model_id')
+      .select('j.*', 'm.entity_ref as model_ref');
+  }
+
+  private mapModel(row: ModelRow): HubModel {
+    return {
+      id: row.id,
+      entityRef: row.entity_ref,
+      namespace: row.namespace,
+      name: row.name,
+      title: opt(row.title),
+      description: opt(row.description),
+      type: row.type as HubModel['type'],
+      task: opt(row.task),
+      format: opt(row.format) as HubModel['format'],
+      license: opt(row.license),
+      lifecycle: row.lifecycle,
+      owner: row.owner,
+      sourceType: row.source_type as HubModel['sourceType'],
+      source: parseJson(row.source, undefined),
+      tags: parseJson(row.tags, []),
+      createdBy: row.created_by,
+      createdAt: toIso(row.created_at),
+      updatedAt: toIso(row.updated_at),
+    };
+  }
+
+  private mapVersion(
+    row: VersionRow,
+    counts: {
+      file_count?: number | string | null;
+      total_size?: number | string | null;
+    },
+  ): HubVersion {
+    return {
+      id: row.id,
+      modelId: row.model_id,
+      label: row.label,
+      state: row.state as VersionState,
+      sourceType: row.source_type as HubVersion['sourceType'],
+      source: parseJson(row.source, undefined),
+      resolvedCommit: opt(row.resolved_commit),
+      manifestDigest: opt(row.manifest_digest),
+      notes: opt(row.notes),
+      createdBy: row.created_by,
+      createdAt: toIso(row.created_at),
+      updatedAt: toIso(row.updated_at),
+      revision: Number(row.revision),
+      fileCount: Number(counts.file_count ?? 0),
+      totalSize: Number(counts.total_size ?? 0),
+    };
+  }
+
+  private mapFile(row: FileRow): HubFile {
+    return {
+      path: row.path,
+      size: Number(row.size),
+      sha256: row.sha256,
+      kind: row.kind as HubFile['kind'],
+      createdBy: row.created_by,
+      createdAt: toIso(row.created_at),
+    };
+  }
+
+  private mapBlob(row: BlobRow): HubBlob {
+    return {
+      sha256: row.sha256,
+      size: Number(row.size),
+      refCount: Number(row.ref_count),
+      location: row.location,
+      createdAt: toIso(row.created_at),
+      lastReferencedAt: toIso(row.last_referenced_at),
+    };
+  }
+
+  private mapJob(row: JobRow): HubJob {
+    return {
+      id: row.id,
+      type: row.type,
+      state: row.state as HubJob['state'],
+      modelId: opt(row.model_id),
+      modelRef: opt(row.model_ref ?? null),
+      versionId: opt(row.version_id),
+      params: parseJson(row.params, {}),
+      progress: parseJson(row.progress, {}),
+      attempts: Number(row.attempts),
+      maxAttempts: Number(row.max_attempts),
+      leasedBy: opt(row.leased_by),
+      leaseExpiresAt: toOptionalIso(row.lease_expires_at),
+      error: opt(row.error),
+      createdBy: row.created_by,
+      createdAt: toIso(row.created_at),
+      updatedAt: toIso(row.updated_at),
+      startedAt: toOptionalIso(row.started_at),
+      finishedAt: toOptionalIso(row.finished_at),
+    };
+  }
+}

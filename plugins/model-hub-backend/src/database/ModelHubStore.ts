@@ -1,0 +1,167 @@
+import type { ModelSource } from '@internal/plugin-model-hub-common';
+import type {
+  FileKind,
+  HubBlob,
+  HubFile,
+  HubJob,
+  HubJobLog,
+  HubModel,
+  HubModelSummary,
+  HubStats,
+  HubVersion,
+  JobState,
+  SourceType,
+  VersionState,
+} from './types';
+
+/** @internal */
+export type CreateModelOptions = Omit<
+  HubModel,
+  'id' | 'entityRef' | 'createdAt' | 'updatedAt'
+>;
+
+/** @internal */
+export const MODEL_SORT_FIELDS = ['name', 'createdAt', 'updatedAt'] as const;
+
+/** @internal */
+export type ListModelsOptions = {
+  offset: number;
+  limit: number;
+  filter?: {
+    type?: string[];
+    state?: VersionState[];
+    owner?: string[];
+    source?: SourceType[];
+    tag?: string[];
+  };
+  /** Case-insensitive text search in name, title, description and tags. */
+  search?: string;
+  sort?: { field: (typeof MODEL_SORT_FIELDS)[number]; order: 'asc' | 'desc' };
+};
+
+/** @internal */
+export type CreateVersionOptions = {
+  modelId: string;
+  label: string;
+  sourceType: SourceType;
+  source?: ModelSource | unknown;
+  resolvedCommit?: string;
+  manifestDigest?: string;
+  notes?: string;
+  createdBy: string;
+};
+
+/** @internal */
+export type AddFileOptions = {
+  versionId: string;
+  path: string;
+  kind: FileKind;
+  blob: { sha256: string; size: number; location: string };
+  createdBy: string;
+};
+
+/** @internal */
+export type ListJobsOptions = {
+  offset: number;
+  limit: number;
+  state?: JobState[];
+  type?: string;
+  modelId?: string;
+};
+
+/** @internal */
+export type CreateJobOptions = {
+  type: string;
+  modelId?: string;
+  versionId?: string;
+  params?: Record<string, unknown>;
+  maxAttempts?: number;
+  createdBy: string;
+};
+
+/** @internal */
+export type AuditEventOptions = {
+  eventId: string;
+  actor: string;
+  modelRef?: string;
+  versionLabel?: string;
+  meta?: Record<string, unknown>;
+};
+
+/**
+ * The persistence of Model Hub: models, versions, files, blob references,
+ * jobs and the audit trail.
+ *
+ * @internal
+ */
+export interface ModelHubStore {
+  createModel(options: CreateModelOptions): Promise<HubModel>;
+  getModel(options: { entityRef: string }): Promise<HubModel | undefined>;
+  listModels(
+    options: ListModelsOptions,
+  ): Promise<{ items: HubModelSummary[]; totalCount: number }>;
+
+  createVersion(options: CreateVersionOptions): Promise<HubVersion>;
+  getVersion(options: {
+    modelId: string;
+    label: string;
+  }): Promise<HubVersion | undefined>;
+  listVersions(options: { modelId: string }): Promise<HubVersion[]>;
+
+  /**
+   * Adds a file to a version, pointing at a blob that is already durable in
+   * the artifact store. Creates the blob row or adds a reference to it, in
+   * one transaction. Adding the same content at the same path again is a
+   * no-op; other content at an existing path is a conflict.
+   */
+  addFile(options: AddFileOptions): Promise<{ file: HubFile; created: boolean }>;
+  removeFile(options: { versionId: string; path: string }): Promise<void>;
+  getFile(options: {
+    versionId: string;
+    path: string;
+  }): Promise<HubFile | undefined>;
+  listFiles(options: { versionId: string }): Promise<HubFile[]>;
+
+  getBlob(options: { sha256: string }): Promise<HubBlob | undefined>;
+  /** Blobs no file points at, unreferenced since before `before`. */
+  listUnreferencedBlobs(options: {
+    before: Date;
+    limit: number;
+  }): Promise<HubBlob[]>;
+  /**
+   * Deletes the row of a blob if it is still unreferenced since before
+   * `before`; `fn` runs inside the same transaction (to delete the bytes)
+   * and the row stays when it throws.
+   */
+  deleteUnreferencedBlob(options: {
+    sha256: string;
+    before: Date;
+    fn: () => Promise<void>;
+  }): Promise<boolean>;
+  /** Which of the given digests have a blob row. */
+  findBlobs(options: { sha256s: string[] }): Promise<Set<string>>;
+
+  createJob(options: CreateJobOptions): Promise<HubJob>;
+  getJob(options: { id: string }): Promise<HubJob | undefined>;
+  listJobs(
+    options: ListJobsOptions,
+  ): Promise<{ items: HubJob[]; totalCount: number }>;
+  /** Moves a failed or cancelled job back to queued. */
+  retryJob(options: { id: string; actor: string }): Promise<HubJob>;
+  /** Cancels a queued or running job. */
+  cancelJob(options: { id: string; actor: string }): Promise<HubJob>;
+  appendJobLog(options: {
+    jobId: string;
+    level: HubJobLog['level'];
+    message: string;
+  }): Promise<void>;
+  listJobLogs(options: {
+    jobId: string;
+    afterId?: number;
+    limit: number;
+  }): Promise<HubJobLog[]>;
+
+  getStats(): Promise<HubStats>;
+
+  addAuditEvent(options: AuditEventOptions): Promise<void>;
+}

@@ -1,0 +1,51 @@
+import { Readable } from 'node:stream';
+
+/** The result of putting a blob into the store. @internal */
+export type PutBlobResult = {
+  sha256: string;
+  size: number;
+  /** Where the store keeps the blob, for operators (a path or object key). */
+  location: string;
+  /** False when the store held the content already (dedup). */
+  created: boolean;
+};
+
+/** @internal */
+export type BlobInfo = { sha256: string; size: number; modifiedAt: Date };
+
+/**
+ * A content-addressed store of blobs, named by the SHA-256 of their content.
+ * A blob is visible under its digest only once all of its bytes are durable.
+ *
+ * @internal
+ */
+export interface ArtifactStore {
+  /**
+   * Stores the content of a stream. When `expectedSha256` or `expectedSize`
+   * are given and do not match, nothing is stored and an `InputError` is
+   * thrown.
+   */
+  put(
+    content: Readable,
+    options?: { expectedSha256?: string; expectedSize?: number },
+  ): Promise<PutBlobResult>;
+  /** Information on a blob, or undefined when it is not in the store. */
+  stat(sha256: string): Promise<BlobInfo | undefined>;
+  /** Reads a blob, or the inclusive byte range `start`-`end` of it. */
+  get(
+    sha256: string,
+    range?: { start: number; end: number },
+  ): Promise<Readable>;
+  /** Deletes a blob; deleting a missing blob is not an error. */
+  delete(sha256: string): Promise<void>;
+  /** Lists every blob of the store. */
+  list(): AsyncIterable<BlobInfo>;
+  /**
+   * Removes leftovers of interrupted writes (temporary files, incomplete
+   * multipart uploads) older than `olderThan`.
+   */
+  cleanup(options: { olderThan: Date }): Promise<{ removed: number }>;
+}
+
+/** A valid lower-case hex SHA-256 digest. @internal */
+export const SHA256_PATTERN = /^[a-f0-9]{64}$/;

@@ -1,0 +1,190 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { constants as fsConstants, createReadStream, promises as fs } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { InputError, NotFoundError } from '@backstage/errors';
+import {
+  ArtifactStore,
+  BlobInfo,
+  PutBlobResult,
+  SHA256_PATTERN,
+} from './ArtifactStore';
+
+const WRITE_CHUNK = 1024 * 1024;
+
+/**
+ * A content-addressed store on the local filesystem.
+ *
+ * Layout: `<root>/sha256/<aa>/<digest>` for blobs, `<root>/tmp/` for writes
+ * in progress. A write goes to a temporary file in the same filesystem while
+ * it is hashed, is fsynced, verified, renamed to its digest, and the
+ * directory is fsynced: a crash at any point leaves either no blob or the
+ * whole blob under its digest, plus possibly a temporary file that
+ * {@link LocalArtifactStore.cleanup} removes.
+ *
+ * @internal
+ */
+export class LocalArtifactStore implements ArtifactStore {
+  static async create(options: { path: string }): Promise<LocalArtifactStore> {
+    const root = resolve(options.path);
+    await fs.mkdir(join(root, 'sha256'), { recursive: true });
+    await fs.mkdir(join(root, 'tmp'), { recursive: true });
+    return new LocalArtifactStore(root);
+  }
+
+  private constructor(private readonly root: string) {}
+
+  private blobPath(sha256: string): string {
+    if (!SHA256_PATTERN.test(sha256)) {
+      throw new InputError(`Invalid sha256 digest '${sha256}'`);
+    }
+    return join(this.root, 'sha256', sha256.slice(0, 2), sha256);
+  }
+
+  async put(
+    content: Readable,
+    options: { expectedSha256?: string; expectedSize?: number } = {},
+  ): Promise<PutBlobResult> {
+    const tmpPath = join(this.root, 'tmp', `${randomUUID()}.partial`);
+    const hash = createHash('sha256');
+    let size = 0;
+    const handle = await fs.open(
+      tmpPath,
+      fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY,
+      0o644,
+    );
+    try {
+      try {
+        let pending: Buffer[] = [];
+        let pendingBytes = 0;
+        const flush = async () => {
+          if (pendingBytes) {
+            const buf = Buffer.concat(pending, pendingBytes);
+            pending = [];
+            pendingBytes = 0;
+            await handle.write(buf);
+          }
+        };
+        for await (const chunk of content) {
+          const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+          hash.update(buf);
+          size += buf.length;
+          if (
+            options.expectedSize !== undefined &&
+            size > options.expectedSize
+          ) {
+            throw new InputError(
+              `Content is larger than the expected ${options.expectedSize} bytes`,
+            );
+          }
+          pending.push(buf);
+          pendingBytes += buf.length;
+          if (pendingBytes >= WRITE_CHUNK) {
+            await flush();
+          }
+        }
+        await flush();
+        // An fsync error fails the write; it is never retried (fsyncgate).
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      const sha256 = hash.digest('hex');
+      if (options.expectedSize !== undefined && size !== options.expectedSize) {
+        throw new InputError(
+          `Size mismatch: expected ${options.expectedSize} bytes, got ${size}`,
+        );
+      }
+      if (options.expectedSha256 && options.expectedSha256 !== sha256) {
+        throw new InputError(
+          `Checksum mismatch: expected sha256 ${options.expectedSha256}, got ${sha256}`,
+        );
+      }
+      const finalPath = this.blobPath(sha256);
+      const location = `sha256/${sha256.slice(0, 2)}/${sha256}`;
+      const existing = await this.stat(sha256);
+      if (existing) {
+        await fs.rm(tmpPath, { force: true });
+        // touch, so that a concurrent garbage collection of an orphan spares it
+        const now = new Date();
+        await fs.utimes(finalPath, now, now).catch(() => {});
+        return { sha256, size, location, created: false };
+      }
+      await fs.mkdir(dirname(finalPath), { recursive: true });
+      await fs.rename(tmpPath, finalPath);
+      await this.syncDir(dirname(finalPath));
+      return { sha256, size, location, created: true };
+    } catch (error) {
+      await fs.rm(tmpPath, { force: true });
+      throw error;
+    }
+  }
+
+  private async syncDir(path: string) {
+    const dir = await fs.open(path, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+
+  async stat(sha256: string): Promise<BlobInfo | undefined> {
+    try {
+      const s = await fs.stat(this.blobPath(sha256));
+      return { sha256, size: s.size, modifiedAt: s.mtime };
+    } catch (error: any) {
+      if (error?.code === 'ENOENT') {
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  async get(
+    sha256: string,
+    range?: { start: number; end: number },
+  ): Promise<Readable> {
+    const path = this.blobPath(sha256);
+    if (!(await this.stat(sha256))) {
+      throw new NotFoundError(`Blob ${sha256} not found`);
+    }
+    return createReadStream(path, {
+      highWaterMark: WRITE_CHUNK,
+      ...(range ? { start: range.start, end: range.end } : {}),
+    });
+  }
+
+  async delete(sha256: string): Promise<void> {
+    await fs.rm(this.blobPath(sha256), { force: true });
+  }
+
+  async *list(): AsyncIterable<BlobInfo> {
+    const base = join(this.root, 'sha256');
+    for (const prefix of await fs.readdir(base)) {
+      const dir = join(base, prefix);
+      for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+        if (SHA256_PATTERN.test(name)) {
+          const s = await fs.stat(join(dir, name)).catch(() => undefined);
+          if (s) {
+            yield { sha256: name, size: s.size, modifiedAt: s.mtime };
+          }
+        }
+      }
+    }
+  }
+
+  async cleanup(options: { olderThan: Date }): Promise<{ removed: number }> {
+    const tmp = join(this.root, 'tmp');
+    let removed = 0;
+    for (const name of await fs.readdir(tmp)) {
+      const path = join(tmp, name);
+      const s = await fs.stat(path).catch(() => undefined);
+      if (s && s.mtime < options.olderThan) {
+        await fs.rm(path, { force: true, recursive: true });
+        removed += 1;
+      }
+    }
+    return { removed };
+  }
+}

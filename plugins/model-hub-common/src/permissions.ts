@@ -1,0 +1,115 @@
+import { createPermission } from '@backstage/plugin-permission-common';
+
+/**
+ * The resource type of the permissions that concern one model. Models are
+ * catalog entities, so these permissions use the catalog's resource type:
+ * a policy can decide them with the catalog's rules, for example "owners of
+ * the model may upload" with `catalogConditions.isEntityOwner`.
+ *
+ * @public
+ */
+export const MODEL_HUB_MODEL_RESOURCE_TYPE = 'catalog-entity';
+
+/**
+ * Create a new model (register a Hugging Face repository, or an empty model
+ * for uploads).
+ *
+ * @public
+ */
+export const modelHubModelCreatePermission = createPermission({
+  name: 'model-hub.model.create',
+  attributes: { action: 'create' },
+});
+
+/**
+ * Create a new version of a model.
+ *
+ * @public
+ */
+export const modelHubVersionCreatePermission = createPermission({
+  name: 'model-hub.version.create',
+  attributes: { action: 'create' },
+  resourceType: MODEL_HUB_MODEL_RESOURCE_TYPE,
+});
+
+/**
+ * Upload artifacts to a version of a model.
+ *
+ * @public
+ */
+export const modelHubArtifactUploadPermission = createPermission({
+  name: 'model-hub.artifact.upload',
+  attributes: { action: 'update' },
+  resourceType: MODEL_HUB_MODEL_RESOURCE_TYPE,
+});
+
+/**
+ * Review a version of a model: comment, request changes.
+ *
+ * @public
+ */
+export const modelHubVersionReviewPermission = createPermission({
+  name: 'model-hub.version.review',
+  attributes: { action: 'update' },
+  resourceType: MODEL_HUB_MODEL_RESOURCE_TYPE,
+});
+
+/**
+ * Approve, reject, deprecate or revoke a version of a model.
+ *
+ * @public
+ */
+export const modelHubVersionApprovePermission = createPermission({
+  name: 'model-hub.version.approve',
+  attributes: { action: 'update' },
+  resourceType: MODEL_HUB_MODEL_RESOURCE_TYPE,
+});
+
+/**
+ * Download the artifacts of a model.
+ *
+ * @public
+ */
+export const modelHubArtifactDownloadPermission = createPermission({
+  name: 'model-hub.artifact.download',
+  attributes: { action: 'read' },
+  resourceType: MODEL_HUB_MODEL_RESOURCE_TYPE,
+});
+
+/**
+ * Trigger a sync of a model from its upstream (e.g. Hugging Face).
+ *
+ * @public
+ */
+export const modelHubSyncTriggerPermission = createPermission({
+  name: 'model-hub.sync.trigger',
+  attributes: { action: 'update' },
+  resourceType: MODEL_HUB_MODEL_RESOURCE_TYPE,
+});
+
+/**
+ * Administer Model Hub: waive checks, manage jobs of any model, garbage
+ * collect the store.
+ *
+ * @public
+ */
+export const modelHubAdminPermission = createPermission({
+  name: 'model-hub.admin',
+  attributes: { action: 'update' },
+});
+
+/**
+ * Every permission of Model Hub.
+ *
+ * @public
+ */
+export const modelHubPermissions = [
+  modelHubModelCreatePermission,
+  modelHubVersionCreatePermission,
+  modelHubArtifactUploadPermission,
+  modelHubVersionReviewPermission,
+  modelHubVersionApprovePermission,
+  modelHubArtifactDownloadPermission,
+  modelHubSyncTriggerPermission,
+  modelHubAdminPermission,
+];

@@ -1,0 +1,113 @@
+import { Entity } from '@backstage/catalog-model';
+import {
+  createExtensionTester,
+  renderTestApp,
+} from '@backstage/frontend-test-utils';
+import { EntityCardBlueprint } from '@backstage/plugin-catalog-react/alpha';
+import { createTestEntityPage } from '@backstage/plugin-catalog-react/testUtils';
+import { ModelEntity } from '@internal/plugin-model-hub-common';
+import { screen } from '@testing-library/react';
+import modelHubPlugin, {
+  entityModelLineageCard,
+  entityModelOverviewCard,
+} from './alpha';
+
+const model: ModelEntity = {
+  apiVersion: 'model-hub.dev/v1alpha1',
+  kind: 'Model',
+  metadata: {
+    name: 'bge-small',
+    namespace: 'default',
+    description: 'Small English embedding model.',
+  },
+  spec: {
+    type: 'embedding',
+    lifecycle: 'production',
+    owner: 'group:default/ml-engineers',
+    task: 'feature-extraction',
+    source: { huggingface: { repo: 'BAAI/bge-small-en-v1.5' } },
+  },
+};
+
+const component: Entity = {
+  apiVersion: 'backstage.io/v1alpha1',
+  kind: 'Component',
+  metadata: { name: 'checkout', namespace: 'default' },
+  spec: { type: 'service', lifecycle: 'production', owner: 'team-a' },
+};
+
+describe('model-hub plugin (new frontend system)', () => {
+  it('provides the entity cards under their extension ids', () => {
+    const overview = modelHubPlugin.getExtension(
+      'entity-card:model-hub/model-overview',
+    );
+    expect(overview.kind).toBe('entity-card');
+    expect(overview.name).toBe('model-overview');
+
+    const lineage = modelHubPlugin.getExtension(
+      'entity-card:model-hub/model-lineage',
+    );
+    expect(lineage.kind).toBe('entity-card');
+    expect(lineage.name).toBe('model-lineage');
+  });
+
+  it('shows the overview card on the entity page of a Model', async () => {
+    renderTestApp({
+      extensions: [createTestEntityPage({ entity: model })],
+      features: [modelHubPlugin],
+    });
+
+    expect(await screen.findByText('Model overview')).toBeInTheDocument();
+    expect(await screen.findByText('Model lineage')).toBeInTheDocument();
+    expect(
+      await screen.findByText('Small English embedding model.'),
+    ).toBeInTheDocument();
+    expect(screen.getByText('embedding')).toBeInTheDocument();
+    expect(screen.getByText('feature-extraction')).toBeInTheDocument();
+    expect(
+      screen.getByRole('link', { name: /BAAI\/bge-small-en-v1\.5/ }),
+    ).toHaveAttribute('href', 'https://huggingface.co/BAAI/bge-small-en-v1.5');
+  });
+
+  it('leaves the overview card off the entity page of a Component', async () => {
+    renderTestApp({
+      extensions: [createTestEntityPage({ entity: component })],
+      features: [modelHubPlugin],
+    });
+
+    expect(await screen.findByTestId('empty-entity-page')).toBeInTheDocument();
+    expect(screen.queryByText('Model overview')).not.toBeInTheDocument();
+    expect(screen.queryByText('Model lineage')).not.toBeInTheDocument();
+  });
+
+  it('declares an info card filtered to the Model kind', () => {
+    const tester = createExtensionTester(entityModelOverviewCard);
+    const filter = tester.get(EntityCardBlueprint.dataRefs.filterFunction);
+
+    expect(tester.get(EntityCardBlueprint.dataRefs.type)).toBe('info');
+    expect(filter(model)).toBe(true);
+    expect(filter({ ...model, kind: 'model' })).toBe(true);
+    expect(filter(component)).toBe(false);
+  });
+
+  it('declares a content card filtered to the Model kind for lineage', () => {
+    const tester = createExtensionTester(entityModelLineageCard);
+    const filter = tester.get(EntityCardBlueprint.dataRefs.filterFunction);
+
+    expect(tester.get(EntityCardBlueprint.dataRefs.type)).toBe('content');
+    expect(filter(model)).toBe(true);
+    expect(filter(component)).toBe(false);
+  });
+
+  it('lets the app config override the filter', () => {
+    const tester = createExtensionTester(entityModelOverviewCard, {
+      config: { filter: { 'spec.type': 'llm' } },
+    });
+    const filter = tester.get(EntityCardBlueprint.dataRefs.filterFunction);
+
+    expect(filter(model)).toBe(false);
+    expect(filter({ ...model, spec: { ...model.spec, type: 'llm' } })).toBe(
+      true,
+    );
+  });
+});

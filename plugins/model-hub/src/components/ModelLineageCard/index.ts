@@ -1,0 +1,2 @@
+export { ModelLineageCard } from './ModelLineageCard';
+export type { ModelLineageCardProps } from './ModelLineageCard';

@@ -1,0 +1,2 @@
+export { ModelOverviewCard } from './ModelOverviewCard';
+export type { ModelOverviewCardProps } from './ModelOverviewCard';

@@ -1,0 +1,1 @@
+export { NotAModel } from './NotAModel';

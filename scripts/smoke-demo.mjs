@@ -1,0 +1,176 @@
+// Smoke test of the demo portal, as a user would meet it: starts the real
+// backend (app-config.yaml plus the development overlay app-config.e2e.yaml)
+// in a fresh data folder, signs in as example users and checks the catalog
+// API. With --frontend it also starts the frontend dev server and checks
+// that it answers on :3000.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildEnv, root, yarnPath } from './env.mjs';
+
+const BACKEND = 'http://localhost:7007';
+const withFrontend = process.argv.includes('--frontend');
+const results = [];
+const check = (name, ok, detail = '') => {
+  results.push(ok);
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ` (${detail})` : ''}`);
+};
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+
+async function waitFor(what, fn, timeoutMs) {
+  const start = Date.now();
+  let last;
+  while (Date.now() - start < timeoutMs) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(1000);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${last}`);
+}
+
+// A fresh SQLite folder, so the smoke test never touches the demo's own data.
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'model-hub-smoke-'));
+const overlay = path.join(dataDir, 'app-config.smoke.yaml');
+writeFileSync(
+  overlay,
+  `backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: ${JSON.stringify(path.join(dataDir, 'sqlite'))}\n`,
+);
+
+const children = [];
+function start(workspace, configs) {
+  const args = [yarnPath(), 'workspace', workspace, 'start'];
+  for (const c of configs) args.push('--config', c);
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: buildEnv({ NODE_ENV: 'development' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const log = [];
+  child.stdout.on('data', d => log.push(d.toString()));
+  child.stderr.on('data', d => log.push(d.toString()));
+  children.push({ child, log, workspace });
+  return child;
+}
+function stopAll() {
+  for (const { child } of children) {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+}
+process.on('exit', stopAll);
+
+const configs = [
+  path.join(root, 'app-config.yaml'),
+  path.join(root, 'app-config.e2e.yaml'),
+  overlay,
+];
+
+try {
+  start('backend', configs);
+  if (withFrontend) start('app', configs);
+
+  await waitFor(
+    'the backend to be ready',
+    async () => (await fetch(`${BACKEND}/.backstage/health/v1/readiness`)).ok,
+    240_000,
+  );
+  check('backend answers on :7007', true);
+
+  const token = async user => {
+    const res = await fetch(`${BACKEND}/api/auth/dev-header/refresh`, {
+      headers: { 'x-model-hub-dev-user': user },
+    });
+    if (!res.ok) throw new Error(`sign-in as ${user}: ${res.status} ${await res.text()}`);
+    return (await res.json()).backstageIdentity.token;
+  };
+  const alice = await token('alice');
+  check('alice signs in through the development header provider', Boolean(alice));
+
+  const anonymous = await fetch(`${BACKEND}/api/catalog/entities?filter=kind=model`);
+  check('the catalog refuses an anonymous request', anonymous.status === 401, `${anonymous.status}`);
+
+  const models = await waitFor(
+    'the example models in the catalog',
+    async () => {
+      const res = await fetch(`${BACKEND}/api/catalog/entities?filter=kind=model`, {
+        headers: { authorization: `Bearer ${alice}` },
+      });
+      const body = await res.json();
+      return res.ok && body.length >= 10 ? body : false;
+    },
+    240_000,
+  );
+  check(
+    'GET /api/catalog/entities?filter=kind=model lists the example models',
+    models.length >= 10 && models.every(m => m.apiVersion === 'model-hub.dev/v1alpha1'),
+    `${models.length} models`,
+  );
+
+  const fineTune = models.find(m => m.metadata.name === 'support-assistant-llama3');
+  const relations = (fineTune?.relations ?? []).map(r => `${r.type} ${r.targetRef}`);
+  check(
+    'the fine-tune has its relations',
+    ['ownedBy group:default/ml-engineers', 'partOf system:default/assistant-platform',
+      'derivedFrom model:default/llama-3-8b-instruct', 'dependsOn resource:default/support-tickets-2025']
+      .every(r => relations.includes(r)),
+    relations.join(', '),
+  );
+
+  const validate = entity =>
+    fetch(`${BACKEND}/api/catalog/validate-entity`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ entity, location: 'url:http://example.com/catalog-info.yaml' }),
+    });
+  const model = spec => ({
+    apiVersion: 'model-hub.dev/v1alpha1',
+    kind: 'Model',
+    metadata: { name: 'smoke-model' },
+    spec: { type: 'llm', lifecycle: 'experimental', owner: 'group:default/ml-engineers', ...spec },
+  });
+  const valid = await validate(model({}));
+  check('validate-entity accepts a valid Model', valid.status === 200, `${valid.status}`);
+  for (const [name, spec, field] of [
+    ['missing owner', { owner: undefined }, 'spec.owner'],
+    ['unknown type', { type: 'quantum' }, 'spec.type'],
+    ['malformed baseModels ref', { baseModels: ['model:'] }, 'spec.baseModels[0]'],
+  ]) {
+    const res = await validate(model(spec));
+    const text = await res.text();
+    check(`validate-entity rejects a Model with ${name}, naming ${field}`, res.status === 400 && text.includes(field), `${res.status}`);
+  }
+
+  if (withFrontend) {
+    const html = await waitFor(
+      'the frontend on :3000',
+      async () => {
+        const res = await fetch('http://localhost:3000/');
+        return res.ok ? res.text() : false;
+      },
+      600_000,
+    );
+    check('frontend answers on :3000', html.includes('<div id="root">'));
+  }
+} catch (e) {
+  check(String(e.message ?? e), false);
+  for (const { workspace, log } of children) {
+    console.log(`--- last output of ${workspace}:\n${log.join('').slice(-4000)}`);
+  }
+} finally {
+  stopAll();
+  await sleep(1000);
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+const failed = results.filter(r => !r).length;
+console.log(`${results.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
