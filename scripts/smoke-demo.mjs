@@ -70,7 +70,8 @@ process.on('exit', stopAll);
 
 const configs = [
   path.join(root, 'app-config.yaml'),
-  path.join(root, 'app-config.e2e.yaml'),
+  path.join(root, "app-config.e2e.yaml"),
+  ...(process.env.MODEL_HUB_SMOKE_CONFIG ? [process.env.MODEL_HUB_SMOKE_CONFIG] : []),
   overlay,
 ];
 
@@ -92,7 +93,8 @@ try {
     if (!res.ok) throw new Error(`sign-in as ${user}: ${res.status} ${await res.text()}`);
     return (await res.json()).backstageIdentity.token;
   };
-  const alice = await token('alice');
+  // The catalog ingests the example org shortly after start-up.
+  const alice = await waitFor('alice in the catalog', () => token('alice'), 240_000);
   check('alice signs in through the development header provider', Boolean(alice));
 
   const anonymous = await fetch(`${BACKEND}/api/catalog/entities?filter=kind=model`);
@@ -114,6 +116,12 @@ try {
     models.length >= 10 && models.every(m => m.apiVersion === 'model-hub.dev/v1alpha1'),
     `${models.length} models`,
   );
+
+  const carol = await token('carol');
+  const carolSees = await fetch(`${BACKEND}/api/catalog/entities?filter=kind=model`, {
+    headers: { authorization: `Bearer ${carol}` },
+  });
+  check('carol (no group) reads the models too', carolSees.ok && (await carolSees.json()).length === models.length);
 
   const fineTune = models.find(m => m.metadata.name === 'support-assistant-llama3');
   const relations = (fineTune?.relations ?? []).map(r => `${r.type} ${r.targetRef}`);

@@ -4,6 +4,7 @@
  */
 import { createBackend } from '@backstage/backend-defaults';
 import { authModuleDevHeaderProvider } from './modules/devHeaderAuth';
+import { permissionModuleModelHubDemoPolicy } from './modules/permissionPolicy';
 
 const backend = createBackend();
 
@@ -27,8 +28,9 @@ backend.add(import('@internal/plugin-catalog-backend-module-model-hub'));
 // scaffolder
 backend.add(import('@backstage/plugin-scaffolder-backend'));
 
-// permissions
+// permissions, with the demo policy of the example org (not allow-all)
 backend.add(import('@backstage/plugin-permission-backend'));
+backend.add(permissionModuleModelHubDemoPolicy);
 
 // notifications, signals, user settings
 backend.add(import('@backstage/plugin-notifications-backend'));

@@ -36,19 +36,32 @@ const component: Entity = {
   spec: { type: 'service', lifecycle: 'production', owner: 'team-a' },
 };
 
+function filterOf(tester: {
+  get(ref: typeof EntityCardBlueprint.dataRefs.filterFunction): unknown;
+}): (entity: Entity) => boolean {
+  const filter = tester.get(EntityCardBlueprint.dataRefs.filterFunction);
+  if (typeof filter !== 'function') {
+    throw new Error('The card has no filter function');
+  }
+  return filter as (entity: Entity) => boolean;
+}
+
 describe('model-hub plugin (new frontend system)', () => {
   it('provides the entity cards under their extension ids', () => {
-    const overview = modelHubPlugin.getExtension(
-      'entity-card:model-hub/model-overview',
-    );
-    expect(overview.kind).toBe('entity-card');
-    expect(overview.name).toBe('model-overview');
-
-    const lineage = modelHubPlugin.getExtension(
-      'entity-card:model-hub/model-lineage',
-    );
-    expect(lineage.kind).toBe('entity-card');
-    expect(lineage.name).toBe('model-lineage');
+    expect(
+      modelHubPlugin.getExtension('entity-card:model-hub/model-overview'),
+    ).toMatchObject({
+      kind: 'entity-card',
+      namespace: 'model-hub',
+      name: 'model-overview',
+    });
+    expect(
+      modelHubPlugin.getExtension('entity-card:model-hub/model-lineage'),
+    ).toMatchObject({
+      kind: 'entity-card',
+      namespace: 'model-hub',
+      name: 'model-lineage',
+    });
   });
 
   it('shows the overview card on the entity page of a Model', async () => {
@@ -80,9 +93,24 @@ describe('model-hub plugin (new frontend system)', () => {
     expect(screen.queryByText('Model lineage')).not.toBeInTheDocument();
   });
 
+  it('lets the app disable a card by its extension id', async () => {
+    renderTestApp({
+      extensions: [createTestEntityPage({ entity: model })],
+      features: [modelHubPlugin],
+      config: {
+        app: {
+          extensions: [{ 'entity-card:model-hub/model-lineage': false }],
+        },
+      },
+    });
+
+    expect(await screen.findByText('Model overview')).toBeInTheDocument();
+    expect(screen.queryByText('Model lineage')).not.toBeInTheDocument();
+  });
+
   it('declares an info card filtered to the Model kind', () => {
     const tester = createExtensionTester(entityModelOverviewCard);
-    const filter = tester.get(EntityCardBlueprint.dataRefs.filterFunction);
+    const filter = filterOf(tester);
 
     expect(tester.get(EntityCardBlueprint.dataRefs.type)).toBe('info');
     expect(filter(model)).toBe(true);
@@ -92,7 +120,7 @@ describe('model-hub plugin (new frontend system)', () => {
 
   it('declares a content card filtered to the Model kind for lineage', () => {
     const tester = createExtensionTester(entityModelLineageCard);
-    const filter = tester.get(EntityCardBlueprint.dataRefs.filterFunction);
+    const filter = filterOf(tester);
 
     expect(tester.get(EntityCardBlueprint.dataRefs.type)).toBe('content');
     expect(filter(model)).toBe(true);
@@ -103,7 +131,7 @@ describe('model-hub plugin (new frontend system)', () => {
     const tester = createExtensionTester(entityModelOverviewCard, {
       config: { filter: { 'spec.type': 'llm' } },
     });
-    const filter = tester.get(EntityCardBlueprint.dataRefs.filterFunction);
+    const filter = filterOf(tester);
 
     expect(filter(model)).toBe(false);
     expect(filter({ ...model, spec: { ...model.spec, type: 'llm' } })).toBe(

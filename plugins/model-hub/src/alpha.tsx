@@ -40,9 +40,7 @@ export const entityModelLineageCard = EntityCardBlueprint.make({
     type: 'content',
     filter: { kind: 'model' },
     loader: () =>
-      import('./components/ModelLineageCard').then(m => (
-        <m.ModelLineageCard />
-      )),
+      import('./components/ModelLineageCard').then(m => <m.ModelLineageCard />),
   },
 });
 

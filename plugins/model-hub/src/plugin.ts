@@ -31,9 +31,7 @@ export const EntityModelOverviewCard = modelHubPlugin.provide(
     name: 'EntityModelOverviewCard',
     component: {
       lazy: () =>
-        import('./components/ModelOverviewCard').then(
-          m => m.ModelOverviewCard,
-        ),
+        import('./components/ModelOverviewCard').then(m => m.ModelOverviewCard),
     },
   }),
 );

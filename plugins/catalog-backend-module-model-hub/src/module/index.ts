@@ -1,1 +1,4 @@
-export { catalogModuleModelHub as default } from './catalogModuleModelHub';
+export {
+  catalogModuleModelHub,
+  catalogModuleModelHub as default,
+} from './catalogModuleModelHub';

@@ -74,8 +74,16 @@ export class ModelEntityProcessor implements CatalogProcessor {
           defaultNamespace: self.namespace,
         });
         const target: CompoundEntityRef = { kind, namespace, name };
-        emit(processingResult.relation({ source: self, type: forward, target }));
-        emit(processingResult.relation({ source: target, type: reverse, target: self }));
+        emit(
+          processingResult.relation({ source: self, type: forward, target }),
+        );
+        emit(
+          processingResult.relation({
+            source: target,
+            type: reverse,
+            target: self,
+          }),
+        );
       }
     };
 

@@ -60,7 +60,11 @@ describe.each(databases.eachSupportedId())('DatabaseModelHubStore (%s)', id => {
   it('lists models with pagination, filters, search and sort', async () => {
     const { store } = await createStore();
     const a = await store.createModel(
-      model('alpha', { type: 'vision', tags: ['cv'], description: 'Detects cats' }),
+      model('alpha', {
+        type: 'vision',
+        tags: ['cv'],
+        description: 'Detects cats',
+      }),
     );
     const b = await store.createModel(
       model('bravo', { owner: 'group:default/other', tags: ['cv', 'nlp'] }),
@@ -100,7 +104,11 @@ describe.each(databases.eachSupportedId())('DatabaseModelHubStore (%s)', id => {
     ).toEqual(['charlie', 'bravo', 'alpha']);
     expect(
       names(
-        await store.listModels({ offset: 0, limit: 10, filter: { type: ['vision'] } }),
+        await store.listModels({
+          offset: 0,
+          limit: 10,
+          filter: { type: ['vision'] },
+        }),
       ),
     ).toEqual(['alpha']);
     expect(
@@ -123,7 +131,11 @@ describe.each(databases.eachSupportedId())('DatabaseModelHubStore (%s)', id => {
     ).toEqual(['charlie']);
     expect(
       names(
-        await store.listModels({ offset: 0, limit: 10, filter: { tag: ['cv'] } }),
+        await store.listModels({
+          offset: 0,
+          limit: 10,
+          filter: { tag: ['cv'] },
+        }),
       ),
     ).toEqual(['alpha', 'bravo']);
     expect(

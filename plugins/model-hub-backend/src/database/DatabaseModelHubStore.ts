@@ -203,7 +203,8 @@ export class DatabaseModelHubStore implements ModelHubStore {
       lifecycle: options.lifecycle,
       owner: options.owner,
       source_type: options.sourceType,
-      source: options.source === undefined ? null : JSON.stringify(options.source),
+      source:
+        options.source === undefined ? null : JSON.stringify(options.source),
       tags: JSON.stringify(tags),
       search_text: [
         options.name,
@@ -232,7 +233,9 @@ export class DatabaseModelHubStore implements ModelHubStore {
     return this.mapModel(row);
   }
 
-  async getModel(options: { entityRef: string }): Promise<HubModel | undefined> {
+  async getModel(options: {
+    entityRef: string;
+  }): Promise<HubModel | undefined> {
     const row = await this.db<ModelRow>('models')
       .where({ entity_ref: options.entityRef.toLocaleLowerCase('en-US') })
       .first();
@@ -683,13 +686,16 @@ export class DatabaseModelHubStore implements ModelHubStore {
         this.db('model_versions')
           .select('state')
           .count({ count: '*' })
-          .groupBy('state'),
+          .groupBy('state') as Promise<{ state: string; count: unknown }[]>,
         this.db('blobs').count({ count: '*' }).sum({ bytes: 'size' }).first(),
         this.db('blobs')
           .where('ref_count', '<=', 0)
           .count({ count: '*' })
           .first(),
-        this.db('jobs').select('state').count({ count: '*' }).groupBy('state'),
+        this.db('jobs')
+          .select('state')
+          .count({ count: '*' })
+          .groupBy('state') as Promise<{ state: string; count: unknown }[]>,
       ]);
     const byState = Object.fromEntries(
       VERSION_STATES.map(s => [s, 0]),
@@ -711,7 +717,10 @@ export class DatabaseModelHubStore implements ModelHubStore {
         bytes: Number(blobs?.bytes ?? 0),
         unreferencedBlobs: Number(unreferenced?.count ?? 0),
       },
-      jobs: { active: jobCount(['queued', 'running']), failed: jobCount(['failed']) },
+      jobs: {
+        active: jobCount(['queued', 'running']),
+        failed: jobCount(['failed']),
+      },
     };
   }
 

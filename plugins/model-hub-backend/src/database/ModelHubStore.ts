@@ -114,7 +114,9 @@ export interface ModelHubStore {
    * one transaction. Adding the same content at the same path again is a
    * no-op; other content at an existing path is a conflict.
    */
-  addFile(options: AddFileOptions): Promise<{ file: HubFile; created: boolean }>;
+  addFile(
+    options: AddFileOptions,
+  ): Promise<{ file: HubFile; created: boolean }>;
   removeFile(options: { versionId: string; path: string }): Promise<void>;
   getFile(options: {
     versionId: string;

@@ -1,5 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { constants as fsConstants, createReadStream, promises as fs } from 'node:fs';
+import {
+  constants as fsConstants,
+  createReadStream,
+  promises as fs,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { InputError, NotFoundError } from '@backstage/errors';

@@ -18,18 +18,19 @@ describe('resolveEntityRefs', () => {
   });
 
   it('defaults the namespace to default and accepts a single string', () => {
-    expect(
-      resolveEntityRefs('ml-engineers', { defaultKind: 'Group' }),
-    ).toEqual({
-      refs: [{ kind: 'Group', namespace: 'default', name: 'ml-engineers' }],
-      invalid: [],
-    });
+    expect(resolveEntityRefs('ml-engineers', { defaultKind: 'Group' })).toEqual(
+      {
+        refs: [{ kind: 'Group', namespace: 'default', name: 'ml-engineers' }],
+        invalid: [],
+      },
+    );
   });
 
   it('keeps references that do not parse apart', () => {
-    expect(
-      resolveEntityRefs(['x:/y', ''], { defaultKind: 'Model' }),
-    ).toEqual({ refs: [], invalid: ['x:/y'] });
+    expect(resolveEntityRefs(['x:/y', ''], { defaultKind: 'Model' })).toEqual({
+      refs: [],
+      invalid: ['x:/y'],
+    });
     expect(resolveEntityRefs(undefined, { defaultKind: 'Model' })).toEqual({
       refs: [],
       invalid: [],

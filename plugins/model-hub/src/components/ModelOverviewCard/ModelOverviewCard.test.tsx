@@ -1,6 +1,9 @@
 import { Entity } from '@backstage/catalog-model';
 import { renderInTestApp } from '@backstage/test-utils';
-import { EntityProvider, entityRouteRef } from '@backstage/plugin-catalog-react';
+import {
+  EntityProvider,
+  entityRouteRef,
+} from '@backstage/plugin-catalog-react';
 import { ModelEntity } from '@internal/plugin-model-hub-common';
 import { screen, within } from '@testing-library/react';
 import { huggingFaceRepoUrl, ModelOverviewCard } from './ModelOverviewCard';

@@ -160,8 +160,7 @@ function ModelOverview(props: { entity: ModelEntity }) {
     <Grid container spacing={3}>
       <OverviewField label={t('modelOverviewCard.fields.description')} wide>
         <Typography variant="body2" className={classes.description}>
-          {entity.metadata.description ||
-            t('modelOverviewCard.noDescription')}
+          {entity.metadata.description || t('modelOverviewCard.noDescription')}
         </Typography>
       </OverviewField>
       <OverviewField label={t('modelOverviewCard.fields.owner')}>

@@ -1,0 +1,33 @@
+import { startTestBackend } from '@backstage/backend-test-utils';
+import { catalogProcessingExtensionPoint } from '@backstage/plugin-catalog-node';
+import { ModelEntityProcessor } from '../processor/ModelEntityProcessor';
+import { catalogModuleModelHub } from './catalogModuleModelHub';
+import defaultExport from '.';
+
+describe('catalogModuleModelHub', () => {
+  it('is the default export of the module folder', () => {
+    expect(defaultExport).toBe(catalogModuleModelHub);
+  });
+
+  it('registers the ModelEntityProcessor and nothing else', async () => {
+    const extensionPoint = {
+      addProcessor: jest.fn(),
+      addEntityProvider: jest.fn(),
+      addPlaceholderResolver: jest.fn(),
+      setOnProcessingErrorHandler: jest.fn(),
+    };
+
+    await startTestBackend({
+      extensionPoints: [[catalogProcessingExtensionPoint, extensionPoint]],
+      features: [catalogModuleModelHub],
+    });
+
+    expect(extensionPoint.addProcessor).toHaveBeenCalledTimes(1);
+    const [processor] = extensionPoint.addProcessor.mock.calls[0];
+    expect(processor).toBeInstanceOf(ModelEntityProcessor);
+    expect(processor.getProcessorName()).toBe('ModelEntityProcessor');
+    expect(extensionPoint.addEntityProvider).not.toHaveBeenCalled();
+    expect(extensionPoint.addPlaceholderResolver).not.toHaveBeenCalled();
+    expect(extensionPoint.setOnProcessingErrorHandler).not.toHaveBeenCalled();
+  });
+});

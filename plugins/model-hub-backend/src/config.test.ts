@@ -1,0 +1,102 @@
+import { ConfigReader } from '@backstage/config';
+import { readModelHubConfig } from './config';
+
+describe('readModelHubConfig', () => {
+  it('defaults to the local store under the working directory', () => {
+    expect(
+      readModelHubConfig(new ConfigReader({}), { cwd: '/srv/backend' }),
+    ).toEqual({
+      storage: { type: 'local', path: '/srv/backend/data/model-hub/store' },
+      gc: {
+        gracePeriodMs: 3_600_000,
+        schedule: {
+          frequency: { hours: 6 },
+          timeout: { hours: 1 },
+          initialDelay: { minutes: 10 },
+        },
+      },
+    });
+  });
+
+  it('reads the local and s3 forms', () => {
+    expect(
+      readModelHubConfig(
+        new ConfigReader({
+          modelHub: {
+            storage: { type: 'local', local: { path: '../../data/store' } },
+            gc: {
+              gracePeriod: { minutes: 5 },
+              schedule: { frequency: { hours: 1 }, timeout: { minutes: 10 } },
+            },
+          },
+        }),
+        { cwd: '/repo/packages/backend' },
+      ),
+    ).toEqual({
+      storage: { type: 'local', path: '/repo/data/store' },
+      gc: {
+        gracePeriodMs: 300_000,
+        schedule: { frequency: { hours: 1 }, timeout: { minutes: 10 } },
+      },
+    });
+    const s3 = readModelHubConfig(
+      new ConfigReader({
+        modelHub: {
+          storage: {
+            type: 's3',
+            s3: {
+              bucket: 'models',
+              endpoint: 'http://minio:9000',
+              forcePathStyle: true,
+              prefix: 'hub/',
+              spoolDir: '/tmp/spool',
+              checksums: 'when_required',
+              credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+            },
+          },
+        },
+      }),
+    );
+    expect(s3.storage).toEqual({
+      type: 's3',
+      bucket: 'models',
+      prefix: 'hub/',
+      spoolDir: '/tmp/spool',
+      partSize: 8 * 1024 * 1024,
+      client: {
+        region: 'us-east-1',
+        endpoint: 'http://minio:9000',
+        forcePathStyle: true,
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        credentials: {
+          accessKeyId: 'a',
+          secretAccessKey: 'b',
+          sessionToken: undefined,
+        },
+      },
+    });
+  });
+
+  it('throws on impossible settings', () => {
+    expect(() =>
+      readModelHubConfig(
+        new ConfigReader({ modelHub: { storage: { type: 'ftp' } } }),
+      ),
+    ).toThrow("modelHub.storage.type must be local or s3, got 'ftp'");
+    expect(() =>
+      readModelHubConfig(
+        new ConfigReader({ modelHub: { storage: { type: 's3' } } }),
+      ),
+    ).toThrow(/modelHub.storage.s3 is missing/);
+    expect(() =>
+      readModelHubConfig(
+        new ConfigReader({
+          modelHub: {
+            storage: { type: 's3', s3: { bucket: 'b', partSizeMiB: 1 } },
+          },
+        }),
+      ),
+    ).toThrow(/partSizeMiB/);
+  });
+});

@@ -1,0 +1,193 @@
+import {
+  AuditorService,
+  AuditorServiceEventSeverityLevel,
+  AuthService,
+  BackstageCredentials,
+  HttpAuthService,
+  LoggerService,
+  PermissionsService,
+  UserInfoService,
+} from '@backstage/backend-plugin-api';
+import { NotAllowedError, NotFoundError } from '@backstage/errors';
+import {
+  AuthorizeResult,
+  BasicPermission,
+  ResourcePermission,
+} from '@backstage/plugin-permission-common';
+import { CatalogService } from '@backstage/plugin-catalog-node';
+import { Request } from 'express';
+import { modelEntityRef } from '../database/DatabaseModelHubStore';
+import { ModelHubStore } from '../database/ModelHubStore';
+import { HubModel, HubVersion } from '../database/types';
+import { ArtifactStore } from '../store/ArtifactStore';
+
+/** JSON metadata of an audit event. */
+type JsonObject = NonNullable<
+  Parameters<AuditorService['createEvent']>[0]['meta']
+>;
+
+/** What the router needs. @internal */
+export type RouterOptions = {
+  store: ModelHubStore;
+  artifacts: ArtifactStore;
+  auth: AuthService;
+  httpAuth: HttpAuthService;
+  userInfo: UserInfoService;
+  permissions: PermissionsService;
+  auditor: AuditorService;
+  catalog: CatalogService;
+  logger: LoggerService;
+  /** Grace period of the garbage collection, in milliseconds. */
+  gcGracePeriodMs: number;
+};
+
+/** The identity of a caller, for `created_by` columns and the audit trail. */
+export function principalRef(credentials: BackstageCredentials): string {
+  const p = credentials.principal as
+    | { type: 'user'; userEntityRef: string }
+    | { type: 'service'; subject: string }
+    | { type: 'none' };
+  // principal is typed `unknown` on BackstageCredentials
+  if (p.type === 'user') {
+    return p.userEntityRef;
+  }
+  return p.type === 'service' ? p.subject : 'anonymous';
+}
+
+/**
+ * The shared helpers of the route handlers: credentials, the single
+ * `authorize` function (style guide 31), auditing, and lookups that throw
+ * `NotFoundError`.
+ *
+ * @internal
+ */
+export class RouteContext {
+  constructor(readonly options: RouterOptions) {}
+
+  get store() {
+    return this.options.store;
+  }
+
+  /** Credentials of a user or a service; rejects anonymous calls (401). */
+  credentials(req: Request): Promise<BackstageCredentials> {
+    return this.options.httpAuth.credentials(req, {
+      allow: ['user', 'service'],
+    });
+  }
+
+  /**
+   * Authorizes a request for a basic permission, or for a resource permission
+   * on the catalog entity ref of a model; throws `NotAllowedError` (403)
+   * unless allowed.
+   */
+  async authorize(
+    req: Request,
+    permission: BasicPermission | ResourcePermission,
+    resourceRef?: string,
+  ): Promise<BackstageCredentials> {
+    const credentials = await this.credentials(req);
+    const request =
+      permission.type === 'resource'
+        ? { permission, resourceRef: resourceRef! }
+        : { permission: permission as BasicPermission };
+    const [decision] = await this.options.permissions.authorize([request], {
+      credentials,
+    });
+    if (decision.result !== AuthorizeResult.ALLOW) {
+      throw new NotAllowedError(
+        `Not allowed: ${permission.name}${
+          resourceRef ? ` on ${resourceRef}` : ''
+        }`,
+      );
+    }
+    return credentials;
+  }
+
+  /** Whether the caller holds a permission, without throwing. */
+  async isAllowed(
+    req: Request,
+    permission: BasicPermission | ResourcePermission,
+    resourceRef?: string,
+  ): Promise<boolean> {
+    try {
+      await this.authorize(req, permission, resourceRef);
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'NotAllowedError') {
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Runs a mutation as an audited event: the auditor service records its
+   * start and its success or failure, and a successful mutation is also
+   * written to the hub's own audit trail.
+   */
+  async audited<T>(
+    req: Request,
+    event: {
+      eventId: string;
+      severityLevel?: AuditorServiceEventSeverityLevel;
+      meta: JsonObject & { modelRef?: string; versionLabel?: string };
+    },
+    fn: () => Promise<{
+      result: T;
+      credentials: BackstageCredentials;
+      meta?: JsonObject;
+    }>,
+  ): Promise<T> {
+    const auditorEvent = await this.options.auditor.createEvent({
+      eventId: event.eventId,
+      severityLevel: event.severityLevel ?? 'medium',
+      request: req,
+      meta: event.meta,
+    });
+    try {
+      const { result, credentials, meta } = await fn();
+      await auditorEvent.success({ meta });
+      await this.store.addAuditEvent({
+        eventId: event.eventId,
+        actor: principalRef(credentials),
+        modelRef: event.meta.modelRef,
+        versionLabel: event.meta.versionLabel,
+        meta: { ...event.meta, ...meta },
+      });
+      return result;
+    } catch (error) {
+      await auditorEvent.fail({ error: error as Error });
+      throw error;
+    }
+  }
+
+  async requireModel(params: {
+    namespace: string;
+    name: string;
+  }): Promise<HubModel> {
+    const ref = modelEntityRef(params.namespace, params.name);
+    const model = await this.store.getModel({ entityRef: ref });
+    if (!model) {
+      throw new NotFoundError(`Model ${ref} not found`);
+    }
+    return model;
+  }
+
+  /** Throws `NotFoundError` for a missing file. */
+  async requireFile<T>(file: T | undefined, path: string): Promise<T> {
+    if (!file) {
+      throw new NotFoundError(`File ${path} not found`);
+    }
+    return file;
+  }
+
+  async requireVersion(model: HubModel, label: string): Promise<HubVersion> {
+    const version = await this.store.getVersion({ modelId: model.id, label });
+    if (!version) {
+      throw new NotFoundError(
+        `Version ${label} of model ${model.entityRef} not found`,
+      );
+    }
+    return version;
+  }
+}

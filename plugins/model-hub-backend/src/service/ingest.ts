@@ -1,0 +1,126 @@
+import { Readable } from 'node:stream';
+import { ConflictError } from '@backstage/errors';
+import { ModelHubStore } from '../database/ModelHubStore';
+import { FileKind, HubFile } from '../database/types';
+import { ArtifactStore } from '../store/ArtifactStore';
+
+/**
+ * Stores a file of a version: the bytes first, into the content-addressed
+ * store, and the rows that point at them only once the bytes are durable.
+ * A failed row insert leaves no row, and a blob that this call created and
+ * nothing references is removed again.
+ *
+ * @internal
+ */
+export async function ingestFile(options: {
+  store: ModelHubStore;
+  artifacts: ArtifactStore;
+  versionId: string;
+  path: string;
+  kind: FileKind;
+  content: Readable;
+  expectedSha256?: string;
+  expectedSize?: number;
+  createdBy: string;
+}): Promise<{ file: HubFile; created: boolean }> {
+  const { store, artifacts } = options;
+  const blob = await artifacts.put(options.content, {
+    expectedSha256: options.expectedSha256,
+    expectedSize: options.expectedSize,
+  });
+  let result: { file: HubFile; created: boolean };
+  try {
+    result = await store.addFile({
+      versionId: options.versionId,
+      path: options.path,
+      kind: options.kind,
+      blob,
+      createdBy: options.createdBy,
+    });
+  } catch (error) {
+    if (blob.created && !(await store.getBlob({ sha256: blob.sha256 }))) {
+      await artifacts.delete(blob.sha256);
+    }
+    throw error;
+  }
+  // A garbage collection that raced with this upload may have removed the
+  // bytes of a long unreferenced blob between put and addFile.
+  if (!(await artifacts.stat(blob.sha256))) {
+    if (result.created) {
+      await store.removeFile({
+        versionId: options.versionId,
+        path: options.path,
+      });
+    }
+    throw new ConflictError(
+      'The content was garbage collected during the upload; retry the upload',
+    );
+  }
+  return result;
+}
+
+/**
+ * Removes blobs that nothing references any more, blobs without a row
+ * (left by a crash between the write and the row insert), and leftovers of
+ * interrupted writes, all older than the grace period.
+ *
+ * @internal
+ */
+export async function collectGarbage(options: {
+  store: ModelHubStore;
+  artifacts: ArtifactStore;
+  gracePeriodMs: number;
+  now?: Date;
+}): Promise<{ unreferenced: number; orphans: number; temporary: number }> {
+  const { store, artifacts } = options;
+  const cutoff = new Date(
+    (options.now ?? new Date()).getTime() - options.gracePeriodMs,
+  );
+  let unreferenced = 0;
+  for (;;) {
+    const blobs = await store.listUnreferencedBlobs({
+      before: cutoff,
+      limit: 100,
+    });
+    let deletedInBatch = 0;
+    for (const blob of blobs) {
+      const deleted = await store.deleteUnreferencedBlob({
+        sha256: blob.sha256,
+        before: cutoff,
+        fn: () => artifacts.delete(blob.sha256),
+      });
+      if (deleted) {
+        unreferenced += 1;
+        deletedInBatch += 1;
+      }
+    }
+    if (blobs.length < 100 || deletedInBatch === 0) {
+      break;
+    }
+  }
+
+  let orphans = 0;
+  let batch: { sha256: string; modifiedAt: Date }[] = [];
+  const flush = async () => {
+    const known = await store.findBlobs({
+      sha256s: batch.map(b => b.sha256),
+    });
+    for (const b of batch) {
+      if (!known.has(b.sha256) && b.modifiedAt < cutoff) {
+        await artifacts.delete(b.sha256);
+        orphans += 1;
+      }
+    }
+    batch = [];
+  };
+  for await (const info of artifacts.list()) {
+    batch.push(info);
+    if (batch.length >= 500) {
+      await flush();
+    }
+  }
+  await flush();
+
+  const { removed } = await artifacts.cleanup({ olderThan: cutoff });
+  return { unreferenced, orphans, temporary: removed };
+}

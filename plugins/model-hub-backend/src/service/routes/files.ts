@@ -1,0 +1,199 @@
+import { pipeline } from 'node:stream/promises';
+import { ConflictError, InputError } from '@backstage/errors';
+import {
+  modelHubArtifactDownloadPermission,
+  modelHubArtifactUploadPermission,
+} from '@internal/plugin-model-hub-common';
+import { Request, Response, Router } from 'express';
+import { HubVersion } from '../../database/types';
+import { RouteContext, principalRef } from '../context';
+import { buildFileTree } from '../fileTree';
+import { ingestFile } from '../ingest';
+import { parseRange } from '../range';
+import {
+  inferFileKind,
+  parseFilePath,
+  parseInput,
+  uploadQuery,
+  versionParams,
+} from '../validation';
+
+/** Versions in these states accept changes to their files. */
+const MUTABLE_STATES: HubVersion['state'][] = ['draft', 'changes_requested'];
+
+function assertMutable(version: HubVersion) {
+  if (!MUTABLE_STATES.includes(version.state)) {
+    throw new ConflictError(
+      `Version ${version.label} is ${version.state}; files can only change in a draft version or one with changes requested`,
+    );
+  }
+}
+
+function contentDisposition(path: string): string {
+  const base = path.split('/').pop()!;
+  const ascii = base.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(
+    base,
+  )}`;
+}
+
+const FILE_ROUTE = '/models/:namespace/:name/versions/:label/files/*';
+
+/** Routes of the files of a version. @internal */
+export function addFileRoutes(router: Router, ctx: RouteContext) {
+  const { store, artifacts } = ctx.options;
+
+  async function lookup(req: Request) {
+    const params = parseInput(versionParams, req.params, 'version reference');
+    const model = await ctx.requireModel(params);
+    const version = await ctx.requireVersion(model, params.label);
+    return { model, version };
+  }
+
+  router.get(
+    '/models/:namespace/:name/versions/:label/files',
+    async (req, res) => {
+      await ctx.credentials(req);
+      const { version } = await lookup(req);
+      const files = await store.listFiles({ versionId: version.id });
+      res.json({ files, tree: buildFileTree(files) });
+    },
+  );
+
+  router.put(FILE_ROUTE, async (req, res) => {
+    const path = parseFilePath((req.params as any)[0]);
+    const query = parseInput(uploadQuery, req.query, 'upload query');
+    const lengthHeader = req.headers['content-length'];
+    const expectedSize =
+      lengthHeader !== undefined ? Number(lengthHeader) : undefined;
+    if (expectedSize !== undefined && !Number.isSafeInteger(expectedSize)) {
+      throw new InputError('Invalid Content-Length');
+    }
+    const { model, version } = await lookup(req);
+    const result = await ctx.audited(
+      req,
+      {
+        eventId: 'artifact-upload',
+        meta: { modelRef: model.entityRef, versionLabel: version.label, path },
+      },
+      async () => {
+        const credentials = await ctx.authorize(
+          req,
+          modelHubArtifactUploadPermission,
+          model.entityRef,
+        );
+        assertMutable(version);
+        const ingested = await ingestFile({
+          store,
+          artifacts,
+          versionId: version.id,
+          path,
+          kind: query.kind ?? inferFileKind(path),
+          content: req,
+          expectedSha256: query.sha256,
+          expectedSize,
+          createdBy: principalRef(credentials),
+        });
+        return {
+          result: ingested,
+          credentials,
+          meta: { sha256: ingested.file.sha256, size: ingested.file.size },
+        };
+      },
+    );
+    res.status(result.created ? 201 : 200).json(result.file);
+  });
+
+  router.delete(FILE_ROUTE, async (req, res) => {
+    const path = parseFilePath((req.params as any)[0]);
+    const { model, version } = await lookup(req);
+    await ctx.audited(
+      req,
+      {
+        eventId: 'artifact-delete',
+        meta: { modelRef: model.entityRef, versionLabel: version.label, path },
+      },
+      async () => {
+        const credentials = await ctx.authorize(
+          req,
+          modelHubArtifactUploadPermission,
+          model.entityRef,
+        );
+        assertMutable(version);
+        await store.removeFile({ versionId: version.id, path });
+        return { result: undefined, credentials };
+      },
+    );
+    res.status(204).end();
+  });
+
+  const download = async (req: Request, res: Response) => {
+    const path = parseFilePath((req.params as any)[0]);
+    const { model, version } = await lookup(req);
+    await ctx.authorize(
+      req,
+      modelHubArtifactDownloadPermission,
+      model.entityRef,
+    );
+    const file = await ctx.requireFile(
+      await store.getFile({ versionId: version.id, path }),
+      path,
+    );
+    const etag = `"${file.sha256}"`;
+    res.setHeader('ETag', etag);
+    res.setHeader('Accept-Ranges', 'bytes');
+    res.setHeader('Cache-Control', 'private, no-cache');
+    res.setHeader('X-Content-Sha256', file.sha256);
+    res.setHeader('Content-Type', 'application/octet-stream');
+    res.setHeader('Content-Disposition', contentDisposition(path));
+
+    const ifNoneMatch = req.headers['if-none-match'];
+    if (
+      ifNoneMatch &&
+      ifNoneMatch.split(',').some(t => t.trim() === etag || t.trim() === '*')
+    ) {
+      res.status(304).end();
+      return;
+    }
+    const ifRange = req.headers['if-range'];
+    const range =
+      ifRange && ifRange !== etag
+        ? ({ type: 'none' } as const)
+        : parseRange(req.headers.range, file.size);
+    if (range.type === 'unsatisfiable') {
+      // 416 has no @backstage/errors type; the body stays empty
+      res.setHeader('Content-Range', `bytes */${file.size}`);
+      res.status(416).end();
+      return;
+    }
+    if (range.type === 'range') {
+      res.status(206);
+      res.setHeader(
+        'Content-Range',
+        `bytes ${range.start}-${range.end}/${file.size}`,
+      );
+      res.setHeader('Content-Length', String(range.end - range.start + 1));
+    } else {
+      res.status(200);
+      res.setHeader('Content-Length', String(file.size));
+    }
+    if (req.method === 'HEAD' || file.size === 0) {
+      res.end();
+      return;
+    }
+    const stream = await artifacts.get(
+      file.sha256,
+      range.type === 'range' ? range : undefined,
+    );
+    try {
+      await pipeline(stream, res);
+    } catch (error) {
+      ctx.options.logger.warn(
+        `Download of ${model.entityRef} ${version.label} ${path} aborted: ${error}`,
+      );
+      res.destroy();
+    }
+  };
+  router.head(FILE_ROUTE, download);
+  router.get(FILE_ROUTE, download);
+}

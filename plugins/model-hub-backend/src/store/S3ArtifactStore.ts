@@ -1,0 +1,268 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+  S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { InputError, NotFoundError } from '@backstage/errors';
+import {
+  ArtifactStore,
+  BlobInfo,
+  PutBlobResult,
+  SHA256_PATTERN,
+} from './ArtifactStore';
+
+/** Options of the S3 store. @internal */
+export type S3ArtifactStoreOptions = {
+  bucket: string;
+  /** Key prefix, e.g. `model-hub/`; empty by default. */
+  prefix?: string;
+  /** Local folder that spools uploads while they are hashed. */
+  spoolDir: string;
+  /** Part size of multipart uploads; objects larger than this use multipart. */
+  partSize?: number;
+  client: S3ClientConfig;
+};
+
+function isNotFound(error: any): boolean {
+  return (
+    error?.name === 'NotFound' ||
+    error?.name === 'NoSuchKey' ||
+    error?.$metadata?.httpStatusCode === 404
+  );
+}
+
+/**
+ * A content-addressed store in S3-compatible object storage, for portals that
+ * run several backend instances.
+ *
+ * An upload is spooled to a local temporary file while it is hashed, so that
+ * the object is written once under its final key `<prefix>sha256/<aa>/<digest>`
+ * (S3 makes an object visible only when its PUT or multipart upload
+ * completes, so readers never see a partial blob). The full-content SHA-256
+ * is stored as object metadata; S3 ETags and multipart checksums are not used
+ * as content addresses.
+ *
+ * @internal
+ */
+export class S3ArtifactStore implements ArtifactStore {
+  static async create(
+    options: S3ArtifactStoreOptions,
+  ): Promise<S3ArtifactStore> {
+    await fs.mkdir(options.spoolDir, { recursive: true });
+    return new S3ArtifactStore(options, new S3Client(options.client));
+  }
+
+  private readonly prefix: string;
+
+  private constructor(
+    private readonly options: S3ArtifactStoreOptions,
+    private readonly client: S3Client,
+  ) {
+    this.prefix = options.prefix ?? '';
+  }
+
+  private key(sha256: string): string {
+    if (!SHA256_PATTERN.test(sha256)) {
+      throw new InputError(`Invalid sha256 digest '${sha256}'`);
+    }
+    return `${this.prefix}sha256/${sha256.slice(0, 2)}/${sha256}`;
+  }
+
+  async put(
+    content: Readable,
+    options: { expectedSha256?: string; expectedSize?: number } = {},
+  ): Promise<PutBlobResult> {
+    const spool = join(this.options.spoolDir, `${randomUUID()}.partial`);
+    const hash = createHash('sha256');
+    let size = 0;
+    const handle = await fs.open(spool, 'wx', 0o600);
+    try {
+      try {
+        for await (const chunk of content) {
+          const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+          hash.update(buf);
+          size += buf.length;
+          if (
+            options.expectedSize !== undefined &&
+            size > options.expectedSize
+          ) {
+            throw new InputError(
+              `Content is larger than the expected ${options.expectedSize} bytes`,
+            );
+          }
+          await handle.write(buf);
+        }
+      } finally {
+        await handle.close();
+      }
+      const sha256 = hash.digest('hex');
+      if (options.expectedSize !== undefined && size !== options.expectedSize) {
+        throw new InputError(
+          `Size mismatch: expected ${options.expectedSize} bytes, got ${size}`,
+        );
+      }
+      if (options.expectedSha256 && options.expectedSha256 !== sha256) {
+        throw new InputError(
+          `Checksum mismatch: expected sha256 ${options.expectedSha256}, got ${sha256}`,
+        );
+      }
+      const key = this.key(sha256);
+      if (await this.stat(sha256)) {
+        return {
+          sha256,
+          size,
+          location: `s3://${this.options.bucket}/${key}`,
+          created: false,
+        };
+      }
+      const upload = new Upload({
+        client: this.client,
+        partSize: this.options.partSize ?? 8 * 1024 * 1024,
+        queueSize: 4,
+        leavePartsOnError: false,
+        params: {
+          Bucket: this.options.bucket,
+          Key: key,
+          Body: createReadStream(spool, { highWaterMark: 1024 * 1024 }),
+          ContentType: 'application/octet-stream',
+          Metadata: { sha256 },
+        },
+      });
+      await upload.done();
+      return {
+        sha256,
+        size,
+        location: `s3://${this.options.bucket}/${key}`,
+        created: true,
+      };
+    } finally {
+      await fs.rm(spool, { force: true });
+    }
+  }
+
+  async stat(sha256: string): Promise<BlobInfo | undefined> {
+    try {
+      const head = await this.client.send(
+        new HeadObjectCommand({
+          Bucket: this.options.bucket,
+          Key: this.key(sha256),
+        }),
+      );
+      return {
+        sha256,
+        size: Number(head.ContentLength ?? 0),
+        modifiedAt: head.LastModified ?? new Date(0),
+      };
+    } catch (error) {
+      if (isNotFound(error)) {
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  async get(
+    sha256: string,
+    range?: { start: number; end: number },
+  ): Promise<Readable> {
+    const key = this.key(sha256);
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.options.bucket,
+          Key: key,
+          Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+        }),
+      );
+      return res.Body as Readable;
+    } catch (error) {
+      if (isNotFound(error)) {
+        throw new NotFoundError(`Blob ${sha256} not found`);
+      }
+      throw error;
+    }
+  }
+
+  async delete(sha256: string): Promise<void> {
+    await this.client.send(
+      new DeleteObjectCommand({
+        Bucket: this.options.bucket,
+        Key: this.key(sha256),
+      }),
+    );
+  }
+
+  async *list(): AsyncIterable<BlobInfo> {
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.options.bucket,
+          Prefix: `${this.prefix}sha256/`,
+          ContinuationToken: token,
+        }),
+      );
+      for (const object of page.Contents ?? []) {
+        const name = object.Key?.split('/').pop() ?? '';
+        if (SHA256_PATTERN.test(name)) {
+          yield {
+            sha256: name,
+            size: Number(object.Size ?? 0),
+            modifiedAt: object.LastModified ?? new Date(0),
+          };
+        }
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async cleanup(options: { olderThan: Date }): Promise<{ removed: number }> {
+    let removed = 0;
+    for (const name of await fs.readdir(this.options.spoolDir)) {
+      const path = join(this.options.spoolDir, name);
+      const s = await fs.stat(path).catch(() => undefined);
+      if (s && s.mtime < options.olderThan) {
+        await fs.rm(path, { force: true });
+        removed += 1;
+      }
+    }
+    // Incomplete multipart uploads of crashed instances. A bucket lifecycle
+    // rule (AbortIncompleteMultipartUpload) is the recommended safety net;
+    // servers that do not implement the listing are skipped.
+    try {
+      const uploads = await this.client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: this.options.bucket,
+          Prefix: `${this.prefix}sha256/`,
+        }),
+      );
+      for (const upload of uploads.Uploads ?? []) {
+        if (upload.Initiated && upload.Initiated < options.olderThan) {
+          await this.client.send(
+            new AbortMultipartUploadCommand({
+              Bucket: this.options.bucket,
+              Key: upload.Key,
+              UploadId: upload.UploadId,
+            }),
+          );
+          removed += 1;
+        }
+      }
+    } catch (error: any) {
+      if (error?.name !== 'NotImplemented') {
+        throw error;
+      }
+    }
+    return { removed };
+  }
+}

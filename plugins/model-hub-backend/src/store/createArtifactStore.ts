@@ -1,0 +1,20 @@
+import { ModelHubStorageConfig } from '../config';
+import { ArtifactStore } from './ArtifactStore';
+import { LocalArtifactStore } from './LocalArtifactStore';
+import { S3ArtifactStore } from './S3ArtifactStore';
+
+/** Creates the artifact store that config selects. @internal */
+export async function createArtifactStore(
+  config: ModelHubStorageConfig,
+): Promise<ArtifactStore> {
+  if (config.type === 's3') {
+    return S3ArtifactStore.create({
+      bucket: config.bucket,
+      prefix: config.prefix,
+      spoolDir: config.spoolDir,
+      partSize: config.partSize,
+      client: config.client,
+    });
+  }
+  return LocalArtifactStore.create({ path: config.path });
+}
