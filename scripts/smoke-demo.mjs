@@ -2,7 +2,7 @@
 // backend (app-config.yaml plus the development overlay app-config.e2e.yaml)
 // in a fresh data folder, signs in as example users and checks the catalog
 // API. With --frontend it also starts the frontend dev server and checks
-// that it answers on :3000.
+// that it answers on :3000; with --e2e it then runs the Playwright tests.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -10,7 +10,8 @@ import path from 'node:path';
 import { buildEnv, root, yarnPath } from './env.mjs';
 
 const BACKEND = 'http://localhost:7007';
-const withFrontend = process.argv.includes('--frontend');
+const withE2e = process.argv.includes('--e2e');
+const withFrontend = withE2e || process.argv.includes('--frontend');
 const results = [];
 const check = (name, ok, detail = '') => {
   results.push(ok);
@@ -167,6 +168,19 @@ try {
       600_000,
     );
     check('frontend answers on :3000', html.includes('<div id="root">'));
+  }
+
+  if (withE2e) {
+    // The browser tests (Playwright in Debian's Chromium) against this portal.
+    const code = await new Promise(resolve => {
+      const child = spawn(process.execPath, [yarnPath(), 'playwright', 'test'], {
+        cwd: root,
+        env: buildEnv({ PLAYWRIGHT_URL: 'http://localhost:3000' }),
+        stdio: 'inherit',
+      });
+      child.on('exit', c => resolve(c ?? 1));
+    });
+    check('the Playwright end-to-end tests pass in Chromium', code === 0, `exit ${code}`);
   }
 } catch (e) {
   check(String(e.message ?? e), false);

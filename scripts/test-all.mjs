@@ -1,6 +1,7 @@
 // The test command of the README: every package's tests, on SQLite and, when
 // PostgreSQL answers on 127.0.0.1:5432, on PostgreSQL too.
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { portAnswers, root, run, yarn } from './env.mjs';
 
@@ -42,14 +43,40 @@ if (unit !== 0) {
   process.exit(unit);
 }
 
-// The demo portal as a user meets it: real backend (and frontend), real
-// sign-in, the catalog API. MODEL_HUB_SMOKE=0 skips it, MODEL_HUB_SMOKE=backend
-// leaves out the frontend dev server.
+// The demo portal as a user meets it: real backend and frontend, real
+// sign-in, the catalog API, then the browser tests in Chromium.
+// MODEL_HUB_SMOKE=0 skips it all, MODEL_HUB_SMOKE=backend keeps only the
+// backend checks.
 if (process.env.MODEL_HUB_SMOKE !== '0') {
   const args = [path.join(root, 'scripts', 'smoke-demo.mjs')];
   if (process.env.MODEL_HUB_SMOKE !== 'backend') {
-    args.push('--frontend');
+    await ensureChromium();
+    args.push('--e2e');
   }
   process.exit(await run(process.execPath, args));
 }
 process.exit(0);
+
+/** Debian's Chromium for Playwright; installed when missing and we may. */
+async function ensureChromium() {
+  const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (existsSync(chromium)) {
+    return;
+  }
+  const isRoot = process.getuid?.() === 0;
+  if (isRoot && existsSync('/usr/bin/apt-get')) {
+    console.log('[test] installing Chromium from Debian (apt-get install chromium)');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const ok =
+      (await run('apt-get', ['update', '-qq'], { env })) === 0 &&
+      (await run('apt-get', ['install', '-y', '-qq', 'chromium'], { env })) === 0;
+    if (ok && existsSync(chromium)) {
+      return;
+    }
+  }
+  console.error(
+    `[test] the browser tests need Chromium at ${chromium}: install Debian's chromium package ` +
+      '(apt-get install chromium), set CHROMIUM_PATH, or run with MODEL_HUB_SMOKE=backend',
+  );
+  process.exit(1);
+}

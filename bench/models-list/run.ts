@@ -152,6 +152,7 @@ async function runOn(label: string, knex: KnexType) {
     },
     catalog: catalogServiceMock(),
     logger: mockServices.rootLogger({ level: 'none' }),
+    maxUploadBytes: 1024 * 1024,
     gcGracePeriodMs: 3_600_000,
   });
   const app = express().use('/api/model-hub', router);

@@ -58,6 +58,14 @@ export interface Config {
         };
       };
     };
+    /** (Optional) Limits of uploads. */
+    upload?: {
+      /**
+       * (Optional) The largest file an upload may store, in MiB. Defaults to
+       * 102400 (100 GiB).
+       */
+      maxFileSizeMiB?: number;
+    };
     /** (Optional) Garbage collection of unreferenced blobs. */
     gc?: {
       /**

@@ -7,6 +7,7 @@ describe('readModelHubConfig', () => {
       readModelHubConfig(new ConfigReader({}), { cwd: '/srv/backend' }),
     ).toEqual({
       storage: { type: 'local', path: '/srv/backend/data/model-hub/store' },
+      upload: { maxFileSizeBytes: 100 * 1024 * 1024 * 1024 },
       gc: {
         gracePeriodMs: 3_600_000,
         schedule: {
@@ -24,6 +25,7 @@ describe('readModelHubConfig', () => {
         new ConfigReader({
           modelHub: {
             storage: { type: 'local', local: { path: '../../data/store' } },
+            upload: { maxFileSizeMiB: 2 },
             gc: {
               gracePeriod: { minutes: 5 },
               schedule: { frequency: { hours: 1 }, timeout: { minutes: 10 } },
@@ -34,6 +36,7 @@ describe('readModelHubConfig', () => {
       ),
     ).toEqual({
       storage: { type: 'local', path: '/repo/data/store' },
+      upload: { maxFileSizeBytes: 2 * 1024 * 1024 },
       gc: {
         gracePeriodMs: 300_000,
         schedule: { frequency: { hours: 1 }, timeout: { minutes: 10 } },
@@ -98,5 +101,10 @@ describe('readModelHubConfig', () => {
         }),
       ),
     ).toThrow(/partSizeMiB/);
+    expect(() =>
+      readModelHubConfig(
+        new ConfigReader({ modelHub: { upload: { maxFileSizeMiB: 0 } } }),
+      ),
+    ).toThrow(/maxFileSizeMiB must be positive/);
   });
 });

@@ -25,6 +25,7 @@ export type ModelHubStorageConfig =
 /** @internal */
 export type ModelHubConfig = {
   storage: ModelHubStorageConfig;
+  upload: { maxFileSizeBytes: number };
   gc: {
     gracePeriodMs: number;
     schedule: SchedulerServiceTaskScheduleDefinition;
@@ -136,5 +137,16 @@ export function readModelHubConfig(
         timeout: { hours: 1 },
         initialDelay: { minutes: 10 },
       };
-  return { storage: storageConfig, gc: { gracePeriodMs, schedule } };
+  const maxFileSizeMiB =
+    hub?.getOptionalNumber('upload.maxFileSizeMiB') ?? 100 * 1024;
+  if (!(maxFileSizeMiB > 0)) {
+    throw new Error(
+      `modelHub.upload.maxFileSizeMiB must be positive, got ${maxFileSizeMiB}`,
+    );
+  }
+  return {
+    storage: storageConfig,
+    upload: { maxFileSizeBytes: Math.floor(maxFileSizeMiB * 1024 * 1024) },
+    gc: { gracePeriodMs, schedule },
+  };
 }

@@ -79,6 +79,7 @@ export const modelHubPlugin = createBackendPlugin({
             auditor: deps.auditor,
             catalog: deps.catalog,
             logger,
+            maxUploadBytes: hubConfig.upload.maxFileSizeBytes,
             gcGracePeriodMs: hubConfig.gc.gracePeriodMs,
           }),
         );

@@ -78,13 +78,13 @@ export class ModelHubDemoPermissionPolicy implements PermissionPolicy {
       return { result: AuthorizeResult.ALLOW };
     }
 
-    const ownedByUser = () =>
+    const ownedByUser = (): PolicyDecision =>
       isResourcePermission(request.permission, 'catalog-entity')
         ? createCatalogConditionalDecision(
             request.permission,
             catalogConditions.isEntityOwner({ claims: ownershipEntityRefs }),
           )
-        : { result: AuthorizeResult.DENY as const };
+        : { result: AuthorizeResult.DENY };
 
     // Model Hub
     if (name === 'model-hub.artifact.download') {

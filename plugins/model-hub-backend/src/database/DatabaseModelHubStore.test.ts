@@ -57,6 +57,32 @@ describe.each(databases.eachSupportedId())('DatabaseModelHubStore (%s)', id => {
     ).resolves.toBeUndefined();
   });
 
+  it('turns concurrent duplicate inserts into conflicts', async () => {
+    const { store } = await createStore();
+    const results = await Promise.allSettled(
+      Array.from({ length: 4 }, () => store.createModel(model('race'))),
+    );
+    expect(results.filter(r => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of results.filter(x => x.status === 'rejected')) {
+      expect((r as PromiseRejectedResult).reason.name).toBe('ConflictError');
+    }
+    const m = (await store.getModel({ entityRef: 'model:default/race' }))!;
+    const versions = await Promise.allSettled(
+      Array.from({ length: 4 }, () =>
+        store.createVersion({
+          modelId: m.id,
+          label: 'v1',
+          sourceType: 'upload',
+          createdBy: 'user:default/alice',
+        }),
+      ),
+    );
+    expect(versions.filter(r => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of versions.filter(x => x.status === 'rejected')) {
+      expect((r as PromiseRejectedResult).reason.name).toBe('ConflictError');
+    }
+  });
+
   it('lists models with pagination, filters, search and sort', async () => {
     const { store } = await createStore();
     const a = await store.createModel(

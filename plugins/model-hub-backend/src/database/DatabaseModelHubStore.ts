@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   DatabaseService,
+  isDatabaseConflictError,
   resolvePackagePath,
 } from '@backstage/backend-plugin-api';
 import { ConflictError, NotFoundError } from '@backstage/errors';
@@ -151,6 +152,24 @@ function escapeLike(value: string): string {
   return value.replace(/[\\%_]/g, c => `\\${c}`);
 }
 
+/**
+ * Runs a write, turning a unique-constraint violation (a concurrent insert
+ * of the same key) into a `ConflictError` (409).
+ */
+async function conflictOnDuplicate<T>(
+  message: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (isDatabaseConflictError(error)) {
+      throw new ConflictError(message, error);
+    }
+    throw error;
+  }
+}
+
 /** The lower-cased entity ref of a model. */
 export function modelEntityRef(namespace: string, name: string): string {
   return `model:${namespace}/${name}`.toLocaleLowerCase('en-US');
@@ -218,18 +237,22 @@ export class DatabaseModelHubStore implements ModelHubStore {
       created_at: now,
       updated_at: now,
     };
-    await this.db.transaction(async tx => {
-      const existing = await tx('models')
-        .where({ entity_ref: entityRef })
-        .first('id');
-      if (existing) {
-        throw new ConflictError(`Model ${entityRef} already exists`);
-      }
-      await tx('models').insert(row);
-      if (tags.length) {
-        await tx('model_tags').insert(tags.map(tag => ({ model_id: id, tag })));
-      }
-    });
+    await conflictOnDuplicate(`Model ${entityRef} already exists`, () =>
+      this.db.transaction(async tx => {
+        const existing = await tx('models')
+          .where({ entity_ref: entityRef })
+          .first('id');
+        if (existing) {
+          throw new ConflictError(`Model ${entityRef} already exists`);
+        }
+        await tx('models').insert(row);
+        if (tags.length) {
+          await tx('model_tags').insert(
+            tags.map(tag => ({ model_id: id, tag })),
+          );
+        }
+      }),
+    );
     return this.mapModel(row);
   }
 
@@ -352,18 +375,20 @@ export class DatabaseModelHubStore implements ModelHubStore {
       updated_at: now,
       revision: 0,
     };
-    await this.db.transaction(async tx => {
-      const existing = await tx('model_versions')
-        .where({ model_id: options.modelId, label: options.label })
-        .first('id');
-      if (existing) {
-        throw new ConflictError(`Version ${options.label} already exists`);
-      }
-      await tx('model_versions').insert(row);
-      await tx('models')
-        .where({ id: options.modelId })
-        .update({ updated_at: now });
-    });
+    await conflictOnDuplicate(`Version ${options.label} already exists`, () =>
+      this.db.transaction(async tx => {
+        const existing = await tx('model_versions')
+          .where({ model_id: options.modelId, label: options.label })
+          .first('id');
+        if (existing) {
+          throw new ConflictError(`Version ${options.label} already exists`);
+        }
+        await tx('model_versions').insert(row);
+        await tx('models')
+          .where({ id: options.modelId })
+          .update({ updated_at: now });
+      }),
+    );
     return this.mapVersion(row, { file_count: 0, total_size: 0 });
   }
 
@@ -391,48 +416,50 @@ export class DatabaseModelHubStore implements ModelHubStore {
     options: AddFileOptions,
   ): Promise<{ file: HubFile; created: boolean }> {
     const now = new Date();
-    return this.db.transaction(async tx => {
-      const existing = await tx<FileRow>('version_files')
-        .where({ version_id: options.versionId, path: options.path })
-        .first();
-      if (existing) {
-        if (existing.sha256 === options.blob.sha256) {
-          return { file: this.mapFile(existing), created: false };
+    return conflictOnDuplicate(`File ${options.path} already exists`, () =>
+      this.db.transaction(async tx => {
+        const existing = await tx<FileRow>('version_files')
+          .where({ version_id: options.versionId, path: options.path })
+          .first();
+        if (existing) {
+          if (existing.sha256 === options.blob.sha256) {
+            return { file: this.mapFile(existing), created: false };
+          }
+          throw new ConflictError(
+            `File ${options.path} already exists with other content`,
+          );
         }
-        throw new ConflictError(
-          `File ${options.path} already exists with other content`,
-        );
-      }
-      await tx('blobs')
-        .insert({
-          sha256: options.blob.sha256,
+        await tx('blobs')
+          .insert({
+            sha256: options.blob.sha256,
+            size: options.blob.size,
+            ref_count: 1,
+            location: options.blob.location,
+            created_at: now,
+            last_referenced_at: now,
+          })
+          .onConflict('sha256')
+          .merge({
+            ref_count: tx.raw('?? + 1', ['blobs.ref_count']),
+            last_referenced_at: now,
+          });
+        const row: FileRow = {
+          id: randomUUID(),
+          version_id: options.versionId,
+          path: options.path,
           size: options.blob.size,
-          ref_count: 1,
-          location: options.blob.location,
+          sha256: options.blob.sha256,
+          kind: options.kind,
+          created_by: options.createdBy,
           created_at: now,
-          last_referenced_at: now,
-        })
-        .onConflict('sha256')
-        .merge({
-          ref_count: tx.raw('?? + 1', ['blobs.ref_count']),
-          last_referenced_at: now,
-        });
-      const row: FileRow = {
-        id: randomUUID(),
-        version_id: options.versionId,
-        path: options.path,
-        size: options.blob.size,
-        sha256: options.blob.sha256,
-        kind: options.kind,
-        created_by: options.createdBy,
-        created_at: now,
-      };
-      await tx('version_files').insert(row);
-      await tx('model_versions')
-        .where({ id: options.versionId })
-        .update({ updated_at: now, revision: tx.raw('revision + 1') });
-      return { file: this.mapFile(row), created: true };
-    });
+        };
+        await tx('version_files').insert(row);
+        await tx('model_versions')
+          .where({ id: options.versionId })
+          .update({ updated_at: now, revision: tx.raw('revision + 1') });
+        return { file: this.mapFile(row), created: true };
+      }),
+    );
   }
 
   async removeFile(options: { versionId: string; path: string }) {

@@ -37,6 +37,8 @@ export type RouterOptions = {
   auditor: AuditorService;
   catalog: CatalogService;
   logger: LoggerService;
+  /** The largest file an upload may store, in bytes. */
+  maxUploadBytes: number;
   /** Grace period of the garbage collection, in milliseconds. */
   gcGracePeriodMs: number;
 };

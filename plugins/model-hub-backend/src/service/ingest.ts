@@ -21,12 +21,14 @@ export async function ingestFile(options: {
   content: Readable;
   expectedSha256?: string;
   expectedSize?: number;
+  maxSize?: number;
   createdBy: string;
 }): Promise<{ file: HubFile; created: boolean }> {
   const { store, artifacts } = options;
   const blob = await artifacts.put(options.content, {
     expectedSha256: options.expectedSha256,
     expectedSize: options.expectedSize,
+    maxSize: options.maxSize,
   });
   let result: { file: HubFile; created: boolean };
   try {

@@ -100,6 +100,7 @@ async function setup() {
       entities: [catalogModel, catalogComponent],
     }),
     logger: mockServices.logger.mock(),
+    maxUploadBytes: 1000,
     gcGracePeriodMs: 0,
   });
   const app = express().use(router).use(mockErrorHandler());
@@ -107,6 +108,7 @@ async function setup() {
     app,
     store,
     knex,
+    artifacts,
     authorize,
     events,
     setDeny: (d: Denial) => {
@@ -428,6 +430,14 @@ describe('createRouter', () => {
         .put(`${FILES}/a.bin?kind=model`)
         .send(content)
         .expect(400);
+      const tooLarge = await request(app)
+        .put(`${FILES}/big.bin`)
+        .set('Content-Type', 'application/octet-stream')
+        .send(Buffer.alloc(1001))
+        .expect(400);
+      expect(tooLarge.body.error.message).toBe(
+        'The file is larger than the limit of 1000 bytes',
+      );
       await request(app)
         .put('/models/default/llama/versions/v9/files/a.bin')
         .send(content)
@@ -507,6 +517,17 @@ describe('createRouter', () => {
       await request(app).head(`${FILES}/nope.bin`).expect(404);
       setDeny(p => p === 'model-hub.artifact.download');
       await request(app).get(url).expect(403);
+    });
+
+    it('answers 404, not a broken 200, when the bytes are missing', async () => {
+      const { app, artifacts } = await setup();
+      await seed(app);
+      await upload(app).expect(201);
+      await artifacts.delete(digest);
+      const res = await request(app)
+        .get(`${FILES}/weights/model.safetensors`)
+        .expect(404);
+      expect(res.body.error.message).toBe(`Blob ${digest} not found`);
     });
 
     it('deletes files', async () => {

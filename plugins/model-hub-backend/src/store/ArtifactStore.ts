@@ -1,3 +1,4 @@
+import { InputError } from '@backstage/errors';
 import { Readable } from 'node:stream';
 
 /** The result of putting a blob into the store. @internal */
@@ -8,6 +9,13 @@ export type PutBlobResult = {
   location: string;
   /** False when the store held the content already (dedup). */
   created: boolean;
+};
+
+/** @internal */
+export type PutBlobOptions = {
+  expectedSha256?: string;
+  expectedSize?: number;
+  maxSize?: number;
 };
 
 /** @internal */
@@ -23,12 +31,10 @@ export interface ArtifactStore {
   /**
    * Stores the content of a stream. When `expectedSha256` or `expectedSize`
    * are given and do not match, nothing is stored and an `InputError` is
-   * thrown.
+   * thrown; so it is, and the write stops, when the content grows beyond
+   * `maxSize`.
    */
-  put(
-    content: Readable,
-    options?: { expectedSha256?: string; expectedSize?: number },
-  ): Promise<PutBlobResult>;
+  put(content: Readable, options?: PutBlobOptions): Promise<PutBlobResult>;
   /** Information on a blob, or undefined when it is not in the store. */
   stat(sha256: string): Promise<BlobInfo | undefined>;
   /** Reads a blob, or the inclusive byte range `start`-`end` of it. */
@@ -49,3 +55,17 @@ export interface ArtifactStore {
 
 /** A valid lower-case hex SHA-256 digest. @internal */
 export const SHA256_PATTERN = /^[a-f0-9]{64}$/;
+
+/** Checks the running size of a write against its limits. @internal */
+export function checkSize(size: number, options: PutBlobOptions) {
+  if (options.maxSize !== undefined && size > options.maxSize) {
+    throw new InputError(
+      `Content is larger than the limit of ${options.maxSize} bytes`,
+    );
+  }
+  if (options.expectedSize !== undefined && size > options.expectedSize) {
+    throw new InputError(
+      `Content is larger than the expected ${options.expectedSize} bytes`,
+    );
+  }
+}

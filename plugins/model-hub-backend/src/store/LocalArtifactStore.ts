@@ -10,6 +10,8 @@ import { InputError, NotFoundError } from '@backstage/errors';
 import {
   ArtifactStore,
   BlobInfo,
+  checkSize,
+  PutBlobOptions,
   PutBlobResult,
   SHA256_PATTERN,
 } from './ArtifactStore';
@@ -47,7 +49,7 @@ export class LocalArtifactStore implements ArtifactStore {
 
   async put(
     content: Readable,
-    options: { expectedSha256?: string; expectedSize?: number } = {},
+    options: PutBlobOptions = {},
   ): Promise<PutBlobResult> {
     const tmpPath = join(this.root, 'tmp', `${randomUUID()}.partial`);
     const hash = createHash('sha256');
@@ -73,14 +75,7 @@ export class LocalArtifactStore implements ArtifactStore {
           const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
           hash.update(buf);
           size += buf.length;
-          if (
-            options.expectedSize !== undefined &&
-            size > options.expectedSize
-          ) {
-            throw new InputError(
-              `Content is larger than the expected ${options.expectedSize} bytes`,
-            );
-          }
+          checkSize(size, options);
           pending.push(buf);
           pendingBytes += buf.length;
           if (pendingBytes >= WRITE_CHUNK) {

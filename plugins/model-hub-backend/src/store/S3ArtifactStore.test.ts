@@ -1,3 +1,4 @@
+import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { AddressInfo } from 'node:net';
 import { createMockDirectory } from '@backstage/backend-test-utils';
@@ -54,14 +55,15 @@ describe('S3ArtifactStore against s3rver', () => {
     };
     const s3 = new S3Client(client);
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const spoolDir = join(mockDir.path, `spool-${n}`);
     const store = await S3ArtifactStore.create({
       bucket,
       prefix: 'hub/',
-      spoolDir: join(mockDir.path, `spool-${n}`),
+      spoolDir,
       partSize: 5 * 1024 * 1024,
       client,
     });
-    return { store, s3, bucket };
+    return { store, s3, bucket, spoolDir };
   }
 
   artifactStoreSuite(async () => (await createStore()).store, {
@@ -104,9 +106,14 @@ describe('S3ArtifactStore against s3rver', () => {
   });
 
   it('removes stale spool files', async () => {
-    const { store } = await createStore();
+    const { store, spoolDir } = await createStore();
+    await fs.writeFile(join(spoolDir, 'left-by-a-crash.partial'), 'x');
+    await expect(
+      store.cleanup({ olderThan: new Date(Date.now() - 60_000) }),
+    ).resolves.toEqual({ removed: 0 });
     await expect(
       store.cleanup({ olderThan: new Date(Date.now() + 1000) }),
-    ).resolves.toEqual({ removed: 0 });
+    ).resolves.toEqual({ removed: 1 });
+    expect(await fs.readdir(spoolDir)).toEqual([]);
   });
 });

@@ -17,6 +17,8 @@ import { InputError, NotFoundError } from '@backstage/errors';
 import {
   ArtifactStore,
   BlobInfo,
+  checkSize,
+  PutBlobOptions,
   PutBlobResult,
   SHA256_PATTERN,
 } from './ArtifactStore';
@@ -80,7 +82,7 @@ export class S3ArtifactStore implements ArtifactStore {
 
   async put(
     content: Readable,
-    options: { expectedSha256?: string; expectedSize?: number } = {},
+    options: PutBlobOptions = {},
   ): Promise<PutBlobResult> {
     const spool = join(this.options.spoolDir, `${randomUUID()}.partial`);
     const hash = createHash('sha256');
@@ -92,14 +94,7 @@ export class S3ArtifactStore implements ArtifactStore {
           const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
           hash.update(buf);
           size += buf.length;
-          if (
-            options.expectedSize !== undefined &&
-            size > options.expectedSize
-          ) {
-            throw new InputError(
-              `Content is larger than the expected ${options.expectedSize} bytes`,
-            );
-          }
+          checkSize(size, options);
           await handle.write(buf);
         }
       } finally {

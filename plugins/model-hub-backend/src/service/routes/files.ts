@@ -69,6 +69,12 @@ export function addFileRoutes(router: Router, ctx: RouteContext) {
     if (expectedSize !== undefined && !Number.isSafeInteger(expectedSize)) {
       throw new InputError('Invalid Content-Length');
     }
+    const { maxUploadBytes } = ctx.options;
+    if (expectedSize !== undefined && expectedSize > maxUploadBytes) {
+      throw new InputError(
+        `The file is larger than the limit of ${maxUploadBytes} bytes`,
+      );
+    }
     const { model, version } = await lookup(req);
     const result = await ctx.audited(
       req,
@@ -92,6 +98,7 @@ export function addFileRoutes(router: Router, ctx: RouteContext) {
           content: req,
           expectedSha256: query.sha256,
           expectedSize,
+          maxSize: maxUploadBytes,
           createdBy: principalRef(credentials),
         });
         return {
@@ -143,9 +150,6 @@ export function addFileRoutes(router: Router, ctx: RouteContext) {
     res.setHeader('ETag', etag);
     res.setHeader('Accept-Ranges', 'bytes');
     res.setHeader('Cache-Control', 'private, no-cache');
-    res.setHeader('X-Content-Sha256', file.sha256);
-    res.setHeader('Content-Type', 'application/octet-stream');
-    res.setHeader('Content-Disposition', contentDisposition(path));
 
     const ifNoneMatch = req.headers['if-none-match'];
     if (
@@ -166,6 +170,18 @@ export function addFileRoutes(router: Router, ctx: RouteContext) {
       res.status(416).end();
       return;
     }
+    // open the content before any status is sent, so that missing bytes
+    // still answer with an error status
+    const stream =
+      req.method === 'HEAD' || file.size === 0
+        ? undefined
+        : await artifacts.get(
+            file.sha256,
+            range.type === 'range' ? range : undefined,
+          );
+    res.setHeader('X-Content-Sha256', file.sha256);
+    res.setHeader('Content-Type', 'application/octet-stream');
+    res.setHeader('Content-Disposition', contentDisposition(path));
     if (range.type === 'range') {
       res.status(206);
       res.setHeader(
@@ -177,14 +193,10 @@ export function addFileRoutes(router: Router, ctx: RouteContext) {
       res.status(200);
       res.setHeader('Content-Length', String(file.size));
     }
-    if (req.method === 'HEAD' || file.size === 0) {
+    if (!stream) {
       res.end();
       return;
     }
-    const stream = await artifacts.get(
-      file.sha256,
-      range.type === 'range' ? range : undefined,
-    );
     try {
       await pipeline(stream, res);
     } catch (error) {

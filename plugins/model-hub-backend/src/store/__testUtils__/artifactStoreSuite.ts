@@ -104,6 +104,12 @@ export function artifactStoreSuite(
     await expect(
       store.put(Readable.from([content]), { expectedSize: 4096 }),
     ).rejects.toMatchObject({ name: 'InputError' });
+    await expect(
+      store.put(Readable.from([content]), { maxSize: 2047 }),
+    ).rejects.toMatchObject({
+      name: 'InputError',
+      message: 'Content is larger than the limit of 2047 bytes',
+    });
     expect(await listAll(store)).toEqual([]);
     await expect(store.stat(sha256Of(content))).resolves.toBeUndefined();
     const ok = await store.put(Readable.from([content]), {

@@ -1,0 +1,257 @@
+import {
+  AuthService,
+  BackstageCredentials,
+  DiscoveryService,
+} from '@backstage/backend-plugin-api';
+import { ResponseError } from '@backstage/errors';
+import { ModelSource } from '@internal/plugin-model-hub-common';
+
+/** The states of a model version in Model Hub. */
+export type HubVersionState =
+  | 'draft'
+  | 'in_review'
+  | 'approved'
+  | 'changes_requested'
+  | 'rejected'
+  | 'deprecated'
+  | 'archived';
+
+/** A model of the Model Hub backend (`GET /models/{namespace}/{name}`). */
+export type HubModel = {
+  id: string;
+  entityRef: string;
+  namespace: string;
+  name: string;
+  title?: string;
+  owner: string;
+  type: string;
+};
+
+/**
+ * An inspection check of a version. A later uploads issue stores the
+ * safetensors header facts (parameter count, dtype) as checks; until then a
+ * version has none and the estimate falls back to file sizes.
+ */
+export type HubCheck = {
+  name?: string;
+  type?: string;
+  status?: string;
+  details?: Record<string, unknown>;
+  result?: Record<string, unknown>;
+  [key: string]: unknown;
+};
+
+/** A version of a model (`GET /models/{ns}/{name}/versions/{label}`). */
+export type HubVersion = {
+  id?: string;
+  label: string;
+  state: HubVersionState;
+  sourceType?: 'upload' | 'huggingface';
+  source?: ModelSource;
+  resolvedCommit?: string;
+  manifestDigest?: string;
+  fileCount?: number;
+  totalSize?: number;
+  checks?: HubCheck[];
+};
+
+/** A file of a version. */
+export type HubFile = {
+  path: string;
+  size: number;
+  sha256?: string;
+  kind?: 'weights' | 'config' | 'tokenizer' | 'docs' | 'other';
+};
+
+/** The model part of a model reference. */
+export type ModelRefParts = { namespace: string; name: string };
+
+/** The body of `POST /models`. */
+export type CreateModelRequest = {
+  name: string;
+  namespace?: string;
+  title?: string;
+  description?: string;
+  type: string;
+  task?: string;
+  format?: string;
+  license?: string;
+  lifecycle?: string;
+  owner: string;
+  tags?: string[];
+  source?: ModelSource;
+};
+
+/** The body of `POST /models/{ns}/{name}/versions`. */
+export type CreateVersionRequest = {
+  label: string;
+  source?: ModelSource;
+  notes?: string;
+};
+
+/**
+ * What the scaffolder actions need from the Model Hub backend. Every call is
+ * made on behalf of the task's initiator.
+ */
+export interface ModelHubClient {
+  getModel(
+    model: ModelRefParts,
+    options: { credentials: BackstageCredentials },
+  ): Promise<(HubModel & { versions?: HubVersion[] }) | undefined>;
+  getVersion(
+    model: ModelRefParts & { label: string },
+    options: { credentials: BackstageCredentials },
+  ): Promise<HubVersion | undefined>;
+  listFiles(
+    model: ModelRefParts & { label: string },
+    options: { credentials: BackstageCredentials },
+  ): Promise<HubFile[]>;
+  /** The text of a file of a version, or undefined if it has no such file. */
+  readTextFile(
+    model: ModelRefParts & { label: string; path: string },
+    options: { credentials: BackstageCredentials },
+  ): Promise<string | undefined>;
+  createModel(
+    request: CreateModelRequest,
+    options: { credentials: BackstageCredentials },
+  ): Promise<HubModel>;
+  createVersion(
+    model: ModelRefParts,
+    request: CreateVersionRequest,
+    options: { credentials: BackstageCredentials },
+  ): Promise<HubVersion>;
+}
+
+const PLUGIN_ID = 'model-hub';
+
+/**
+ * {@link ModelHubClient} over HTTP: the base URL comes from discovery and
+ * each request carries a plugin request token on behalf of the initiator.
+ */
+export class DefaultModelHubClient implements ModelHubClient {
+  constructor(
+    private readonly options: {
+      discovery: DiscoveryService;
+      auth: AuthService;
+    },
+  ) {}
+
+  async getModel(
+    model: ModelRefParts,
+    { credentials }: { credentials: BackstageCredentials },
+  ) {
+    return this.request<HubModel & { versions?: HubVersion[] }>(
+      credentials,
+      `/models/${seg(model.namespace)}/${seg(model.name)}`,
+      { allow404: true },
+    );
+  }
+
+  async getVersion(
+    model: ModelRefParts & { label: string },
+    { credentials }: { credentials: BackstageCredentials },
+  ) {
+    return this.request<HubVersion>(
+      credentials,
+      `${versionPath(model)}`,
+      { allow404: true },
+    );
+  }
+
+  async listFiles(
+    model: ModelRefParts & { label: string },
+    { credentials }: { credentials: BackstageCredentials },
+  ): Promise<HubFile[]> {
+    const body = await this.request<{ files?: HubFile[] }>(
+      credentials,
+      `${versionPath(model)}/files`,
+      { allow404: true },
+    );
+    return body?.files ?? [];
+  }
+
+  async readTextFile(
+    model: ModelRefParts & { label: string; path: string },
+    { credentials }: { credentials: BackstageCredentials },
+  ): Promise<string | undefined> {
+    const filePath = model.path.split('/').map(seg).join('/');
+    const res = await this.fetch(
+      credentials,
+      `${versionPath(model)}/files/${filePath}`,
+    );
+    if (res.status === 404) {
+      return undefined;
+    }
+    if (!res.ok) {
+      throw await ResponseError.fromResponse(res);
+    }
+    return res.text();
+  }
+
+  async createModel(
+    request: CreateModelRequest,
+    { credentials }: { credentials: BackstageCredentials },
+  ): Promise<HubModel> {
+    return (await this.request<HubModel>(credentials, '/models', {
+      method: 'POST',
+      body: request,
+    }))!;
+  }
+
+  async createVersion(
+    model: ModelRefParts,
+    request: CreateVersionRequest,
+    { credentials }: { credentials: BackstageCredentials },
+  ): Promise<HubVersion> {
+    return (await this.request<HubVersion>(
+      credentials,
+      `/models/${seg(model.namespace)}/${seg(model.name)}/versions`,
+      { method: 'POST', body: request },
+    ))!;
+  }
+
+  private async fetch(
+    credentials: BackstageCredentials,
+    path: string,
+    init?: { method?: string; body?: unknown },
+  ): Promise<Response> {
+    const baseUrl = await this.options.discovery.getBaseUrl(PLUGIN_ID);
+    const { token } = await this.options.auth.getPluginRequestToken({
+      onBehalfOf: credentials,
+      targetPluginId: PLUGIN_ID,
+    });
+    return fetch(`${baseUrl}${path}`, {
+      method: init?.method ?? 'GET',
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(init?.body ? { 'content-type': 'application/json' } : {}),
+      },
+      body: init?.body ? JSON.stringify(init.body) : undefined,
+    });
+  }
+
+  private async request<T>(
+    credentials: BackstageCredentials,
+    path: string,
+    options?: { method?: string; body?: unknown; allow404?: boolean },
+  ): Promise<T | undefined> {
+    const res = await this.fetch(credentials, path, options);
+    if (options?.allow404 && res.status === 404) {
+      return undefined;
+    }
+    if (!res.ok) {
+      throw await ResponseError.fromResponse(res);
+    }
+    return (await res.json()) as T;
+  }
+}
+
+function seg(value: string): string {
+  return encodeURIComponent(value);
+}
+
+function versionPath(model: ModelRefParts & { label: string }): string {
+  return `/models/${seg(model.namespace)}/${seg(model.name)}/versions/${seg(
+    model.label,
+  )}`;
+}
