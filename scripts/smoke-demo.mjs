@@ -31,7 +31,9 @@ async function waitFor(what, fn, timeoutMs) {
     }
     await sleep(1000);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${last}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}: ${last}`,
+  );
 }
 
 // A fresh SQLite folder, so the smoke test never touches the demo's own data.
@@ -39,7 +41,9 @@ const dataDir = mkdtempSync(path.join(os.tmpdir(), 'model-hub-smoke-'));
 const overlay = path.join(dataDir, 'app-config.smoke.yaml');
 writeFileSync(
   overlay,
-  `backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: ${JSON.stringify(path.join(dataDir, 'sqlite'))}\n`,
+  `backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: ${JSON.stringify(
+    path.join(dataDir, 'sqlite'),
+  )}\n`,
 );
 
 const children = [];
@@ -71,8 +75,10 @@ process.on('exit', stopAll);
 
 const configs = [
   path.join(root, 'app-config.yaml'),
-  path.join(root, "app-config.e2e.yaml"),
-  ...(process.env.MODEL_HUB_SMOKE_CONFIG ? [process.env.MODEL_HUB_SMOKE_CONFIG] : []),
+  path.join(root, 'app-config.e2e.yaml'),
+  ...(process.env.MODEL_HUB_SMOKE_CONFIG
+    ? [process.env.MODEL_HUB_SMOKE_CONFIG]
+    : []),
   overlay,
 ];
 
@@ -91,22 +97,39 @@ try {
     const res = await fetch(`${BACKEND}/api/auth/dev-header/refresh`, {
       headers: { 'x-model-hub-dev-user': user },
     });
-    if (!res.ok) throw new Error(`sign-in as ${user}: ${res.status} ${await res.text()}`);
+    if (!res.ok)
+      throw new Error(`sign-in as ${user}: ${res.status} ${await res.text()}`);
     return (await res.json()).backstageIdentity.token;
   };
   // The catalog ingests the example org shortly after start-up.
-  const alice = await waitFor('alice in the catalog', () => token('alice'), 240_000);
-  check('alice signs in through the development header provider', Boolean(alice));
+  const alice = await waitFor(
+    'alice in the catalog',
+    () => token('alice'),
+    240_000,
+  );
+  check(
+    'alice signs in through the development header provider',
+    Boolean(alice),
+  );
 
-  const anonymous = await fetch(`${BACKEND}/api/catalog/entities?filter=kind=model`);
-  check('the catalog refuses an anonymous request', anonymous.status === 401, `${anonymous.status}`);
+  const anonymous = await fetch(
+    `${BACKEND}/api/catalog/entities?filter=kind=model`,
+  );
+  check(
+    'the catalog refuses an anonymous request',
+    anonymous.status === 401,
+    `${anonymous.status}`,
+  );
 
   const models = await waitFor(
     'the example models in the catalog',
     async () => {
-      const res = await fetch(`${BACKEND}/api/catalog/entities?filter=kind=model`, {
-        headers: { authorization: `Bearer ${alice}` },
-      });
+      const res = await fetch(
+        `${BACKEND}/api/catalog/entities?filter=kind=model`,
+        {
+          headers: { authorization: `Bearer ${alice}` },
+        },
+      );
       const body = await res.json();
       return res.ok && body.length >= 10 ? body : false;
     },
@@ -114,48 +137,85 @@ try {
   );
   check(
     'GET /api/catalog/entities?filter=kind=model lists the example models',
-    models.length >= 10 && models.every(m => m.apiVersion === 'model-hub.dev/v1alpha1'),
+    models.length >= 10 &&
+      models.every(m => m.apiVersion === 'model-hub.dev/v1alpha1'),
     `${models.length} models`,
   );
 
   const carol = await token('carol');
-  const carolSees = await fetch(`${BACKEND}/api/catalog/entities?filter=kind=model`, {
-    headers: { authorization: `Bearer ${carol}` },
-  });
-  check('carol (no group) reads the models too', carolSees.ok && (await carolSees.json()).length === models.length);
+  const carolSees = await fetch(
+    `${BACKEND}/api/catalog/entities?filter=kind=model`,
+    {
+      headers: { authorization: `Bearer ${carol}` },
+    },
+  );
+  check(
+    'carol (no group) reads the models too',
+    carolSees.ok && (await carolSees.json()).length === models.length,
+  );
 
-  const fineTune = models.find(m => m.metadata.name === 'support-assistant-llama3');
-  const relations = (fineTune?.relations ?? []).map(r => `${r.type} ${r.targetRef}`);
+  const fineTune = models.find(
+    m => m.metadata.name === 'support-assistant-llama3',
+  );
+  const relations = (fineTune?.relations ?? []).map(
+    r => `${r.type} ${r.targetRef}`,
+  );
   check(
     'the fine-tune has its relations',
-    ['ownedBy group:default/ml-engineers', 'partOf system:default/assistant-platform',
-      'derivedFrom model:default/llama-3-8b-instruct', 'dependsOn resource:default/support-tickets-2025']
-      .every(r => relations.includes(r)),
+    [
+      'ownedBy group:default/ml-engineers',
+      'partOf system:default/assistant-platform',
+      'derivedFrom model:default/llama-3-8b-instruct',
+      'dependsOn resource:default/support-tickets-2025',
+    ].every(r => relations.includes(r)),
     relations.join(', '),
   );
 
   const validate = entity =>
     fetch(`${BACKEND}/api/catalog/validate-entity`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ entity, location: 'url:http://example.com/catalog-info.yaml' }),
+      headers: {
+        authorization: `Bearer ${alice}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        entity,
+        location: 'url:http://example.com/catalog-info.yaml',
+      }),
     });
   const model = spec => ({
     apiVersion: 'model-hub.dev/v1alpha1',
     kind: 'Model',
     metadata: { name: 'smoke-model' },
-    spec: { type: 'llm', lifecycle: 'experimental', owner: 'group:default/ml-engineers', ...spec },
+    spec: {
+      type: 'llm',
+      lifecycle: 'experimental',
+      owner: 'group:default/ml-engineers',
+      ...spec,
+    },
   });
   const valid = await validate(model({}));
-  check('validate-entity accepts a valid Model', valid.status === 200, `${valid.status}`);
+  check(
+    'validate-entity accepts a valid Model',
+    valid.status === 200,
+    `${valid.status}`,
+  );
   for (const [name, spec, field] of [
     ['missing owner', { owner: undefined }, 'spec.owner'],
     ['unknown type', { type: 'quantum' }, 'spec.type'],
-    ['malformed baseModels ref', { baseModels: ['model:'] }, 'spec.baseModels[0]'],
+    [
+      'malformed baseModels ref',
+      { baseModels: ['model:'] },
+      'spec.baseModels[0]',
+    ],
   ]) {
     const res = await validate(model(spec));
     const text = await res.text();
-    check(`validate-entity rejects a Model with ${name}, naming ${field}`, res.status === 400 && text.includes(field), `${res.status}`);
+    check(
+      `validate-entity rejects a Model with ${name}, naming ${field}`,
+      res.status === 400 && text.includes(field),
+      `${res.status}`,
+    );
   }
 
   if (withFrontend) {
@@ -173,19 +233,29 @@ try {
   if (withE2e) {
     // The browser tests (Playwright in Debian's Chromium) against this portal.
     const code = await new Promise(resolve => {
-      const child = spawn(process.execPath, [yarnPath(), 'playwright', 'test'], {
-        cwd: root,
-        env: buildEnv({ PLAYWRIGHT_URL: 'http://localhost:3000' }),
-        stdio: 'inherit',
-      });
+      const child = spawn(
+        process.execPath,
+        [yarnPath(), 'playwright', 'test'],
+        {
+          cwd: root,
+          env: buildEnv({ PLAYWRIGHT_URL: 'http://localhost:3000' }),
+          stdio: 'inherit',
+        },
+      );
       child.on('exit', c => resolve(c ?? 1));
     });
-    check('the Playwright end-to-end tests pass in Chromium', code === 0, `exit ${code}`);
+    check(
+      'the Playwright end-to-end tests pass in Chromium',
+      code === 0,
+      `exit ${code}`,
+    );
   }
 } catch (e) {
   check(String(e.message ?? e), false);
   for (const { workspace, log } of children) {
-    console.log(`--- last output of ${workspace}:\n${log.join('').slice(-4000)}`);
+    console.log(
+      `--- last output of ${workspace}:\n${log.join('').slice(-4000)}`,
+    );
   }
 } finally {
   stopAll();

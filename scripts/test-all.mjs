@@ -30,7 +30,9 @@ if (pgVar) {
   }
   const name = `BACKSTAGE_TEST_DATABASE_POSTGRES${major}_CONNECTION_STRING`;
   env[name] = 'postgresql://postgres@127.0.0.1:5432';
-  console.log(`[test] PostgreSQL ${major} answers on 127.0.0.1:5432: testing on SQLite and PostgreSQL`);
+  console.log(
+    `[test] PostgreSQL ${major} answers on 127.0.0.1:5432: testing on SQLite and PostgreSQL`,
+  );
 } else {
   console.log('[test] no PostgreSQL on 127.0.0.1:5432: testing on SQLite only');
 }
@@ -65,11 +67,14 @@ async function ensureChromium() {
   }
   const isRoot = process.getuid?.() === 0;
   if (isRoot && existsSync('/usr/bin/apt-get')) {
-    console.log('[test] installing Chromium from Debian (apt-get install chromium)');
+    console.log(
+      '[test] installing Chromium from Debian (apt-get install chromium)',
+    );
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     const ok =
       (await run('apt-get', ['update', '-qq'], { env })) === 0 &&
-      (await run('apt-get', ['install', '-y', '-qq', 'chromium'], { env })) === 0;
+      (await run('apt-get', ['install', '-y', '-qq', 'chromium'], { env })) ===
+        0;
     if (ok && existsSync(chromium)) {
       return;
     }

@@ -12,20 +12,29 @@ test.describe('the demo portal', () => {
   test('opens the catalog on the example Models', async ({ page }) => {
     await page.goto('/catalog');
     await expect(page.getByText(/All Models \(\d+\)/)).toBeVisible();
-    await expect(page.getByRole('link', { name: 'Llama 3 8B Instruct', exact: true })).toBeVisible();
-    await expect(page.getByRole('link', { name: 'Whisper small' })).toBeVisible();
+    await expect(
+      page.getByRole('link', { name: 'Llama 3 8B Instruct', exact: true }),
+    ).toBeVisible();
+    await expect(
+      page.getByRole('link', { name: 'Whisper small' }),
+    ).toBeVisible();
   });
 
   test("shows a fine-tune's overview and lineage", async ({ page }) => {
     await page.goto('/catalog/default/model/support-assistant-llama3');
     await expect(
-      page.getByRole('heading', { name: 'Support assistant (Llama 3 fine-tune)' }).first(),
+      page
+        .getByRole('heading', { name: 'Support assistant (Llama 3 fine-tune)' })
+        .first(),
     ).toBeVisible();
     await expect(page.getByText('Model overview')).toBeVisible();
     await expect(page.getByText('Model lineage')).toBeVisible();
     // the base model, linked from the lineage and overview cards
     const base = page.getByRole('link', { name: 'Llama 3 8B Instruct' });
-    await expect(base.first()).toHaveAttribute('href', '/catalog/default/model/llama-3-8b-instruct');
+    await expect(base.first()).toHaveAttribute(
+      'href',
+      '/catalog/default/model/llama-3-8b-instruct',
+    );
     // the custom relation in the catalog graph
     await expect(page.getByText('derivedFrom').first()).toBeVisible();
   });

@@ -29,7 +29,8 @@ describe('authModuleDevHeaderProvider', () => {
       features: [
         authModuleDevHeaderProvider,
         mockServices.rootConfig.factory({
-          data: enabled === undefined ? {} : { modelHub: { devAuth: { enabled } } },
+          data:
+            enabled === undefined ? {} : { modelHub: { devAuth: { enabled } } },
         }),
       ],
     });

@@ -59,7 +59,9 @@ const REVIEWER_PERMISSIONS = new Set([
  * - everything else is denied.
  */
 export class ModelHubDemoPermissionPolicy implements PermissionPolicy {
-  constructor(private readonly userInfo: Pick<UserInfoService, 'getUserInfo'>) {}
+  constructor(
+    private readonly userInfo: Pick<UserInfoService, 'getUserInfo'>,
+  ) {}
 
   async handle(
     request: PolicyQuery,
