@@ -25,6 +25,9 @@ backend.add(
 backend.add(import('@backstage/plugin-catalog-backend-module-logs'));
 backend.add(import('@internal/plugin-catalog-backend-module-model-hub'));
 
+// Model Hub: versions, artifact store, REST API under /api/model-hub
+backend.add(import('@internal/plugin-model-hub-backend'));
+
 // scaffolder
 backend.add(import('@backstage/plugin-scaffolder-backend'));
 
