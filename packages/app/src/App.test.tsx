@@ -1,6 +1,8 @@
 import { render, waitFor } from '@testing-library/react';
 import App from './App';
 
+jest.setTimeout(60_000);
+
 describe('App', () => {
   it('renders the sign-in page of the demo portal', async () => {
     process.env = {
@@ -18,8 +20,12 @@ describe('App', () => {
 
     const rendered = render(App.createRoot());
 
-    await waitFor(() => {
-      expect(rendered.getByText('Guest')).toBeInTheDocument();
-    });
+    // The whole app loads lazily; give it time on a busy machine.
+    await waitFor(
+      () => {
+        expect(rendered.getByText('Guest')).toBeInTheDocument();
+      },
+      { timeout: 30_000 },
+    );
   });
 });
