@@ -72,7 +72,9 @@ export function renderModelCard(
 ): string {
   const text =
     body ??
-    `# ${repoId.split('/').pop()}\n\nThis is a mock model repository served by the Model Hub mock Hugging Face server.\n`;
+    `# ${repoId
+      .split('/')
+      .pop()}\n\nThis is a mock model repository served by the Model Hub mock Hugging Face server.\n`;
   if (!cardData || Object.keys(cardData).length === 0) {
     return text;
   }

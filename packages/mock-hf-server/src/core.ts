@@ -310,7 +310,7 @@ export async function handleHubRequest(
     if (fault.status !== undefined) {
       const defaultMessages: Record<number, string> = {
         429: 'You have exceeded our hourly quotas for action: resolve. We invite you to retry later.',
-        500: 'Internal Error - We\'re working hard to fix this as soon as possible!',
+        500: "Internal Error - We're working hard to fix this as soon as possible!",
         502: 'Bad Gateway',
         503: 'Service Unavailable',
         504: 'Gateway Timeout',
@@ -327,7 +327,9 @@ export async function handleHubRequest(
         errorResponse(
           fault.status,
           fault.errorCode,
-          fault.message ?? defaultMessages[fault.status] ?? `Mock error ${fault.status}`,
+          fault.message ??
+            defaultMessages[fault.status] ??
+            `Mock error ${fault.status}`,
           headers,
         ),
         { ...fault, wrongBytes: false, cutAfterBytes: undefined },
@@ -524,16 +526,16 @@ async function route(hub: MockHub, input: RouteInput): Promise<CoreResponse> {
         return repoApi(hub, input, method, id, sub);
       }
     }
-    if (
-      (segs[1] === 'datasets' || segs[1] === 'spaces') &&
-      segs.length > 2
-    ) {
+    if ((segs[1] === 'datasets' || segs[1] === 'spaces') && segs.length > 2) {
       throw repoNotFound(input.auth);
     }
     throw new HttpError(404, undefined, 'Not Found');
   }
 
   // file routes: /{org}/{name}/(resolve|raw)/{rev}/{path}
+  if ((segs[0] === 'datasets' || segs[0] === 'spaces') && segs.length > 2) {
+    throw repoNotFound(input.auth);
+  }
   let kindIndex = -1;
   if (segs.length >= 3 && (segs[2] === 'resolve' || segs[2] === 'raw')) {
     kindIndex = 2;
@@ -565,7 +567,11 @@ async function route(hub: MockHub, input: RouteInput): Promise<CoreResponse> {
 
 function whoami(auth: Auth): CoreResponse {
   if (auth.kind !== 'token') {
-    throw new HttpError(401, undefined, 'Invalid credentials in Authorization header');
+    throw new HttpError(
+      401,
+      undefined,
+      'Invalid credentials in Authorization header',
+    );
   }
   const name = auth.spec.user ?? 'mock-user';
   return jsonResponse(200, {
@@ -660,7 +666,13 @@ function infoConfig(commit: CommitRecord): Record<string, unknown> | undefined {
   }
   if (tokenizerConfig && typeof tokenizerConfig === 'object') {
     const tc: Record<string, unknown> = {};
-    for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token', 'chat_template']) {
+    for (const key of [
+      'bos_token',
+      'eos_token',
+      'pad_token',
+      'unk_token',
+      'chat_template',
+    ]) {
       if (tokenizerConfig[key] !== undefined) tc[key] = tokenizerConfig[key];
     }
     out.tokenizer_config = tc;
@@ -935,8 +947,9 @@ function treeEntry(
 }
 
 function sortedChildren(commit: CommitRecord, dir: string): string[] {
+  // children are unique, so a two-way comparison is enough (code-unit order)
   return [...(commitDirs(commit).get(dir) ?? [])].sort((a, b) =>
-    a < b ? -1 : a > b ? 1 : 0,
+    a < b ? -1 : 1,
   );
 }
 
@@ -1122,7 +1135,9 @@ function serveFile(
     headers['X-Linked-Etag'] = `"${file.sha256}"`;
     headers['X-Linked-Size'] = String(file.size);
     const name = path.split('/').pop()!;
-    headers['Content-Disposition'] = `inline; filename*=UTF-8''${encodeURIComponent(
+    headers[
+      'Content-Disposition'
+    ] = `inline; filename*=UTF-8''${encodeURIComponent(
       name,
     )}; filename="${name.replace(/[^\x20-\x7e]|"/g, '_')}";`;
   }

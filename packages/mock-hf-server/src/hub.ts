@@ -536,7 +536,8 @@ export class MockHub {
       ? 'main'
       : revisions[0]?.[0] ?? 'main';
     const date =
-      spec.date ?? new Date(BASE_DATE + this.commitCounter * 3600e3).toISOString();
+      spec.date ??
+      new Date(BASE_DATE + this.commitCounter * 3600e3).toISOString();
     const author = id.includes('/') ? id.split('/')[0] : id;
 
     const repo: RepoRecord = {
@@ -550,8 +551,9 @@ export class MockHub {
       libraryName:
         spec.libraryName ?? (cardData?.library_name as string | undefined),
       tags: spec.tags ?? [],
-      downloads: spec.downloads ?? (parseInt(sha1Hex(id).slice(0, 6), 16) % 50000),
-      likes: spec.likes ?? (parseInt(sha1Hex(id).slice(6, 10), 16) % 500),
+      downloads:
+        spec.downloads ?? parseInt(sha1Hex(id).slice(0, 6), 16) % 50000,
+      likes: spec.likes ?? parseInt(sha1Hex(id).slice(6, 10), 16) % 500,
       createdAt: spec.createdAt ?? date,
       defaultBranch,
       branches: new Map(),
@@ -893,7 +895,9 @@ export class MockHub {
       remaining: spec.times ?? Infinity,
     };
     this.scripts.push(state);
-    const hub = this;
+    const remove = () => {
+      this.scripts = this.scripts.filter(s => s !== state);
+    };
     return {
       id: state.id,
       get hits() {
@@ -902,9 +906,7 @@ export class MockHub {
       get remaining() {
         return state.remaining;
       },
-      remove() {
-        hub.scripts = hub.scripts.filter(s => s !== state);
-      },
+      remove,
     };
   }
 
@@ -921,7 +923,10 @@ export class MockHub {
     search: string,
   ): MockFault | undefined {
     for (const s of this.scripts) {
-      if (s.remaining > 0 && scriptMatches(s.spec.match, method, path, search)) {
+      if (
+        s.remaining > 0 &&
+        scriptMatches(s.spec.match, method, path, search)
+      ) {
         s.remaining--;
         s.hits++;
         return s.spec.fault;

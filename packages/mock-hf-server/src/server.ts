@@ -37,6 +37,18 @@ async function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+function waitForDrain(res: http.ServerResponse): Promise<void> {
+  return new Promise(resolve => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
 /** Starts an HTTP server for the hub. */
 export async function createMockHfServer(
   options: MockHfServerOptions,
@@ -76,7 +88,7 @@ export async function createMockHfServer(
             return;
           }
           if (!res.write(chunk)) {
-            await Promise.race([once(res, 'drain'), once(res, 'close')]);
+            await waitForDrain(res);
           }
         }
       }

@@ -4,7 +4,8 @@ import yaml from 'yaml';
 /** Examples of `model-hub:gpu:provision`; `provisionGpu.examples.test.ts` runs each. */
 export const examples: TemplateExample[] = [
   {
-    description: 'Serve an approved version with vLLM, picking the GPU profile automatically',
+    description:
+      'Serve an approved version with vLLM, picking the GPU profile automatically',
     example: yaml.stringify({
       steps: [
         {
@@ -25,7 +26,8 @@ export const examples: TemplateExample[] = [
     }),
   },
   {
-    description: 'Serve with Text Generation Inference on a named profile, with 4 concurrent sequences',
+    description:
+      'Serve with Text Generation Inference on a named profile, with 4 concurrent sequences',
     example: yaml.stringify({
       steps: [
         {
@@ -67,7 +69,8 @@ export const examples: TemplateExample[] = [
     }),
   },
   {
-    description: 'Run a batch Job and apply it to the portal cluster named gpu-cluster',
+    description:
+      'Run a batch Job and apply it to the portal cluster named gpu-cluster',
     example: yaml.stringify({
       steps: [
         {
@@ -80,7 +83,13 @@ export const examples: TemplateExample[] = [
             runtime: 'job',
             namespace: 'ml-batch',
             maxContextLength: 2048,
-            command: ['python3', '-m', 'batch_infer', '--input', '/data/prompts.jsonl'],
+            command: [
+              'python3',
+              '-m',
+              'batch_infer',
+              '--input',
+              '/data/prompts.jsonl',
+            ],
             apply: true,
             cluster: 'gpu-cluster',
           },

@@ -10,12 +10,7 @@ import { createTemplateAction } from '@backstage/plugin-scaffolder-node';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import yaml from 'yaml';
-import {
-  GpuConfig,
-  KubernetesCluster,
-  RUNTIMES,
-  Runtime,
-} from '../lib/config';
+import { GpuConfig, KubernetesCluster, RUNTIMES, Runtime } from '../lib/config';
 import {
   DTYPES,
   Dtype,
@@ -71,7 +66,10 @@ export function createGpuProvisionAction(options: {
     schema: {
       input: {
         modelRef: z =>
-          z.string({ description: 'Entity ref of the Model, e.g. model:default/llama-3-8b-instruct' }),
+          z.string({
+            description:
+              'Entity ref of the Model, e.g. model:default/llama-3-8b-instruct',
+          }),
         version: z =>
           z.string({ description: 'The version label; it must be approved' }),
         runtime: z =>
@@ -80,36 +78,87 @@ export function createGpuProvisionAction(options: {
             .default('vllm'),
         gpuProfile: z =>
           z
-            .string({ description: 'A profile of modelHub.gpu.profiles, or auto' })
+            .string({
+              description: 'A profile of modelHub.gpu.profiles, or auto',
+            })
             .default('auto'),
         replicas: z =>
-          z.number({ description: 'Replicas (Job: parallel pods)' }).int().min(1).max(64).default(1),
+          z
+            .number({ description: 'Replicas (Job: parallel pods)' })
+            .int()
+            .min(1)
+            .max(64)
+            .default(1),
         namespace: z =>
-          z.string({ description: 'Kubernetes namespace' }).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).max(63),
+          z
+            .string({ description: 'Kubernetes namespace' })
+            .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+            .max(63),
         maxContextLength: z =>
-          z.number({ description: 'Max context length in tokens' }).int().min(128).max(1_048_576).default(8192),
+          z
+            .number({ description: 'Max context length in tokens' })
+            .int()
+            .min(128)
+            .max(1_048_576)
+            .default(8192),
         maxBatchSize: z =>
-          z.number({ description: 'Concurrent sequences the KV cache is sized for' }).int().min(1).max(1024).default(1),
+          z
+            .number({
+              description: 'Concurrent sequences the KV cache is sized for',
+            })
+            .int()
+            .min(1)
+            .max(1024)
+            .default(1),
         dtype: z =>
           z
-            .enum(DTYPES, { description: 'Serve the weights in this dtype; defaults to the checkpoint dtype' })
+            .enum(DTYPES, {
+              description:
+                'Serve the weights in this dtype; defaults to the checkpoint dtype',
+            })
             .optional(),
         name: z =>
-          z.string({ description: 'Workload name; defaults to <model>-<version>' }).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).max(63).optional(),
+          z
+            .string({
+              description: 'Workload name; defaults to <model>-<version>',
+            })
+            .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+            .max(63)
+            .optional(),
         command: z =>
-          z.array(z.string(), { description: 'Command of runtime job' }).optional(),
+          z
+            .array(z.string(), { description: 'Command of runtime job' })
+            .optional(),
         outputPath: z =>
-          z.string({ description: 'Workspace folder of the manifests' }).default('manifests'),
+          z
+            .string({ description: 'Workspace folder of the manifests' })
+            .default('manifests'),
         apply: z =>
-          z.boolean({ description: 'Apply with server-side apply through the portal Kubernetes config' }).default(false),
+          z
+            .boolean({
+              description:
+                'Apply with server-side apply through the portal Kubernetes config',
+            })
+            .default(false),
         cluster: z =>
-          z.string({ description: 'Cluster name of kubernetes.clusterLocatorMethods; defaults to the first' }).optional(),
+          z
+            .string({
+              description:
+                'Cluster name of kubernetes.clusterLocatorMethods; defaults to the first',
+            })
+            .optional(),
       },
       output: {
-        manifests: z => z.string({ description: 'The manifests, as multi-document YAML' }),
-        objects: z => z.array(z.record(z.unknown()), { description: 'The manifests as objects' }),
-        manifestPath: z => z.string({ description: 'Workspace path of the manifests file' }),
-        estimate: z => z.record(z.unknown(), { description: 'The GPU memory estimate' }),
+        manifests: z =>
+          z.string({ description: 'The manifests, as multi-document YAML' }),
+        objects: z =>
+          z.array(z.record(z.unknown()), {
+            description: 'The manifests as objects',
+          }),
+        manifestPath: z =>
+          z.string({ description: 'Workspace path of the manifests file' }),
+        estimate: z =>
+          z.record(z.unknown(), { description: 'The GPU memory estimate' }),
         gpuProfile: z => z.string(),
         gpuCount: z => z.number(),
         revision: z => z.string({ description: 'The pinned commit or digest' }),
@@ -135,20 +184,32 @@ export function createGpuProvisionAction(options: {
         throw new InputError(`Invalid modelRef ${input.modelRef}`, e);
       }
       if (ref.kind.toLocaleLowerCase('en-US') !== 'model') {
-        throw new InputError(`modelRef must be a Model entity, got ${input.modelRef}`);
+        throw new InputError(
+          `modelRef must be a Model entity, got ${input.modelRef}`,
+        );
       }
       const modelRef = stringifyEntityRef(ref);
       const credentials = await ctx.getInitiatorCredentials();
-      const where = { namespace: ref.namespace, name: ref.name, label: input.version };
+      const where = {
+        namespace: ref.namespace,
+        name: ref.name,
+        label: input.version,
+      };
 
       let version;
       try {
         version = await client.getVersion(where, { credentials });
       } catch (e) {
         if (e instanceof ResponseError && e.statusCode === 403) {
-          throw new NotAllowedError(`Not allowed to read ${modelRef}: ${e.message}`);
+          throw new NotAllowedError(
+            `Not allowed to read ${modelRef}: ${e.message}`,
+          );
         }
-        throw new InputError(`Could not read version ${input.version} of ${modelRef}: ${upstreamMessage(e)}`);
+        throw new InputError(
+          `Could not read version ${
+            input.version
+          } of ${modelRef}: ${upstreamMessage(e)}`,
+        );
       }
       if (!version) {
         throw new InputError(`${modelRef} has no version ${input.version}`);
@@ -168,23 +229,34 @@ export function createGpuProvisionAction(options: {
       const files = await client.listFiles(where, { credentials });
       let architecture;
       if (files.some(f => f.path === 'config.json')) {
-        const text = await client.readTextFile({ ...where, path: 'config.json' }, { credentials });
+        const text = await client.readTextFile(
+          { ...where, path: 'config.json' },
+          { credentials },
+        );
         try {
           architecture = text ? readArchitecture(JSON.parse(text)) : undefined;
         } catch {
-          warnings.push('config.json is not valid JSON: KV cache not estimated');
+          warnings.push(
+            'config.json is not valid JSON: KV cache not estimated',
+          );
         }
       }
 
       const facts = weightFactsFromChecks(version.checks);
       let parameterCount = facts?.parameterCount;
       let source = facts ? 'checks' : 'files';
-      const checkpointDtype: Dtype | undefined = facts?.dtype ?? architecture?.torchDtype;
+      const checkpointDtype: Dtype | undefined =
+        facts?.dtype ?? architecture?.torchDtype;
       const dtype: Dtype | undefined = input.dtype ?? checkpointDtype;
       const fileBytes = weightFileBytes(files);
       if (!parameterCount && input.dtype && checkpointDtype && fileBytes) {
         // Convert file sizes to a parameter count through the checkpoint dtype.
-        parameterCount = Math.round(fileBytes / { fp32: 4, fp16: 2, bf16: 2, fp8: 1, int8: 1, int4: 0.5 }[checkpointDtype]);
+        parameterCount = Math.round(
+          fileBytes /
+            { fp32: 4, fp16: 2, bf16: 2, fp8: 1, int8: 1, int4: 0.5 }[
+              checkpointDtype
+            ],
+        );
         source = 'files';
       }
       const estimate = estimateGpuMemory({
@@ -198,16 +270,22 @@ export function createGpuProvisionAction(options: {
         source,
       });
       warnings.push(...estimate.notes);
-      ctx.logger.info(`GPU memory estimate for ${modelRef}@${input.version}: ${describeEstimate(estimate)}`);
+      ctx.logger.info(
+        `GPU memory estimate for ${modelRef}@${
+          input.version
+        }: ${describeEstimate(estimate)}`,
+      );
 
       const placement = pickGpuPlacement(estimate, gpu.profiles, {
         profileName: input.gpuProfile,
         memoryUtilization: gpu.memoryUtilization,
       });
       ctx.logger.info(
-        `Picked GPU profile ${placement.profile.name} × ${placement.gpuCount} (${(
-          placement.perGpuBytes / 1024 ** 3
-        ).toFixed(1)} GiB needed per GPU)`,
+        `Picked GPU profile ${placement.profile.name} × ${
+          placement.gpuCount
+        } (${(placement.perGpuBytes / 1024 ** 3).toFixed(
+          1,
+        )} GiB needed per GPU)`,
       );
 
       const name = input.name ?? workloadName(ref.name, input.version);
@@ -230,7 +308,10 @@ export function createGpuProvisionAction(options: {
         command: input.command,
       });
       const manifests = objects.map(o => yaml.stringify(o)).join('---\n');
-      const manifestPath = path.posix.join(input.outputPath ?? 'manifests', `${name}.yaml`);
+      const manifestPath = path.posix.join(
+        input.outputPath ?? 'manifests',
+        `${name}.yaml`,
+      );
       const target = resolveSafeChildPath(ctx.workspacePath, manifestPath);
       await fs.mkdir(path.dirname(target), { recursive: true });
       await fs.writeFile(target, manifests, 'utf8');
@@ -246,15 +327,19 @@ export function createGpuProvisionAction(options: {
           if (!cluster) {
             throw new InputError(
               input.cluster
-                ? `Unknown Kubernetes cluster ${input.cluster}; configured: ${clusters.map(c => c.name).join(', ') || 'none'}`
+                ? `Unknown Kubernetes cluster ${input.cluster}; configured: ${
+                    clusters.map(c => c.name).join(', ') || 'none'
+                  }`
                 : 'apply: true needs a cluster in kubernetes.clusterLocatorMethods[].clusters',
             );
           }
           const kube = new KubernetesApplier(cluster);
           try {
             const room = await kube.gpuRoom({
-              nodeSelector: (objects[0] as any).spec?.template?.spec?.nodeSelector ??
-                (objects[0] as any).spec?.predictor?.nodeSelector ?? {},
+              nodeSelector:
+                (objects[0] as any).spec?.template?.spec?.nodeSelector ??
+                (objects[0] as any).spec?.predictor?.nodeSelector ??
+                {},
               gpuCount: placement.gpuCount,
               memoryGiB: placement.profile.memoryGiB,
             });
@@ -282,7 +367,9 @@ export function createGpuProvisionAction(options: {
             },
           });
           ctx.logger.info(
-            `Applied ${applied.map(a => `${a.kind}/${a.name}`).join(', ')} to cluster ${cluster.name}`,
+            `Applied ${applied
+              .map(a => `${a.kind}/${a.name}`)
+              .join(', ')} to cluster ${cluster.name}`,
           );
         }
       }

@@ -170,7 +170,7 @@ export class KubernetesApplier {
     const withRoom = matching.filter(n => {
       const gpus = Number(n.status?.allocatable?.['nvidia.com/gpu'] ?? 0);
       const memMiB = Number(n.metadata?.labels?.['nvidia.com/gpu.memory'] ?? 0);
-      const memoryOk = !memMiB || memMiB / 1024 >= options.memoryGiB * 0.95;
+      const memoryOk = !memMiB || memMiB / 1024 >= options.memoryGiB * 0.9;
       return gpus >= options.gpuCount && memoryOk;
     });
     const selector =

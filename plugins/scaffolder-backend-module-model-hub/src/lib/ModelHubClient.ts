@@ -151,11 +151,9 @@ export class DefaultModelHubClient implements ModelHubClient {
     model: ModelRefParts & { label: string },
     { credentials }: { credentials: BackstageCredentials },
   ) {
-    return this.request<HubVersion>(
-      credentials,
-      `${versionPath(model)}`,
-      { allow404: true },
-    );
+    return this.request<HubVersion>(credentials, `${versionPath(model)}`, {
+      allow404: true,
+    });
   }
 
   async listFiles(

@@ -198,7 +198,9 @@ export function estimateGpuMemory(options: EstimateOptions): GpuMemoryEstimate {
       );
     }
   } else {
-    notes.push('no config.json with the attention shape: KV cache not estimated');
+    notes.push(
+      'no config.json with the attention shape: KV cache not estimated',
+    );
   }
   const kvCacheBytes =
     kvCacheBytesPerToken * options.contextLength * options.batchSize;
@@ -327,9 +329,19 @@ export function pickGpuPlacement(
         continue;
       }
       const total = gpuCount * profile.memoryGiB;
-      const bestTotal = best ? best.gpuCount * best.profile.memoryGiB : Infinity;
-      if (total < bestTotal || (total === bestTotal && gpuCount < best!.gpuCount)) {
-        best = { profile, gpuCount, perGpuBytes: need, usableBytesPerGpu: usable };
+      const bestTotal = best
+        ? best.gpuCount * best.profile.memoryGiB
+        : Infinity;
+      if (
+        total < bestTotal ||
+        (total === bestTotal && gpuCount < best!.gpuCount)
+      ) {
+        best = {
+          profile,
+          gpuCount,
+          perGpuBytes: need,
+          usableBytesPerGpu: usable,
+        };
       }
       break;
     }
@@ -340,7 +352,9 @@ export function pickGpuPlacement(
       .join(', ');
     throw new InputError(
       `No GPU profile fits the estimate: ${describeEstimate(estimate)}. ` +
-        `Tried ${tried || 'no profiles (modelHub.gpu.profiles is empty)'} with ${Math.round(
+        `Tried ${
+          tried || 'no profiles (modelHub.gpu.profiles is empty)'
+        } with ${Math.round(
           options.memoryUtilization * 100,
         )}% of GPU memory usable. Use a smaller dtype, context length or batch size, or add a larger profile.`,
     );
@@ -356,7 +370,9 @@ export type WeightFacts = { parameterCount: number; dtype?: Dtype };
  * safetensors metadata shape (`parameters: { BF16: 8030261248 }`) and flat
  * `parameterCount` / `dtype` fields, in `details`, `result` or the check.
  */
-export function weightFactsFromChecks(checks: unknown): WeightFacts | undefined {
+export function weightFactsFromChecks(
+  checks: unknown,
+): WeightFacts | undefined {
   if (!Array.isArray(checks)) {
     return undefined;
   }

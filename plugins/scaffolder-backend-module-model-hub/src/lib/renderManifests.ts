@@ -102,7 +102,9 @@ export function renderManifests(o: RenderOptions): KubernetesObject[] {
   };
   // Tensor parallel workers talk over shared memory.
   const shm = {
-    volumes: [{ name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: '16Gi' } }],
+    volumes: [
+      { name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: '16Gi' } },
+    ],
     volumeMounts: [{ name: 'dshm', mountPath: '/dev/shm' }],
   };
   const port = PORTS[o.runtime];
@@ -158,7 +160,10 @@ export function renderManifests(o: RenderOptions): KubernetesObject[] {
           completions: o.replicas,
           backoffLimit: 2,
           template: {
-            metadata: { labels: { ...labels }, annotations: { ...annotations } },
+            metadata: {
+              labels: { ...labels },
+              annotations: { ...annotations },
+            },
             spec: {
               restartPolicy: 'Never',
               ...scheduling,
@@ -178,7 +183,10 @@ export function renderManifests(o: RenderOptions): KubernetesObject[] {
                     ...env,
                     { name: 'MODEL_ID', value: o.repoId },
                     { name: 'MODEL_REVISION', value: o.revision },
-                    { name: 'MAX_MODEL_LEN', value: String(o.maxContextLength) },
+                    {
+                      name: 'MAX_MODEL_LEN',
+                      value: String(o.maxContextLength),
+                    },
                   ],
                   resources,
                   volumeMounts: shm.volumeMounts,
@@ -270,7 +278,9 @@ export function renderManifests(o: RenderOptions): KubernetesObject[] {
       metadata: metadata(o.name),
       spec: {
         selector: { 'app.kubernetes.io/name': o.name },
-        ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+        ports: [
+          { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
+        ],
       },
     },
   ];

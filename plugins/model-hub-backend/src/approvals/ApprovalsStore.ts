@@ -1,0 +1,249 @@
+import type { VersionState } from '../database/types';
+import type { ApprovalPolicy } from './config';
+import type { TransitionAction } from './transitions';
+
+/** Statuses of a check result. @internal */
+export const CHECK_STATUSES = [
+  'pending',
+  'running',
+  'passed',
+  'failed',
+  'error',
+  'skipped',
+] as const;
+
+/** @internal */
+export type CheckStatus = (typeof CHECK_STATUSES)[number];
+
+/** A decision of a reviewer, in a review round. @internal */
+export type VersionDecision = {
+  id: string;
+  round: number;
+  reviewer: string;
+  decision: 'approve' | 'request_changes' | 'reject' | 'revoke';
+  comment?: string;
+  /** The manifest digest the decision was made on. */
+  subjectDigest?: string;
+  createdAt: string;
+};
+
+/** A submission for review; each starts a review round. @internal */
+export type VersionSubmission = {
+  round: number;
+  submittedBy: string;
+  comment?: string;
+  submittedAt: string;
+};
+
+/** @internal */
+export type VersionComment = {
+  id: string;
+  parentId?: string;
+  author: string;
+  body: string;
+  createdAt: string;
+};
+
+/** @internal */
+export type VersionCheck = {
+  name: string;
+  status: CheckStatus;
+  required: boolean;
+  summary?: string;
+  detailsUrl?: string;
+  createdAt: string;
+  updatedAt: string;
+};
+
+/** @internal */
+export type CheckWaiver = {
+  checkName: string;
+  reason: string;
+  waivedBy: string;
+  createdAt: string;
+};
+
+/** The active version of a model. @internal */
+export type ActiveVersion = {
+  versionId: string;
+  label: string;
+  state: VersionState;
+  promotedBy: string;
+  promotedAt: string;
+};
+
+/** @internal */
+export type ActiveVersionChange = {
+  id: number;
+  label?: string;
+  action: 'promote' | 'rollback' | 'clear';
+  actor: string;
+  createdAt: string;
+};
+
+/** A version waiting for review. @internal */
+export type ReviewQueueItem = {
+  modelRef: string;
+  owner: string;
+  type: string;
+  lifecycle: string;
+  label: string;
+  revision: number;
+  createdBy: string;
+  round: number;
+  submittedBy?: string;
+  submittedAt?: string;
+  approvals: string[];
+};
+
+/** @internal */
+export type WebhookDelivery = {
+  id: string;
+  event: string;
+  url: string;
+  modelRef?: string;
+  versionLabel?: string;
+  payload: unknown;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  responseStatus?: number;
+  error?: string;
+  createdAt: string;
+  updatedAt: string;
+};
+
+/** An entry of the audit trail. @internal */
+export type TimelineEntry = {
+  id: number;
+  eventId: string;
+  actor: string;
+  versionLabel?: string;
+  meta: Record<string, unknown>;
+  createdAt: string;
+};
+
+/** @internal */
+export type ApplyTransitionOptions = {
+  versionId: string;
+  action: TransitionAction;
+  actor: string;
+  comment?: string;
+  /** The revision the caller saw; a different one is a conflict. */
+  expectedRevision?: number;
+  policy: ApprovalPolicy;
+};
+
+/** What a transition did. @internal */
+export type TransitionResult = {
+  from: VersionState;
+  to: VersionState;
+  round: number;
+  /** Reviewers who approved in this round. */
+  approvals: string[];
+  /** Whether the version stopped being the active version of its model. */
+  clearedActive: boolean;
+};
+
+/**
+ * The persistence of the approvals workflow. Every state change is one
+ * transaction guarded by the version's `revision` (optimistic concurrency).
+ *
+ * @internal
+ */
+export interface ApprovalsStore {
+  /**
+   * Moves a version through its lifecycle in one transaction: checks the
+   * state, the expected revision, the required checks (submit), separation
+   * of duties and repeated approvals (approve); records the submission or
+   * decision; updates the version where its revision is unchanged.
+   * Throws `ConflictError` when the state or revision does not fit (also
+   * when a concurrent transition won), `NotAllowedError` for separation of
+   * duties, `NotFoundError` for an unknown version.
+   */
+  applyTransition(options: ApplyTransitionOptions): Promise<TransitionResult>;
+
+  listSubmissions(options: { versionId: string }): Promise<VersionSubmission[]>;
+  listDecisions(options: { versionId: string }): Promise<VersionDecision[]>;
+
+  addComment(options: {
+    versionId: string;
+    parentId?: string;
+    author: string;
+    body: string;
+  }): Promise<VersionComment>;
+  listComments(options: { versionId: string }): Promise<VersionComment[]>;
+
+  /** Inserts or updates the result of a check of a version. */
+  recordCheck(options: {
+    versionId: string;
+    name: string;
+    status: CheckStatus;
+    required?: boolean;
+    summary?: string;
+    detailsUrl?: string;
+  }): Promise<VersionCheck>;
+  listChecks(options: { versionId: string }): Promise<VersionCheck[]>;
+  /** Waives a check; a second waiver of the same check is a conflict. */
+  addWaiver(options: {
+    versionId: string;
+    checkName: string;
+    reason: string;
+    waivedBy: string;
+  }): Promise<CheckWaiver>;
+  listWaivers(options: { versionId: string }): Promise<CheckWaiver[]>;
+
+  getActiveVersion(options: {
+    modelId: string;
+  }): Promise<ActiveVersion | undefined>;
+  /**
+   * Makes an approved version the active one. `expectedVersionId` is the
+   * active version the caller saw (null: none); another one is a conflict.
+   */
+  setActiveVersion(options: {
+    modelId: string;
+    versionId: string;
+    expectedVersionId: string | null;
+    action: 'promote' | 'rollback';
+    actor: string;
+  }): Promise<ActiveVersion>;
+  listActiveVersionChanges(options: {
+    modelId: string;
+  }): Promise<ActiveVersionChange[]>;
+
+  listReviewQueue(options: {
+    offset: number;
+    limit: number;
+    modelRef?: string;
+  }): Promise<{ items: ReviewQueueItem[]; totalCount: number }>;
+
+  /** The newest approved or deprecated version created before a version. */
+  findPreviousApproved(options: {
+    modelId: string;
+    versionId: string;
+  }): Promise<{ id: string; label: string } | undefined>;
+
+  listTimeline(options: {
+    modelRef: string;
+    versionLabel?: string;
+  }): Promise<TimelineEntry[]>;
+
+  createDelivery(options: {
+    id: string;
+    event: string;
+    url: string;
+    modelRef?: string;
+    versionLabel?: string;
+    payload: unknown;
+  }): Promise<void>;
+  updateDelivery(options: {
+    id: string;
+    status: WebhookDelivery['status'];
+    attempts: number;
+    responseStatus?: number;
+    error?: string;
+  }): Promise<void>;
+  listDeliveries(options: {
+    offset: number;
+    limit: number;
+  }): Promise<{ items: WebhookDelivery[]; totalCount: number }>;
+}

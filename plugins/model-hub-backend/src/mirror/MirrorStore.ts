@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto';
+import { Knex } from 'knex';
+
+type DbDate = Date | string | number;
+
+function toIso(value: DbDate): string {
+  if (value instanceof Date) {
+    return value.toISOString();
+  }
+  if (typeof value === 'number' || /^\d+$/.test(value)) {
+    return new Date(Number(value)).toISOString();
+  }
+  return new Date(value).toISOString();
+}
+
+function toOptionalIso(value: DbDate | null | undefined): string | undefined {
+  return value === null || value === undefined ? undefined : toIso(value);
+}
+
+/** A personal access token, without its secret. @internal */
+export type MirrorToken = {
+  id: string;
+  userEntityRef: string;
+  name: string;
+  /** The first characters of the token (`hf_` and 4 more). */
+  prefix: string;
+  createdAt: string;
+  expiresAt?: string;
+  lastUsedAt?: string;
+  revokedAt?: string;
+};
+
+/** A token with the stored permission decision of its user. @internal */
+export type MirrorTokenWithDecision = MirrorToken & {
+  decision: unknown;
+  decidedAt: string;
+};
+
+type TokenRow = {
+  id: string;
+  user_entity_ref: string;
+  name: string;
+  token_prefix: string;
+  token_hash: string;
+  decision: string;
+  decided_at: DbDate;
+  created_at: DbDate;
+  expires_at: DbDate | null;
+  last_used_at: DbDate | null;
+  revoked_at: DbDate | null;
+};
+
+function toToken(row: TokenRow): MirrorToken {
+  return {
+    id: row.id,
+    userEntityRef: row.user_entity_ref,
+    name: row.name,
+    prefix: row.token_prefix,
+    createdAt: toIso(row.created_at),
+    expiresAt: toOptionalIso(row.expires_at),
+    lastUsedAt: toOptionalIso(row.last_used_at),
+    revokedAt: toOptionalIso(row.revoked_at),
+  };
+}
+
+/**
+ * The tables of the mirror (`mirror_tokens`, `mirror_git_oids`), created by
+ * the plugin's migrations.
+ *
+ * @internal
+ */
+export class MirrorStore {
+  constructor(private readonly db: Knex) {}
+
+  async createToken(options: {
+    userEntityRef: string;
+    name: string;
+    prefix: string;
+    tokenHash: string;
+    decision: unknown;
+    expiresAt?: Date;
+  }): Promise<MirrorToken> {
+    const now = new Date();
+    const row: TokenRow = {
+      id: randomUUID(),
+      user_entity_ref: options.userEntityRef,
+      name: options.name,
+      token_prefix: options.prefix,
+      token_hash: options.tokenHash,
+      decision: JSON.stringify(options.decision),
+      decided_at: now,
+      created_at: now,
+      expires_at: options.expiresAt ?? null,
+      last_used_at: null,
+      revoked_at: null,
+    };
+    await this.db<TokenRow>('mirror_tokens').insert(row);
+    return toToken(row);
+  }
+
+  /** The tokens of a user, newest first, revoked ones included. */
+  async listTokens(options: { userEntityRef: string }): Promise<MirrorToken[]> {
+    const rows = await this.db<TokenRow>('mirror_tokens')
+      .where({ user_entity_ref: options.userEntityRef })
+      .orderBy([
+        { column: 'created_at', order: 'desc' },
+        { column: 'id', order: 'asc' },
+      ]);
+    return rows.map(toToken);
+  }
+
+  async getTokenByHash(
+    tokenHash: string,
+  ): Promise<MirrorTokenWithDecision | undefined> {
+    const row = await this.db<TokenRow>('mirror_tokens')
+      .where({ token_hash: tokenHash })
+      .first();
+    if (!row) {
+      return undefined;
+    }
+    return {
+      ...toToken(row),
+      decision: JSON.parse(row.decision),
+      decidedAt: toIso(row.decided_at),
+    };
+  }
+
+  /** Revokes a token of a user; false when the user has no such token. */
+  async revokeToken(options: {
+    id: string;
+    userEntityRef: string;
+  }): Promise<MirrorToken | undefined> {
+    await this.db<TokenRow>('mirror_tokens')
+      .where({ id: options.id, user_entity_ref: options.userEntityRef })
+      .whereNull('revoked_at')
+      .update({ revoked_at: new Date() });
+    const row = await this.db<TokenRow>('mirror_tokens')
+      .where({ id: options.id, user_entity_ref: options.userEntityRef })
+      .first();
+    return row ? toToken(row) : undefined;
+  }
+
+  /** Replaces the stored permission decision of every live token of a user. */
+  async updateDecision(options: {
+    userEntityRef: string;
+    decision: unknown;
+  }): Promise<void> {
+    await this.db<TokenRow>('mirror_tokens')
+      .where({ user_entity_ref: options.userEntityRef })
+      .whereNull('revoked_at')
+      .update({
+        decision: JSON.stringify(options.decision),
+        decided_at: new Date(),
+      });
+  }
+
+  async touchToken(options: { id: string; at: Date }): Promise<void> {
+    await this.db<TokenRow>('mirror_tokens')
+      .where({ id: options.id })
+      .update({ last_used_at: options.at });
+  }
+
+  /** Cached git blob SHA-1s of the given content digests. */
+  async getGitOids(sha256s: string[]): Promise<Map<string, string>> {
+    const result = new Map<string, string>();
+    for (let i = 0; i < sha256s.length; i += 500) {
+      const rows = await this.db<{ sha256: string; git_sha1: string }>(
+        'mirror_git_oids',
+      ).whereIn('sha256', sha256s.slice(i, i + 500));
+      for (const row of rows) {
+        result.set(row.sha256, row.git_sha1);
+      }
+    }
+    return result;
+  }
+
+  async putGitOid(sha256: string, gitSha1: string): Promise<void> {
+    await this.db('mirror_git_oids')
+      .insert({ sha256, git_sha1: gitSha1 })
+      .onConflict('sha256')
+      .ignore();
+  }
+}

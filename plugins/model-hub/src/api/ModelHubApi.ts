@@ -1,0 +1,145 @@
+import { createApiRef } from '@backstage/core-plugin-api';
+import type {
+  CreateVersionRequest,
+  HfImportRequest,
+  HfImportResult,
+  HfRepoPreview,
+  HubActivity,
+  HubApprovalItem,
+  HubCheck,
+  HubFileList,
+  HubJob,
+  HubJobLog,
+  HubModelSummary,
+  HubModelWithVersions,
+  HubReview,
+  HubStats,
+  HubStatsPoint,
+  HubVersion,
+  HubVersionDiff,
+  ListApprovalsRequest,
+  ListJobsRequest,
+  ListModelsRequest,
+  Page,
+  ReviewDecision,
+} from './types';
+
+/**
+ * A model, as its catalog entity ref (`model:default/llama-3-8b`, kind
+ * optional) or as namespace and name.
+ *
+ * @public
+ */
+export type ModelRef = string | { namespace: string; name: string };
+
+/**
+ * The client of the Model Hub backend (`/api/model-hub`). Every method
+ * throws a `ResponseError` when the backend answers with an error status.
+ *
+ * @public
+ */
+export interface ModelHubApi {
+  /** A page of models, filtered, searched and sorted on the server. */
+  listModels(request?: ListModelsRequest): Promise<Page<HubModelSummary>>;
+  /** A model with its versions, newest first. */
+  getModel(model: ModelRef): Promise<HubModelWithVersions>;
+  /** Creates a draft version. */
+  createVersion(
+    model: ModelRef,
+    request: CreateVersionRequest,
+  ): Promise<HubVersion>;
+  /** A version. */
+  getVersion(model: ModelRef, label: string): Promise<HubVersion>;
+  /** The files of a version, flat and as a tree. */
+  listFiles(model: ModelRef, label: string): Promise<HubFileList>;
+  /** The URL of a file's download endpoint. */
+  getFileUrl(model: ModelRef, label: string, path: string): Promise<string>;
+  /** Downloads a file (with the user's credentials) as a Blob. */
+  downloadFile(model: ModelRef, label: string, path: string): Promise<Blob>;
+  /**
+   * The beginning of a text file (model card, config), at most `maxBytes`
+   * bytes (default 256 KiB).
+   */
+  readTextFile(
+    model: ModelRef,
+    label: string,
+    path: string,
+    options?: { maxBytes?: number },
+  ): Promise<string>;
+  /** Removes a file from a draft version. */
+  deleteFile(model: ModelRef, label: string, path: string): Promise<void>;
+  /** Fetches files or folders of a version from its Hugging Face source. */
+  fetchFromSource(
+    model: ModelRef,
+    label: string,
+    paths: string[],
+  ): Promise<HubJob>;
+  /** Queues a Hugging Face sync of a model. */
+  triggerSync(model: ModelRef, options?: { revision?: string }): Promise<HubJob>;
+
+  /** Submits a draft version for review. */
+  submitVersion(
+    model: ModelRef,
+    label: string,
+    options?: { comment?: string; revision?: number },
+  ): Promise<HubVersion>;
+  /** Approves, requests changes to or rejects a version in review. */
+  reviewVersion(
+    model: ModelRef,
+    label: string,
+    review: { decision: ReviewDecision; comment?: string; revision?: number },
+  ): Promise<HubVersion>;
+  /** The approval timeline of a version, oldest first. */
+  listReviews(model: ModelRef, label: string): Promise<HubReview[]>;
+  /** The inspection checks of a version. */
+  listChecks(model: ModelRef, label: string): Promise<HubCheck[]>;
+  /** The differences to the previous approved version. */
+  getVersionDiff(model: ModelRef, label: string): Promise<HubVersionDiff>;
+  /** The approvals queue. */
+  listApprovals(
+    request?: ListApprovalsRequest,
+  ): Promise<Page<HubApprovalItem>>;
+
+  /** A page of jobs, newest first. */
+  listJobs(request?: ListJobsRequest): Promise<Page<HubJob>>;
+  /** A job. */
+  getJob(id: string): Promise<HubJob>;
+  /** The log lines of a job after the line `after`. */
+  getJobLogs(
+    id: string,
+    options?: { after?: number; limit?: number },
+  ): Promise<HubJobLog[]>;
+  /** Requeues a failed or cancelled job. */
+  retryJob(id: string): Promise<HubJob>;
+  /** Cancels a queued or running job. */
+  cancelJob(id: string): Promise<HubJob>;
+
+  /** Counts of the hub. */
+  getStats(): Promise<HubStats>;
+  /** Storage and downloads per day. */
+  getStatsHistory(options?: { days?: number }): Promise<HubStatsPoint[]>;
+  /** The most recent activity. */
+  listActivity(options?: { limit?: number }): Promise<HubActivity[]>;
+
+  /** Files, card and metadata of a Hugging Face repository. */
+  previewHuggingFaceRepo(
+    repo: string,
+    options?: { revision?: string },
+  ): Promise<HfRepoPreview>;
+  /** Registers a Hugging Face repository as a model and queues its sync. */
+  importHuggingFaceRepo(request: HfImportRequest): Promise<HfImportResult>;
+
+  /** The tus endpoint of resumable uploads. */
+  getUploadEndpoint(): Promise<string>;
+  /** The base URL of the Hugging Face compatible mirror (`HF_ENDPOINT`). */
+  getMirrorEndpoint(): Promise<string>;
+}
+
+/**
+ * The API reference of {@link ModelHubApi}.
+ *
+ * @public
+ */
+export const modelHubApiRef = createApiRef<ModelHubApi>({
+  id: 'plugin.model-hub.service',
+});

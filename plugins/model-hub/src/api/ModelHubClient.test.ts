@@ -1,0 +1,240 @@
+import {
+  MockFetchApi,
+  mockApis,
+  registerMswTestHooks,
+} from '@backstage/test-utils';
+import { ResponseError } from '@backstage/errors';
+import { http, HttpResponse } from 'msw';
+import { setupServer } from 'msw/node';
+import { ModelHubClient } from './ModelHubClient';
+
+const base = 'http://backstage.test/api/model-hub';
+
+describe('ModelHubClient', () => {
+  const server = setupServer();
+  registerMswTestHooks(server);
+
+  const client = new ModelHubClient({
+    discoveryApi: mockApis.discovery({ baseUrl: 'http://backstage.test' }),
+    fetchApi: new MockFetchApi(),
+  });
+
+  /** Answers `body` on `method path` and records the request URLs. */
+  function answer(
+    method: 'get' | 'post' | 'delete',
+    path: string,
+    body: unknown,
+    status = 200,
+  ) {
+    const calls: { url: URL; body?: unknown; headers: Headers }[] = [];
+    server.use(
+      http[method](`${base}${path}`, async ({ request }) => {
+        const text = await request.text();
+        calls.push({
+          url: new URL(request.url),
+          body: text ? JSON.parse(text) : undefined,
+          headers: request.headers,
+        });
+        return status === 204
+          ? new HttpResponse(null, { status })
+          : HttpResponse.json(body as any, { status });
+      }),
+    );
+    return calls;
+  }
+
+  it('lists models with filters as repeated parameters', async () => {
+    const page = { items: [], totalCount: 0, offset: 40, limit: 20 };
+    const calls = answer('get', '/models', page);
+    await expect(
+      client.listModels({
+        offset: 40,
+        limit: 20,
+        type: ['llm', 'vision'],
+        state: ['approved'],
+        owner: ['group:default/ml-engineers'],
+        source: ['huggingface'],
+        tag: ['chat'],
+        q: 'llama 3',
+        sort: 'updatedAt',
+        order: 'desc',
+      }),
+    ).resolves.toEqual(page);
+    expect(calls[0].url.search).toBe(
+      '?offset=40&limit=20&type=llm&type=vision&state=approved&owner=group%3Adefault%2Fml-engineers&source=huggingface&tag=chat&q=llama+3&sort=updatedAt&order=desc',
+    );
+  });
+
+  it('leaves out empty filters', async () => {
+    const calls = answer('get', '/models', { items: [], totalCount: 0 });
+    await client.listModels({ offset: 0, limit: 20, q: '', type: [] });
+    expect(calls[0].url.search).toBe('?offset=0&limit=20');
+  });
+
+  it('addresses a model by entity ref, encoding path segments', async () => {
+    const calls = answer('get', '/models/default/llama-3', { versions: [] });
+    await client.getModel('model:default/llama-3');
+    await client.getModel({ namespace: 'default', name: 'llama-3' });
+    expect(calls).toHaveLength(2);
+  });
+
+  it('lists files of a version and builds download URLs per segment', async () => {
+    const calls = answer(
+      'get',
+      '/models/default/bert/versions/1.0%2Bcu/files',
+      { files: [], tree: { type: 'directory', name: '', path: '' } },
+    );
+    await client.listFiles('model:default/bert', '1.0+cu');
+    expect(calls).toHaveLength(1);
+    await expect(
+      client.getFileUrl('model:default/bert', '1.0', 'onnx/model #1.onnx'),
+    ).resolves.toBe(
+      `${base}/models/default/bert/versions/1.0/files/onnx/model%20%231.onnx`,
+    );
+  });
+
+  it('reads the beginning of a text file with a Range header', async () => {
+    server.use(
+      http.get(
+        `${base}/models/default/bert/versions/1.0/files/README.md`,
+        ({ request }) =>
+          new HttpResponse(`range ${request.headers.get('range')}`, {
+            status: 206,
+          }),
+      ),
+    );
+    await expect(
+      client.readTextFile('model:default/bert', '1.0', 'README.md', {
+        maxBytes: 1024,
+      }),
+    ).resolves.toBe('range bytes=0-1023');
+  });
+
+  it('sends JSON bodies for versions, reviews and imports', async () => {
+    const created = answer(
+      'post',
+      '/models/default/bert/versions',
+      { label: '2.0' },
+      201,
+    );
+    await client.createVersion('model:default/bert', { label: '2.0' });
+    expect(created[0].body).toEqual({ label: '2.0' });
+    expect(created[0].headers.get('content-type')).toBe('application/json');
+
+    const submitted = answer('post', '/models/default/bert/versions/2.0/submit', {
+      state: 'in_review',
+    });
+    await client.submitVersion('model:default/bert', '2.0', { revision: 3 });
+    expect(submitted[0].body).toEqual({ revision: 3 });
+
+    const reviewed = answer('post', '/models/default/bert/versions/2.0/reviews', {
+      state: 'approved',
+    });
+    await client.reviewVersion('model:default/bert', '2.0', {
+      decision: 'approve',
+      comment: 'LGTM',
+      revision: 4,
+    });
+    expect(reviewed[0].body).toEqual({
+      decision: 'approve',
+      comment: 'LGTM',
+      revision: 4,
+    });
+
+    const imported = answer('post', '/huggingface/import', { model: {} }, 201);
+    await client.importHuggingFaceRepo({
+      repo: 'acme/tiny-llm',
+      name: 'tiny-llm',
+      owner: 'group:default/ml-engineers',
+      type: 'llm',
+    });
+    expect(imported[0].body).toEqual({
+      repo: 'acme/tiny-llm',
+      name: 'tiny-llm',
+      owner: 'group:default/ml-engineers',
+      type: 'llm',
+    });
+  });
+
+  it('lists jobs, logs, approvals, history and activity with exact queries', async () => {
+    const jobs = answer('get', '/jobs', { items: [], totalCount: 0 });
+    await client.listJobs({
+      offset: 0,
+      limit: 50,
+      state: ['running', 'queued'],
+      model: 'model:default/bert',
+    });
+    expect(jobs[0].url.search).toBe(
+      '?offset=0&limit=50&state=running&state=queued&model=model%3Adefault%2Fbert',
+    );
+
+    const logs = answer('get', '/jobs/j1/logs', {
+      items: [{ id: 8, level: 'info', message: 'm', createdAt: 'x' }],
+    });
+    await expect(client.getJobLogs('j1', { after: 7 })).resolves.toHaveLength(
+      1,
+    );
+    expect(logs[0].url.search).toBe('?after=7');
+
+    const approvals = answer('get', '/approvals', { items: [], totalCount: 0 });
+    await client.listApprovals({ state: ['in_review'], q: 'bert', limit: 25 });
+    expect(approvals[0].url.search).toBe('?state=in_review&q=bert&limit=25');
+
+    const history = answer('get', '/stats/history', { items: [] });
+    await client.getStatsHistory({ days: 30 });
+    expect(history[0].url.search).toBe('?days=30');
+
+    const activity = answer('get', '/activity', { items: [] });
+    await client.listActivity({ limit: 10 });
+    expect(activity[0].url.search).toBe('?limit=10');
+
+    const preview = answer('get', '/huggingface/repos/acme/tiny-llm', {
+      files: [],
+    });
+    await client.previewHuggingFaceRepo('acme/tiny-llm', { revision: 'main' });
+    expect(preview[0].url.search).toBe('?revision=main');
+  });
+
+  it('posts job actions and answers the endpoints of uploads and the mirror', async () => {
+    const retry = answer('post', '/jobs/j1/retry', { id: 'j1', state: 'queued' });
+    await expect(client.retryJob('j1')).resolves.toEqual({
+      id: 'j1',
+      state: 'queued',
+    });
+    expect(retry).toHaveLength(1);
+    answer('post', '/jobs/j1/cancel', { id: 'j1', state: 'cancelled' });
+    await expect(client.cancelJob('j1')).resolves.toMatchObject({
+      state: 'cancelled',
+    });
+    const removed = answer(
+      'delete',
+      '/models/default/bert/versions/2.0/files/a/b.bin',
+      undefined,
+      204,
+    );
+    await expect(
+      client.deleteFile('model:default/bert', '2.0', 'a/b.bin'),
+    ).resolves.toBeUndefined();
+    expect(removed).toHaveLength(1);
+    await expect(client.getUploadEndpoint()).resolves.toBe(`${base}/uploads`);
+    await expect(client.getMirrorEndpoint()).resolves.toBe(`${base}/hf`);
+  });
+
+  it('throws a ResponseError with the backend message', async () => {
+    server.use(
+      http.get(`${base}/stats`, () =>
+        HttpResponse.json(
+          {
+            error: { name: 'NotAllowedError', message: 'Nope' },
+            response: { statusCode: 403 },
+          },
+          { status: 403 },
+        ),
+      ),
+    );
+    const error = await client.getStats().catch(e => e);
+    expect(error).toBeInstanceOf(ResponseError);
+    expect(error.statusCode).toBe(403);
+    expect(error.body.error.message).toBe('Nope');
+  });
+});

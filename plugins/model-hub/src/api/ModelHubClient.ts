@@ -1,0 +1,330 @@
+import { parseEntityRef } from '@backstage/catalog-model';
+import type { DiscoveryApi, FetchApi } from '@backstage/core-plugin-api';
+import { ResponseError } from '@backstage/errors';
+import type { ModelHubApi, ModelRef } from './ModelHubApi';
+import type {
+  CreateVersionRequest,
+  HfImportRequest,
+  HfImportResult,
+  HfRepoPreview,
+  HubActivity,
+  HubApprovalItem,
+  HubCheck,
+  HubFileList,
+  HubJob,
+  HubJobLog,
+  HubModelSummary,
+  HubModelWithVersions,
+  HubReview,
+  HubStats,
+  HubStatsPoint,
+  HubVersion,
+  HubVersionDiff,
+  ListApprovalsRequest,
+  ListJobsRequest,
+  ListModelsRequest,
+  Page,
+  ReviewDecision,
+} from './types';
+
+type QueryValue = string | number | boolean | undefined | null;
+type Query = Record<string, QueryValue | QueryValue[]>;
+
+/** Builds a query string; arrays become repeated parameters. */
+function toQueryString(query?: Query): string {
+  if (!query) {
+    return '';
+  }
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    const values = Array.isArray(value) ? value : [value];
+    for (const v of values) {
+      if (v !== undefined && v !== null && v !== '') {
+        params.append(key, String(v));
+      }
+    }
+  }
+  const qs = params.toString();
+  return qs ? `?${qs}` : '';
+}
+
+function modelPath(model: ModelRef): string {
+  const { namespace, name } =
+    typeof model === 'string'
+      ? parseEntityRef(model, { defaultKind: 'model' })
+      : model;
+  return `/models/${encodeURIComponent(namespace)}/${encodeURIComponent(
+    name,
+  )}`;
+}
+
+function versionPath(model: ModelRef, label: string): string {
+  return `${modelPath(model)}/versions/${encodeURIComponent(label)}`;
+}
+
+/** Encodes each segment of a `/`-separated file path. */
+function filePath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}
+
+/**
+ * The HTTP client of the Model Hub backend.
+ *
+ * @public
+ */
+export class ModelHubClient implements ModelHubApi {
+  private readonly discoveryApi: DiscoveryApi;
+  private readonly fetchApi: FetchApi;
+
+  constructor(options: { discoveryApi: DiscoveryApi; fetchApi: FetchApi }) {
+    this.discoveryApi = options.discoveryApi;
+    this.fetchApi = options.fetchApi;
+  }
+
+  async listModels(
+    request: ListModelsRequest = {},
+  ): Promise<Page<HubModelSummary>> {
+    return this.request('GET', '/models', { query: { ...request } });
+  }
+
+  async getModel(model: ModelRef): Promise<HubModelWithVersions> {
+    return this.request('GET', modelPath(model));
+  }
+
+  async createVersion(
+    model: ModelRef,
+    request: CreateVersionRequest,
+  ): Promise<HubVersion> {
+    return this.request('POST', `${modelPath(model)}/versions`, {
+      body: request,
+    });
+  }
+
+  async getVersion(model: ModelRef, label: string): Promise<HubVersion> {
+    return this.request('GET', versionPath(model, label));
+  }
+
+  async listFiles(model: ModelRef, label: string): Promise<HubFileList> {
+    return this.request('GET', `${versionPath(model, label)}/files`);
+  }
+
+  async getFileUrl(
+    model: ModelRef,
+    label: string,
+    path: string,
+  ): Promise<string> {
+    const base = await this.discoveryApi.getBaseUrl('model-hub');
+    return `${base}${versionPath(model, label)}/files/${filePath(path)}`;
+  }
+
+  async downloadFile(
+    model: ModelRef,
+    label: string,
+    path: string,
+  ): Promise<Blob> {
+    const res = await this.fetch(
+      'GET',
+      `${versionPath(model, label)}/files/${filePath(path)}`,
+    );
+    return res.blob();
+  }
+
+  async readTextFile(
+    model: ModelRef,
+    label: string,
+    path: string,
+    options?: { maxBytes?: number },
+  ): Promise<string> {
+    const maxBytes = options?.maxBytes ?? 256 * 1024;
+    const res = await this.fetch(
+      'GET',
+      `${versionPath(model, label)}/files/${filePath(path)}`,
+      { headers: { range: `bytes=0-${maxBytes - 1}` } },
+    );
+    return res.text();
+  }
+
+  async deleteFile(model: ModelRef, label: string, path: string) {
+    await this.fetch(
+      'DELETE',
+      `${versionPath(model, label)}/files/${filePath(path)}`,
+    );
+  }
+
+  async fetchFromSource(
+    model: ModelRef,
+    label: string,
+    paths: string[],
+  ): Promise<HubJob> {
+    return this.request('POST', `${versionPath(model, label)}/fetch`, {
+      body: { paths },
+    });
+  }
+
+  async triggerSync(
+    model: ModelRef,
+    options?: { revision?: string },
+  ): Promise<HubJob> {
+    return this.request('POST', `${modelPath(model)}/sync`, {
+      body: options?.revision ? { revision: options.revision } : {},
+    });
+  }
+
+  async submitVersion(
+    model: ModelRef,
+    label: string,
+    options?: { comment?: string; revision?: number },
+  ): Promise<HubVersion> {
+    return this.request('POST', `${versionPath(model, label)}/submit`, {
+      body: options ?? {},
+    });
+  }
+
+  async reviewVersion(
+    model: ModelRef,
+    label: string,
+    review: { decision: ReviewDecision; comment?: string; revision?: number },
+  ): Promise<HubVersion> {
+    return this.request('POST', `${versionPath(model, label)}/reviews`, {
+      body: review,
+    });
+  }
+
+  async listReviews(model: ModelRef, label: string): Promise<HubReview[]> {
+    const res = await this.request<{ items: HubReview[] }>(
+      'GET',
+      `${versionPath(model, label)}/reviews`,
+    );
+    return res.items;
+  }
+
+  async listChecks(model: ModelRef, label: string): Promise<HubCheck[]> {
+    const res = await this.request<{ items: HubCheck[] }>(
+      'GET',
+      `${versionPath(model, label)}/checks`,
+    );
+    return res.items;
+  }
+
+  async getVersionDiff(
+    model: ModelRef,
+    label: string,
+  ): Promise<HubVersionDiff> {
+    return this.request('GET', `${versionPath(model, label)}/diff`);
+  }
+
+  async listApprovals(
+    request: ListApprovalsRequest = {},
+  ): Promise<Page<HubApprovalItem>> {
+    return this.request('GET', '/approvals', { query: { ...request } });
+  }
+
+  async listJobs(request: ListJobsRequest = {}): Promise<Page<HubJob>> {
+    return this.request('GET', '/jobs', { query: { ...request } });
+  }
+
+  async getJob(id: string): Promise<HubJob> {
+    return this.request('GET', `/jobs/${encodeURIComponent(id)}`);
+  }
+
+  async getJobLogs(
+    id: string,
+    options?: { after?: number; limit?: number },
+  ): Promise<HubJobLog[]> {
+    const res = await this.request<{ items: HubJobLog[] }>(
+      'GET',
+      `/jobs/${encodeURIComponent(id)}/logs`,
+      { query: { after: options?.after, limit: options?.limit } },
+    );
+    return res.items;
+  }
+
+  async retryJob(id: string): Promise<HubJob> {
+    return this.request('POST', `/jobs/${encodeURIComponent(id)}/retry`);
+  }
+
+  async cancelJob(id: string): Promise<HubJob> {
+    return this.request('POST', `/jobs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  async getStats(): Promise<HubStats> {
+    return this.request('GET', '/stats');
+  }
+
+  async getStatsHistory(options?: {
+    days?: number;
+  }): Promise<HubStatsPoint[]> {
+    const res = await this.request<{ items: HubStatsPoint[] }>(
+      'GET',
+      '/stats/history',
+      { query: { days: options?.days } },
+    );
+    return res.items;
+  }
+
+  async listActivity(options?: { limit?: number }): Promise<HubActivity[]> {
+    const res = await this.request<{ items: HubActivity[] }>(
+      'GET',
+      '/activity',
+      { query: { limit: options?.limit } },
+    );
+    return res.items;
+  }
+
+  async previewHuggingFaceRepo(
+    repo: string,
+    options?: { revision?: string },
+  ): Promise<HfRepoPreview> {
+    return this.request('GET', `/huggingface/repos/${filePath(repo)}`, {
+      query: { revision: options?.revision },
+    });
+  }
+
+  async importHuggingFaceRepo(
+    request: HfImportRequest,
+  ): Promise<HfImportResult> {
+    return this.request('POST', '/huggingface/import', { body: request });
+  }
+
+  async getUploadEndpoint(): Promise<string> {
+    return `${await this.discoveryApi.getBaseUrl('model-hub')}/uploads`;
+  }
+
+  async getMirrorEndpoint(): Promise<string> {
+    return `${await this.discoveryApi.getBaseUrl('model-hub')}/hf`;
+  }
+
+  private async fetch(
+    method: string,
+    path: string,
+    options?: { query?: Query; body?: unknown; headers?: HeadersInit },
+  ): Promise<Response> {
+    const base = await this.discoveryApi.getBaseUrl('model-hub');
+    const headers = new Headers(options?.headers);
+    let body: string | undefined;
+    if (options?.body !== undefined) {
+      headers.set('content-type', 'application/json');
+      body = JSON.stringify(options.body);
+    }
+    const res = await this.fetchApi.fetch(
+      `${base}${path}${toQueryString(options?.query)}`,
+      { method, headers, body },
+    );
+    if (!res.ok) {
+      throw await ResponseError.fromResponse(res);
+    }
+    return res;
+  }
+
+  private async request<T>(
+    method: string,
+    path: string,
+    options?: { query?: Query; body?: unknown },
+  ): Promise<T> {
+    const res = await this.fetch(method, path, options);
+    if (res.status === 204) {
+      return undefined as T;
+    }
+    return (await res.json()) as T;
+  }
+}

@@ -1,0 +1,1 @@
+export { HubDashboard } from './HubDashboard';

@@ -1,0 +1,1 @@
+export { modelHubApiMock, modelHubFixtures } from './modelHubApiMock';

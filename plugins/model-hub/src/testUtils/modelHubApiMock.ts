@@ -1,0 +1,221 @@
+import { createApiFactory } from '@backstage/core-plugin-api';
+import { ModelHubApi, modelHubApiRef } from '../api/ModelHubApi';
+import type {
+  HubFileList,
+  HubJob,
+  HubModelSummary,
+  HubModelWithVersions,
+  HubStats,
+  HubVersion,
+} from '../api/types';
+
+const emptyPage = { items: [], totalCount: 0, offset: 0, limit: 20 };
+
+/** Answers of the mock when a test does not override a method. */
+function defaults(): { [K in keyof ModelHubApi]: ModelHubApi[K] } {
+  return {
+    listModels: async () => emptyPage,
+    getModel: async () => modelHubFixtures.model(),
+    createVersion: async (_m, r) => modelHubFixtures.version({ label: r.label }),
+    getVersion: async (_m, label) => modelHubFixtures.version({ label }),
+    listFiles: async () => ({
+      files: [],
+      tree: { type: 'directory', name: '', path: '', children: [] },
+    }),
+    getFileUrl: async (_m, label, path) =>
+      `http://localhost:7007/api/model-hub/models/default/model/versions/${label}/files/${path}`,
+    downloadFile: async () => new Blob(['']),
+    readTextFile: async () => '',
+    deleteFile: async () => undefined,
+    fetchFromSource: async () => modelHubFixtures.job(),
+    triggerSync: async () => modelHubFixtures.job(),
+    submitVersion: async (_m, label) =>
+      modelHubFixtures.version({ label, state: 'in_review' }),
+    reviewVersion: async (_m, label) =>
+      modelHubFixtures.version({ label, state: 'approved' }),
+    listReviews: async () => [],
+    listChecks: async () => [],
+    getVersionDiff: async () => ({ added: [], removed: [], changed: [] }),
+    listApprovals: async () => emptyPage,
+    listJobs: async () => emptyPage,
+    getJob: async id => modelHubFixtures.job({ id }),
+    getJobLogs: async () => [],
+    retryJob: async id => modelHubFixtures.job({ id, state: 'queued' }),
+    cancelJob: async id => modelHubFixtures.job({ id, state: 'cancelled' }),
+    getStats: async () => modelHubFixtures.stats(),
+    getStatsHistory: async () => [],
+    listActivity: async () => [],
+    previewHuggingFaceRepo: async repo => ({
+      repo,
+      revision: 'main',
+      files: [],
+    }),
+    importHuggingFaceRepo: async r => ({
+      model: modelHubFixtures.model({ name: r.name }),
+    }),
+    getUploadEndpoint: async () => 'http://localhost:7007/api/model-hub/uploads',
+    getMirrorEndpoint: async () => 'http://localhost:7007/api/model-hub/hf',
+  };
+}
+
+/**
+ * Example objects of the Model Hub API, for tests.
+ *
+ * @public
+ */
+export const modelHubFixtures = {
+  modelSummary(overrides: Partial<HubModelSummary> = {}): HubModelSummary {
+    const name = overrides.name ?? 'tiny-llm';
+    return {
+      id: `id-${name}`,
+      entityRef: `model:default/${name}`,
+      namespace: 'default',
+      name,
+      title: 'Tiny LLM',
+      description: 'A tiny language model',
+      type: 'llm',
+      task: 'text-generation',
+      format: 'safetensors',
+      license: 'apache-2.0',
+      lifecycle: 'experimental',
+      owner: 'group:default/ml-engineers',
+      sourceType: 'huggingface',
+      source: { huggingface: { repo: 'acme/tiny-llm', revision: 'main' } },
+      tags: ['chat'],
+      createdBy: 'user:default/alice',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      updatedAt: '2026-01-02T00:00:00.000Z',
+      versionCount: 1,
+      latestVersion: {
+        label: '1.0',
+        state: 'approved',
+        createdAt: '2026-01-02T00:00:00.000Z',
+      },
+      ...overrides,
+    };
+  },
+  model(overrides: Partial<HubModelWithVersions> = {}): HubModelWithVersions {
+    const { versionCount: _c, latestVersion: _l, ...model } =
+      modelHubFixtures.modelSummary(overrides);
+    return { ...model, versions: [modelHubFixtures.version()], ...overrides };
+  },
+  version(overrides: Partial<HubVersion> = {}): HubVersion {
+    return {
+      id: `v-${overrides.label ?? '1.0'}`,
+      modelId: 'id-tiny-llm',
+      label: '1.0',
+      state: 'approved',
+      sourceType: 'huggingface',
+      resolvedCommit: '0123456789abcdef0123456789abcdef01234567',
+      createdBy: 'user:default/alice',
+      createdAt: '2026-01-02T00:00:00.000Z',
+      updatedAt: '2026-01-02T00:00:00.000Z',
+      revision: 1,
+      fileCount: 3,
+      totalSize: 4096 + 512 + 100,
+      ...overrides,
+    };
+  },
+  files(): HubFileList {
+    const f = (
+      path: string,
+      size: number,
+      kind: HubFileList['files'][number]['kind'],
+      location: 'local' | 'remote' = 'local',
+    ) => ({
+      path,
+      size,
+      kind,
+      location,
+      sha256: `${path.length.toString(16).padStart(2, '0')}${'a'.repeat(62)}`,
+    });
+    const files = [
+      f('README.md', 100, 'docs'),
+      f('config.json', 512, 'config'),
+      f('weights/model.safetensors', 4096, 'weights', 'remote'),
+    ];
+    return {
+      files,
+      tree: {
+        type: 'directory',
+        name: '',
+        path: '',
+        children: [
+          { type: 'file', name: 'README.md', ...files[0] },
+          { type: 'file', name: 'config.json', ...files[1] },
+          {
+            type: 'directory',
+            name: 'weights',
+            path: 'weights',
+            children: [
+              { type: 'file', name: 'model.safetensors', ...files[2] },
+            ],
+          },
+        ],
+      },
+    };
+  },
+  job(overrides: Partial<HubJob> = {}): HubJob {
+    return {
+      id: 'job-1',
+      type: 'huggingface-sync',
+      state: 'running',
+      modelRef: 'model:default/tiny-llm',
+      params: { repo: 'acme/tiny-llm', revision: 'main' },
+      progress: { fraction: 0.5, bytesDone: 2048, bytesTotal: 4096 },
+      attempts: 1,
+      maxAttempts: 3,
+      createdBy: 'user:default/alice',
+      createdAt: '2026-01-02T00:00:00.000Z',
+      ...overrides,
+    };
+  },
+  stats(overrides: Partial<HubStats> = {}): HubStats {
+    return {
+      models: 12,
+      versions: {
+        total: 20,
+        byState: { draft: 3, in_review: 2, approved: 14, rejected: 1 },
+      },
+      storage: { blobs: 40, bytes: 5 * 1024 ** 3 },
+      jobs: { active: 2, failed: 1 },
+      ...overrides,
+    };
+  },
+};
+
+/**
+ * A mock of {@link ModelHubApi} whose methods are all jest mocks: by default
+ * they answer empty lists and the fixtures; `partial` overrides them.
+ *
+ * @public
+ */
+export function modelHubApiMock(
+  partial: Partial<ModelHubApi> = {},
+): jest.Mocked<ModelHubApi> {
+  const impl = { ...defaults(), ...partial };
+  const mock = {} as Record<string, jest.Mock>;
+  for (const [key, fn] of Object.entries(impl)) {
+    mock[key] = jest.fn(fn as (...args: any[]) => any);
+  }
+  return mock as unknown as jest.Mocked<ModelHubApi>;
+}
+
+/**
+ * Same as {@link modelHubApiMock}.
+ *
+ * @public
+ */
+modelHubApiMock.mock = modelHubApiMock;
+
+/**
+ * An API factory of the mock, for test apps.
+ *
+ * @public
+ */
+modelHubApiMock.factory = (partial: Partial<ModelHubApi> = {}) =>
+  createApiFactory({
+    api: modelHubApiRef,
+    deps: {},
+    factory: () => modelHubApiMock(partial),
+  });

@@ -1,0 +1,2 @@
+export { createGpuProvisionAction, workloadName } from './provisionGpu';
+export { createModelRegisterAction } from './registerModel';
