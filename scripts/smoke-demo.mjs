@@ -218,6 +218,211 @@ try {
     );
   }
 
+  // -------------------------------------------------------------------------
+  // Model Hub scaffolder (issue #9, acceptance 3): dry-runs of the templates
+  // register-model and deploy-model-gpu through POST /api/scaffolder/v2/dry-run
+  // return the rendered catalog-info.yaml and Kubernetes manifests. Parts that
+  // need the Model Hub backend or an approved version print "skip" and why.
+  // -------------------------------------------------------------------------
+  {
+    const { readFileSync } = await import('node:fs');
+    const { parse: parseYaml } = await import('yaml');
+    const skip = (name, why) => console.log(`skip ${name} (${why})`);
+    const templateOf = name =>
+      parseYaml(
+        readFileSync(
+          path.join(root, 'examples/templates', name, 'template.yaml'),
+          'utf8',
+        ),
+      );
+    const dryRun = async (template, values) => {
+      const res = await fetch(`${BACKEND}/api/scaffolder/v2/dry-run`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${alice}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ template, values, directoryContents: [] }),
+      });
+      const text = await res.text();
+      let body;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = { text };
+      }
+      return { status: res.status, body };
+    };
+    const file = (body, p) => {
+      const f = (body.directoryContents ?? []).find(d => d.path === p);
+      return f ? Buffer.from(f.base64Content, 'base64').toString('utf8') : '';
+    };
+    const logText = body =>
+      (body.log ?? []).map(l => l.body?.message ?? '').join('\n');
+
+    const register = await dryRun(templateOf('register-model'), {
+      name: 'smoke-registered-model',
+      type: 'llm',
+      owner: 'group:default/ml-engineers',
+      system: 'system:default/assistant-platform',
+      huggingFaceRepo: 'meta-llama/Meta-Llama-3-8B-Instruct',
+      huggingFaceRevision: 'main',
+      versionLabel: 'v1',
+    });
+    if (register.status === 403) {
+      check(
+        'alice may dry-run templates (needs scaffolder.task.create and scaffolder.template.dry-run)',
+        false,
+        JSON.stringify(register.body.error ?? register.body).slice(0, 300),
+      );
+    } else {
+      const catalogInfo = file(register.body, 'catalog-info.yaml');
+      check(
+        'dry-run of register-model renders the Model catalog-info.yaml',
+        register.status === 200 &&
+          catalogInfo.includes('kind: Model') &&
+          catalogInfo.includes('owner: group:default/ml-engineers') &&
+          catalogInfo.includes('system: system:default/assistant-platform'),
+        register.status === 200
+          ? `${(register.body.directoryContents ?? []).length} file(s)`
+          : `${register.status} ${JSON.stringify(register.body).slice(0, 300)}`,
+      );
+    }
+
+    const hub = await fetch(
+      `${BACKEND}/api/model-hub/models?state=approved&limit=100`,
+      { headers: { authorization: `Bearer ${alice}` } },
+    );
+    let approved;
+    if (!hub.ok) {
+      skip(
+        'dry-run of deploy-model-gpu',
+        `GET /api/model-hub/models answered ${hub.status}: the Model Hub backend is not wired into the demo backend`,
+      );
+    } else {
+      for (const m of (await hub.json()).items ?? []) {
+        const detail = await fetch(
+          `${BACKEND}/api/model-hub/models/${m.namespace}/${m.name}`,
+          { headers: { authorization: `Bearer ${alice}` } },
+        );
+        const v = detail.ok
+          ? ((await detail.json()).versions ?? []).find(
+              x =>
+                x.state === 'approved' &&
+                (x.resolvedCommit || x.manifestDigest),
+            )
+          : undefined;
+        if (v) {
+          approved = { modelRef: m.entityRef, version: v.label };
+          break;
+        }
+      }
+      if (!approved) {
+        // Set one up: alice (ml-engineers) adds a pinned version with a
+        // config.json to a catalog Model her group owns, bob (ml-reviewers)
+        // approves it.
+        const label = `smoke-${Date.now()}`;
+        const M = '/api/model-hub/models/default/llama-3-8b-instruct';
+        const bob = await token('bob');
+        const configJson = JSON.stringify({
+          num_hidden_layers: 32,
+          num_attention_heads: 32,
+          num_key_value_heads: 8,
+          hidden_size: 4096,
+          torch_dtype: 'bfloat16',
+        });
+        const setup = [
+          [
+            alice,
+            'POST',
+            `${M}/versions`,
+            { label, resolvedCommit: 'a'.repeat(40) },
+          ],
+          [
+            alice,
+            'PUT',
+            `${M}/versions/${label}/files/config.json`,
+            configJson,
+          ],
+          [
+            alice,
+            'POST',
+            `${M}/versions/${label}/transitions`,
+            { action: 'submit' },
+          ],
+          [
+            bob,
+            'POST',
+            `${M}/versions/${label}/transitions`,
+            { action: 'approve' },
+          ],
+        ];
+        let failed;
+        for (const [who, method, p, body] of setup) {
+          const raw = typeof body === 'string';
+          const res = await fetch(`${BACKEND}${p}`, {
+            method,
+            headers: {
+              authorization: `Bearer ${who}`,
+              'content-type': raw
+                ? 'application/octet-stream'
+                : 'application/json',
+            },
+            body: raw ? body : JSON.stringify(body),
+          });
+          if (!res.ok) {
+            failed = `${method} ${p} answered ${res.status}: ${(
+              await res.text()
+            ).slice(0, 200)}`;
+            break;
+          }
+        }
+        if (failed) {
+          skip(
+            'dry-run of deploy-model-gpu',
+            `no approved version in the demo hub and setting one up failed: ${failed}`,
+          );
+        } else {
+          approved = {
+            modelRef: 'model:default/llama-3-8b-instruct',
+            version: label,
+          };
+        }
+      }
+    }
+    if (approved) {
+      const deploy = await dryRun(templateOf('deploy-model-gpu'), {
+        model: approved,
+        runtime: 'vllm',
+        gpuProfile: 'auto',
+        replicas: 1,
+        namespace: 'ml-serving',
+        maxContextLength: 4096,
+        maxBatchSize: 1,
+        componentName: 'smoke-serving',
+        owner: 'group:default/ml-engineers',
+        deliver: 'publish',
+      });
+      const manifests = file(deploy.body, 'manifests/smoke-serving.yaml');
+      const estimateFailed = /No GPU profile fits the estimate/.test(
+        logText(deploy.body),
+      );
+      check(
+        `dry-run of deploy-model-gpu renders the manifests of ${approved.modelRef}@${approved.version}`,
+        deploy.status === 200 &&
+          manifests.includes('kind: Deployment') &&
+          manifests.includes('nvidia.com/gpu') &&
+          manifests.includes('HF_ENDPOINT') &&
+          file(deploy.body, 'catalog-info.yaml').includes(approved.modelRef),
+        deploy.status === 200
+          ? estimateFailed
+            ? 'no GPU profile fits the estimate'
+            : `${manifests.length} bytes of manifests`
+          : `${deploy.status} ${JSON.stringify(deploy.body).slice(0, 300)}`,
+      );
+    }
+  }
+
   if (withFrontend) {
     const html = await waitFor(
       'the frontend on :3000',

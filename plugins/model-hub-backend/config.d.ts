@@ -81,5 +81,190 @@ export interface Config {
       /** (Optional) How often it runs. Defaults to every 6 hours. */
       schedule?: import('@backstage/backend-plugin-api').SchedulerServiceTaskScheduleDefinitionConfig;
     };
+    /**
+     * (Optional) The approvals workflow of versions. The keys of the default
+     * policy may also be set per model type or lifecycle in `overrides`.
+     */
+    approvals?: {
+      /**
+       * (Optional) Approvals by distinct reviewers that a review round needs
+       * (1-20). Defaults to 1.
+       */
+      requiredApprovals?: number;
+      /**
+       * (Optional) Groups notified of submissions and decisions, besides the
+       * model's owner (`group:default/ml-reviewers` or `ml-reviewers`).
+       * Who may review is decided by the permission policy. Defaults to none.
+       */
+      reviewerGroups?: string | string[];
+      /**
+       * (Optional) The submitter and the creator of a version cannot approve
+       * it. Defaults to true.
+       */
+      separationOfDuties?: boolean;
+      /**
+       * (Optional) Checks that must pass (or be waived by an admin) before a
+       * version can be submitted, besides checks recorded as required.
+       * Defaults to none.
+       */
+      requiredChecks?: string | string[];
+      /**
+       * (Optional) Who may download files of versions that are not approved
+       * or deprecated: `owners` (the model's owner is the caller or one of
+       * their groups) and `reviewers` (holders of `model-hub.version.review`
+       * on the model). Defaults to both.
+       */
+      allowUnapprovedDownloadsFor?: Array<'owners' | 'reviewers'>;
+      /**
+       * (Optional) Policies for models of some types or lifecycles; every
+       * matching entry applies in order, later ones win. Defaults to none.
+       */
+      overrides?: Array<{
+        /** (Optional) Model types this entry applies to. */
+        type?: string | string[];
+        /** (Optional) Model lifecycles this entry applies to. */
+        lifecycle?: string | string[];
+        /** (Optional) See `modelHub.approvals.requiredApprovals`. */
+        requiredApprovals?: number;
+        /** (Optional) See `modelHub.approvals.reviewerGroups`. */
+        reviewerGroups?: string | string[];
+        /** (Optional) See `modelHub.approvals.separationOfDuties`. */
+        separationOfDuties?: boolean;
+        /** (Optional) See `modelHub.approvals.requiredChecks`. */
+        requiredChecks?: string | string[];
+        /** (Optional) See `modelHub.approvals.allowUnapprovedDownloadsFor`. */
+        allowUnapprovedDownloadsFor?: Array<'owners' | 'reviewers'>;
+      }>;
+      /**
+       * (Optional) Outgoing webhooks, signed with HMAC-SHA256 in
+       * `X-Model-Hub-Signature: sha256=<hex>`. Defaults to none.
+       */
+      webhooks?: Array<{
+        /** (Required) The http(s) URL that receives a JSON POST. */
+        url: string;
+        /**
+         * (Optional) The HMAC-SHA256 key of the signature. Defaults to none
+         * (unsigned).
+         * @visibility secret
+         */
+        secret?: string;
+        /**
+         * (Optional) Events to send: version.submitted,
+         * version.approval_recorded, version.approved,
+         * version.changes_requested, version.rejected, version.deprecated,
+         * version.archived, version.revoked, model.active_version_changed.
+         * Defaults to all.
+         */
+        events?: string[];
+        /** (Optional) Attempts per delivery. Defaults to 5. */
+        maxAttempts?: number;
+        /**
+         * (Optional) Wait before the first retry, doubled per attempt.
+         * Defaults to 1 second.
+         */
+        initialBackoff?: {
+          days?: number;
+          hours?: number;
+          minutes?: number;
+          seconds?: number;
+          milliseconds?: number;
+        };
+        /** (Optional) Timeout of one attempt. Defaults to 10 seconds. */
+        timeout?: {
+          days?: number;
+          hours?: number;
+          minutes?: number;
+          seconds?: number;
+          milliseconds?: number;
+        };
+      }>;
+    };
+    /**
+     * (Optional) The HF-compatible mirror under `/api/model-hub/hf`
+     * (`HF_ENDPOINT=<backend>/api/model-hub/hf`), which serves approved
+     * versions to Hugging Face clients.
+     */
+    mirror?: {
+      /**
+       * (Optional) Serve approved versions to callers without credentials
+       * (transformers.js in a browser never sends a token to a non-HF host).
+       * Defaults to false: callers need a personal `hf_` token, a Backstage
+       * token or a static external-access token, and the download permission.
+       */
+      allowAnonymous?: boolean;
+      /** (Optional) Entries per page of the tree listing. Defaults to 1000. */
+      treePageSize?: number;
+      /** (Optional) Personal access tokens. */
+      tokens?: {
+        /**
+         * (Optional) Longest lifetime of a token, in days; also the lifetime
+         * of a token created without one. Defaults to 365.
+         */
+        maxLifetimeDays?: number;
+      };
+    };
+    /** (Optional) Sync of models from the Hugging Face Hub (or a mirror). */
+    huggingface?: {
+      /**
+       * (Optional) Base URL of the Hub, or of a compatible mirror, without a
+       * trailing slash. Defaults to `https://huggingface.co`.
+       */
+      endpoint?: string;
+      /**
+       * (Optional) A Hugging Face access token, for private and gated repos
+       * and higher rate limits. Defaults to none (anonymous).
+       * @visibility secret
+       */
+      token?: string;
+      /**
+       * (Optional) How often the scheduled sync runs (once per interval
+       * across all backend instances): it syncs registered repos that were
+       * never synced and records upstream drift of the others. Defaults to
+       * every hour, 1 minute after start, with a 30 minute timeout.
+       */
+      schedule?: import('@backstage/backend-plugin-api').SchedulerServiceTaskScheduleDefinitionConfig;
+      /**
+       * (Optional) Globs of the files a download fetches (`*` within a
+       * folder, `**` across folders; a pattern without `/` matches file
+       * names anywhere). Defaults to every file.
+       */
+      include?: string[];
+      /** (Optional) Globs of files never downloaded. Defaults to none. */
+      exclude?: string[];
+      /**
+       * (Optional) Organizations (the `org` of `org/name`) whose repos may be
+       * registered. Defaults to every organization.
+       */
+      allowedOrganizations?: string[];
+      /**
+       * (Optional) Download jobs one backend instance runs at the same time.
+       * Defaults to 2.
+       */
+      downloadConcurrency?: number;
+      /**
+       * (Optional) When the artifacts of a synced version are downloaded:
+       * right after each sync (`registration`), once the version is approved
+       * (`approval`), or only when requested (`on-demand`). Defaults to
+       * `registration`.
+       */
+      fetch?: 'registration' | 'approval' | 'on-demand';
+      /**
+       * (Optional) Folder of downloads in progress (resumed after a restart),
+       * relative to the working directory. Defaults to `hf-downloads` next to
+       * the local store folder.
+       */
+      downloadDir?: string;
+      /** (Optional) Namespace of the models created from the Hub. Defaults to `default`. */
+      namespace?: string;
+    };
+    /** (Optional) Registration of models found in a local folder. */
+    scan?: {
+      /**
+       * (Optional) The folder `POST /api/model-hub/scan` walks (`org/name`
+       * sub-folders); paths given to the scan must stay under it. Scanning
+       * is off when unset.
+       */
+      root?: string;
+    };
   };
 }

@@ -30,6 +30,8 @@ backend.add(import('@internal/plugin-model-hub-backend'));
 
 // scaffolder
 backend.add(import('@backstage/plugin-scaffolder-backend'));
+// Model Hub scaffolder actions: model-hub:model:register, model-hub:gpu:provision
+backend.add(import('@internal/plugin-scaffolder-backend-module-model-hub'));
 
 // permissions, with the demo policy of the example org (not allow-all)
 backend.add(import('@backstage/plugin-permission-backend'));

@@ -8,3 +8,16 @@
 
 export { catalogModuleModelHub as default } from './module';
 export { ModelEntityProcessor } from './processor/ModelEntityProcessor';
+export {
+  ModelHubEntityProvider,
+  HUGGINGFACE_REPO_ID_ANNOTATION,
+  filterCatalogTags,
+  sanitizeEntityName,
+  toModelEntity,
+} from './providers/ModelHubEntityProvider';
+export type { ModelHubFeedItem } from './providers/ModelHubEntityProvider';
+export {
+  DEFAULT_PROVIDER_ID,
+  readModelHubEntityProviderConfigs,
+} from './providers/ModelHubEntityProviderConfig';
+export type { ModelHubEntityProviderConfig } from './providers/ModelHubEntityProviderConfig';

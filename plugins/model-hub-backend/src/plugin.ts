@@ -3,12 +3,20 @@ import {
   createBackendPlugin,
 } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
+import { notificationService } from '@backstage/plugin-notifications-node';
 import { modelHubPermissions } from '@internal/plugin-model-hub-common';
 import { readModelHubConfig } from './config';
 import { DatabaseModelHubStore } from './database/DatabaseModelHubStore';
 import { collectGarbage } from './service/ingest';
 import { createRouter } from './service/router';
 import { createArtifactStore } from './store/createArtifactStore';
+import { createMirror } from './mirror';
+import { createApprovals } from './approvals';
+import { signalsServiceRef } from '@backstage/plugin-signals-node';
+import { setupHuggingFace } from './huggingface/setup';
+import { readUploadsConfig } from './uploads/config';
+import { createUploadRoutes } from './uploads/routes';
+import { join } from 'node:path';
 
 /**
  * Model Hub backend plugin: model versions, a content-addressed artifact
@@ -33,6 +41,10 @@ export const modelHubPlugin = createBackendPlugin({
         auditor: coreServices.auditor,
         scheduler: coreServices.scheduler,
         catalog: catalogServiceRef,
+        notifications: notificationService,
+        discovery: coreServices.discovery,
+        lifecycle: coreServices.lifecycle,
+        signals: signalsServiceRef,
       },
       async init(deps) {
         const { config, logger, scheduler } = deps;
@@ -48,6 +60,13 @@ export const modelHubPlugin = createBackendPlugin({
         }
 
         deps.permissionsRegistry.addPermissions(modelHubPermissions);
+        const approvals = await createApprovals({
+          config,
+          database: deps.database,
+          hubStore: store,
+          logger,
+          notifications: deps.notifications,
+        });
 
         await scheduler.scheduleTask({
           id: 'model-hub-store-gc',
@@ -68,8 +87,45 @@ export const modelHubPlugin = createBackendPlugin({
           },
         });
 
+        // the HF-compatible mirror authenticates Hub clients itself
+        const mirror = await createMirror({ ...deps, logger });
+        deps.httpRouter.addAuthPolicy({
+          path: '/hf',
+          allow: 'unauthenticated',
+        });
+        // Hugging Face sync: job workers, scheduled sync, routes
+        const huggingface = await setupHuggingFace({ ...deps, store, artifacts });
+        // tus uploads, multipart uploads, ZIP packages, format inspection
+        const localStorePath =
+          hubConfig.storage.type === 'local'
+            ? hubConfig.storage.path
+            : undefined;
+        const uploads = await createUploadRoutes({
+          db: await deps.database.getClient(),
+          config: readUploadsConfig(config, {
+            maxFileBytes: hubConfig.upload.maxFileSizeBytes,
+            // next to the local store: finished uploads are renamed into it
+            defaultDirectory:
+              localStorePath && join(localStorePath, '..', 'uploads'),
+          }),
+          localStorePath,
+        });
+        await scheduler.scheduleTask({
+          id: 'model-hub-uploads-cleanup',
+          frequency: { hours: 1 },
+          timeout: { minutes: 15 },
+          initialDelay: { minutes: 5 },
+          scope: 'local',
+          fn: async () => {
+            const { removed } = await uploads.cleanup();
+            logger.info(`Removed ${removed} expired uploads and staging folders`);
+          },
+        });
         deps.httpRouter.use(
           await createRouter({
+            mirror,
+            extensions: [...huggingface.routes, uploads.routes],
+            approvals,
             store,
             artifacts,
             auth: deps.auth,

@@ -7,6 +7,8 @@ import { EntityCardBlueprint } from '@backstage/plugin-catalog-react/alpha';
 import { createTestEntityPage } from '@backstage/plugin-catalog-react/testUtils';
 import { ModelEntity } from '@internal/plugin-model-hub-common';
 import { screen } from '@testing-library/react';
+import { modelHubApiRef } from './api';
+import { modelHubApiMock } from './testUtils';
 import modelHubPlugin, {
   entityModelLineageCard,
   entityModelOverviewCard,
@@ -70,7 +72,9 @@ describe('model-hub plugin (new frontend system)', () => {
       features: [modelHubPlugin],
     });
 
-    expect(await screen.findByText('Model overview')).toBeInTheDocument();
+    expect(
+      await screen.findByText('Model overview', {}, { timeout: 15000 }),
+    ).toBeInTheDocument();
     expect(await screen.findByText('Model lineage')).toBeInTheDocument();
     expect(
       await screen.findByText('Small English embedding model.'),
@@ -137,5 +141,42 @@ describe('model-hub plugin (new frontend system)', () => {
     expect(filter({ ...model, spec: { ...model.spec, type: 'llm' } })).toBe(
       true,
     );
+  });
+
+  it('provides the API, the hub page with its sub-pages and the versions tab', () => {
+    for (const id of [
+      'api:model-hub',
+      'page:model-hub',
+      'sub-page:model-hub/overview',
+      'sub-page:model-hub/models',
+      'sub-page:model-hub/upload',
+      'sub-page:model-hub/approvals',
+      'sub-page:model-hub/jobs',
+      'sub-page:model-hub/import',
+      'entity-content:model-hub/versions',
+    ]) {
+      expect(modelHubPlugin.getExtension(id as any)).toBeDefined();
+    }
+  });
+
+  it('renders the hub page tabs in the new frontend system', async () => {
+    renderTestApp({
+      features: [modelHubPlugin],
+      apis: [[modelHubApiRef, modelHubApiMock()]],
+      initialRouteEntries: ['/model-hub/jobs'],
+    });
+    expect(await screen.findByText('No jobs')).toBeInTheDocument();
+    expect(screen.getByRole('tab', { name: 'Approvals' })).toBeInTheDocument();
+    expect(screen.getByRole('tab', { name: 'Overview' })).toBeInTheDocument();
+  });
+
+  it('shows the versions tab on Model entity pages', async () => {
+    renderTestApp({
+      extensions: [createTestEntityPage({ entity: model })],
+      features: [modelHubPlugin],
+      apis: [[modelHubApiRef, modelHubApiMock()]],
+      initialRouteEntries: ['/versions'],
+    });
+    expect(await screen.findByText('Version 1.0')).toBeInTheDocument();
   });
 });

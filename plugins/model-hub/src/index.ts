@@ -12,7 +12,44 @@ export {
   modelHubPlugin,
   EntityModelOverviewCard,
   EntityModelLineageCard,
+  ModelHubPage,
+  EntityModelVersionsContent,
 } from './plugin';
+export * from './api';
+export { rootRouteRef as modelHubRootRouteRef } from './routes';
+export { HubDashboard } from './components/HubDashboard';
+export { ModelsTable } from './components/ModelsTable';
+export type { ModelsTableFilters } from './components/ModelsTable';
+export { UploadPage } from './components/UploadPage';
+export type { UploadPageProps } from './components/UploadPage';
+export { ApprovalsPage } from './components/ApprovalsPage';
+export { JobsPage, JOBS_SIGNAL_CHANNEL } from './components/JobsPage';
+export { HfImportPage } from './components/HfImportPage';
+export { FileBrowser } from './components/FileBrowser';
+export type { FileBrowserProps } from './components/FileBrowser';
+export { ModelCardView } from './components/ModelCardView';
+export type { ModelCardViewProps } from './components/ModelCardView';
+export { StatePill } from './components/StatePill';
+export type { ModelHubPageProps } from './components/ModelHubPage';
 export type { ModelOverviewCardProps } from './components/ModelOverviewCard';
 export type { ModelLineageCardProps } from './components/ModelLineageCard';
 export { isModelEntity } from '@internal/plugin-model-hub-common';
+export { ModelPickerFieldExtension } from './plugin';
+export {
+  ModelPicker,
+  ModelPickerFieldSchema,
+  modelPickerValidation,
+} from './components/ModelPicker';
+export type {
+  ModelPickerProps,
+  ModelPickerValue,
+} from './components/ModelPicker';
+export {
+  ModelHubAccessTokensPage,
+  ModelHubAccessTokensContent,
+} from './plugin';
+export { accessTokensRouteRef } from './components/AccessTokens/routes';
+export type {
+  AccessToken,
+  CreatedAccessToken,
+} from './components/AccessTokens/AccessTokensClient';

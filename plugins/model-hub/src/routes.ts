@@ -1,9 +1,9 @@
 import { createRouteRef } from '@backstage/core-plugin-api';
 
 /**
- * The route of the Model Hub root page. No page is mounted on it yet; it is
- * declared so that apps can already bind it, and so that the legacy and the
- * new frontend system share one ref.
+ * The route of the Model Hub page (`/model-hub`; its sub-pages are
+ * `overview`, `models`, `upload`, `approvals`, `jobs` and `import`). The
+ * legacy and the new frontend system share this ref.
  *
  * @public
  */

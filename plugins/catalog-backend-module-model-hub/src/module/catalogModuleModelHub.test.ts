@@ -9,7 +9,7 @@ describe('catalogModuleModelHub', () => {
     expect(defaultExport).toBe(catalogModuleModelHub);
   });
 
-  it('registers the ModelEntityProcessor and nothing else', async () => {
+  it('registers the ModelEntityProcessor and the Model Hub entity provider', async () => {
     const extensionPoint = {
       addProcessor: jest.fn(),
       addEntityProvider: jest.fn(),
@@ -26,7 +26,11 @@ describe('catalogModuleModelHub', () => {
     const [processor] = extensionPoint.addProcessor.mock.calls[0];
     expect(processor).toBeInstanceOf(ModelEntityProcessor);
     expect(processor.getProcessorName()).toBe('ModelEntityProcessor');
-    expect(extensionPoint.addEntityProvider).not.toHaveBeenCalled();
+    expect(extensionPoint.addEntityProvider).toHaveBeenCalledTimes(1);
+    const [providers] = extensionPoint.addEntityProvider.mock.calls[0];
+    expect(providers.map((p: any) => p.getProviderName())).toEqual([
+      'model-hub-provider:default',
+    ]);
     expect(extensionPoint.addPlaceholderResolver).not.toHaveBeenCalled();
     expect(extensionPoint.setOnProcessingErrorHandler).not.toHaveBeenCalled();
   });

@@ -1,10 +1,15 @@
-import { createBackendModule } from '@backstage/backend-plugin-api';
+import {
+  coreServices,
+  createBackendModule,
+} from '@backstage/backend-plugin-api';
 import { catalogProcessingExtensionPoint } from '@backstage/plugin-catalog-node';
 import { ModelEntityProcessor } from '../processor/ModelEntityProcessor';
+import { ModelHubEntityProvider } from '../providers/ModelHubEntityProvider';
 
 /**
  * Adds the `Model` kind of Model Hub to the catalog: registers the
- * {@link ModelEntityProcessor}.
+ * {@link ModelEntityProcessor}, and the {@link ModelHubEntityProvider} that
+ * emits the hub's models (`catalog.providers.modelHub`).
  *
  * @public
  */
@@ -13,9 +18,19 @@ export const catalogModuleModelHub = createBackendModule({
   moduleId: 'model-hub',
   register(reg) {
     reg.registerInit({
-      deps: { catalog: catalogProcessingExtensionPoint },
-      async init({ catalog }) {
+      deps: {
+        catalog: catalogProcessingExtensionPoint,
+        config: coreServices.rootConfig,
+        logger: coreServices.logger,
+        scheduler: coreServices.scheduler,
+        discovery: coreServices.discovery,
+        auth: coreServices.auth,
+      },
+      async init({ catalog, config, ...services }) {
         catalog.addProcessor(new ModelEntityProcessor());
+        catalog.addEntityProvider(
+          ModelHubEntityProvider.fromConfig(config, services),
+        );
       },
     });
   },

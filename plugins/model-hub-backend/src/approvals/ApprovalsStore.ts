@@ -51,6 +51,8 @@ export type VersionCheck = {
   required: boolean;
   summary?: string;
   detailsUrl?: string;
+  /** JSON details (format inspections store parameter counts here). */
+  details?: Record<string, unknown>;
   createdAt: string;
   updatedAt: string;
 };

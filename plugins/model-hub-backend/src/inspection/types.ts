@@ -8,7 +8,7 @@ export type CheckStatus = 'pass' | 'warn' | 'fail';
  *
  * @internal
  */
-export type VersionCheck = {
+export type InspectionCheck = {
   name: string;
   status: CheckStatus;
   summary: string;

@@ -160,6 +160,47 @@ export class MirrorStore {
       .update({ last_used_at: options.at });
   }
 
+  /**
+   * The active version of a model recorded by the approvals workflow, if
+   * any (its table comes with the approvals migration).
+   */
+  async getActiveVersionId(modelId: string): Promise<string | undefined> {
+    const row = await this.db<{ model_id: string; version_id: string }>(
+      'model_active_versions',
+    )
+      .where({ model_id: modelId })
+      .first();
+    return row?.version_id;
+  }
+
+  /**
+   * The git view of a Hub commit as the Hugging Face sync recorded it
+   * (`hf_repo_files`, the files of the last synced commit of a repo): per
+   * path, the git blob id and the LFS digest.
+   */
+  async getUpstreamFiles(
+    commit: string,
+  ): Promise<
+    Map<string, { oid: string; lfsSha256?: string; pointerSize?: number }>
+  > {
+    const rows = await this.db<{
+      path: string;
+      oid: string;
+      lfs_sha256: string | null;
+      lfs_pointer_size: number | null;
+    }>('hf_repo_files').where({ commit });
+    return new Map(
+      rows.map(r => [
+        r.path,
+        {
+          oid: r.oid,
+          lfsSha256: r.lfs_sha256 ?? undefined,
+          pointerSize: r.lfs_pointer_size ?? undefined,
+        },
+      ]),
+    );
+  }
+
   /** Cached git blob SHA-1s of the given content digests. */
   async getGitOids(sha256s: string[]): Promise<Map<string, string>> {
     const result = new Map<string, string>();

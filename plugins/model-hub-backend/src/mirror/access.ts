@@ -157,9 +157,9 @@ export class MirrorAccess {
         throw new HfError(
           401,
           undefined,
-          `Invalid credentials in Authorization header: the token ${token.prefix}... is ${
-            token.revokedAt ? 'revoked' : 'expired'
-          }`,
+          `Invalid credentials in Authorization header: the token ${
+            token.prefix
+          }... is ${token.revokedAt ? 'revoked' : 'expired'}`,
         );
       }
       if (
@@ -183,7 +183,9 @@ export class MirrorAccess {
       throw new HfError(
         401,
         undefined,
-        `Invalid credentials in Authorization header: ${(error as Error).message}`,
+        `Invalid credentials in Authorization header: ${
+          (error as Error).message
+        }`,
       );
     }
     const principal = credentials.principal as { type: string };
@@ -225,7 +227,12 @@ export class MirrorAccess {
     }
     if (caller.type === 'credentials') {
       const [decision] = await this.options.permissions.authorize(
-        [{ permission: modelHubArtifactDownloadPermission, resourceRef: modelRef }],
+        [
+          {
+            permission: modelHubArtifactDownloadPermission,
+            resourceRef: modelRef,
+          },
+        ],
         { credentials: caller.credentials },
       );
       return decision.result === AuthorizeResult.ALLOW;

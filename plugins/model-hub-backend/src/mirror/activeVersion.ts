@@ -2,15 +2,23 @@ import { HubVersion } from '../database/types';
 
 /**
  * The version a model's `main` branch points at: its active approved
- * version. Until the approvals workflow records an explicit active version,
- * this is the most recently approved one (the approved version updated
- * last; the approval is its last update).
+ * version. That is the active version the approvals workflow records
+ * (`model_active_versions`) when it is approved; when the model has none
+ * (never promoted, or cleared), the most recently approved version (the
+ * approved version updated last; the approval is its last update).
  *
  * @internal
  */
 export function pickActiveVersion(
   versions: HubVersion[],
+  activeVersionId?: string,
 ): HubVersion | undefined {
+  const promoted = versions.find(
+    v => v.id === activeVersionId && v.state === 'approved',
+  );
+  if (promoted) {
+    return promoted;
+  }
   let active: HubVersion | undefined;
   for (const version of servableVersions(versions)) {
     if (

@@ -72,7 +72,9 @@ export function gitTreeSha1(entries: GitTreeEntry[]): string {
   const body = Buffer.concat(
     sorted.map(e =>
       Buffer.concat([
-        Buffer.from(`${e.type === 'directory' ? '40000' : '100644'} ${e.name}\0`),
+        Buffer.from(
+          `${e.type === 'directory' ? '40000' : '100644'} ${e.name}\0`,
+        ),
         Buffer.from(e.oid, 'hex'),
       ]),
     ),
@@ -91,10 +93,7 @@ export const COMMIT_PATTERN = /^[0-9a-f]{40}$/;
  * Hub: the SHA-1 of the model ref and the version's manifest digest (or, when
  * the version has none, of its sorted file list).
  */
-export function syntheticCommitId(
-  modelRef: string,
-  manifest: string,
-): string {
+export function syntheticCommitId(modelRef: string, manifest: string): string {
   return createHash('sha1')
     .update(`model-hub-commit\0${modelRef}\0${manifest}`)
     .digest('hex');

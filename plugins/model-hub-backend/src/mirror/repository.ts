@@ -47,6 +47,14 @@ export type RepoSnapshot = {
   byPath: Map<string, RepoEntry>;
 };
 
+/** Orders by path, by code unit (stable across databases and locales). */
+function byPath(a: { path: string }, b: { path: string }): number {
+  if (a.path === b.path) {
+    return 0;
+  }
+  return a.path < b.path ? -1 : 1;
+}
+
 /** The HF repo id (`org/name`) of a model. @internal */
 export function repoIdOf(model: HubModel): string {
   return `${model.namespace}/${model.name}`;
@@ -70,9 +78,7 @@ export function commitIdOf(
   }
   // no manifest digest recorded: the same digest of the file list
   const manifest = createHash('sha256');
-  for (const f of [...(files ?? [])].sort((a, b) =>
-    a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
-  )) {
+  for (const f of [...(files ?? [])].sort((a, b) => byPath(a, b))) {
     manifest.update(`${f.path}\0${f.sha256}\0${f.size}\n`);
   }
   return syntheticCommitId(
@@ -115,10 +121,12 @@ export class MirrorRepository {
 
   /** Approved versions of a model with the one `main` points at. */
   async servable(model: HubModel) {
-    const versions = servableVersions(
-      await this.options.store.listVersions({ modelId: model.id }),
-    );
-    return { versions, active: pickActiveVersion(versions) };
+    const [all, activeVersionId] = await Promise.all([
+      this.options.store.listVersions({ modelId: model.id }),
+      this.options.mirrorStore.getActiveVersionId(model.id),
+    ]);
+    const versions = servableVersions(all);
+    return { versions, active: pickActiveVersion(versions, activeVersionId) };
   }
 
   /**
@@ -190,7 +198,27 @@ export class MirrorRepository {
     version: HubVersion,
   ): Promise<RepoSnapshot> {
     const files = await this.options.store.listFiles({ versionId: version.id });
-    const small = files.filter(f => !isLfsPath(f.path, f.size));
+    // versions synced from the Hub keep the Hub's git view where it is
+    // recorded and matches the content
+    const upstream =
+      version.sourceType === 'huggingface' &&
+      version.resolvedCommit &&
+      COMMIT_PATTERN.test(version.resolvedCommit)
+        ? await this.options.mirrorStore.getUpstreamFiles(
+            version.resolvedCommit,
+          )
+        : new Map<
+            string,
+            { oid: string; lfsSha256?: string; pointerSize?: number }
+          >();
+    const isLfs = (file: HubFile) => {
+      const up = upstream.get(file.path);
+      if (up) {
+        return up.lfsSha256 !== undefined;
+      }
+      return isLfsPath(file.path, file.size);
+    };
+    const small = files.filter(f => !isLfs(f));
     const known = await this.options.mirrorStore.getGitOids([
       ...new Set(small.map(f => f.sha256)),
     ]);
@@ -215,7 +243,7 @@ export class MirrorRepository {
     const dirs = new Set<string>(['']);
     for (const file of files) {
       let entry: RepoFile;
-      if (isLfsPath(file.path, file.size)) {
+      if (isLfs(file)) {
         const pointer = lfsPointer(file.sha256, file.size);
         const hasher = gitBlobHasher(pointer.length);
         hasher.update(pointer);
@@ -271,7 +299,7 @@ export class MirrorRepository {
       );
       entries.push(entry);
     }
-    entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    entries.sort(byPath);
     return {
       model,
       version,

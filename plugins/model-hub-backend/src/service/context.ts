@@ -20,6 +20,7 @@ import { modelEntityRef } from '../database/DatabaseModelHubStore';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { HubModel, HubVersion } from '../database/types';
 import { ArtifactStore } from '../store/ArtifactStore';
+import type { ApprovalsService } from '../approvals/ApprovalsService';
 
 /** JSON metadata of an audit event. */
 type JsonObject = NonNullable<
@@ -41,6 +42,8 @@ export type RouterOptions = {
   maxUploadBytes: number;
   /** Grace period of the garbage collection, in milliseconds. */
   gcGracePeriodMs: number;
+  /** The approvals workflow; its routes answer 503 without it. */
+  approvals?: ApprovalsService;
 };
 
 /** The identity of a caller, for `created_by` columns and the audit trail. */

@@ -4,6 +4,12 @@ import { RouteContext, RouterOptions } from './context';
 import { addFileRoutes } from './routes/files';
 import { addJobRoutes } from './routes/jobs';
 import { addModelRoutes } from './routes/models';
+import { addApprovalRoutes } from '../approvals/router';
+import { MirrorRoutes, addDisabledMirrorRoutes } from '../mirror';
+import {
+  disabledHuggingFaceRoutes,
+  RouteExtension,
+} from '../huggingface/setup';
 
 export type { RouterOptions } from './context';
 
@@ -14,11 +20,23 @@ export type { RouterOptions } from './context';
  *
  * @internal
  */
-export async function createRouter(options: RouterOptions): Promise<Router> {
+export async function createRouter(
+  options: RouterOptions & {
+    /** The HF-compatible mirror (`/hf`, `/tokens`); without it they answer 404. */
+    mirror?: MirrorRoutes;
+    /** More routes: Hugging Face sync, entity feed, local scan. */
+    extensions?: RouteExtension[];
+  },
+): Promise<Router> {
   const router = PromiseRouter();
   const ctx = new RouteContext(options);
   addModelRoutes(router, ctx);
   addFileRoutes(router, ctx);
   addJobRoutes(router, ctx);
+  addApprovalRoutes(router, ctx);
+  (options.mirror ?? addDisabledMirrorRoutes)(router, ctx);
+  (options.extensions ?? disabledHuggingFaceRoutes).forEach(extend =>
+    extend(router, ctx),
+  );
   return router;
 }

@@ -3,6 +3,7 @@ import type {
   CreateVersionRequest,
   HfImportRequest,
   HfImportResult,
+  HfRepo,
   HfRepoPreview,
   HubActivity,
   HubApprovalItem,
@@ -15,8 +16,10 @@ import type {
   HubReview,
   HubStats,
   HubStatsPoint,
+  HubTransitionResult,
   HubVersion,
   HubVersionDiff,
+  HubVersionReview,
   ListApprovalsRequest,
   ListJobsRequest,
   ListModelsRequest,
@@ -68,12 +71,14 @@ export interface ModelHubApi {
   ): Promise<string>;
   /** Removes a file from a draft version. */
   deleteFile(model: ModelRef, label: string, path: string): Promise<void>;
-  /** Fetches files or folders of a version from its Hugging Face source. */
-  fetchFromSource(
-    model: ModelRef,
-    label: string,
-    paths: string[],
-  ): Promise<HubJob>;
+  /**
+   * Fetches files or folders of a synced version from its Hugging Face
+   * repository into the hub's store; answers the download job's id.
+   */
+  downloadFromHuggingFace(
+    repoId: string,
+    options: { version?: string; files?: string[] },
+  ): Promise<{ jobId: string | null }>;
   /** Queues a Hugging Face sync of a model. */
   triggerSync(model: ModelRef, options?: { revision?: string }): Promise<HubJob>;
 
@@ -82,20 +87,22 @@ export interface ModelHubApi {
     model: ModelRef,
     label: string,
     options?: { comment?: string; revision?: number },
-  ): Promise<HubVersion>;
+  ): Promise<HubTransitionResult>;
   /** Approves, requests changes to or rejects a version in review. */
   reviewVersion(
     model: ModelRef,
     label: string,
     review: { decision: ReviewDecision; comment?: string; revision?: number },
-  ): Promise<HubVersion>;
-  /** The approval timeline of a version, oldest first. */
+  ): Promise<HubTransitionResult>;
+  /** The approval timeline of a version (its audit trail), oldest first. */
   listReviews(model: ModelRef, label: string): Promise<HubReview[]>;
-  /** The inspection checks of a version. */
+  /** The inspection checks of a version, with their waivers. */
   listChecks(model: ModelRef, label: string): Promise<HubCheck[]>;
   /** The differences to the previous approved version. */
   getVersionDiff(model: ModelRef, label: string): Promise<HubVersionDiff>;
-  /** The approvals queue. */
+  /** Everything a reviewer needs about a version. */
+  getVersionReview(model: ModelRef, label: string): Promise<HubVersionReview>;
+  /** The review queue: versions in review, oldest first. */
   listApprovals(
     request?: ListApprovalsRequest,
   ): Promise<Page<HubApprovalItem>>;
@@ -121,16 +128,23 @@ export interface ModelHubApi {
   /** The most recent activity. */
   listActivity(options?: { limit?: number }): Promise<HubActivity[]>;
 
-  /** Files, card and metadata of a Hugging Face repository. */
+  /** Files, card and metadata of a Hugging Face repository, before import. */
   previewHuggingFaceRepo(
-    repo: string,
+    repoId: string,
     options?: { revision?: string },
   ): Promise<HfRepoPreview>;
+  /** A registered Hugging Face repository with its files. */
+  getHuggingFaceRepo(repoId: string): Promise<HfRepo>;
   /** Registers a Hugging Face repository as a model and queues its sync. */
   importHuggingFaceRepo(request: HfImportRequest): Promise<HfImportResult>;
 
   /** The tus endpoint of resumable uploads. */
   getUploadEndpoint(): Promise<string>;
+  /**
+   * The endpoint that imports a ZIP model package (raw body) into a version
+   * of a model (a new one when `label` is absent).
+   */
+  getPackageUploadUrl(model: ModelRef, label?: string): Promise<string>;
   /** The base URL of the Hugging Face compatible mirror (`HF_ENDPOINT`). */
   getMirrorEndpoint(): Promise<string>;
 }

@@ -121,39 +121,45 @@ describe('ModelHubClient', () => {
     expect(created[0].body).toEqual({ label: '2.0' });
     expect(created[0].headers.get('content-type')).toBe('application/json');
 
-    const submitted = answer('post', '/models/default/bert/versions/2.0/submit', {
-      state: 'in_review',
-    });
+    const transitions = answer(
+      'post',
+      '/models/default/bert/versions/2.0/transitions',
+      { version: { state: 'in_review' }, from: 'draft', to: 'in_review' },
+    );
     await client.submitVersion('model:default/bert', '2.0', { revision: 3 });
-    expect(submitted[0].body).toEqual({ revision: 3 });
-
-    const reviewed = answer('post', '/models/default/bert/versions/2.0/reviews', {
-      state: 'approved',
-    });
     await client.reviewVersion('model:default/bert', '2.0', {
-      decision: 'approve',
-      comment: 'LGTM',
+      decision: 'request_changes',
+      comment: 'Add a card',
       revision: 4,
     });
-    expect(reviewed[0].body).toEqual({
-      decision: 'approve',
-      comment: 'LGTM',
-      revision: 4,
-    });
+    expect(transitions.map(c => c.body)).toEqual([
+      { action: 'submit', revision: 3 },
+      { action: 'request_changes', comment: 'Add a card', revision: 4 },
+    ]);
 
-    const imported = answer('post', '/huggingface/import', { model: {} }, 201);
+    const imported = answer('post', '/huggingface/repos', { model: {} }, 202);
     await client.importHuggingFaceRepo({
-      repo: 'acme/tiny-llm',
-      name: 'tiny-llm',
+      repoId: 'acme/tiny-llm',
       owner: 'group:default/ml-engineers',
-      type: 'llm',
     });
     expect(imported[0].body).toEqual({
-      repo: 'acme/tiny-llm',
-      name: 'tiny-llm',
+      repoId: 'acme/tiny-llm',
       owner: 'group:default/ml-engineers',
-      type: 'llm',
     });
+
+    const download = answer(
+      'post',
+      '/huggingface/repos/acme/tiny-llm/download',
+      { jobId: 'j9' },
+      202,
+    );
+    await expect(
+      client.downloadFromHuggingFace('acme/tiny-llm', {
+        version: 'abc',
+        files: ['weights'],
+      }),
+    ).resolves.toEqual({ jobId: 'j9' });
+    expect(download[0].body).toEqual({ version: 'abc', files: ['weights'] });
   });
 
   it('lists jobs, logs, approvals, history and activity with exact queries', async () => {
@@ -176,9 +182,11 @@ describe('ModelHubClient', () => {
     );
     expect(logs[0].url.search).toBe('?after=7');
 
-    const approvals = answer('get', '/approvals', { items: [], totalCount: 0 });
-    await client.listApprovals({ state: ['in_review'], q: 'bert', limit: 25 });
-    expect(approvals[0].url.search).toBe('?state=in_review&q=bert&limit=25');
+    const approvals = answer('get', '/reviews', { items: [], totalCount: 0 });
+    await client.listApprovals({ model: 'model:default/bert', limit: 25 });
+    expect(approvals[0].url.search).toBe(
+      '?model=model%3Adefault%2Fbert&limit=25',
+    );
 
     const history = answer('get', '/stats/history', { items: [] });
     await client.getStatsHistory({ days: 30 });
@@ -188,7 +196,7 @@ describe('ModelHubClient', () => {
     await client.listActivity({ limit: 10 });
     expect(activity[0].url.search).toBe('?limit=10');
 
-    const preview = answer('get', '/huggingface/repos/acme/tiny-llm', {
+    const preview = answer('get', '/huggingface/preview/acme/tiny-llm', {
       files: [],
     });
     await client.previewHuggingFaceRepo('acme/tiny-llm', { revision: 'main' });
@@ -218,6 +226,76 @@ describe('ModelHubClient', () => {
     expect(removed).toHaveLength(1);
     await expect(client.getUploadEndpoint()).resolves.toBe(`${base}/uploads`);
     await expect(client.getMirrorEndpoint()).resolves.toBe(`${base}/hf`);
+  });
+
+  it('maps the audit trail to the approval timeline and checks with waivers', async () => {
+    answer('get', '/models/default/bert/versions/2.0/history', {
+      items: [
+        {
+          id: 1,
+          eventId: 'upload-create',
+          actor: 'user:default/alice',
+          meta: { path: 'a.bin' },
+          createdAt: 't1',
+        },
+        {
+          id: 2,
+          eventId: 'version-approve',
+          actor: 'user:default/bob',
+          meta: { action: 'approve', comment: 'ok', from: 'in_review', to: 'approved' },
+          createdAt: 't2',
+        },
+      ],
+    });
+    await expect(
+      client.listReviews('model:default/bert', '2.0'),
+    ).resolves.toEqual([
+      {
+        id: 1,
+        action: 'upload-create',
+        actor: 'user:default/alice',
+        comment: undefined,
+        fromState: undefined,
+        toState: undefined,
+        createdAt: 't1',
+      },
+      {
+        id: 2,
+        action: 'approve',
+        actor: 'user:default/bob',
+        comment: 'ok',
+        fromState: 'in_review',
+        toState: 'approved',
+        createdAt: 't2',
+      },
+    ]);
+
+    answer('get', '/models/default/bert/versions/2.0/review', {
+      checks: {
+        items: [
+          { name: 'pickle-scan', status: 'failed', required: true },
+          { name: 'format', status: 'passed', required: false },
+        ],
+        waivers: [
+          { checkName: 'pickle-scan', reason: 'trusted', waivedBy: 'user:default/dana' },
+        ],
+        blocking: [],
+      },
+    });
+    await expect(
+      client.listChecks('model:default/bert', '2.0'),
+    ).resolves.toEqual([
+      {
+        name: 'pickle-scan',
+        status: 'failed',
+        required: true,
+        waiver: { reason: 'trusted', waivedBy: 'user:default/dana' },
+      },
+      { name: 'format', status: 'passed', required: false },
+    ]);
+    await expect(
+      client.getPackageUploadUrl('model:default/bert', '2.0'),
+    ).resolves.toBe(`${base}/models/default/bert/packages?label=2.0`);
   });
 
   it('throws a ResponseError with the backend message', async () => {

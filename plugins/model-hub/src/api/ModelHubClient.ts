@@ -6,6 +6,7 @@ import type {
   CreateVersionRequest,
   HfImportRequest,
   HfImportResult,
+  HfRepo,
   HfRepoPreview,
   HubActivity,
   HubApprovalItem,
@@ -18,8 +19,11 @@ import type {
   HubReview,
   HubStats,
   HubStatsPoint,
+  HubTransitionResult,
   HubVersion,
   HubVersionDiff,
+  HubVersionReview,
+  TransitionAction,
   ListApprovalsRequest,
   ListJobsRequest,
   ListModelsRequest,
@@ -151,14 +155,15 @@ export class ModelHubClient implements ModelHubApi {
     );
   }
 
-  async fetchFromSource(
-    model: ModelRef,
-    label: string,
-    paths: string[],
-  ): Promise<HubJob> {
-    return this.request('POST', `${versionPath(model, label)}/fetch`, {
-      body: { paths },
-    });
+  async downloadFromHuggingFace(
+    repoId: string,
+    options: { version?: string; files?: string[] },
+  ): Promise<{ jobId: string | null }> {
+    return this.request(
+      'POST',
+      `/huggingface/repos/${filePath(repoId)}/download`,
+      { body: options },
+    );
   }
 
   async triggerSync(
@@ -174,36 +179,52 @@ export class ModelHubClient implements ModelHubApi {
     model: ModelRef,
     label: string,
     options?: { comment?: string; revision?: number },
-  ): Promise<HubVersion> {
-    return this.request('POST', `${versionPath(model, label)}/submit`, {
-      body: options ?? {},
-    });
+  ): Promise<HubTransitionResult> {
+    return this.transition(model, label, { action: 'submit', ...options });
   }
 
   async reviewVersion(
     model: ModelRef,
     label: string,
     review: { decision: ReviewDecision; comment?: string; revision?: number },
-  ): Promise<HubVersion> {
-    return this.request('POST', `${versionPath(model, label)}/reviews`, {
-      body: review,
-    });
+  ): Promise<HubTransitionResult> {
+    const { decision, ...rest } = review;
+    return this.transition(model, label, { action: decision, ...rest });
   }
 
   async listReviews(model: ModelRef, label: string): Promise<HubReview[]> {
-    const res = await this.request<{ items: HubReview[] }>(
-      'GET',
-      `${versionPath(model, label)}/reviews`,
-    );
-    return res.items;
+    const res = await this.request<{
+      items: Array<{
+        id: number;
+        eventId: string;
+        actor: string;
+        meta?: Record<string, unknown>;
+        createdAt: string;
+      }>;
+    }>('GET', `${versionPath(model, label)}/history`);
+    const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    return res.items.map(e => ({
+      id: e.id,
+      action: str(e.meta?.action) ?? e.eventId.replace(/^version-/, ''),
+      actor: e.actor,
+      comment: str(e.meta?.comment),
+      fromState: str(e.meta?.from) as HubReview['fromState'],
+      toState: str(e.meta?.to) as HubReview['toState'],
+      createdAt: e.createdAt,
+    }));
   }
 
   async listChecks(model: ModelRef, label: string): Promise<HubCheck[]> {
-    const res = await this.request<{ items: HubCheck[] }>(
-      'GET',
-      `${versionPath(model, label)}/checks`,
+    const review = await this.getVersionReview(model, label);
+    const waivers = new Map(
+      (review.checks?.waivers ?? []).map(w => [w.checkName, w]),
     );
-    return res.items;
+    return (review.checks?.items ?? []).map(c => {
+      const waiver = waivers.get(c.name);
+      return waiver
+        ? { ...c, waiver: { reason: waiver.reason, waivedBy: waiver.waivedBy } }
+        : c;
+    });
   }
 
   async getVersionDiff(
@@ -213,10 +234,17 @@ export class ModelHubClient implements ModelHubApi {
     return this.request('GET', `${versionPath(model, label)}/diff`);
   }
 
+  async getVersionReview(
+    model: ModelRef,
+    label: string,
+  ): Promise<HubVersionReview> {
+    return this.request('GET', `${versionPath(model, label)}/review`);
+  }
+
   async listApprovals(
     request: ListApprovalsRequest = {},
   ): Promise<Page<HubApprovalItem>> {
-    return this.request('GET', '/approvals', { query: { ...request } });
+    return this.request('GET', '/reviews', { query: { ...request } });
   }
 
   async listJobs(request: ListJobsRequest = {}): Promise<Page<HubJob>> {
@@ -272,26 +300,45 @@ export class ModelHubClient implements ModelHubApi {
   }
 
   async previewHuggingFaceRepo(
-    repo: string,
+    repoId: string,
     options?: { revision?: string },
   ): Promise<HfRepoPreview> {
-    return this.request('GET', `/huggingface/repos/${filePath(repo)}`, {
+    return this.request('GET', `/huggingface/preview/${filePath(repoId)}`, {
       query: { revision: options?.revision },
     });
+  }
+
+  async getHuggingFaceRepo(repoId: string): Promise<HfRepo> {
+    return this.request('GET', `/huggingface/repos/${filePath(repoId)}`);
   }
 
   async importHuggingFaceRepo(
     request: HfImportRequest,
   ): Promise<HfImportResult> {
-    return this.request('POST', '/huggingface/import', { body: request });
+    return this.request('POST', '/huggingface/repos', { body: request });
   }
 
   async getUploadEndpoint(): Promise<string> {
     return `${await this.discoveryApi.getBaseUrl('model-hub')}/uploads`;
   }
 
+  async getPackageUploadUrl(model: ModelRef, label?: string): Promise<string> {
+    const base = await this.discoveryApi.getBaseUrl('model-hub');
+    return `${base}${modelPath(model)}/packages${toQueryString({ label })}`;
+  }
+
   async getMirrorEndpoint(): Promise<string> {
     return `${await this.discoveryApi.getBaseUrl('model-hub')}/hf`;
+  }
+
+  private async transition(
+    model: ModelRef,
+    label: string,
+    body: { action: TransitionAction; comment?: string; revision?: number },
+  ): Promise<HubTransitionResult> {
+    return this.request('POST', `${versionPath(model, label)}/transitions`, {
+      body,
+    });
   }
 
   private async fetch(

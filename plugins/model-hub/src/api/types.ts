@@ -196,10 +196,27 @@ export type HubActivity = {
 /** The decision of a review. @public */
 export type ReviewDecision = 'approve' | 'request_changes' | 'reject';
 
-/** A review (or another step) in the approval timeline of a version. @public */
+/** A lifecycle transition of a version. @public */
+export type TransitionAction =
+  | 'submit'
+  | ReviewDecision
+  | 'deprecate'
+  | 'archive'
+  | 'revoke';
+
+/** The answer to a transition. @public */
+export type HubTransitionResult = {
+  version: HubVersion;
+  from: VersionState;
+  to: VersionState;
+  round: number;
+  approvals: { count: number; required: number; reviewers: string[] };
+};
+
+/** A step in the approval timeline of a version (from its audit trail). @public */
 export type HubReview = {
   id: string | number;
-  /** `submit`, `approve`, `request_changes`, `reject`, `comment`, ... */
+  /** `submit`, `approve`, `request_changes`, `reject`, `upload-create`, ... */
   action: string;
   actor: string;
   comment?: string;
@@ -208,39 +225,83 @@ export type HubReview = {
   createdAt: string;
 };
 
-/** The result of an automatic inspection check of a version. @public */
+/** The result of an inspection check of a version. @public */
 export type HubCheck = {
-  id: string;
   name: string;
-  status: 'passed' | 'warning' | 'failed' | 'pending' | string;
-  message?: string;
-  path?: string;
+  status: 'pending' | 'running' | 'passed' | 'failed' | 'error' | 'skipped';
+  required?: boolean;
+  summary?: string;
+  detailsUrl?: string;
+  /** Why a failed required check was waived, and by whom. */
+  waiver?: { reason: string; waivedBy: string };
 };
+
+/** A file in a diff. @public */
+export type HubDiffFile = { path: string; size: number; sha256: string };
+
+/** A change of a value between two versions. @public */
+export type HubValueChange<T> = { from?: T; to?: T; changed: boolean };
 
 /** The differences of a version to the previous approved version. @public */
 export type HubVersionDiff = {
-  baseLabel?: string;
-  added: HubFile[];
-  removed: HubFile[];
-  changed: Array<{ path: string; before: HubFile; after: HubFile }>;
-  unchanged?: number;
+  base?: { label: string; state: string };
+  files: {
+    added: HubDiffFile[];
+    removed: HubDiffFile[];
+    changed: Array<{
+      path: string;
+      from: { size: number; sha256: string };
+      to: { size: number; sha256: string };
+    }>;
+    unchanged: number;
+  };
+  totalSize?: HubValueChange<number>;
+  parameters?: HubValueChange<number>;
+  license?: HubValueChange<string>;
 };
 
-/** A version waiting for (or done with) review, in the approvals queue. @public */
+/** Everything a reviewer needs about a version (`GET …/review`). @public */
+export type HubVersionReview = {
+  version: HubVersion;
+  round: number;
+  submission?: { round: number; submittedBy: string; comment?: string; submittedAt: string };
+  approvals: { count: number; required: number; reviewers: string[] };
+  decisions: Array<{
+    id: string;
+    round: number;
+    reviewer: string;
+    decision: string;
+    comment?: string;
+    createdAt: string;
+  }>;
+  checks: {
+    items: HubCheck[];
+    waivers: Array<{ checkName: string; reason: string; waivedBy: string; createdAt: string }>;
+    blocking: string[];
+  };
+  diff?: HubVersionDiff;
+};
+
+/** A version waiting for review, in the review queue. @public */
 export type HubApprovalItem = {
   modelRef: string;
-  modelTitle?: string;
-  owner?: string;
-  version: HubVersion;
+  owner: string;
+  type: string;
+  lifecycle: string;
+  label: string;
+  revision: number;
+  createdBy: string;
+  round: number;
   submittedBy?: string;
   submittedAt?: string;
+  /** The reviewers who approved in the current round. */
+  approvals: string[];
 };
 
-/** Filters of the approvals queue. @public */
+/** Page and filter of the review queue. @public */
 export type ListApprovalsRequest = {
-  state?: VersionState[];
-  owner?: string;
-  q?: string;
+  /** Only versions of this model (entity ref). */
+  model?: string;
   offset?: number;
   limit?: number;
 };
@@ -277,7 +338,7 @@ export type CreateVersionRequest = {
 
 /** A preview of a Hugging Face repository before its import. @public */
 export type HfRepoPreview = {
-  repo: string;
+  repoId: string;
   revision: string;
   sha?: string;
   private?: boolean;
@@ -286,33 +347,47 @@ export type HfRepoPreview = {
   libraryName?: string;
   license?: string;
   tags?: string[];
-  files: Array<{ path: string; size: number; sha256?: string; lfs?: boolean }>;
+  files: Array<{ path: string; size: number; lfsSha256?: string }>;
+  /** The model card (README.md) text. */
   card?: string;
-  /** Suggested catalog fields for the new model. */
-  suggested?: {
-    name?: string;
-    type?: ModelType;
-    task?: string;
-    format?: ModelFormat;
-  };
 };
 
-/** Imports a Hugging Face repository as a model. @public */
+/** A Hugging Face repository registered for sync. @public */
+export type HfRepo = {
+  id: string;
+  modelId: string;
+  modelRef: string;
+  repoId: string;
+  revision: string;
+  syncState: 'pending' | 'synced' | 'failed';
+  lastSyncedCommit?: string;
+  lastSyncedAt?: string;
+  upstreamCommit?: string;
+  drift: boolean;
+  gated?: string;
+  lastError?: string;
+  cardData?: Record<string, unknown>;
+  config?: Record<string, unknown>;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  files?: Array<{ path: string; size: number; oid: string; lfsSha256?: string }>;
+};
+
+/** Registers a Hugging Face repository as a model and queues its sync. @public */
 export type HfImportRequest = {
-  repo: string;
+  /** `org/name`. */
+  repoId: string;
+  /** A branch, tag or commit; default `main`. */
   revision?: string;
-  name: string;
-  namespace?: string;
-  owner: string;
-  type: ModelType;
-  title?: string;
-  description?: string;
-  tags?: string[];
+  /** Entity ref of the owner; default the caller. */
+  owner?: string;
+  lifecycle?: string;
 };
 
-/** What an import created. @public */
+/** What a registration created. @public */
 export type HfImportResult = {
   model: HubModel;
-  job?: HubJob;
-  version?: HubVersion;
+  repo: HfRepo;
+  jobId: string;
 };

@@ -1,6 +1,7 @@
 import { createApiFactory } from '@backstage/core-plugin-api';
 import { ModelHubApi, modelHubApiRef } from '../api/ModelHubApi';
 import type {
+  HfRepo,
   HubFileList,
   HubJob,
   HubModelSummary,
@@ -27,15 +28,34 @@ function defaults(): { [K in keyof ModelHubApi]: ModelHubApi[K] } {
     downloadFile: async () => new Blob(['']),
     readTextFile: async () => '',
     deleteFile: async () => undefined,
-    fetchFromSource: async () => modelHubFixtures.job(),
+    downloadFromHuggingFace: async () => ({ jobId: 'job-2' }),
     triggerSync: async () => modelHubFixtures.job(),
-    submitVersion: async (_m, label) =>
-      modelHubFixtures.version({ label, state: 'in_review' }),
-    reviewVersion: async (_m, label) =>
-      modelHubFixtures.version({ label, state: 'approved' }),
+    submitVersion: async (_m, label) => ({
+      version: modelHubFixtures.version({ label, state: 'in_review' }),
+      from: 'draft',
+      to: 'in_review',
+      round: 1,
+      approvals: { count: 0, required: 1, reviewers: [] },
+    }),
+    reviewVersion: async (_m, label) => ({
+      version: modelHubFixtures.version({ label, state: 'approved' }),
+      from: 'in_review',
+      to: 'approved',
+      round: 1,
+      approvals: { count: 1, required: 1, reviewers: ['user:default/bob'] },
+    }),
     listReviews: async () => [],
     listChecks: async () => [],
-    getVersionDiff: async () => ({ added: [], removed: [], changed: [] }),
+    getVersionDiff: async () => ({
+      files: { added: [], removed: [], changed: [], unchanged: 0 },
+    }),
+    getVersionReview: async (_m, label) => ({
+      version: modelHubFixtures.version({ label, state: 'in_review' }),
+      round: 1,
+      approvals: { count: 0, required: 1, reviewers: [] },
+      decisions: [],
+      checks: { items: [], waivers: [], blocking: [] },
+    }),
     listApprovals: async () => emptyPage,
     listJobs: async () => emptyPage,
     getJob: async id => modelHubFixtures.job({ id }),
@@ -45,15 +65,22 @@ function defaults(): { [K in keyof ModelHubApi]: ModelHubApi[K] } {
     getStats: async () => modelHubFixtures.stats(),
     getStatsHistory: async () => [],
     listActivity: async () => [],
-    previewHuggingFaceRepo: async repo => ({
-      repo,
+    previewHuggingFaceRepo: async repoId => ({
+      repoId,
       revision: 'main',
       files: [],
     }),
+    getHuggingFaceRepo: async repoId => modelHubFixtures.hfRepo({ repoId }),
     importHuggingFaceRepo: async r => ({
-      model: modelHubFixtures.model({ name: r.name }),
+      model: modelHubFixtures.model({ name: r.repoId.split('/')[1] }),
+      repo: modelHubFixtures.hfRepo({ repoId: r.repoId }),
+      jobId: 'job-1',
     }),
     getUploadEndpoint: async () => 'http://localhost:7007/api/model-hub/uploads',
+    getPackageUploadUrl: async (_m, label) =>
+      `http://localhost:7007/api/model-hub/models/default/tiny-llm/packages${
+        label ? `?label=${label}` : ''
+      }`,
     getMirrorEndpoint: async () => 'http://localhost:7007/api/model-hub/hf',
   };
 }
@@ -167,6 +194,22 @@ export const modelHubFixtures = {
       maxAttempts: 3,
       createdBy: 'user:default/alice',
       createdAt: '2026-01-02T00:00:00.000Z',
+      ...overrides,
+    };
+  },
+  hfRepo(overrides: Partial<HfRepo> = {}): HfRepo {
+    return {
+      id: 'hf-1',
+      modelId: 'id-tiny-llm',
+      modelRef: 'model:default/tiny-llm',
+      repoId: 'acme/tiny-llm',
+      revision: 'main',
+      syncState: 'synced',
+      lastSyncedCommit: '0123456789abcdef0123456789abcdef01234567',
+      drift: false,
+      createdBy: 'user:default/alice',
+      createdAt: '2026-01-02T00:00:00.000Z',
+      updatedAt: '2026-01-02T00:00:00.000Z',
       ...overrides,
     };
   },

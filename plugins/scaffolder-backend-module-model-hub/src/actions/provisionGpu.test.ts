@@ -125,6 +125,16 @@ describe('model-hub:gpu:provision', () => {
       name: 'HF_ENDPOINT',
       value: 'http://portal.example.com/api/model-hub/hf',
     });
+    expect(container.env).toContainEqual({
+      name: 'HF_TOKEN',
+      valueFrom: {
+        secretKeyRef: {
+          name: 'model-hub-mirror-token',
+          key: 'token',
+          optional: true,
+        },
+      },
+    });
     expect(container.args).toEqual(
       expect.arrayContaining([
         '--model',
@@ -289,8 +299,10 @@ describe('model-hub:gpu:provision', () => {
     });
     const container = isvc.spec.predictor.containers[0];
     expect(container.image).toBe('kserve/huggingfaceserver:v0.14.0');
-    expect(container.args).toContain(
-      `--model_revision=sha256:${'c'.repeat(64)}`,
+    // the mirror serves digest-pinned versions by label; the digest is annotated
+    expect(container.args).toContain('--model_revision=v1');
+    expect(isvc.metadata.annotations['model-hub.dev/revision']).toBe(
+      `sha256:${'c'.repeat(64)}`,
     );
     expect(container.resources.limits['nvidia.com/gpu']).toBe('1');
 
@@ -315,6 +327,46 @@ describe('model-hub:gpu:provision', () => {
       'weights estimated from the size of the weight files',
       'no config.json with the attention shape: KV cache not estimated',
     ]);
+  });
+
+  it('reads the per-file safetensors checks of the review when the version has none', async () => {
+    const reviewChecks = createFakeModelHubClient({
+      'default/llama-3-8b-instruct@v1': {
+        version: { ...approvedVersion, checks: undefined },
+        files: llamaFiles,
+        configJson: LLAMA_CONFIG_JSON,
+        checks: [
+          {
+            name: 'inspect:format:safetensors:model-00001-of-00002.safetensors',
+            status: 'pass',
+            details: { parameterCount: 4e9, dtypes: { BF16: 4e9 } },
+          },
+          {
+            name: 'inspect:format:safetensors:model-00002-of-00002.safetensors',
+            status: 'pass',
+            details: {
+              parameterCount: '4030261248',
+              dtypes: { BF16: '4030261248' },
+            },
+          },
+        ],
+      },
+    });
+    const withReview = createGpuProvisionAction({
+      client: reviewChecks,
+      gpu: gpuConfig,
+      clusters: [],
+    });
+    const { out } = await run(withReview, {});
+    expect(reviewChecks.listChecks).toHaveBeenCalledWith(
+      { namespace: 'default', name: 'llama-3-8b-instruct', label: 'v1' },
+      { credentials: expect.anything() },
+    );
+    expect(out.estimate).toMatchObject({
+      source: 'checks',
+      parameterCount: 8030261248,
+      dtype: 'bf16',
+    });
   });
 
   it('renders TGI and Job manifests', async () => {

@@ -129,6 +129,13 @@ export function createGpuProvisionAction(options: {
           z
             .array(z.string(), { description: 'Command of runtime job' })
             .optional(),
+        tokenSecretName: z =>
+          z
+            .string({
+              description:
+                'Kubernetes Secret with the mirror token (hf_...) under the key token; default model-hub-mirror-token',
+            })
+            .optional(),
         outputPath: z =>
           z
             .string({ description: 'Workspace folder of the manifests' })
@@ -242,7 +249,17 @@ export function createGpuProvisionAction(options: {
         }
       }
 
-      const facts = weightFactsFromChecks(version.checks);
+      let checks = version.checks;
+      if (!checks) {
+        try {
+          checks = await client.listChecks(where, { credentials });
+        } catch (e) {
+          warnings.push(
+            `Could not read the inspection checks: ${upstreamMessage(e)}`,
+          );
+        }
+      }
+      const facts = weightFactsFromChecks(checks);
       let parameterCount = facts?.parameterCount;
       let source = facts ? 'checks' : 'files';
       const checkpointDtype: Dtype | undefined =
@@ -298,6 +315,8 @@ export function createGpuProvisionAction(options: {
         repoId: `${ref.namespace}/${ref.name}`,
         versionLabel: input.version,
         revision,
+        mirrorRevision: version.resolvedCommit ?? version.label,
+        tokenSecretName: input.tokenSecretName ?? 'model-hub-mirror-token',
         mirrorBaseUrl: gpu.mirrorBaseUrl,
         profile: placement.profile,
         gpuCount: placement.gpuCount,

@@ -65,6 +65,39 @@ describe('DefaultModelHubClient', () => {
     expect(discovery.getBaseUrl).toHaveBeenCalledWith('model-hub');
   });
 
+  it('reads the inspection checks from the review', async () => {
+    const check = {
+      name: 'inspect:format:safetensors:model.safetensors',
+      status: 'pass',
+      details: { parameterCount: 7 },
+    };
+    server.use(
+      http.get(`${BASE}/models/default/llama%203/versions/v1%2Brc/review`, () =>
+        HttpResponse.json({
+          checks: { items: [check], waivers: [], blocking: [] },
+        }),
+      ),
+      http.get(`${BASE}/models/default/old/versions/v1/review`, () =>
+        HttpResponse.json(
+          {
+            error: { name: 'NotFoundError', message: 'no route' },
+            response: { statusCode: 404 },
+          },
+          { status: 404 },
+        ),
+      ),
+    );
+    await expect(client.listChecks(where, { credentials })).resolves.toEqual([
+      check,
+    ]);
+    await expect(
+      client.listChecks(
+        { namespace: 'default', name: 'old', label: 'v1' },
+        { credentials },
+      ),
+    ).resolves.toEqual([]);
+  });
+
   it('answers undefined for 404 and throws other errors', async () => {
     server.use(
       http.get(`${BASE}/models/default/gone/versions/v1`, () =>

@@ -106,6 +106,14 @@ export interface ModelHubClient {
     model: ModelRefParts & { label: string },
     options: { credentials: BackstageCredentials },
   ): Promise<HubFile[]>;
+  /**
+   * The inspection checks of a version (`GET .../review`, `checks.items`);
+   * empty when the backend has none.
+   */
+  listChecks(
+    model: ModelRefParts & { label: string },
+    options: { credentials: BackstageCredentials },
+  ): Promise<HubCheck[]>;
   /** The text of a file of a version, or undefined if it has no such file. */
   readTextFile(
     model: ModelRefParts & { label: string; path: string },
@@ -166,6 +174,18 @@ export class DefaultModelHubClient implements ModelHubClient {
       { allow404: true },
     );
     return body?.files ?? [];
+  }
+
+  async listChecks(
+    model: ModelRefParts & { label: string },
+    { credentials }: { credentials: BackstageCredentials },
+  ): Promise<HubCheck[]> {
+    const body = await this.request<{ checks?: { items?: HubCheck[] } }>(
+      credentials,
+      `${versionPath(model)}/review`,
+      { allow404: true },
+    );
+    return body?.checks?.items ?? [];
   }
 
   async readTextFile(

@@ -34,7 +34,10 @@ describe('readGpuConfig', () => {
                 name: 'a100',
                 memoryGiB: 80,
                 product: 'NVIDIA-A100-SXM4-80GB',
-                nodeSelector: { pool: 'gpu' },
+                nodeSelector: {
+                  pool: 'gpu',
+                  'cloud.google.com/gke-accelerator': 'nvidia-tesla-a100',
+                },
                 tolerations: [
                   {
                     key: 'nvidia.com/gpu',
@@ -55,7 +58,10 @@ describe('readGpuConfig', () => {
           name: 'a100',
           memoryGiB: 80,
           product: 'NVIDIA-A100-SXM4-80GB',
-          nodeSelector: { pool: 'gpu' },
+          nodeSelector: {
+            pool: 'gpu',
+            'cloud.google.com/gke-accelerator': 'nvidia-tesla-a100',
+          },
           tolerations: [
             { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
           ],
@@ -100,6 +106,11 @@ describe('readGpuConfig', () => {
     expect(() =>
       read({ profiles: [{ name: 'a', memoryGiB: 8, gpusPerNode: 0 }] }),
     ).toThrow('gpusPerNode must be a positive integer');
+    expect(() =>
+      read({
+        profiles: [{ name: 'a', memoryGiB: 8, nodeSelector: { pool: 1 } }],
+      }),
+    ).toThrow('modelHub.gpu.profiles.a.nodeSelector.pool must be a string');
     expect(() => read({ memoryUtilization: 1.5 })).toThrow(
       'modelHub.gpu.memoryUtilization must be in (0, 1]',
     );

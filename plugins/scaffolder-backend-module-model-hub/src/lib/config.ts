@@ -78,10 +78,22 @@ export function readGpuConfig(config: Config): GpuConfig {
         `modelHub.gpu.profiles.${name}.gpusPerNode must be a positive integer`,
       );
     }
+    // Label keys such as `nvidia.com/gpu.product` are not valid config keys
+    // for getString, so the map is read as a whole.
+    const selector = p.getOptional('nodeSelector') ?? {};
+    if (typeof selector !== 'object' || Array.isArray(selector)) {
+      throw new Error(
+        `modelHub.gpu.profiles.${name}.nodeSelector must be a map`,
+      );
+    }
     const nodeSelector: Record<string, string> = {};
-    const selector = p.getOptionalConfig('nodeSelector');
-    for (const key of selector?.keys() ?? []) {
-      nodeSelector[key] = selector!.getString(key);
+    for (const [key, value] of Object.entries(selector)) {
+      if (typeof value !== 'string') {
+        throw new Error(
+          `modelHub.gpu.profiles.${name}.nodeSelector.${key} must be a string`,
+        );
+      }
+      nodeSelector[key] = value;
     }
     const tolerations = (p.getOptionalConfigArray('tolerations') ?? []).map(
       t => {

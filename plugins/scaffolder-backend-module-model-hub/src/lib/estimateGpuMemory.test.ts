@@ -66,9 +66,9 @@ describe('estimateGpuMemory', () => {
     });
   });
 
-  it('computes the KV cache of the Llama 3.1 blog table (128k tokens, fp16)', () => {
-    // The same blog's "KV cache size" table: 15.62 GB (8B) and 39.06 GB (70B)
-    // for 128k tokens, in GiB of 2^30 bytes with 128,000 tokens.
+  it('computes the KV cache of Llama 3.1 8B and 70B at 128k tokens in fp16', () => {
+    // 2 × layers × 8 KV heads × 128 head dim × 2 bytes × 128,000 tokens,
+    // in GiB; see docs/gpu-memory-estimates.md for the cross-check.
     const kv = (config: object) =>
       estimateGpuMemory({
         parameterCount: 1e9,
@@ -180,6 +180,44 @@ describe('weightFactsFromChecks', () => {
     expect(weightFactsFromChecks([{ name: 'x' }])).toBeUndefined();
   });
 
+  it('adds up the per-file safetensors checks of Model Hub', () => {
+    expect(
+      weightFactsFromChecks([
+        {
+          name: 'inspect:format:safetensors:model-00001-of-00002.safetensors',
+          status: 'pass',
+          details: { parameterCount: 5e9, dtypes: { BF16: 5e9 } },
+        },
+        {
+          name: 'inspect:format:safetensors:model-00002-of-00002.safetensors',
+          status: 'pass',
+          details: {
+            parameterCount: '3030261248',
+            dtypes: { BF16: '3030261248' },
+          },
+        },
+        {
+          name: 'inspect:format:safetensors:consolidated.safetensors',
+          status: 'pass',
+          details: { parameterCount: 8030261248, dtypes: { BF16: 8030261248 } },
+        },
+        {
+          name: 'safety:pickle:pytorch_model.bin',
+          status: 'pass',
+          details: {},
+        },
+      ]),
+    ).toEqual({ parameterCount: 8030261248, dtype: 'bf16' });
+    expect(
+      weightFactsFromChecks([
+        {
+          name: 'format:safetensors:consolidated.safetensors',
+          details: { parameterCount: 7e9, dtypes: { F16: 7e9, F32: 1000 } },
+        },
+      ]),
+    ).toEqual({ parameterCount: 7e9, dtype: 'fp16' });
+  });
+
   it('normalizes dtype names', () => {
     expect(normalizeDtype('torch.bfloat16')).toBe('bf16');
     expect(normalizeDtype('F8_E4M3')).toBe('fp8');
@@ -195,6 +233,7 @@ describe('weightFileBytes', () => {
       weightFileBytes([
         { path: 'model-00001-of-00002.safetensors', size: 5 },
         { path: 'model-00002-of-00002.safetensors', size: 3 },
+        { path: 'consolidated.safetensors', size: 8 },
         { path: 'pytorch_model.bin', size: 8 },
         { path: 'config.json', size: 1 },
       ]),

@@ -365,10 +365,24 @@ export function pickGpuPlacement(
 /** Facts about weights read from a version's inspection checks. */
 export type WeightFacts = { parameterCount: number; dtype?: Dtype };
 
+function toCount(value: unknown): number {
+  const n = typeof value === 'string' ? Number(value) : value;
+  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : 0;
+}
+
+const SAFETENSORS_CHECK = /(^|:)format:safetensors:(.*)$/;
+
 /**
- * Reads the parameter count and dtype from inspection checks. It accepts the
- * safetensors metadata shape (`parameters: { BF16: 8030261248 }`) and flat
- * `parameterCount` / `dtype` fields, in `details`, `result` or the check.
+ * Reads the parameter count and dtype from inspection checks.
+ *
+ * Model Hub stores one check per safetensors file, named
+ * `[inspect:]format:safetensors:<path>`, with `details.parameterCount`
+ * (a number, or a decimal string beyond 2^53) and `details.dtypes`
+ * (parameters per dtype); the counts of all files are added up, leaving out
+ * `consolidated*.safetensors` duplicates when sharded files exist. Other
+ * shapes are accepted too: the Hugging Face safetensors metadata
+ * (`parameters: { BF16: 8030261248 }`) and flat `parameterCount` / `dtype`
+ * fields, in `details`, `result` or the check.
  */
 export function weightFactsFromChecks(
   checks: unknown,
@@ -376,29 +390,57 @@ export function weightFactsFromChecks(
   if (!Array.isArray(checks)) {
     return undefined;
   }
+  const files = checks
+    .filter(
+      (c): c is { name: string; details?: Record<string, unknown> } =>
+        Boolean(c) &&
+        typeof c.name === 'string' &&
+        SAFETENSORS_CHECK.test(c.name),
+    )
+    .map(c => ({
+      path: SAFETENSORS_CHECK.exec(c.name)![2],
+      count: toCount(c.details?.parameterCount),
+      dtypes: (c.details?.dtypes ?? {}) as Record<string, unknown>,
+    }))
+    .filter(f => f.count > 0);
+  const sharded = files.filter(f => !/(^|\/)consolidated[^/]*$/.test(f.path));
+  const counted = sharded.length ? sharded : files;
+  if (counted.length) {
+    const dtypes: Record<string, number> = {};
+    for (const f of counted) {
+      for (const [k, v] of Object.entries(f.dtypes)) {
+        dtypes[k] = (dtypes[k] ?? 0) + toCount(v);
+      }
+    }
+    return {
+      parameterCount: counted.reduce((a, f) => a + f.count, 0),
+      dtype: dtypeOf(dtypes),
+    };
+  }
   for (const check of checks) {
     if (!check || typeof check !== 'object') continue;
     const c = check as Record<string, unknown>;
     for (const holder of [c.details, c.result, c.data, c]) {
       if (!holder || typeof holder !== 'object') continue;
       const h = holder as Record<string, unknown>;
-      const flat =
-        h.parameterCount ?? h.totalParameters ?? h.numParameters ?? h.total;
       const dtype = normalizeDtype(h.dtype ?? h.torchDtype);
-      if (typeof flat === 'number' && flat > 0) {
+      const flat = toCount(
+        h.parameterCount ?? h.totalParameters ?? h.numParameters ?? h.total,
+      );
+      if (flat) {
         return { parameterCount: flat, dtype: dtype ?? dtypeOf(h.parameters) };
       }
       if (h.parameters && typeof h.parameters === 'object') {
-        const counts = Object.values(h.parameters).filter(
-          (v): v is number => typeof v === 'number',
+        const sum = Object.values(h.parameters).reduce<number>(
+          (a, v) => a + toCount(v),
+          0,
         );
-        const sum = counts.reduce((a, b) => a + b, 0);
         if (sum > 0) {
           return { parameterCount: sum, dtype: dtype ?? dtypeOf(h.parameters) };
         }
       }
-      if (typeof h.parameters === 'number' && h.parameters > 0) {
-        return { parameterCount: h.parameters, dtype };
+      if (toCount(h.parameters)) {
+        return { parameterCount: toCount(h.parameters), dtype };
       }
     }
   }
@@ -407,9 +449,9 @@ export function weightFactsFromChecks(
 
 function dtypeOf(parameters: unknown): Dtype | undefined {
   if (!parameters || typeof parameters !== 'object') return undefined;
-  const entries = Object.entries(parameters).filter(
-    (e): e is [string, number] => typeof e[1] === 'number',
-  );
+  const entries = Object.entries(parameters)
+    .map(([k, v]): [string, number] => [k, toCount(v)])
+    .filter(e => e[1] > 0);
   entries.sort((a, b) => b[1] - a[1]);
   return entries.length ? normalizeDtype(entries[0][0]) : undefined;
 }
@@ -426,6 +468,10 @@ export function weightFileBytes(
   const byExt = (re: RegExp) => weights.filter(f => re.test(f.path));
   const sum = (fs: typeof weights) => fs.reduce((a, f) => a + f.size, 0);
   const safetensors = byExt(/\.safetensors$/i);
+  const sharded = safetensors.filter(
+    f => !/(^|\/)consolidated[^/]*$/.test(f.path),
+  );
+  if (sharded.length) return sum(sharded);
   if (safetensors.length) return sum(safetensors);
   const torch = byExt(/\.(bin|pt|pth)$/i);
   if (torch.length) return sum(torch);

@@ -24,8 +24,16 @@ export type RenderOptions = {
   /** The repository id the mirror serves the model as, `<namespace>/<name>`. */
   repoId: string;
   versionLabel: string;
-  /** The pinned revision: the resolved commit or the manifest digest. */
+  /** The pin of the version: the resolved commit or the manifest digest. */
   revision: string;
+  /**
+   * The revision asked from the mirror: the resolved commit, else the version
+   * label (the mirror serves approved versions by label or commit id, and an
+   * approved version's files cannot change).
+   */
+  mirrorRevision: string;
+  /** A Secret with the mirror token (`hf_...`) under the key `token`. */
+  tokenSecretName?: string;
   mirrorBaseUrl: string;
   profile: GpuProfile;
   gpuCount: number;
@@ -77,13 +85,28 @@ export function renderManifests(o: RenderOptions): KubernetesObject[] {
     labels: { ...labels },
     annotations: { ...annotations },
   });
-  const env = [
+  const env: Array<Record<string, unknown>> = [
     { name: 'HF_ENDPOINT', value: o.mirrorBaseUrl },
+    ...(o.tokenSecretName
+      ? [
+          {
+            name: 'HF_TOKEN',
+            valueFrom: {
+              secretKeyRef: {
+                name: o.tokenSecretName,
+                key: 'token',
+                optional: true,
+              },
+            },
+          },
+        ]
+      : []),
     { name: 'HF_HUB_DISABLE_XET', value: '1' },
     { name: 'HF_HUB_DISABLE_TELEMETRY', value: '1' },
     { name: 'MODEL_HUB_MODEL_REF', value: o.modelRef },
     { name: 'MODEL_HUB_REVISION', value: o.revision },
   ];
+  const rev = o.mirrorRevision;
   const resources = {
     limits: { 'nvidia.com/gpu': String(o.gpuCount) },
     requests: { 'nvidia.com/gpu': String(o.gpuCount) },
@@ -128,8 +151,8 @@ export function renderManifests(o: RenderOptions): KubernetesObject[] {
                 args: [
                   `--model_name=${o.name}`,
                   `--model_id=${o.repoId}`,
-                  `--model_revision=${o.revision}`,
-                  `--tokenizer_revision=${o.revision}`,
+                  `--model_revision=${rev}`,
+                  `--tokenizer_revision=${rev}`,
                   `--max-model-len=${o.maxContextLength}`,
                   `--tensor-parallel-size=${o.gpuCount}`,
                   `--gpu-memory-utilization=${o.memoryUtilization}`,
@@ -177,12 +200,12 @@ export function renderManifests(o: RenderOptions): KubernetesObject[] {
                     'download',
                     o.repoId,
                     '--revision',
-                    o.revision,
+                    rev,
                   ],
                   env: [
                     ...env,
                     { name: 'MODEL_ID', value: o.repoId },
-                    { name: 'MODEL_REVISION', value: o.revision },
+                    { name: 'MODEL_REVISION', value: rev },
                     {
                       name: 'MAX_MODEL_LEN',
                       value: String(o.maxContextLength),
@@ -208,9 +231,9 @@ export function renderManifests(o: RenderOptions): KubernetesObject[] {
             '--model',
             o.repoId,
             '--revision',
-            o.revision,
+            rev,
             '--tokenizer-revision',
-            o.revision,
+            rev,
             '--served-model-name',
             o.name,
             '--max-model-len',
@@ -231,7 +254,7 @@ export function renderManifests(o: RenderOptions): KubernetesObject[] {
           env: [
             ...env,
             { name: 'MODEL_ID', value: o.repoId },
-            { name: 'REVISION', value: o.revision },
+            { name: 'REVISION', value: rev },
             { name: 'NUM_SHARD', value: String(o.gpuCount) },
             { name: 'MAX_TOTAL_TOKENS', value: String(o.maxContextLength) },
             {

@@ -5,6 +5,7 @@ import {
   modelHubArtifactUploadPermission,
 } from '@internal/plugin-model-hub-common';
 import { Request, Response, Router } from 'express';
+import { assertDownloadAllowed } from '../../approvals/downloads';
 import { HubVersion } from '../../database/types';
 import { RouteContext, principalRef } from '../context';
 import { buildFileTree } from '../fileTree';
@@ -137,11 +138,12 @@ export function addFileRoutes(router: Router, ctx: RouteContext) {
   const download = async (req: Request, res: Response) => {
     const path = parseFilePath((req.params as any)[0]);
     const { model, version } = await lookup(req);
-    await ctx.authorize(
+    const credentials = await ctx.authorize(
       req,
       modelHubArtifactDownloadPermission,
       model.entityRef,
     );
+    await assertDownloadAllowed(ctx, req, credentials, model, version);
     const file = await ctx.requireFile(
       await store.getFile({ versionId: version.id, path }),
       path,

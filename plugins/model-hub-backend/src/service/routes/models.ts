@@ -153,8 +153,12 @@ export function addModelRoutes(router: Router, ctx: RouteContext) {
     await ctx.credentials(req);
     const params = parseInput(modelParams, req.params, 'model reference');
     const model = await ctx.requireModel(params);
-    const versions = await store.listVersions({ modelId: model.id });
-    res.json({ ...model, versions });
+    const [versions, activeVersion] = await Promise.all([
+      store.listVersions({ modelId: model.id }),
+      ctx.options.approvals?.getActiveVersion(model),
+    ]);
+    // the active (served) version and its state; null when none is promoted
+    res.json({ ...model, versions, activeVersion: activeVersion ?? null });
   });
 
   router.get('/models/:namespace/:name/versions', async (req, res) => {

@@ -1,7 +1,12 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { GpuConfig } from '../../lib/config';
-import { HubFile, HubVersion, ModelHubClient } from '../../lib/ModelHubClient';
+import {
+  HubCheck,
+  HubFile,
+  HubVersion,
+  ModelHubClient,
+} from '../../lib/ModelHubClient';
 
 export const LLAMA_CONFIG_JSON = JSON.stringify({
   architectures: ['LlamaForCausalLM'],
@@ -58,7 +63,12 @@ export const llamaFiles: HubFile[] = [
 export function createFakeModelHubClient(
   versions: Record<
     string,
-    { version: HubVersion; files?: HubFile[]; configJson?: string }
+    {
+      version: HubVersion;
+      files?: HubFile[];
+      configJson?: string;
+      checks?: HubCheck[];
+    }
   > = {
     'default/llama-3-8b-instruct@v1': {
       version: approvedVersion,
@@ -73,6 +83,7 @@ export function createFakeModelHubClient(
     getModel: jest.fn(async () => undefined),
     getVersion: jest.fn(async m => versions[key(m)]?.version),
     listFiles: jest.fn(async m => versions[key(m)]?.files ?? []),
+    listChecks: jest.fn(async m => versions[key(m)]?.checks ?? []),
     readTextFile: jest.fn(async m =>
       m.path === 'config.json' ? versions[key(m)]?.configJson : undefined,
     ),

@@ -1,0 +1,200 @@
+/*
+ * Benchmark: download of one big file from the local mock Hugging Face Hub
+ * through the Model Hub download path (HTTP fetch, partial file with fsynced
+ * checkpoints, SHA-256 verification, atomic write into the local
+ * content-addressed store), against `curl -o` of the same URL. Also the
+ * resident memory growth of the download. See README.md. Writes results.md.
+ */
+/* eslint-disable no-console */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { mockServices } from '@backstage/backend-test-utils';
+import Knex from 'knex';
+import { DatabaseModelHubStore } from '../../plugins/model-hub-backend/src/database/DatabaseModelHubStore';
+import { HuggingFaceClient } from '../../plugins/model-hub-backend/src/huggingface/HuggingFaceClient';
+import { downloadBlob } from '../../plugins/model-hub-backend/src/jobs/downloadBlob';
+import { PartialDownloadStore } from '../../plugins/model-hub-backend/src/jobs/PartialDownloadStore';
+import { LocalArtifactStore } from '../../plugins/model-hub-backend/src/store/LocalArtifactStore';
+
+const GIB = 1024 * 1024 * 1024;
+const SIZE_GIB = Number(process.env.BENCH_SIZE_GIB ?? 2);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const TMP = join(__dirname, '..', '.tmp', 'hf-download');
+const REPO = 'acme/big-model';
+const FILE = 'model.safetensors';
+
+function startMock(sizeGib: number): Promise<{ url: string; stop: () => void }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        join(__dirname, '..', '..', 'packages', 'mock-hf-server', 'bin', 'mock-hf-server.js'),
+        '--port',
+        '0',
+        '--big-file-gib',
+        String(sizeGib),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', d => {
+      out += d;
+      const m = /MOCK_HF_URL=(\S+)/.exec(out);
+      if (m) {
+        resolve({ url: m[1], stop: () => child.kill('SIGTERM') });
+      }
+    });
+    child.on('exit', code => reject(new Error(`mock exited ${code}: ${out}`)));
+  });
+}
+
+function median(values: number[]) {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function fileInfo(url: string) {
+  const client = new HuggingFaceClient({ endpoint: url });
+  const files = await client.listFiles(REPO, 'main');
+  const f = files.find(x => x.path === FILE)!;
+  return { client, file: { path: f.path, size: f.size, oid: f.oid, lfsSha256: f.lfs!.sha256 } };
+}
+
+function curl(url: string, out: string): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('curl', ['-s', '-f', '-o', out, url]);
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) {
+    throw new Error(`curl failed: ${r.stderr}`);
+  }
+  rmSync(out, { force: true });
+  return secs;
+}
+
+async function ours(url: string, runDir: string) {
+  const { client, file } = await fileInfo(url);
+  mkdirSync(runDir, { recursive: true });
+  const knex = Knex({
+    client: 'better-sqlite3',
+    connection: { filename: join(runDir, 'db.sqlite') },
+    useNullAsDefault: true,
+  });
+  await DatabaseModelHubStore.create({
+    database: mockServices.database({ knex, migrations: { skip: false } }),
+  });
+  const artifacts = await LocalArtifactStore.create({ path: join(runDir, 'store') });
+  const partials = new PartialDownloadStore(knex);
+  global.gc?.();
+  const baseline = process.memoryUsage().rss;
+  let peak = baseline;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 20);
+  const t0 = process.hrtime.bigint();
+  const blob = await downloadBlob({
+    file,
+    url: client.fileUrl(REPO, 'main', FILE),
+    fetchRange: (headers, signal) => client.fetchFile(REPO, 'main', FILE, { headers, signal }),
+    artifacts,
+    partials,
+    dir: join(runDir, 'downloads'),
+    signal: new AbortController().signal,
+  });
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  clearInterval(sampler);
+  peak = Math.max(peak, process.memoryUsage().rss);
+  if (blob.sha256 !== file.lfsSha256) {
+    throw new Error('digest mismatch');
+  }
+  const stored = statSync(join(runDir, 'store', blob.location)).size;
+  if (stored !== file.size) {
+    throw new Error('size mismatch');
+  }
+  await knex.destroy();
+  rmSync(runDir, { recursive: true, force: true });
+  return { secs, rssGrowth: peak - baseline };
+}
+
+async function measure(sizeGib: number) {
+  const mock = await startMock(sizeGib);
+  try {
+    const size = Math.round(sizeGib * GIB);
+    const url = `${mock.url}/${REPO}/resolve/main/${FILE}`;
+    // warm up the mock and the page cache
+    curl(url, join(TMP, 'warmup.bin'));
+    const curlSecs: number[] = [];
+    const oursSecs: number[] = [];
+    const growth: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      curlSecs.push(curl(url, join(TMP, `curl-${i}.bin`)));
+      const r = await ours(mock.url, join(TMP, `run-${i}`));
+      oursSecs.push(r.secs);
+      growth.push(r.rssGrowth);
+      console.log(
+        `${sizeGib} GiB run ${i + 1}: curl ${curlSecs[i].toFixed(2)} s, model hub ${r.secs.toFixed(2)} s, RSS growth ${(r.rssGrowth / 2 ** 20).toFixed(1)} MiB`,
+      );
+    }
+    const curlMBs = size / median(curlSecs) / 1e6;
+    const oursMBs = size / median(oursSecs) / 1e6;
+    return {
+      sizeGib,
+      curlSecs,
+      oursSecs,
+      curlMBs,
+      oursMBs,
+      ratio: oursMBs / curlMBs,
+      maxGrowthMiB: Math.max(...growth) / 2 ** 20,
+    };
+  } finally {
+    mock.stop();
+  }
+}
+
+async function main() {
+  rmSync(TMP, { recursive: true, force: true });
+  mkdirSync(TMP, { recursive: true });
+  const sizes = [...new Set([0.5, SIZE_GIB])];
+  const results = [];
+  for (const s of sizes) {
+    results.push(await measure(s));
+  }
+  rmSync(TMP, { recursive: true, force: true });
+  const main = results[results.length - 1];
+  const lines = [
+    '# Results: Hugging Face download',
+    '',
+    `Run on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs (${cpus()[0]?.model}), ${(totalmem() / GIB).toFixed(0)} GiB RAM, Node ${process.version}; mock Hub in its own process on 127.0.0.1; ${RUNS} runs per size, medians.`,
+    '',
+    '| file | `curl -o` | Model Hub download (verify + atomic store write) | ratio (target ≥ 0.8) | peak RSS growth (target < 64 MiB) |',
+    '| ---- | --------- | ------------------------------------------------ | -------------------- | --------------------------------- |',
+    ...results.map(
+      r =>
+        `| ${r.sizeGib} GiB | ${r.curlMBs.toFixed(0)} MB/s (${median(r.curlSecs).toFixed(2)} s) | ${r.oursMBs.toFixed(0)} MB/s (${median(r.oursSecs).toFixed(2)} s) | ${r.ratio.toFixed(2)} | ${r.maxGrowthMiB.toFixed(1)} MiB |`,
+    ),
+    '',
+    `Target (issue 4, acceptance 4): ${SIZE_GIB} GiB at ≥ 0.8× curl: **${
+      main.ratio >= 0.8 ? 'met' : 'not met'
+    }** (${main.ratio.toFixed(2)}×); RSS growth < 64 MiB at every size: **${
+      results.every(r => r.maxGrowthMiB < 64) ? 'met' : 'not met'
+    }**.`,
+    '',
+    'Raw seconds per run:',
+    '',
+    ...results.map(
+      r =>
+        `- ${r.sizeGib} GiB: curl ${r.curlSecs.map(s => s.toFixed(2)).join(', ')}; Model Hub ${r.oursSecs
+          .map(s => s.toFixed(2))
+          .join(', ')}`,
+    ),
+    '',
+  ];
+  writeFileSync(join(__dirname, 'results.md'), lines.join('\n'));
+  console.log(lines.join('\n'));
+}
+
+main().catch(error => {
+  console.error(error);
+  process.exit(1);
+});

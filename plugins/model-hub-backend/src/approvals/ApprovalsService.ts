@@ -1,0 +1,455 @@
+import { LoggerService } from '@backstage/backend-plugin-api';
+import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
+import type { NotificationService } from '@backstage/plugin-notifications-node';
+import { ModelHubStore } from '../database/ModelHubStore';
+import { HubModel, HubVersion } from '../database/types';
+import {
+  ActiveVersion,
+  ActiveVersionChange,
+  ApprovalsStore,
+  CheckWaiver,
+  TransitionResult,
+  VersionComment,
+} from './ApprovalsStore';
+import { ApprovalPolicy, ApprovalsConfig, policyForModel } from './config';
+import { blockingChecks } from './checks';
+import { diffVersions, parametersFromChecks, VersionDiff } from './diff';
+import { transitionNotification } from './notifications';
+import { TRANSITIONS, TransitionAction } from './transitions';
+import { WebhookDispatcher } from './webhooks';
+
+/** A comment with its replies. @internal */
+export type CommentThread = VersionComment & { replies: CommentThread[] };
+
+/** States in which checks can still be waived. */
+const WAIVABLE_STATES = ['draft', 'changes_requested', 'in_review'];
+
+/** @internal */
+export type ApprovalsServiceOptions = {
+  store: ApprovalsStore;
+  hubStore: ModelHubStore;
+  config: ApprovalsConfig;
+  logger: LoggerService;
+  /** Where notifications go; none are sent without it. */
+  notifications?: NotificationService;
+  webhooks?: WebhookDispatcher;
+};
+
+/**
+ * The approvals workflow: lifecycle transitions under the configured
+ * policy, review data, the active version of models, notifications and
+ * webhooks. Permissions are checked by the routes before calling it;
+ * separation of duties is enforced here (in the store's transaction).
+ *
+ * @internal
+ */
+export class ApprovalsService {
+  readonly webhooks: WebhookDispatcher;
+
+  constructor(private readonly options: ApprovalsServiceOptions) {
+    this.webhooks =
+      options.webhooks ??
+      new WebhookDispatcher({
+        store: options.store,
+        targets: options.config.webhooks,
+        logger: options.logger,
+      });
+  }
+
+  get store() {
+    return this.options.store;
+  }
+
+  policyFor(model: Pick<HubModel, 'type' | 'lifecycle'>): ApprovalPolicy {
+    return policyForModel(this.options.config, model);
+  }
+
+  async transition(options: {
+    model: HubModel;
+    version: HubVersion;
+    action: TransitionAction;
+    actor: string;
+    comment?: string;
+    expectedRevision?: number;
+  }): Promise<{
+    version: HubVersion;
+    transition: TransitionResult;
+    requiredApprovals: number;
+  }> {
+    const { model, version, action, actor, comment } = options;
+    const rule = TRANSITIONS[action];
+    if (rule.commentRequired && !comment?.trim()) {
+      throw new InputError(
+        `A comment giving the reason is required to ${action.replace(
+          '_',
+          ' ',
+        )} a version`,
+      );
+    }
+    const policy = this.policyFor(model);
+    const transition = await this.options.store.applyTransition({
+      versionId: version.id,
+      action,
+      actor,
+      comment,
+      expectedRevision: options.expectedRevision,
+      policy,
+    });
+    const updated = (await this.options.hubStore.getVersion({
+      modelId: model.id,
+      label: version.label,
+    }))!;
+
+    const notification = transitionNotification({
+      model,
+      label: version.label,
+      action,
+      to: transition.to,
+      actor,
+      comment,
+      policy,
+    });
+    if (notification && this.options.notifications) {
+      try {
+        await this.options.notifications.send(notification);
+      } catch (error) {
+        this.options.logger.warn(
+          `Could not send the notification of ${action} of ${model.entityRef} ${version.label}: ${error}`,
+        );
+      }
+    }
+    const completed = action !== 'approve' || transition.to === 'approved';
+    await this.emit(completed ? rule.event : 'version.approval_recorded', {
+      modelRef: model.entityRef,
+      versionLabel: version.label,
+      actor,
+      model: {
+        entityRef: model.entityRef,
+        owner: model.owner,
+        type: model.type,
+        lifecycle: model.lifecycle,
+      },
+      version: {
+        label: version.label,
+        state: transition.to,
+        previousState: transition.from,
+        revision: updated.revision,
+        manifestDigest: updated.manifestDigest,
+      },
+      action,
+      comment,
+      round: transition.round,
+      approvals: transition.approvals,
+      requiredApprovals: policy.requiredApprovals,
+    });
+    return {
+      version: updated,
+      transition,
+      requiredApprovals: policy.requiredApprovals,
+    };
+  }
+
+  async addComment(options: {
+    version: HubVersion;
+    parentId?: string;
+    author: string;
+    body: string;
+  }): Promise<VersionComment> {
+    return this.options.store.addComment({
+      versionId: options.version.id,
+      parentId: options.parentId,
+      author: options.author,
+      body: options.body,
+    });
+  }
+
+  /** The comments of a version as threads, oldest first. */
+  async commentThreads(version: HubVersion): Promise<CommentThread[]> {
+    const comments = await this.options.store.listComments({
+      versionId: version.id,
+    });
+    const byId = new Map<string, CommentThread>(
+      comments.map(c => [c.id, { ...c, replies: [] }]),
+    );
+    const roots: CommentThread[] = [];
+    for (const c of comments) {
+      const node = byId.get(c.id)!;
+      const parent = c.parentId ? byId.get(c.parentId) : undefined;
+      (parent ? parent.replies : roots).push(node);
+    }
+    return roots;
+  }
+
+  async waiveCheck(options: {
+    version: HubVersion;
+    checkName: string;
+    reason: string;
+    actor: string;
+  }): Promise<CheckWaiver> {
+    if (!WAIVABLE_STATES.includes(options.version.state)) {
+      throw new ConflictError(
+        `Checks of version ${options.version.label} cannot be waived: it is ${options.version.state}`,
+      );
+    }
+    return this.options.store.addWaiver({
+      versionId: options.version.id,
+      checkName: options.checkName,
+      reason: options.reason,
+      waivedBy: options.actor,
+    });
+  }
+
+  async diff(
+    model: HubModel,
+    version: HubVersion,
+    againstLabel?: string,
+  ): Promise<VersionDiff> {
+    const { hubStore, store } = this.options;
+    let base: HubVersion | undefined;
+    if (againstLabel) {
+      base = await hubStore.getVersion({
+        modelId: model.id,
+        label: againstLabel,
+      });
+      if (!base) {
+        throw new NotFoundError(
+          `Version ${againstLabel} of model ${model.entityRef} not found`,
+        );
+      }
+    } else {
+      const previous = await store.findPreviousApproved({
+        modelId: model.id,
+        versionId: version.id,
+      });
+      base = previous
+        ? await hubStore.getVersion({
+            modelId: model.id,
+            label: previous.label,
+          })
+        : undefined;
+    }
+    const [files, baseFiles, checks, baseChecks] = await Promise.all([
+      hubStore.listFiles({ versionId: version.id }),
+      base ? hubStore.listFiles({ versionId: base.id }) : [],
+      store.listChecks({ versionId: version.id }),
+      base ? store.listChecks({ versionId: base.id }) : [],
+    ]);
+    return diffVersions({
+      base: base
+        ? {
+            version: base,
+            files: baseFiles,
+            parameters: parametersFromChecks(baseChecks),
+          }
+        : undefined,
+      target: { version, files, parameters: parametersFromChecks(checks) },
+      modelLicense: model.license,
+    });
+  }
+
+  /** Everything a reviewer needs, in one answer. */
+  async review(model: HubModel, version: HubVersion) {
+    const { store } = this.options;
+    const policy = this.policyFor(model);
+    const [submissions, decisions, checks, waivers, comments, diff, history] =
+      await Promise.all([
+        store.listSubmissions({ versionId: version.id }),
+        store.listDecisions({ versionId: version.id }),
+        store.listChecks({ versionId: version.id }),
+        store.listWaivers({ versionId: version.id }),
+        this.commentThreads(version),
+        this.diff(model, version),
+        this.history(model, version),
+      ]);
+    const submission = submissions[submissions.length - 1];
+    const round = submission?.round ?? 0;
+    const approvals = [
+      ...new Set(
+        decisions
+          .filter(d => d.round === round && d.decision === 'approve')
+          .map(d => d.reviewer),
+      ),
+    ];
+    return {
+      version,
+      policy,
+      round,
+      submission,
+      submissions,
+      approvals: {
+        count: approvals.length,
+        required: policy.requiredApprovals,
+        reviewers: approvals,
+      },
+      decisions,
+      checks: {
+        items: checks,
+        waivers,
+        blocking: blockingChecks({
+          requiredChecks: policy.requiredChecks,
+          checks,
+          waivers,
+        }),
+      },
+      comments,
+      diff,
+      history,
+    };
+  }
+
+  async history(model: HubModel, version: HubVersion) {
+    return this.options.store.listTimeline({
+      modelRef: model.entityRef,
+      versionLabel: version.label,
+    });
+  }
+
+  async getActiveVersion(model: HubModel): Promise<ActiveVersion | undefined> {
+    return this.options.store.getActiveVersion({ modelId: model.id });
+  }
+
+  async activeVersionWithHistory(model: HubModel): Promise<{
+    active: ActiveVersion | null;
+    history: ActiveVersionChange[];
+  }> {
+    const [active, history] = await Promise.all([
+      this.getActiveVersion(model),
+      this.options.store.listActiveVersionChanges({ modelId: model.id }),
+    ]);
+    return { active: active ?? null, history };
+  }
+
+  /**
+   * Makes an approved version the active one. `expectedActive` is the label
+   * of the active version the caller saw (null: none); a different one is
+   * a conflict.
+   */
+  async promote(options: {
+    model: HubModel;
+    version: HubVersion;
+    actor: string;
+    expectedActive?: string | null;
+  }): Promise<ActiveVersion> {
+    const { model, version, actor } = options;
+    const current = await this.getActiveVersion(model);
+    if (
+      options.expectedActive !== undefined &&
+      options.expectedActive !== (current?.label ?? null)
+    ) {
+      throw new ConflictError(
+        `The active version of ${model.entityRef} is ${
+          current?.label ?? 'none'
+        }, not ${options.expectedActive ?? 'none'}; reload and try again`,
+      );
+    }
+    if (version.state !== 'approved') {
+      throw new ConflictError(
+        `Version ${version.label} is ${version.state}; only an approved version can be the active version`,
+      );
+    }
+    if (current?.versionId === version.id) {
+      throw new ConflictError(
+        `Version ${version.label} is already the active version`,
+      );
+    }
+    return this.setActive(model, version, current, 'promote', actor);
+  }
+
+  /**
+   * Makes an earlier approved version active again: the given one, or the
+   * one that was active before the current one.
+   */
+  async rollback(options: {
+    model: HubModel;
+    label?: string;
+    actor: string;
+  }): Promise<ActiveVersion> {
+    const { model, actor } = options;
+    const { hubStore, store } = this.options;
+    const current = await this.getActiveVersion(model);
+    let target: HubVersion | undefined;
+    if (options.label) {
+      target = await hubStore.getVersion({
+        modelId: model.id,
+        label: options.label,
+      });
+      if (!target) {
+        throw new NotFoundError(
+          `Version ${options.label} of model ${model.entityRef} not found`,
+        );
+      }
+      if (target.state !== 'approved') {
+        throw new ConflictError(
+          `Version ${target.label} is ${target.state}; only an approved version can be rolled back to`,
+        );
+      }
+    } else {
+      const changes = await store.listActiveVersionChanges({
+        modelId: model.id,
+      });
+      const versions = await hubStore.listVersions({ modelId: model.id });
+      const approved = new Map(
+        versions.filter(v => v.state === 'approved').map(v => [v.label, v]),
+      );
+      const previous = changes.find(
+        c => c.label && c.label !== current?.label && approved.has(c.label),
+      );
+      if (!previous) {
+        throw new ConflictError(
+          `Model ${model.entityRef} has no earlier approved active version to roll back to`,
+        );
+      }
+      target = approved.get(previous.label!)!;
+    }
+    if (current?.versionId === target.id) {
+      throw new ConflictError(
+        `Version ${target.label} is already the active version`,
+      );
+    }
+    return this.setActive(model, target, current, 'rollback', actor);
+  }
+
+  /** Queues webhooks; a failure to log them never fails the request. */
+  private async emit(
+    ...args: Parameters<WebhookDispatcher['dispatch']>
+  ): Promise<void> {
+    try {
+      await this.webhooks.dispatch(...args);
+    } catch (error) {
+      this.options.logger.warn(
+        `Could not queue webhooks of ${args[0]}: ${error}`,
+      );
+    }
+  }
+
+  private async setActive(
+    model: HubModel,
+    version: HubVersion,
+    current: ActiveVersion | undefined,
+    action: 'promote' | 'rollback',
+    actor: string,
+  ): Promise<ActiveVersion> {
+    const active = await this.options.store.setActiveVersion({
+      modelId: model.id,
+      versionId: version.id,
+      expectedVersionId: current?.versionId ?? null,
+      action,
+      actor,
+    });
+    await this.emit('model.active_version_changed', {
+      modelRef: model.entityRef,
+      versionLabel: version.label,
+      actor,
+      action,
+      model: {
+        entityRef: model.entityRef,
+        owner: model.owner,
+        type: model.type,
+        lifecycle: model.lifecycle,
+      },
+      activeVersion: active.label,
+      previousActiveVersion: current?.label ?? null,
+    });
+    return active;
+  }
+}

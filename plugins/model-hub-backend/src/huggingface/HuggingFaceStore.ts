@@ -1,0 +1,366 @@
+import { randomUUID } from 'node:crypto';
+import { Knex } from 'knex';
+import type { ModelFormat, ModelType } from '@internal/plugin-model-hub-common';
+import { HfFileEntry } from './HuggingFaceClient';
+
+type DbDate = Date | string | number;
+
+function toIso(value: DbDate | null | undefined): string | undefined {
+  if (value === null || value === undefined) {
+    return undefined;
+  }
+  if (value instanceof Date) {
+    return value.toISOString();
+  }
+  if (typeof value === 'number' || /^\d+$/.test(value)) {
+    return new Date(Number(value)).toISOString();
+  }
+  return new Date(value).toISOString();
+}
+
+function parseJson(value: string | null | undefined): any {
+  try {
+    return value ? JSON.parse(value) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A registered Hugging Face repository. @public */
+export type HfRepo = {
+  id: string;
+  modelId: string;
+  modelRef: string;
+  repoId: string;
+  revision: string;
+  syncState: 'pending' | 'synced' | 'failed';
+  lastSyncedCommit?: string;
+  lastSyncedAt?: string;
+  upstreamCommit?: string;
+  upstreamCheckedAt?: string;
+  /** Upstream has a newer commit than the last synced one. */
+  drift: boolean;
+  gated?: string;
+  lastError?: string;
+  cardData?: Record<string, unknown>;
+  config?: Record<string, unknown>;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+};
+
+/** A file of the last synced commit. @public */
+export type HfRepoFile = {
+  path: string;
+  size: number;
+  oid: string;
+  lfsSha256?: string;
+  lfsPointerSize?: number;
+};
+
+/** Model fields a sync writes. @internal */
+export type SyncedModelFields = {
+  type?: ModelType;
+  task?: string;
+  format?: ModelFormat;
+  license?: string;
+  description?: string;
+  tags: string[];
+};
+
+/**
+ * The persistence of the Hugging Face sync: registered repos, the file
+ * listing of their last synced commit, model metadata from the Hub, and
+ * tombstones of deleted models.
+ *
+ * @internal
+ */
+export class HuggingFaceStore {
+  constructor(private readonly db: Knex) {}
+
+  private repos() {
+    return this.db('hf_repos as r')
+      .join('models as m', 'm.id', 'r.model_id')
+      .select('r.*', 'm.entity_ref as model_ref');
+  }
+
+  private map(row: any): HfRepo {
+    return {
+      id: row.id,
+      modelId: row.model_id,
+      modelRef: row.model_ref,
+      repoId: row.repo_id,
+      revision: row.revision,
+      syncState: row.sync_state,
+      lastSyncedCommit: row.last_synced_commit ?? undefined,
+      lastSyncedAt: toIso(row.last_synced_at),
+      upstreamCommit: row.upstream_commit ?? undefined,
+      upstreamCheckedAt: toIso(row.upstream_checked_at),
+      drift: Boolean(row.drift),
+      gated: row.gated ?? undefined,
+      lastError: row.last_error ?? undefined,
+      cardData: parseJson(row.card_data),
+      config: parseJson(row.config),
+      createdBy: row.created_by,
+      createdAt: toIso(row.created_at)!,
+      updatedAt: toIso(row.updated_at)!,
+    };
+  }
+
+  async insertRepo(options: {
+    modelId: string;
+    repoId: string;
+    revision: string;
+    gated?: string;
+    createdBy: string;
+  }): Promise<void> {
+    const now = new Date();
+    await this.db('hf_repos').insert({
+      id: randomUUID(),
+      model_id: options.modelId,
+      repo_id: options.repoId,
+      revision: options.revision,
+      sync_state: 'pending',
+      gated: options.gated ?? null,
+      drift: false,
+      created_by: options.createdBy,
+      created_at: now,
+      updated_at: now,
+    });
+  }
+
+  async getRepo(filter: {
+    repoId?: string;
+    modelId?: string;
+  }): Promise<HfRepo | undefined> {
+    const q = this.repos();
+    if (filter.repoId) {
+      q.whereRaw('lower(r.repo_id) = ?', [filter.repoId.toLowerCase()]);
+    }
+    if (filter.modelId) {
+      q.where('r.model_id', filter.modelId);
+    }
+    const row = await q.first();
+    return row ? this.map(row) : undefined;
+  }
+
+  async listRepos(options: {
+    offset: number;
+    limit: number;
+  }): Promise<{ items: HfRepo[]; totalCount: number }> {
+    const [count, rows] = await Promise.all([
+      this.db('hf_repos').count({ count: '*' }).first(),
+      this.repos()
+        .orderBy('r.repo_id')
+        .offset(options.offset)
+        .limit(options.limit),
+    ]);
+    return {
+      items: rows.map((r: any) => this.map(r)),
+      totalCount: Number(count?.count ?? 0),
+    };
+  }
+
+  /** Ids of every registered repo, in batches, for the scheduled sync. */
+  async listAllRepoIds(): Promise<string[]> {
+    const rows = await this.db('hf_repos').select('repo_id').orderBy('repo_id');
+    return rows.map(r => r.repo_id);
+  }
+
+  async listFiles(hfRepoId: string): Promise<HfRepoFile[]> {
+    const rows = await this.db('hf_repo_files')
+      .where({ hf_repo_id: hfRepoId })
+      .orderBy('path');
+    return rows.map(r => ({
+      path: r.path,
+      size: Number(r.size),
+      oid: r.oid,
+      lfsSha256: r.lfs_sha256 ?? undefined,
+      lfsPointerSize:
+        r.lfs_pointer_size === null ? undefined : Number(r.lfs_pointer_size),
+    }));
+  }
+
+  /** Records a check of upstream that found a commit. */
+  async recordUpstream(options: {
+    id: string;
+    commit: string;
+    gated?: string;
+  }): Promise<HfRepo> {
+    const now = new Date();
+    const current = await this.db('hf_repos')
+      .where({ id: options.id })
+      .first('last_synced_commit');
+    await this.db('hf_repos')
+      .where({ id: options.id })
+      .update({
+        upstream_commit: options.commit,
+        upstream_checked_at: now,
+        drift: Boolean(
+          current?.last_synced_commit &&
+            current.last_synced_commit !== options.commit,
+        ),
+        ...(options.gated !== undefined && { gated: options.gated }),
+        updated_at: now,
+      });
+    return (await this.repos().where('r.id', options.id).first().then(r => this.map(r)))!;
+  }
+
+  async recordFailure(id: string, error: string): Promise<void> {
+    await this.db('hf_repos')
+      .where({ id })
+      .update({
+        sync_state: 'failed',
+        last_error: error.slice(0, 4000),
+        updated_at: new Date(),
+      });
+  }
+
+  /**
+   * Stores a completed sync in one transaction: the file listing of the
+   * commit, the repo's sync state and the model's metadata.
+   */
+  async recordSync(options: {
+    id: string;
+    modelId: string;
+    commit: string;
+    files: HfFileEntry[];
+    gated?: string;
+    cardData?: Record<string, unknown>;
+    config?: Record<string, unknown>;
+    model: SyncedModelFields;
+  }): Promise<void> {
+    const now = new Date();
+    await this.db.transaction(async tx => {
+      await tx('hf_repo_files').where({ hf_repo_id: options.id }).delete();
+      const rows = options.files.map(f => ({
+        hf_repo_id: options.id,
+        commit: options.commit,
+        path: f.path,
+        size: f.size,
+        oid: f.oid,
+        lfs_sha256: f.lfs?.sha256 ?? null,
+        lfs_pointer_size: f.lfs?.pointerSize ?? null,
+      }));
+      for (let i = 0; i < rows.length; i += 200) {
+        await tx('hf_repo_files').insert(rows.slice(i, i + 200));
+      }
+      await tx('hf_repos')
+        .where({ id: options.id })
+        .update({
+          sync_state: 'synced',
+          last_synced_commit: options.commit,
+          last_synced_at: now,
+          upstream_commit: options.commit,
+          upstream_checked_at: now,
+          drift: false,
+          last_error: null,
+          gated: options.gated ?? null,
+          card_data: options.cardData ? JSON.stringify(options.cardData) : null,
+          config: options.config ? JSON.stringify(options.config) : null,
+          updated_at: now,
+        });
+      const model = await tx('models').where({ id: options.modelId }).first();
+      const m = options.model;
+      const tags = [...new Set(m.tags)];
+      await tx('models')
+        .where({ id: options.modelId })
+        .update({
+          ...(m.type && { type: m.type }),
+          task: m.task ?? model.task,
+          format: m.format ?? model.format,
+          license: m.license ?? model.license,
+          description: model.description ?? m.description ?? null,
+          tags: JSON.stringify(tags),
+          search_text: [model.name, model.title ?? '', model.description ?? m.description ?? '', ...tags]
+            .join(' ')
+            .toLocaleLowerCase('en-US'),
+          updated_at: now,
+        });
+      await tx('model_tags').where({ model_id: options.modelId }).delete();
+      if (tags.length) {
+        await tx('model_tags').insert(
+          tags.map(tag => ({ model_id: options.modelId, tag })),
+        );
+      }
+    });
+  }
+
+  /**
+   * Deletes a registered repo, and its model when `deleteModel` is set: the
+   * blob references of its files are released first (the garbage collection
+   * removes unreferenced blobs after its grace period) and a tombstone tells
+   * the catalog entity provider to remove the entity.
+   */
+  async deleteRepo(options: {
+    id: string;
+    modelId: string;
+    modelRef: string;
+    deleteModel: boolean;
+  }): Promise<void> {
+    const now = new Date();
+    await this.db.transaction(async tx => {
+      await tx('hf_repos').where({ id: options.id }).delete();
+      if (!options.deleteModel) {
+        await tx('models')
+          .where({ id: options.modelId })
+          .update({ updated_at: now });
+        return;
+      }
+      const counts = await tx('version_files as f')
+        .join('model_versions as v', 'v.id', 'f.version_id')
+        .where('v.model_id', options.modelId)
+        .groupBy('f.sha256')
+        .select('f.sha256')
+        .count({ n: '*' });
+      for (const c of counts as Array<{ sha256: string; n: number | string }>) {
+        await tx('blobs')
+          .where({ sha256: c.sha256 })
+          .update({
+            ref_count: tx.raw('ref_count - ?', [Number(c.n)]),
+            last_referenced_at: now,
+          });
+      }
+      await tx('jobs').where({ model_id: options.modelId }).delete();
+      await tx('models').where({ id: options.modelId }).delete();
+      await tx('model_tombstones')
+        .insert({ entity_ref: options.modelRef, deleted_at: now })
+        .onConflict('entity_ref')
+        .merge();
+    });
+  }
+
+  /** Forgets the tombstone of a model that is created again. */
+  async clearTombstone(entityRef: string): Promise<void> {
+    await this.db('model_tombstones').where({ entity_ref: entityRef }).delete();
+  }
+
+  /** Approved Hub versions without files and without an active download. */
+  async listApprovedVersionsToFetch(): Promise<
+    Array<{ versionId: string; modelId: string; resolvedCommit: string; repoId: string }>
+  > {
+    const rows = await this.db('model_versions as v')
+      .join('hf_repos as r', 'r.model_id', 'v.model_id')
+      .where('v.state', 'approved')
+      .where('v.source_type', 'huggingface')
+      .whereNotNull('v.resolved_commit')
+      .whereNotExists(q =>
+        q.select(this.db.raw('1')).from('version_files as f').whereRaw('f.version_id = v.id'),
+      )
+      .whereNotExists(q =>
+        q
+          .select(this.db.raw('1'))
+          .from('jobs as j')
+          .whereRaw('j.version_id = v.id')
+          .where('j.type', 'huggingface-download')
+          .whereIn('j.state', ['queued', 'running', 'succeeded', 'failed']),
+      )
+      .select('v.id as version_id', 'v.model_id', 'v.resolved_commit', 'r.repo_id');
+    return rows.map(r => ({
+      versionId: r.version_id,
+      modelId: r.model_id,
+      resolvedCommit: r.resolved_commit,
+      repoId: r.repo_id,
+    }));
+  }
+}

@@ -1,0 +1,205 @@
+import { parse as parseYaml } from 'yaml';
+import type { ModelFormat, ModelType } from '@internal/plugin-model-hub-common';
+import type { FileKind } from '../database/types';
+
+/** What a model card's front matter says about a model. @internal */
+export type CardMetadata = {
+  license?: string;
+  baseModels: string[];
+  datasets: string[];
+  pipelineTag?: string;
+  libraryName?: string;
+  tags: string[];
+  /** The whole front matter. */
+  data: Record<string, unknown>;
+};
+
+function asStrings(value: unknown): string[] {
+  if (typeof value === 'string') {
+    return [value];
+  }
+  return Array.isArray(value)
+    ? value.filter((v): v is string => typeof v === 'string')
+    : [];
+}
+
+/**
+ * Parses the YAML front matter of a model card (README.md): license,
+ * base_model, datasets, pipeline_tag, library_name and tags. A card without
+ * front matter, or with invalid YAML, gives empty metadata.
+ *
+ * @internal
+ */
+export function parseModelCard(text: string | undefined): CardMetadata {
+  const empty: CardMetadata = { baseModels: [], datasets: [], tags: [], data: {} };
+  if (!text) {
+    return empty;
+  }
+  const m = /^\uFEFF?---[ \t]*\r?\n([\s\S]*?)\r?\n---[ \t]*(\r?\n|$)/.exec(text);
+  if (!m) {
+    return empty;
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(m[1]);
+  } catch {
+    return empty;
+  }
+  if (!data || typeof data !== 'object' || Array.isArray(data)) {
+    return empty;
+  }
+  const d = data as Record<string, unknown>;
+  const license = asStrings(d.license)[0];
+  return {
+    license:
+      license === 'other' && typeof d.license_name === 'string'
+        ? d.license_name
+        : license,
+    baseModels: asStrings(d.base_model),
+    datasets: asStrings(d.datasets),
+    pipelineTag: asStrings(d.pipeline_tag)[0],
+    libraryName: asStrings(d.library_name)[0],
+    tags: asStrings(d.tags),
+    data: d,
+  };
+}
+
+const TYPE_BY_TASK: Array<[RegExp, ModelType]> = [
+  [/^(text-generation|text2text-generation|conversational|summarization|translation|question-answering|fill-mask|image-text-to-text)$/, 'llm'],
+  [/^(feature-extraction|sentence-similarity)$/, 'embedding'],
+  [/^(text-to-image|image-to-image|unconditional-image-generation|text-to-video)$/, 'diffusion'],
+  [/^(image-|object-detection|depth-estimation|video-|zero-shot-image|mask-generation)/, 'vision'],
+  [/^(automatic-speech-recognition|audio-|text-to-speech|text-to-audio|voice-activity)/, 'audio'],
+  [/^tabular-/, 'tabular'],
+  [/^(text-classification|token-classification|zero-shot-classification)$/, 'llm'],
+];
+
+/** The Model type of a Hub pipeline tag. @internal */
+export function modelTypeOf(
+  pipelineTag: string | undefined,
+  options: { hasModelIndex?: boolean } = {},
+): ModelType {
+  if (options.hasModelIndex) {
+    return 'diffusion';
+  }
+  for (const [pattern, type] of TYPE_BY_TASK) {
+    if (pipelineTag && pattern.test(pipelineTag)) {
+      return type;
+    }
+  }
+  return 'other';
+}
+
+/** The weight format of a repo, from its file names. @internal */
+export function modelFormatOf(paths: string[]): ModelFormat | undefined {
+  const has = (re: RegExp) => paths.some(p => re.test(p));
+  if (has(/\.safetensors$/)) return 'safetensors';
+  if (has(/\.gguf$/)) return 'gguf';
+  if (has(/\.onnx$/)) return 'onnx';
+  if (has(/\.(bin|pt|pth)$/)) return 'pytorch';
+  if (has(/\.joblib$/)) return 'joblib';
+  return undefined;
+}
+
+/** The kind of a file of a version, from its path. @internal */
+export function fileKindOf(path: string): FileKind {
+  const name = path.split('/').pop()!.toLowerCase();
+  if (/\.(safetensors|gguf|onnx|bin|pt|pth|h5|msgpack|ckpt|joblib|tflite)$/.test(name)) {
+    return 'weights';
+  }
+  if (/^(tokenizer.*|vocab\..*|merges\.txt|special_tokens_map\.json|.*\.model)$/.test(name)) {
+    return 'tokenizer';
+  }
+  if (/\.(json|ya?ml)$/.test(name)) {
+    return 'config';
+  }
+  if (/\.(md|txt)$/.test(name) || name === 'license') {
+    return 'docs';
+  }
+  return 'other';
+}
+
+const TAG_PATTERN = /^[a-z0-9:+#]+(-[a-z0-9:+#]+)*$/;
+
+/**
+ * Filters tags to the catalog's tag format (lower-case `[a-z0-9:+#]` words
+ * joined by `-`, at most 63 characters): tags are lower-cased, `_`, `.`,
+ * `/` and spaces become `-`; what still does not fit is dropped. At most 30.
+ *
+ * @internal
+ */
+export function toCatalogTags(tags: Iterable<string>): string[] {
+  const out = new Set<string>();
+  for (const tag of tags) {
+    const t = tag
+      .toLocaleLowerCase('en-US')
+      .replace(/[_./\s]+/g, '-')
+      .replace(/-+/g, '-')
+      .replace(/^-|-$/g, '');
+    if (t.length > 0 && t.length <= 63 && TAG_PATTERN.test(t)) {
+      out.add(t);
+    }
+    if (out.size >= 30) {
+      break;
+    }
+  }
+  return [...out];
+}
+
+/**
+ * A valid entity name for a Hub repo id: `org/name` becomes `org--name`
+ * lower-cased... only `[a-z0-9-_.]`, starting and ending alphanumeric, at
+ * most 63 characters (a long id keeps a hash suffix to stay unique).
+ *
+ * @internal
+ */
+export function toEntityName(repoId: string): string {
+  let name = repoId
+    .toLocaleLowerCase('en-US')
+    .replace(/\//g, '--')
+    .replace(/[^a-z0-9\-_.]+/g, '-')
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
+  if (name.length > 63) {
+    let h = 0;
+    for (let i = 0; i < repoId.length; i++) {
+      h = (Math.imul(h, 31) + repoId.charCodeAt(i)) >>> 0;
+    }
+    const suffix = h.toString(36).padStart(7, '0').slice(0, 7);
+    name = `${name.slice(0, 55).replace(/[^a-z0-9]+$/, '')}-${suffix}`;
+  }
+  return name || 'model';
+}
+
+/**
+ * Compiles file globs: `*` matches within a path segment, `**` across
+ * segments, `?` one character; a pattern without `/` matches the file name
+ * anywhere.
+ *
+ * @internal
+ */
+export function compileGlobs(patterns: string[]): (path: string) => boolean {
+  const regexes = patterns.map(p => {
+    const anchored = p.includes('/') ? p.replace(/^\//, '') : `**/${p}`;
+    let re = '';
+    for (let i = 0; i < anchored.length; i++) {
+      const c = anchored[i];
+      if (c === '*' && anchored[i + 1] === '*') {
+        i++;
+        if (anchored[i + 1] === '/') {
+          i++;
+          re += '(?:.*/)?';
+        } else {
+          re += '.*';
+        }
+      } else if (c === '*') {
+        re += '[^/]*';
+      } else if (c === '?') {
+        re += '[^/]';
+      } else {
+        re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+      }
+    }
+    return new RegExp(`^${re}$`);
+  });
+  return path => regexes.some(r => r.test(path));
+}

@@ -1,0 +1,197 @@
+import { InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
+import {
+  modelHubAdminPermission,
+  modelHubModelCreatePermission,
+  modelHubSyncTriggerPermission,
+} from '@internal/plugin-model-hub-common';
+import express, { Request, Router } from 'express';
+import { z } from 'zod';
+import { RouteContext, principalRef } from '../service/context';
+import { parseInput } from '../service/validation';
+import { HuggingFaceStore } from './HuggingFaceStore';
+import { HuggingFaceSync, versionLabelOf } from './HuggingFaceSync';
+
+const json = express.json({ limit: '1mb' });
+
+const HF_REPO_PATTERN = /^[A-Za-z0-9][\w.-]{0,95}\/[A-Za-z0-9][\w.-]{0,95}$/;
+const REVISION_PATTERN = /^[\w.\-/]{1,255}$/;
+
+const registerBody = z.strictObject({
+  repoId: z.string().regex(HF_REPO_PATTERN, 'must be <org>/<name>'),
+  revision: z.string().regex(REVISION_PATTERN).default('main'),
+  owner: z.string().min(1).max(255).optional(),
+  lifecycle: z.string().min(1).max(64).optional(),
+});
+
+const repoParams = z.object({
+  org: z.string().regex(/^[A-Za-z0-9][\w.-]{0,95}$/),
+  name: z.string().regex(/^[A-Za-z0-9][\w.-]{0,95}$/),
+});
+
+const pageQuery = z.object({
+  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+const deleteQuery = z.object({
+  deleteModel: z.enum(['true', 'false']).default('false'),
+});
+
+const downloadBody = z.strictObject({
+  version: z.string().min(1).max(128).optional(),
+  files: z.array(z.string().min(1).max(1024)).min(1).max(10_000).optional(),
+});
+
+/** Normalises an owner reference to `kind:namespace/name`, lower case. */
+function ownerRef(value: string): string {
+  const m = /^(?:([\w-]+):)?(?:([\w.-]+)\/)?([\w.-]+)$/.exec(value.trim());
+  if (!m) {
+    throw new InputError(`Invalid owner '${value}'`);
+  }
+  return `${m[1] ?? 'group'}:${m[2] ?? 'default'}/${m[3]}`.toLocaleLowerCase(
+    'en-US',
+  );
+}
+
+/**
+ * Routes of the Hugging Face sync: registration, the list of registered
+ * repos, their removal, and download requests.
+ *
+ * @internal
+ */
+export function addHuggingFaceRoutes(
+  router: Router,
+  ctx: RouteContext,
+  deps: { sync: HuggingFaceSync; hfStore: HuggingFaceStore },
+) {
+  const { sync, hfStore } = deps;
+
+  async function requireRepo(req: Request) {
+    const p = parseInput(repoParams, req.params, 'repository');
+    const repo = await hfStore.getRepo({ repoId: `${p.org}/${p.name}` });
+    if (!repo) {
+      throw new NotFoundError(`${p.org}/${p.name} is not registered`);
+    }
+    return repo;
+  }
+
+  router.post('/huggingface/repos', json, async (req, res) => {
+    const body = parseInput(registerBody, req.body, 'registration');
+    const result = await ctx.audited(
+      req,
+      { eventId: 'huggingface-register', meta: { repoId: body.repoId } },
+      async () => {
+        const credentials = await ctx.authorize(
+          req,
+          modelHubModelCreatePermission,
+        );
+        let owner: string;
+        if (ctx.options.auth.isPrincipal(credentials, 'user')) {
+          const userRef = credentials.principal.userEntityRef;
+          owner = body.owner ? ownerRef(body.owner) : userRef.toLocaleLowerCase('en-US');
+          const { ownershipEntityRefs } =
+            await ctx.options.userInfo.getUserInfo(credentials);
+          const owns = ownershipEntityRefs
+            .map(r => r.toLocaleLowerCase('en-US'))
+            .includes(owner);
+          if (!owns && !(await ctx.isAllowed(req, modelHubAdminPermission))) {
+            throw new NotAllowedError(
+              `You can only register models owned by you or one of your groups, not ${owner}`,
+            );
+          }
+        } else if (body.owner) {
+          owner = ownerRef(body.owner);
+        } else {
+          throw new InputError('owner is required when a service registers a repository');
+        }
+        const registered = await sync.register({
+          repoId: body.repoId,
+          revision: body.revision,
+          owner,
+          lifecycle: body.lifecycle,
+          createdBy: principalRef(credentials),
+        });
+        return {
+          result: registered,
+          credentials,
+          meta: { modelRef: registered.model.entityRef, jobId: registered.jobId },
+        };
+      },
+    );
+    res.status(202).json(result);
+  });
+
+  router.get('/huggingface/repos', async (req, res) => {
+    await ctx.credentials(req);
+    const q = parseInput(pageQuery, req.query, 'query');
+    const { items, totalCount } = await hfStore.listRepos(q);
+    res.json({ items, totalCount, offset: q.offset, limit: q.limit });
+  });
+
+  router.get('/huggingface/repos/:org/:name', async (req, res) => {
+    await ctx.credentials(req);
+    const repo = await requireRepo(req);
+    res.json({ ...repo, files: await hfStore.listFiles(repo.id) });
+  });
+
+  router.delete('/huggingface/repos/:org/:name', async (req, res) => {
+    const repo = await requireRepo(req);
+    const q = parseInput(deleteQuery, req.query, 'query');
+    const deleteModel = q.deleteModel === 'true';
+    await ctx.audited(
+      req,
+      {
+        eventId: 'huggingface-unregister',
+        severityLevel: deleteModel ? 'high' : 'medium',
+        meta: { repoId: repo.repoId, modelRef: repo.modelRef, deleteModel },
+      },
+      async () => {
+        const credentials = deleteModel
+          ? await ctx.authorize(req, modelHubAdminPermission)
+          : await ctx.authorize(req, modelHubSyncTriggerPermission, repo.modelRef);
+        await hfStore.deleteRepo({
+          id: repo.id,
+          modelId: repo.modelId,
+          modelRef: repo.modelRef,
+          deleteModel,
+        });
+        return { result: undefined, credentials };
+      },
+    );
+    res.status(204).end();
+  });
+
+  router.post('/huggingface/repos/:org/:name/download', json, async (req, res) => {
+    const repo = await requireRepo(req);
+    const body = parseInput(downloadBody, req.body ?? {}, 'download request');
+    const jobId = await ctx.audited(
+      req,
+      { eventId: 'huggingface-download', meta: { repoId: repo.repoId, modelRef: repo.modelRef } },
+      async () => {
+        const credentials = await ctx.authorize(
+          req,
+          modelHubSyncTriggerPermission,
+          repo.modelRef,
+        );
+        if (!repo.lastSyncedCommit) {
+          throw new InputError(`${repo.repoId} has not been synced yet`);
+        }
+        const label = body.version ?? versionLabelOf(repo.lastSyncedCommit);
+        const version = await ctx.store.getVersion({ modelId: repo.modelId, label });
+        if (!version || !version.resolvedCommit) {
+          throw new NotFoundError(`Version ${label} of ${repo.modelRef} not found`);
+        }
+        const id = await sync.enqueueDownload({
+          modelId: repo.modelId,
+          versionId: version.id,
+          repoId: repo.repoId,
+          commit: version.resolvedCommit,
+          paths: body.files,
+          createdBy: principalRef(credentials),
+        });
+        return { result: id, credentials, meta: { jobId: id ?? null } };
+      },
+    );
+    res.status(202).json({ jobId });
+  });
+}

@@ -1,0 +1,150 @@
+import { InputError } from '@backstage/errors';
+import { ModelHubStore } from '../database/ModelHubStore';
+import { fileKindOf } from '../huggingface/metadata';
+import { ArtifactStore } from '../store/ArtifactStore';
+import { DownloadFile, downloadBlob, DownloadVerificationError } from './downloadBlob';
+import { JobExecutor } from './JobWorker';
+import { PartialDownloadStore } from './PartialDownloadStore';
+
+/** Fetches (a range of) a file of a repo at a commit. @internal */
+export type FileFetcher = {
+  fileUrl(repoId: string, commit: string, path: string): string;
+  fetchFile(
+    repoId: string,
+    commit: string,
+    path: string,
+    init: { headers?: Record<string, string>; signal?: AbortSignal },
+  ): Promise<Response>;
+};
+
+/**
+ * The executor of `huggingface-download` jobs: downloads each file of the
+ * job (resuming partial downloads), verifies it, stores it and adds it to
+ * the job's version. Files the version already has are skipped, and blobs
+ * the store already has are not downloaded again, so a job that runs twice
+ * does no harm. Progress: bytes, total, rate (bytes/s) and ETA (s).
+ *
+ * @internal
+ */
+export function createDownloadExecutor(options: {
+  fetcher: FileFetcher;
+  store: ModelHubStore;
+  artifacts: ArtifactStore;
+  partials: PartialDownloadStore;
+  downloadDir: string;
+  checkpointBytes?: number;
+}): JobExecutor {
+  const { store, artifacts } = options;
+  return async ctx => {
+    const { job } = ctx;
+    const params = job.params as {
+      repo?: string;
+      commit?: string;
+      files?: DownloadFile[];
+    };
+    if (!params.repo || !params.commit || !Array.isArray(params.files)) {
+      throw new InputError('A download job needs repo, commit and files');
+    }
+    if (!job.versionId) {
+      throw new InputError('A download job needs a version');
+    }
+    const versionId = job.versionId;
+    const existing = new Map(
+      (await store.listFiles({ versionId })).map(f => [f.path, f]),
+    );
+    const totalBytes = params.files.reduce((n, f) => n + f.size, 0);
+    let doneBytes = 0;
+    let filesDone = 0;
+    const started = Date.now();
+    let startBytes: number | undefined;
+    const report = (file: string, fileBytes: number) => {
+      const bytes = doneBytes + fileBytes;
+      const elapsed = (Date.now() - started) / 1000;
+      startBytes ??= bytes;
+      const rate = elapsed > 0 ? Math.round((bytes - startBytes) / elapsed) : 0;
+      ctx.progress({
+        file,
+        filesDone,
+        filesTotal: params.files!.length,
+        bytes,
+        totalBytes,
+        rate,
+        etaSeconds: rate > 0 ? Math.ceil((totalBytes - bytes) / rate) : null,
+      });
+    };
+
+    for (const file of params.files) {
+      ctx.signal.throwIfAborted();
+      const have = existing.get(file.path);
+      if (have && (!file.lfsSha256 || have.sha256 === file.lfsSha256)) {
+        doneBytes += file.size;
+        filesDone += 1;
+        continue;
+      }
+      let blob:
+        | { sha256: string; size: number; location: string; created: boolean }
+        | undefined;
+      if (file.lfsSha256) {
+        const known = await store.getBlob({ sha256: file.lfsSha256 });
+        if (known && (await artifacts.stat(file.lfsSha256))) {
+          blob = { ...known, created: false };
+          await ctx.log('info', `${file.path}: already in the store`);
+        }
+      }
+      if (!blob) {
+        const url = options.fetcher.fileUrl(params.repo, params.commit, file.path);
+        const t0 = Date.now();
+        const result = await downloadBlob({
+          file,
+          url,
+          fetchRange: (headers, signal) =>
+            options.fetcher.fetchFile(params.repo!, params.commit!, file.path, {
+              headers,
+              signal,
+            }),
+          artifacts,
+          partials: options.partials,
+          dir: options.downloadDir,
+          jobId: job.id,
+          signal: ctx.signal,
+          onBytes: bytes => report(file.path, bytes),
+          log: message => ctx.log('info', message),
+          checkpointBytes: options.checkpointBytes,
+        }).catch(async error => {
+          if (error instanceof DownloadVerificationError) {
+            await ctx.log('error', error.message);
+          }
+          throw error;
+        });
+        const secs = Math.max(0.001, (Date.now() - t0) / 1000);
+        await ctx.log(
+          'info',
+          `${file.path}: ${file.size} bytes verified (${
+            file.lfsSha256 ? 'sha256' : 'git sha1'
+          }) and stored as ${result.sha256}${
+            result.resumedFrom ? `, resumed from byte ${result.resumedFrom}` : ''
+          } in ${secs.toFixed(1)} s`,
+        );
+        blob = result;
+      }
+      try {
+        await store.addFile({
+          versionId,
+          path: file.path,
+          kind: fileKindOf(file.path),
+          blob,
+          createdBy: job.createdBy,
+        });
+      } catch (error) {
+        if (blob.created && !(await store.getBlob({ sha256: blob.sha256 }))) {
+          await artifacts.delete(blob.sha256);
+        }
+        throw error;
+      }
+      doneBytes += file.size;
+      filesDone += 1;
+      report(file.path, 0);
+    }
+    report('', 0);
+  };
+}

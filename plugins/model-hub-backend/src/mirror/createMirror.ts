@@ -1,0 +1,127 @@
+import {
+  AuthService,
+  DatabaseService,
+  DiscoveryService,
+  HttpAuthService,
+  LoggerService,
+  PermissionsService,
+} from '@backstage/backend-plugin-api';
+import { Config } from '@backstage/config';
+import { Router } from 'express';
+import { ModelHubStore } from '../database/ModelHubStore';
+import { RouteContext } from '../service/context';
+import { ArtifactStore } from '../store/ArtifactStore';
+import {
+  ConditionalDecisionEvaluator,
+  createApplyConditionsEvaluator,
+  MirrorAccess,
+} from './access';
+import { readMirrorConfig } from './config';
+import { addMirrorRoutes } from './hfRoutes';
+import { MirrorStore } from './MirrorStore';
+import { MirrorRepository } from './repository';
+import { addMirrorTokenRoutes } from './tokenRoutes';
+
+/** Adds the routes of the mirror to the plugin's router. @internal */
+export type MirrorRoutes = (router: Router, ctx: RouteContext) => void;
+
+/** Every route of the mirror, as `METHOD path`. @internal */
+export const MIRROR_ROUTES = [
+  'GET /tokens',
+  'POST /tokens',
+  'DELETE /tokens/:id',
+  'GET /hf/api/whoami-v2',
+  'GET /hf/api/models/:org/:name',
+  'GET /hf/api/models/:org/:name/revision/:rev',
+  'GET /hf/api/models/:org/:name/refs',
+  'GET /hf/api/models/:org/:name/tree/:rev',
+  'GET /hf/api/models/:org/:name/tree/:rev/*',
+  'POST /hf/api/models/:org/:name/paths-info/:rev',
+  'HEAD /hf/:org/:name/resolve/:rev/*',
+  'GET /hf/:org/:name/resolve/:rev/*',
+  'HEAD /hf/:org/:name/raw/:rev/*',
+  'GET /hf/:org/:name/raw/:rev/*',
+] as const;
+
+/**
+ * The routes of the mirror when it is not set up: the same paths, answering
+ * 404, so that the route table (and the OpenAPI document) stays the same.
+ *
+ * @internal
+ */
+export const addDisabledMirrorRoutes: MirrorRoutes = router => {
+  for (const route of MIRROR_ROUTES) {
+    const [method, path] = route.split(' ');
+    const m = method.toLowerCase() as 'get' | 'post' | 'head' | 'delete';
+    router[m](path, (_req, res) => {
+      res
+        .status(404)
+        .setHeader('X-Error-Code', 'RepoNotFound')
+        .setHeader('X-Error-Message', 'The Model Hub mirror is not enabled')
+        .json({ error: 'The Model Hub mirror is not enabled' });
+    });
+  }
+};
+
+/** What the mirror needs; the tables come from the plugin's migrations. @internal */
+export type MirrorOptions = {
+  config: Config;
+  database: DatabaseService;
+  discovery: DiscoveryService;
+  auth: AuthService;
+  httpAuth: HttpAuthService;
+  permissions: PermissionsService;
+  logger: LoggerService;
+  /** Overrides how conditional decisions are applied (tests). */
+  evaluateConditions?: ConditionalDecisionEvaluator;
+};
+
+/**
+ * The HF-compatible mirror: returns a function that adds its routes (`/hf/...`
+ * for Hub clients, `/tokens` for personal access tokens) to the plugin's
+ * router. `/hf` must be opened with an `unauthenticated` auth policy; the
+ * mirror authenticates its callers itself.
+ *
+ * @internal
+ */
+export async function createMirror(
+  options: MirrorOptions,
+): Promise<MirrorRoutes> {
+  const mirrorConfig = readMirrorConfig(options.config);
+  const mirrorStore = new MirrorStore(await options.database.getClient());
+  const access = new MirrorAccess({
+    httpAuth: options.httpAuth,
+    permissions: options.permissions,
+    mirrorStore,
+    logger: options.logger,
+    allowAnonymous: mirrorConfig.allowAnonymous,
+    evaluateConditions:
+      options.evaluateConditions ??
+      createApplyConditionsEvaluator({
+        auth: options.auth,
+        discovery: options.discovery,
+      }),
+  });
+  return (router: Router, ctx: RouteContext) => {
+    const store: ModelHubStore = ctx.options.store;
+    const artifacts: ArtifactStore = ctx.options.artifacts;
+    addMirrorTokenRoutes(router, ctx, {
+      mirrorStore,
+      access,
+      maxLifetimeDays: mirrorConfig.tokenMaxLifetimeDays,
+    });
+    addMirrorRoutes(router, {
+      repository: new MirrorRepository({
+        store,
+        mirrorStore,
+        artifacts,
+        logger: options.logger,
+      }),
+      access,
+      artifacts,
+      discovery: options.discovery,
+      logger: options.logger,
+      treePageSize: mirrorConfig.treePageSize,
+    });
+  };
+}

@@ -1,0 +1,525 @@
+import { pipeline } from 'node:stream/promises';
+import { DiscoveryService, LoggerService } from '@backstage/backend-plugin-api';
+import express, { Request, Response, Router } from 'express';
+import { ArtifactStore } from '../store/ArtifactStore';
+import { parseRange } from '../service/range';
+import { MirrorAccess } from './access';
+import { entryNotFound, HfError, sendHfError } from './errors';
+import {
+  MirrorRepository,
+  RepoEntry,
+  RepoFile,
+  RepoSnapshot,
+  repoIdOf,
+} from './repository';
+import { lfsPointer } from './gitObjects';
+
+/** What the mirror routes need. @internal */
+export type MirrorRoutesOptions = {
+  repository: MirrorRepository;
+  access: MirrorAccess;
+  artifacts: ArtifactStore;
+  discovery: DiscoveryService;
+  logger: LoggerService;
+  treePageSize: number;
+};
+
+/** Headers a browser client (transformers.js, @huggingface/hub) must read. */
+const EXPOSED_HEADERS = [
+  'Content-Range',
+  'Content-Length',
+  'ETag',
+  'X-Linked-Etag',
+  'X-Linked-Size',
+  'X-Repo-Commit',
+  'X-Error-Code',
+  'X-Error-Message',
+  'Link',
+  'Accept-Ranges',
+].join(', ');
+
+function bool(value: unknown): boolean {
+  const v = Array.isArray(value) ? value[value.length - 1] : value;
+  return v === true || v === 'true' || v === 'True' || v === '1';
+}
+
+function param(req: Request, name: string): string {
+  return String((req.params as Record<string, string>)[name] ?? '');
+}
+
+/** The file path of a request (`*`), with no empty or dot segments. */
+function filePath(req: Request): string {
+  const path = param(req, '0').replace(/^\/+/, '');
+  if (
+    path.split('/').some(s => s === '' || s === '.' || s === '..') ||
+    path.includes('\0')
+  ) {
+    throw new HfError(400, undefined, `Invalid path '${path}'`);
+  }
+  return path;
+}
+
+function toHfError(error: unknown): HfError {
+  if (error instanceof HfError) {
+    return error;
+  }
+  const e = error as Error;
+  switch (e?.name) {
+    case 'InputError':
+      return new HfError(400, undefined, e.message);
+    case 'AuthenticationError':
+      return new HfError(401, undefined, e.message);
+    case 'NotAllowedError':
+      return new HfError(403, undefined, e.message);
+    case 'NotFoundError':
+      return new HfError(404, 'EntryNotFound', e.message);
+    default:
+      return new HfError(500, undefined, 'Internal error of the mirror');
+  }
+}
+
+/** A tree entry as the Hub's `/tree` and `/paths-info` answer it. */
+function treeEntry(entry: RepoEntry, snapshot: RepoSnapshot, expand: boolean) {
+  const lastCommit = expand
+    ? {
+        lastCommit: {
+          id: snapshot.commit,
+          title: `Version ${snapshot.version.label}`,
+          date: snapshot.version.updatedAt,
+        },
+      }
+    : {};
+  if (entry.type === 'directory') {
+    return {
+      type: 'directory',
+      oid: entry.oid,
+      size: 0,
+      path: entry.path,
+      ...lastCommit,
+    };
+  }
+  return {
+    type: 'file',
+    oid: entry.oid,
+    size: entry.size,
+    ...(entry.lfs ? { lfs: entry.lfs } : {}),
+    path: entry.path,
+    ...lastCommit,
+  };
+}
+
+function contentDisposition(path: string): string {
+  const base = path.split('/').pop()!;
+  const ascii = base.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `inline; filename*=UTF-8''${encodeURIComponent(
+    base,
+  )}; filename="${ascii}"`;
+}
+
+function encodePath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}
+
+type Cursor = { offset: number };
+
+function readCursor(value: unknown): Cursor {
+  if (value === undefined || value === '') {
+    return { offset: 0 };
+  }
+  try {
+    const parsed = JSON.parse(
+      Buffer.from(String(value), 'base64url').toString('utf8'),
+    );
+    if (Number.isSafeInteger(parsed.o) && parsed.o >= 0) {
+      return { offset: parsed.o };
+    }
+  } catch {
+    // fall through
+  }
+  throw new HfError(400, undefined, 'Invalid cursor');
+}
+
+function writeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify({ o: cursor.offset })).toString(
+    'base64url',
+  );
+}
+
+/**
+ * The Hugging Face Hub routes of the mirror, under `/hf`: model info, tree,
+ * paths-info, refs, resolve and raw, as specified by the HF protocol
+ * reference. Only approved versions are served.
+ *
+ * @internal
+ */
+export function addMirrorRoutes(router: Router, options: MirrorRoutesOptions) {
+  const { repository, access, artifacts, logger } = options;
+
+  const handle =
+    (fn: (req: Request, res: Response) => Promise<void>) =>
+    async (req: Request, res: Response) => {
+      res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
+      try {
+        await fn(req, res);
+      } catch (error) {
+        const hfError = toHfError(error);
+        if (hfError.status >= 500) {
+          logger.error(
+            `Mirror request ${req.method} ${req.path} failed`,
+            error as Error,
+          );
+        }
+        sendHfError(res, req.method, hfError);
+      }
+    };
+
+  /** Authenticates, finds the model and checks the download permission. */
+  async function authorizedModel(req: Request) {
+    const caller = await access.authenticate(req);
+    const model = await repository.getModel(
+      param(req, 'org'),
+      param(req, 'name'),
+    );
+    await access.authorizeDownload(caller, model);
+    return model;
+  }
+
+  async function authorizedSnapshot(req: Request, revision: string) {
+    const model = await authorizedModel(req);
+    return repository.resolve(model, revision);
+  }
+
+  const modelInfo = handle(async (req, res) => {
+    const revision = req.params.rev !== undefined ? param(req, 'rev') : 'main';
+    const snapshot = await authorizedSnapshot(req, revision);
+    const { model, version } = snapshot;
+    const blobs = bool(req.query.blobs);
+    const files = snapshot.entries.filter(
+      (e): e is RepoFile => e.type === 'file',
+    );
+    res.setHeader('Cache-Control', 'private, no-cache');
+    res.json({
+      _id: model.id,
+      id: repoIdOf(model),
+      modelId: repoIdOf(model),
+      author: model.namespace,
+      sha: snapshot.commit,
+      lastModified: version.updatedAt,
+      createdAt: model.createdAt,
+      private: true,
+      gated: false,
+      disabled: false,
+      downloads: 0,
+      likes: 0,
+      ...(model.task ? { pipeline_tag: model.task } : {}),
+      tags: model.tags,
+      ...(model.license ? { cardData: { license: model.license } } : {}),
+      usedStorage: version.totalSize,
+      siblings: files.map(f =>
+        blobs
+          ? {
+              rfilename: f.path,
+              size: f.size,
+              blobId: f.oid,
+              ...(f.lfs
+                ? {
+                    lfs: {
+                      sha256: f.lfs.oid,
+                      size: f.lfs.size,
+                      pointerSize: f.lfs.pointerSize,
+                    },
+                  }
+                : {}),
+            }
+          : { rfilename: f.path },
+      ),
+    });
+  });
+  // `huggingface-cli login` / `whoami` check a token here
+  router.get(
+    '/hf/api/whoami-v2',
+    handle(async (req, res) => {
+      const caller = await access.authenticate(req);
+      const principal =
+        caller.type === 'credentials'
+          ? (caller.credentials.principal as {
+              type: string;
+              userEntityRef?: string;
+              subject?: string;
+            })
+          : undefined;
+      const ref =
+        (caller.type === 'token' && caller.token.userEntityRef) ||
+        principal?.userEntityRef ||
+        principal?.subject;
+      if (!ref) {
+        throw new HfError(
+          401,
+          undefined,
+          'Invalid credentials in Authorization header',
+        );
+      }
+      const name = ref.replace(/^[^:]+:/, '').replace(/^default\//, '');
+      res.setHeader('Cache-Control', 'private, no-store');
+      res.json({
+        type: 'user',
+        id: ref,
+        name,
+        fullname: name,
+        orgs: [],
+        auth: {
+          type: 'access_token',
+          accessToken: {
+            displayName:
+              caller.type === 'token' ? caller.token.name : 'Backstage token',
+            role: 'read',
+          },
+        },
+      });
+    }),
+  );
+  router.get('/hf/api/models/:org/:name', modelInfo);
+  router.get('/hf/api/models/:org/:name/revision/:rev', modelInfo);
+
+  router.get(
+    '/hf/api/models/:org/:name/refs',
+    handle(async (req, res) => {
+      const model = await authorizedModel(req);
+      const { versions, active } = await repository.servable(model);
+      if (!active) {
+        throw new HfError(
+          404,
+          'RepoNotFound',
+          `Repository ${repoIdOf(model)} has no approved version`,
+        );
+      }
+      const commits = new Map<string, string>();
+      for (const version of versions) {
+        commits.set(
+          version.id,
+          (await repository.snapshot(model, version)).commit,
+        );
+      }
+      res.setHeader('Cache-Control', 'private, no-cache');
+      res.json({
+        branches: [
+          {
+            name: 'main',
+            ref: 'refs/heads/main',
+            targetCommit: commits.get(active.id),
+          },
+        ],
+        tags: versions.map(v => ({
+          name: v.label,
+          ref: `refs/tags/${v.label}`,
+          targetCommit: commits.get(v.id),
+        })),
+        converts: [],
+      });
+    }),
+  );
+
+  const tree = handle(async (req, res) => {
+    const revision = param(req, 'rev');
+    const dir = (req.params as Record<string, string>)[0] ? filePath(req) : '';
+    const snapshot = await authorizedSnapshot(req, revision);
+    const recursive = bool(req.query.recursive);
+    const expand = bool(req.query.expand);
+    if (dir !== '') {
+      const entry = snapshot.byPath.get(dir);
+      if (!entry || entry.type !== 'directory') {
+        throw entryNotFound(dir, snapshot.commit);
+      }
+    }
+    const prefix = dir === '' ? '' : `${dir}/`;
+    const matching = snapshot.entries.filter(e => {
+      if (!e.path.startsWith(prefix)) {
+        return false;
+      }
+      return recursive || !e.path.slice(prefix.length).includes('/');
+    });
+    const limitParam =
+      req.query.limit !== undefined ? Number(req.query.limit) : undefined;
+    if (
+      limitParam !== undefined &&
+      (!Number.isInteger(limitParam) || limitParam < 1)
+    ) {
+      throw new HfError(400, undefined, 'Invalid limit');
+    }
+    const limit = Math.min(limitParam ?? options.treePageSize, 10_000);
+    const { offset } = readCursor(req.query.cursor);
+    const page = matching.slice(offset, offset + limit);
+    if (offset + limit < matching.length) {
+      const base = await options.discovery.getExternalBaseUrl('model-hub');
+      const url =
+        `${base}/hf/api/models/${encodeURIComponent(
+          param(req, 'org'),
+        )}/${encodeURIComponent(param(req, 'name'))}/tree/${encodeURIComponent(
+          revision,
+        )}${dir ? `/${encodePath(dir)}` : ''}` +
+        `?recursive=${recursive}&expand=${expand}&limit=${limit}&cursor=${writeCursor(
+          { offset: offset + limit },
+        )}`;
+      res.setHeader('Link', `<${url}>; rel="next"`);
+    }
+    res.setHeader('X-Repo-Commit', snapshot.commit);
+    res.setHeader('Cache-Control', 'private, no-cache');
+    res.json(page.map(e => treeEntry(e, snapshot, expand)));
+  });
+  router.get('/hf/api/models/:org/:name/tree/:rev', tree);
+  router.get('/hf/api/models/:org/:name/tree/:rev/*', tree);
+
+  router.post(
+    '/hf/api/models/:org/:name/paths-info/:rev',
+    express.json({ limit: '1mb' }),
+    express.urlencoded({ extended: false, limit: '1mb' }),
+    handle(async (req, res) => {
+      const body = (req.body ?? {}) as { paths?: unknown; expand?: unknown };
+      const raw = body.paths;
+      const list: unknown[] = Array.isArray(raw) ? raw : [raw];
+      const paths = list
+        .filter((p): p is string => typeof p === 'string')
+        .map(p => p.replace(/^\/+|\/+$/g, ''));
+      const snapshot = await authorizedSnapshot(req, param(req, 'rev'));
+      const expand = bool(body.expand);
+      const found: RepoEntry[] = [];
+      for (const path of new Set(paths)) {
+        const entry = snapshot.byPath.get(path);
+        if (entry) {
+          found.push(entry);
+        }
+      }
+      res.setHeader('X-Repo-Commit', snapshot.commit);
+      res.setHeader('Cache-Control', 'private, no-cache');
+      res.json(found.map(e => treeEntry(e, snapshot, expand)));
+    }),
+  );
+
+  /** Answers conditional and Range requests; false when nothing is left to send. */
+  function preconditions(
+    req: Request,
+    res: Response,
+    etag: string,
+    size: number,
+  ) {
+    const ifNoneMatch = req.headers['if-none-match'];
+    if (
+      ifNoneMatch &&
+      ifNoneMatch
+        .split(',')
+        .some(t => t.trim().replace(/^W\//, '') === etag || t.trim() === '*')
+    ) {
+      res.status(304).end();
+      return undefined;
+    }
+    if (size === 0) {
+      // `Range: bytes=0-0` on an empty file is unsatisfiable, but clients
+      // probe every file with it (JS fileDownloadInfo, transformers.js):
+      // answer 200 with the size in Content-Range
+      res.setHeader('Content-Range', 'bytes */0');
+      return { type: 'none' } as const;
+    }
+    const ifRange = req.get('if-range');
+    const range =
+      ifRange && ifRange.trim().replace(/^W\//, '') !== etag
+        ? ({ type: 'none' } as const)
+        : parseRange(req.headers.range, size);
+    if (range.type === 'unsatisfiable') {
+      throw new HfError(416, undefined, 'Requested range not satisfiable', {
+        'Content-Range': `bytes */${size}`,
+      });
+    }
+    return range;
+  }
+
+  const resolve = handle(async (req, res) => {
+    const path = filePath(req);
+    const snapshot = await authorizedSnapshot(req, param(req, 'rev'));
+    const file = MirrorRepository.file(snapshot, path);
+    const etag = `"${file.lfs ? file.sha256 : file.oid}"`;
+    res.setHeader('X-Repo-Commit', snapshot.commit);
+    res.setHeader('ETag', etag);
+    if (file.lfs) {
+      res.setHeader('X-Linked-Etag', etag);
+      res.setHeader('X-Linked-Size', String(file.size));
+    }
+    res.setHeader('Accept-Ranges', 'bytes');
+    res.setHeader('Cache-Control', 'private, max-age=0, no-transform');
+    const range = preconditions(req, res, etag, file.size);
+    if (!range) {
+      return;
+    }
+    // open the content before the status goes out, so that missing bytes
+    // still answer with an error
+    const stream =
+      req.method === 'HEAD' || file.size === 0
+        ? undefined
+        : await artifacts.get(
+            file.sha256,
+            range.type === 'range' ? range : undefined,
+          );
+    res.setHeader('Content-Type', 'application/octet-stream');
+    res.setHeader('Content-Disposition', contentDisposition(path));
+    if (range.type === 'range') {
+      res.status(206);
+      res.setHeader(
+        'Content-Range',
+        `bytes ${range.start}-${range.end}/${file.size}`,
+      );
+      res.setHeader('Content-Length', String(range.end - range.start + 1));
+    } else {
+      res.status(200);
+      res.setHeader('Content-Length', String(file.size));
+    }
+    if (!stream) {
+      res.end();
+      return;
+    }
+    try {
+      await pipeline(stream, res);
+    } catch (error) {
+      logger.debug(
+        `Mirror download of ${snapshot.model.entityRef} ${snapshot.version.label} ${path} ended early: ${error}`,
+      );
+      res.destroy();
+    }
+  });
+  router.head('/hf/:org/:name/resolve/:rev/*', resolve);
+  router.get('/hf/:org/:name/resolve/:rev/*', resolve);
+
+  const raw = handle(async (req, res) => {
+    const path = filePath(req);
+    const snapshot = await authorizedSnapshot(req, param(req, 'rev'));
+    const file = MirrorRepository.file(snapshot, path);
+    if (!file.lfs) {
+      // a regular file: its git blob is its content
+      await resolve(req, res);
+      return;
+    }
+    // an LFS file: the git blob is the pointer
+    const pointer = lfsPointer(file.sha256, file.size);
+    const etag = `"${file.oid}"`;
+    res.setHeader('X-Repo-Commit', snapshot.commit);
+    res.setHeader('ETag', etag);
+    res.setHeader('Accept-Ranges', 'bytes');
+    res.setHeader('Cache-Control', 'private, max-age=0, no-transform');
+    const range = preconditions(req, res, etag, pointer.length);
+    if (!range) {
+      return;
+    }
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    let body = pointer;
+    if (range.type === 'range') {
+      body = pointer.subarray(range.start, range.end + 1);
+      res.status(206);
+      res.setHeader(
+        'Content-Range',
+        `bytes ${range.start}-${range.end}/${pointer.length}`,
+      );
+    }
+    res.setHeader('Content-Length', String(body.length));
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+  router.head('/hf/:org/:name/raw/:rev/*', raw);
+  router.get('/hf/:org/:name/raw/:rev/*', raw);
+}

@@ -1,0 +1,201 @@
+import { createHash, Hash } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { FileStore } from '@tus/file-store';
+import { ERRORS, Upload } from '@tus/server';
+import { UploadSessionsStore } from './UploadSessionsStore';
+
+/** Server-generated upload ids: 32 lower-case hex characters. @internal */
+export const UPLOAD_ID_PATTERN = /^[a-f0-9]{32}$/;
+
+const WRITE_CHUNK = 1024 * 1024;
+
+/**
+ * The tus file store with SHA-256 computed as bytes arrive, and durable
+ * offsets.
+ *
+ * - Every PATCH writes through one file handle in 1 MiB writes, updates the
+ *   running SHA-256 with exactly the bytes written, and fsyncs every
+ *   `syncIntervalBytes` and at its end; the fsynced offset is recorded in
+ *   the session row (`durableOffset`).
+ * - The running hash lives in memory. A Node `Hash` cannot be serialised,
+ *   so after a restart (or on another instance, or when offsets disagree)
+ *   the hash is rebuilt by re-hashing the file's prefix `[0, offset)` from
+ *   disk (~0.7-1 GB/s) before the next bytes are appended.
+ * - When an upload is first seen by this process, bytes beyond the durable
+ *   offset (written but never fsynced before a crash) are truncated, so the
+ *   offset a client resumes from is always durable.
+ * - Upload ids are validated against {@link UPLOAD_ID_PATTERN} before any
+ *   path is built, so no id can name a file outside the folder.
+ *
+ * @internal
+ */
+export class HashingFileStore extends FileStore {
+  private readonly hashes = new Map<string, { hash: Hash; offset: number }>();
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly opts: {
+      directory: string;
+      sessions: UploadSessionsStore;
+      expirationMs: number;
+      syncIntervalBytes: number;
+    },
+  ) {
+    super({
+      directory: opts.directory,
+      configstore: opts.sessions,
+      expirationPeriodInMilliseconds: opts.expirationMs,
+    });
+  }
+
+  /** The path of an upload's file; throws 404 for an invalid id. */
+  filePath(id: string): string {
+    if (!UPLOAD_ID_PATTERN.test(id)) {
+      throw ERRORS.FILE_NOT_FOUND;
+    }
+    return join(this.opts.directory, id);
+  }
+
+  override async create(upload: Upload): Promise<Upload> {
+    this.filePath(upload.id);
+    this.seen.add(upload.id);
+    return super.create(upload);
+  }
+
+  override async getUpload(id: string): Promise<Upload> {
+    this.filePath(id);
+    const upload = await super.getUpload(id);
+    if (!this.seen.has(id)) {
+      this.seen.add(id);
+      const session = await this.opts.sessions.getSession(id);
+      const durable = session?.durableOffset ?? 0;
+      if (upload.offset > durable) {
+        await fs.truncate(this.filePath(id), durable);
+        upload.offset = durable;
+      }
+    }
+    return upload;
+  }
+
+  private async hashState(id: string, offset: number) {
+    const current = this.hashes.get(id);
+    if (current && current.offset === offset) {
+      return current;
+    }
+    const hash = createHash('sha256');
+    if (offset > 0) {
+      const stream = createReadStream(this.filePath(id), {
+        start: 0,
+        end: offset - 1,
+        highWaterMark: WRITE_CHUNK,
+      });
+      let read = 0;
+      for await (const chunk of stream) {
+        hash.update(chunk as Buffer);
+        read += (chunk as Buffer).length;
+      }
+      if (read !== offset) {
+        throw ERRORS.FILE_WRITE_ERROR;
+      }
+    }
+    const state = { hash, offset };
+    this.hashes.set(id, state);
+    return state;
+  }
+
+  override async write(
+    readable: Readable,
+    id: string,
+    offset: number,
+  ): Promise<number> {
+    const path = this.filePath(id);
+    const state = await this.hashState(id, offset);
+    // the state belongs to this write until it ends
+    this.hashes.delete(id);
+    const handle = await fs.open(path, 'r+');
+    let position = offset;
+    let sourceError: unknown;
+    let sinceSync = 0;
+    try {
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      const flush = async () => {
+        if (!pendingBytes) {
+          return;
+        }
+        const buf =
+          pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+        pending = [];
+        pendingBytes = 0;
+        let done = 0;
+        while (done < buf.length) {
+          const { bytesWritten } = await handle.write(
+            buf,
+            done,
+            buf.length - done,
+            position + done,
+          );
+          done += bytesWritten;
+        }
+        state.hash.update(buf);
+        position += buf.length;
+        sinceSync += buf.length;
+        if (sinceSync >= this.opts.syncIntervalBytes) {
+          await handle.sync();
+          sinceSync = 0;
+          await this.opts.sessions.setDurableOffset(id, position);
+        }
+      };
+      try {
+        for await (const chunk of readable) {
+          const buf = chunk as Buffer;
+          pending.push(buf);
+          pendingBytes += buf.length;
+          if (pendingBytes >= WRITE_CHUNK) {
+            await flush();
+          }
+        }
+      } catch (error) {
+        // keep what arrived before the error (a tus client resumes from it)
+        sourceError = error;
+      }
+      await flush();
+      // an fsync error fails the write; it is never retried (fsyncgate)
+      await handle.sync();
+    } catch (error) {
+      await handle.close().catch(() => {});
+      throw ERRORS.FILE_WRITE_ERROR;
+    }
+    await handle.close();
+    await this.opts.sessions.setDurableOffset(id, position);
+    state.offset = position;
+    this.hashes.set(id, state);
+    if (sourceError) {
+      throw sourceError;
+    }
+    return position;
+  }
+
+  /** The SHA-256 of the first `size` bytes (the whole upload when complete). */
+  async digest(id: string, size: number): Promise<string> {
+    const state = await this.hashState(id, size);
+    return state.hash.copy().digest('hex');
+  }
+
+  override async remove(id: string): Promise<void> {
+    this.filePath(id);
+    this.hashes.delete(id);
+    this.seen.delete(id);
+    await super.remove(id);
+  }
+
+  /** Removes an upload's file and row, ignoring what is already gone. */
+  async discard(id: string): Promise<void> {
+    this.hashes.delete(id);
+    this.seen.delete(id);
+    await fs.rm(this.filePath(id), { force: true });
+    await this.opts.sessions.delete(id);
+  }
+}

@@ -1,0 +1,128 @@
+import { join, resolve } from 'node:path';
+import { Config, readDurationFromConfig } from '@backstage/config';
+import { ArchiveOptions, DEFAULT_ARCHIVE_OPTIONS } from '../archive/limits';
+import {
+  DEFAULT_INSPECTION_LIMITS,
+  InspectionLimits,
+} from '../inspection/types';
+
+/** The default folder of uploads in progress, relative to the working directory. */
+export const DEFAULT_UPLOADS_PATH = 'data/model-hub/uploads';
+
+/** Settings of uploads, package imports and inspection. @internal */
+export type UploadsConfig = {
+  /** Folder of tus uploads in progress (`<dir>/tus`) and staging (`<dir>/staging`). */
+  directory: string;
+  /** Largest file, bytes (`modelHub.upload.maxFileSizeMiB`). */
+  maxFileBytes: number;
+  /** Unfinished uploads expire this long after creation. */
+  expirationMs: number;
+  /** Most unfinished uploads per user. */
+  maxActiveUploadsPerUser: number;
+  /** Bytes between fsyncs (and durable offset updates) within one PATCH. */
+  syncIntervalBytes: number;
+  archive: ArchiveOptions;
+  inspection: InspectionLimits;
+};
+
+const MIB = 1024 * 1024;
+
+function toMs(d: {
+  days?: number;
+  hours?: number;
+  minutes?: number;
+  seconds?: number;
+  milliseconds?: number;
+}): number {
+  return (
+    (d.days ?? 0) * 86_400_000 +
+    (d.hours ?? 0) * 3_600_000 +
+    (d.minutes ?? 0) * 60_000 +
+    (d.seconds ?? 0) * 1000 +
+    (d.milliseconds ?? 0)
+  );
+}
+
+function positive(value: number | undefined, key: string): number | undefined {
+  if (value !== undefined && !(value > 0)) {
+    throw new Error(`modelHub.uploads.${key} must be positive, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Reads `modelHub.uploads` (and `modelHub.upload.maxFileSizeMiB`) with
+ * defaults applied.
+ *
+ * @internal
+ */
+export function readUploadsConfig(
+  config: Config,
+  options: {
+    cwd?: string;
+    maxFileBytes: number;
+    /** Default folder, e.g. next to the local store (same filesystem). */
+    defaultDirectory?: string;
+  },
+): UploadsConfig {
+  const cwd = options.cwd ?? process.cwd();
+  const c = config.getOptionalConfig('modelHub.uploads');
+  const a = c?.getOptionalConfig('archive');
+  const nested = a?.getOptionalString('nestedArchives') ?? 'reject';
+  if (nested !== 'reject' && nested !== 'store') {
+    throw new Error(
+      `modelHub.uploads.archive.nestedArchives must be reject or store, got ${nested}`,
+    );
+  }
+  const requiredFiles: Record<string, string[]> = {};
+  const rf = a?.getOptionalConfig('requiredFiles');
+  for (const key of rf?.keys() ?? []) {
+    requiredFiles[key] = rf!.getStringArray(key);
+  }
+  const mib = (key: string) => {
+    const v = positive(a?.getOptionalNumber(key), `archive.${key}`);
+    return v === undefined ? undefined : Math.floor(v * MIB);
+  };
+  const d = DEFAULT_ARCHIVE_OPTIONS;
+  return {
+    directory: resolve(
+      cwd,
+      c?.getOptionalString('directory') ??
+        options.defaultDirectory ??
+        DEFAULT_UPLOADS_PATH,
+    ),
+    maxFileBytes: options.maxFileBytes,
+    expirationMs: c?.has('expiration')
+      ? toMs(readDurationFromConfig(c, { key: 'expiration' }))
+      : 24 * 3_600_000,
+    maxActiveUploadsPerUser:
+      positive(c?.getOptionalNumber('maxActiveUploadsPerUser'), 'maxActiveUploadsPerUser') ?? 50,
+    syncIntervalBytes: 256 * MIB,
+    archive: {
+      maxArchiveBytes: mib('maxArchiveSizeMiB') ?? options.maxFileBytes,
+      maxEntryBytes: options.maxFileBytes,
+      maxTotalBytes: mib('maxTotalSizeMiB') ?? d.maxTotalBytes,
+      maxEntries:
+        positive(a?.getOptionalNumber('maxEntries'), 'archive.maxEntries') ?? d.maxEntries,
+      maxCompressionRatio:
+        positive(a?.getOptionalNumber('maxCompressionRatio'), 'archive.maxCompressionRatio') ??
+        d.maxCompressionRatio,
+      ratioThresholdBytes: d.ratioThresholdBytes,
+      maxExtraFieldBytes: d.maxExtraFieldBytes,
+      maxCommentBytes: d.maxCommentBytes,
+      nestedArchives: nested,
+      requiredFiles,
+    },
+    inspection: DEFAULT_INSPECTION_LIMITS,
+  };
+}
+
+/** @internal */
+export function tusDirectory(config: UploadsConfig) {
+  return join(config.directory, 'tus');
+}
+
+/** @internal */
+export function stagingDirectory(config: UploadsConfig) {
+  return join(config.directory, 'staging');
+}

@@ -1,0 +1,369 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import {
+  createMockDirectory,
+  mockCredentials,
+  TestDatabases,
+} from '@backstage/backend-test-utils';
+import request from 'supertest';
+import * as tus from 'tus-js-client';
+import {
+  globalPickle,
+  makeSafetensors,
+} from '../inspection/__testUtils__/generators';
+import { BOB, createHarness, Harness } from './__testUtils__/harness';
+import { cuttingProxy, memorySampler, writeRandomFile } from './__testUtils__/net';
+
+jest.setTimeout(180_000);
+
+const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
+const mockDir = createMockDirectory();
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const MIB = 1024 * 1024;
+
+/** Runs a tus-js-client upload to completion. */
+function tusUpload(
+  input: Buffer | ReturnType<typeof createReadStream>,
+  options: Partial<tus.UploadOptions> & { endpoint: string },
+): Promise<{ url: string; sha256: string | null; checks: string | null }> {
+  return new Promise((resolve, reject) => {
+    const upload = new tus.Upload(input as any, {
+      retryDelays: [0, 100, 300, 1000, 1000, 2000],
+      ...options,
+      onSuccess: payload => {
+        resolve({
+          url: upload.url!,
+          sha256: payload.lastResponse.getHeader('X-Content-Sha256') ?? null,
+          checks: payload.lastResponse.getHeader('X-Model-Hub-Checks') ?? null,
+        });
+      },
+      onError: reject,
+    });
+    upload.start();
+  });
+}
+
+const META = { model: 'default/llama', version: 'v1' };
+
+function createUpload(h: Harness, size: number, metadata: Record<string, string>, user?: string) {
+  const encoded = Object.entries(metadata)
+    .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
+    .join(',');
+  const req = request(h.app)
+    .post('/api/model-hub/uploads')
+    .set('Tus-Resumable', '1.0.0')
+    .set('Upload-Length', String(size))
+    .set('Upload-Metadata', encoded);
+  if (user) {
+    req.set('Authorization', mockCredentials.user.header(user));
+  }
+  return req;
+}
+
+describe.each(databases.eachSupportedId())('uploads (%s)', id => {
+  let h: Harness;
+  let root: string;
+
+  beforeAll(async () => {
+    root = mockDir.resolve(`uploads-${id}`);
+    h = await createHarness({ knex: await databases.init(id), root, maxFileBytes: 512 * MIB });
+    await h.seed();
+  });
+
+  it('uploads with tus-js-client, hashes, stores, lists and inspects the file', async () => {
+    const { url, server } = await h.listen();
+    try {
+      const content = makeSafetensors([{ name: 'w', dtype: 'F32', shape: [64, 32] }]);
+      const result = await tusUpload(content, {
+        endpoint: `${url}/uploads`,
+        metadata: { ...META, path: 'weights/model.safetensors' },
+        chunkSize: 3000,
+      });
+      expect(result.url).toMatch(new RegExp(`^${url}/uploads/[a-f0-9]{32}$`));
+      expect(result.sha256).toBe(sha(content));
+      expect(result.checks).toMatch(/format:safetensors:weights\/model.safetensors=pass/);
+      const files = await request(h.app)
+        .get('/api/model-hub/models/default/llama/versions/v1/files')
+        .expect(200);
+      expect(files.body.files).toContainEqual(
+        expect.objectContaining({ path: 'weights/model.safetensors', sha256: sha(content), kind: 'weights' }),
+      );
+      const check = await h.knex('version_checks')
+        .where({ name: 'inspect:format:safetensors:weights/model.safetensors' })
+        .first();
+      expect(JSON.parse(check.details)).toMatchObject({ parameterCount: 2048 });
+      // the upload is gone once the file is in the store
+      expect((await h.counts()).sessions).toBe(0);
+      expect(await fs.readdir(join(h.config.directory, 'tus'))).toEqual([]);
+      expect(h.events).toContainEqual({ eventId: 'artifact-upload', outcome: 'success' });
+      expect(h.events).toContainEqual({ eventId: 'upload-create', outcome: 'success' });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('flags pickle uploads', async () => {
+    const { url, server } = await h.listen();
+    try {
+      const result = await tusUpload(globalPickle('os', 'system'), {
+        endpoint: `${url}/uploads`,
+        metadata: { ...META, path: 'evil.pkl' },
+      });
+      expect(result.checks).toMatch(/safety:pickle:evil.pkl=fail/);
+      const safety = await h.knex('version_checks').where({ name: 'model-hub.safety' }).first();
+      expect(safety).toMatchObject({ status: 'failed' });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('checks the upload permission on creation and on every request, per upload', async () => {
+    h.setDeny(p => p === 'model-hub.artifact.upload');
+    const denied = await createUpload(h, 10, { ...META, path: 'a.txt' }).expect(403);
+    expect(denied.text).toMatch(/Not allowed: model-hub.artifact.upload/);
+    h.setDeny(() => false);
+
+    const created = await createUpload(h, 10, { ...META, path: 'a.txt' }).expect(201);
+    const location = new URL(created.headers.location).pathname;
+    // another user with the permission is not the owner of this upload
+    await request(h.app)
+      .head(location)
+      .set('Tus-Resumable', '1.0.0')
+      .set('Authorization', mockCredentials.user.header(BOB))
+      .expect(403);
+    await request(h.app)
+      .patch(location)
+      .set('Tus-Resumable', '1.0.0')
+      .set('Upload-Offset', '0')
+      .set('Content-Type', 'application/offset+octet-stream')
+      .set('Authorization', mockCredentials.user.header(BOB))
+      .send(Buffer.alloc(10))
+      .expect(403);
+    // the permission revoked after creation: PATCH refused
+    h.setDeny(p => p === 'model-hub.artifact.upload');
+    await request(h.app)
+      .patch(location)
+      .set('Tus-Resumable', '1.0.0')
+      .set('Upload-Offset', '0')
+      .set('Content-Type', 'application/offset+octet-stream')
+      .send(Buffer.alloc(10))
+      .expect(403);
+    await request(h.app).delete(location).set('Tus-Resumable', '1.0.0').expect(403);
+    h.setDeny(() => false);
+    // anonymous
+    await request(h.app)
+      .head(location)
+      .set('Tus-Resumable', '1.0.0')
+      .set('Authorization', mockCredentials.none.header())
+      .expect(401);
+    // termination removes the bytes and the session
+    await request(h.app).head(location).set('Tus-Resumable', '1.0.0').expect(200);
+    await request(h.app).delete(location).set('Tus-Resumable', '1.0.0').expect(204);
+    await request(h.app).head(location).set('Tus-Resumable', '1.0.0').expect(404);
+    expect((await h.counts()).sessions).toBe(0);
+    expect(h.events).toContainEqual({ eventId: 'upload-terminate', outcome: 'success' });
+  });
+
+  it('rejects hostile upload ids and never serves upload content', async () => {
+    for (const bad of [
+      '..%2F..%2Fstore%2Fsha256',
+      '..%5C..%5Cx',
+      '%2e%2e',
+      'abc%00def',
+      'A'.repeat(32),
+      'f'.repeat(64),
+      '%C3%A9'.repeat(16),
+    ]) {
+      const res = await request(h.app)
+        .head(`/api/model-hub/uploads/${bad}`)
+        .set('Tus-Resumable', '1.0.0');
+      expect([400, 404]).toContain(res.status);
+      const patch = await request(h.app)
+        .patch(`/api/model-hub/uploads/${bad}`)
+        .set('Tus-Resumable', '1.0.0')
+        .set('Upload-Offset', '0')
+        .set('Content-Type', 'application/offset+octet-stream')
+        .send(Buffer.alloc(4));
+      expect([400, 404]).toContain(patch.status);
+    }
+    const created = await createUpload(h, 4, { ...META, path: 'b.txt' }).expect(201);
+    const location = new URL(created.headers.location).pathname;
+    await request(h.app).get(location).expect(404);
+    await request(h.app).delete(location).set('Tus-Resumable', '1.0.0').expect(204);
+  });
+
+  it('validates metadata, size and the version state at creation', async () => {
+    const bad = await createUpload(h, 10, { ...META, path: '../../etc/passwd' }).expect(400);
+    expect(bad.text).toMatch(/must not contain empty, \. or \.\. segments/);
+    await createUpload(h, 10, { ...META, path: '/abs' }).expect(400);
+    await createUpload(h, 10, { ...META, path: 'a\\b' }).expect(400);
+    await createUpload(h, 10, { model: 'default/llama', path: 'x' }).expect(400);
+    await createUpload(h, 10, { ...META, version: 'nope', path: 'x' }).expect(404);
+    await createUpload(h, 10, { model: 'default/unknown', version: 'v1', path: 'x' }).expect(404);
+    await createUpload(h, 10, { ...META, path: 'weights/model.safetensors' }).expect(409);
+    await createUpload(h, 513 * MIB, { ...META, path: 'big.bin' }).expect(413);
+    await request(h.app)
+      .post('/api/model-hub/uploads')
+      .set('Tus-Resumable', '1.0.0')
+      .set('Upload-Defer-Length', '1')
+      .set('Upload-Metadata', `model ${Buffer.from('default/llama').toString('base64')},version ${Buffer.from('v1').toString('base64')},path ${Buffer.from('d.bin').toString('base64')}`)
+      .expect(400);
+    expect((await h.counts()).sessions).toBe(0);
+  });
+
+  it('refuses to finish into a version that left draft (409) and leaves nothing', async () => {
+    await request(h.app)
+      .post('/api/model-hub/models/default/llama/versions')
+      .send({ label: 'frozen' })
+      .expect(201);
+    const created = await createUpload(h, 4, { ...META, version: 'frozen', path: 'late.txt' }).expect(201);
+    const location = new URL(created.headers.location).pathname;
+    await h.knex('model_versions').where({ label: 'frozen' }).update({ state: 'in_review' });
+    const before = await h.counts();
+    const res = await request(h.app)
+      .patch(location)
+      .set('Tus-Resumable', '1.0.0')
+      .set('Upload-Offset', '0')
+      .set('Content-Type', 'application/offset+octet-stream')
+      .send(Buffer.from('late'))
+      .expect(409);
+    expect(res.text).toMatch(/in_review/);
+    const after = await h.counts();
+    expect(after).toEqual({ ...before, sessions: before.sessions - 1 });
+    expect(await fs.readdir(join(h.config.directory, 'tus'))).toEqual([]);
+  });
+
+  it('verifies an expected sha256 from the metadata', async () => {
+    const before = await h.counts();
+    const created = await createUpload(h, 4, { ...META, path: 'sum.txt', sha256: 'a'.repeat(64) }).expect(201);
+    const res = await request(h.app)
+      .patch(new URL(created.headers.location).pathname)
+      .set('Tus-Resumable', '1.0.0')
+      .set('Upload-Offset', '0')
+      .set('Content-Type', 'application/offset+octet-stream')
+      .send(Buffer.from('abcd'))
+      .expect(400);
+    expect(res.text).toMatch(/Checksum mismatch/);
+    expect(await h.counts()).toEqual(before);
+  });
+
+  it('resumes after a restart: the hash is rebuilt from the durable prefix', async () => {
+    const content = Buffer.concat([Buffer.alloc(3 * MIB, 1), Buffer.alloc(2 * MIB, 2)]);
+    const created = await createUpload(h, content.length, { ...META, path: 'restart.bin' }).expect(201);
+    const location = new URL(created.headers.location).pathname;
+    await request(h.app)
+      .patch(location)
+      .set('Tus-Resumable', '1.0.0')
+      .set('Upload-Offset', '0')
+      .set('Content-Type', 'application/offset+octet-stream')
+      .send(content.subarray(0, 3 * MIB))
+      .expect(204);
+    // bytes that reached the file but were never fsynced before a "crash"
+    const file = join(h.config.directory, 'tus', location.split('/').pop()!);
+    await fs.appendFile(file, Buffer.alloc(1000, 9));
+
+    // a new process: same database and folder, no hash state in memory
+    const h2 = await createHarness({ knex: h.knex, root });
+    const head = await request(h2.app).head(location).set('Tus-Resumable', '1.0.0').expect(200);
+    expect(head.headers['upload-offset']).toBe(String(3 * MIB));
+    const done = await request(h2.app)
+      .patch(location)
+      .set('Tus-Resumable', '1.0.0')
+      .set('Upload-Offset', String(3 * MIB))
+      .set('Content-Type', 'application/offset+octet-stream')
+      .send(content.subarray(3 * MIB))
+      .expect(204);
+    expect(done.headers['x-content-sha256']).toBe(sha(content));
+  });
+
+  it('uploads 256 MiB through a proxy that cuts the connection twice, with flat memory', async () => {
+    const size = 256 * MIB;
+    const path = join(root, 'big.bin');
+    const expected = await writeRandomFile(path, size);
+    const { url, server } = await h.listen();
+    const port = Number(new URL(url).port);
+    const proxy = await cuttingProxy(port, [Math.floor(size / 3), Math.floor((2 * size) / 3)]);
+    const memory = memorySampler();
+    try {
+      const result = await tusUpload(createReadStream(path), {
+        endpoint: `http://127.0.0.1:${proxy.port}/api/model-hub/uploads`,
+        metadata: { ...META, path: 'weights/big.bin' },
+        uploadSize: size,
+      });
+      const used = memory.stop();
+      expect(proxy.cuts).toBe(2);
+      expect(result.sha256).toBe(expected);
+      const file = await h.store.getFile({
+        versionId: (await h.knex('model_versions').where({ label: 'v1' }).first()).id,
+        path: 'weights/big.bin',
+      });
+      expect(file).toMatchObject({ sha256: expected, size });
+      // the bytes are streamed, never held: memory grows far less than the file
+      expect(used.rssGrowth).toBeLessThan(150 * MIB);
+      expect(used.heapGrowth).toBeLessThan(64 * MIB);
+    } finally {
+      memory.stop();
+      await proxy.close();
+      server.close();
+      await fs.rm(path, { force: true });
+    }
+  });
+
+  it('accepts one file as multipart/form-data (curl -F), streamed into the store', async () => {
+    const content = makeSafetensors([{ name: 'x', dtype: 'F16', shape: [3, 5] }]);
+    const res = await request(h.app)
+      .post('/api/model-hub/models/default/llama/versions/v1/files')
+      .field('path', 'mp/model.safetensors')
+      .attach('file', content, 'ignored-name.safetensors')
+      .expect(201);
+    expect(res.body.file).toMatchObject({ path: 'mp/model.safetensors', sha256: sha(content) });
+    expect(res.body.checks[0]).toMatchObject({ status: 'pass', details: { parameterCount: 15 } });
+    const byName = await request(h.app)
+      .post('/api/model-hub/models/default/llama/versions/v1/files')
+      .attach('file', Buffer.from('{"model_type":"x"}'), 'config.json')
+      .expect(201);
+    expect(byName.body.file.path).toBe('config.json');
+
+    const before = await h.counts();
+    await request(h.app)
+      .post('/api/model-hub/models/default/llama/versions/v1/files')
+      .field('path', '../evil')
+      .attach('file', Buffer.from('x'), 'x')
+      .expect(400);
+    await request(h.app)
+      .post('/api/model-hub/models/default/llama/versions/v1/files')
+      .field('path', 'nofile')
+      .expect(400);
+    await request(h.app)
+      .post('/api/model-hub/models/default/llama/versions/v1/files')
+      .attach('a', Buffer.from('1'), 'one.txt')
+      .attach('b', Buffer.from('2'), 'two.txt')
+      .expect(400);
+    await request(h.app)
+      .post('/api/model-hub/models/default/llama/versions/v1/files')
+      .field('sha256', 'b'.repeat(64))
+      .attach('file', Buffer.from('abc'), 'sum.txt')
+      .expect(400);
+    await request(h.app)
+      .post('/api/model-hub/models/default/llama/versions/v1/files')
+      .set('Content-Type', 'application/json')
+      .send({})
+      .expect(400);
+    h.setDeny(p => p === 'model-hub.artifact.upload');
+    await request(h.app)
+      .post('/api/model-hub/models/default/llama/versions/v1/files')
+      .attach('file', Buffer.from('x'), 'denied.txt')
+      .expect(403);
+    h.setDeny(() => false);
+    expect(await h.counts()).toEqual(before);
+  });
+
+  it('removes expired uploads', async () => {
+    const created = await createUpload(h, 10, { ...META, path: 'old.txt' }).expect(201);
+    const location = new URL(created.headers.location).pathname;
+    const { removed } = await h.uploads.cleanup(new Date(Date.now() + 2 * 3_600_000));
+    expect(removed).toBeGreaterThanOrEqual(1);
+    await request(h.app).head(location).set('Tus-Resumable', '1.0.0').expect(404);
+  });
+});

@@ -1,0 +1,2 @@
+export { FileBrowser } from './FileBrowser';
+export type { FileBrowserProps } from './FileBrowser';

@@ -1,0 +1,1 @@
+export { HfImportPage } from './HfImportPage';

@@ -1,0 +1,1 @@
+export { JobsPage, JOBS_SIGNAL_CHANNEL } from './JobsPage';

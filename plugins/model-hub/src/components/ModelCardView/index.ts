@@ -1,0 +1,2 @@
+export { ModelCardView, splitFrontMatter } from './ModelCardView';
+export type { ModelCardViewProps } from './ModelCardView';

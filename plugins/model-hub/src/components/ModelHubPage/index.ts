@@ -1,0 +1,2 @@
+export { ModelHubPage } from './ModelHubPage';
+export type { ModelHubPageProps } from './ModelHubPage';

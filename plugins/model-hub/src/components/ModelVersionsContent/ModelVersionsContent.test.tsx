@@ -1,0 +1,178 @@
+import { ResponseError } from '@backstage/errors';
+import {
+  mockApis,
+  renderInTestApp,
+  TestApiProvider,
+} from '@backstage/test-utils';
+import { permissionApiRef } from '@backstage/plugin-permission-react';
+import {
+  EntityProvider,
+  entityRouteRef,
+} from '@backstage/plugin-catalog-react';
+import { ModelEntity } from '@internal/plugin-model-hub-common';
+import { fireEvent, screen, waitFor } from '@testing-library/react';
+import { modelHubApiRef } from '../../api';
+import { rootRouteRef } from '../../routes';
+import { modelHubApiMock, modelHubFixtures } from '../../testUtils';
+import { ModelVersionsContent } from './ModelVersionsContent';
+import { howToUseText } from './HowToUse';
+
+const entity: ModelEntity = {
+  apiVersion: 'model-hub.dev/v1alpha1',
+  kind: 'Model',
+  metadata: { name: 'tiny-llm', namespace: 'default' },
+  spec: {
+    type: 'llm',
+    lifecycle: 'experimental',
+    owner: 'group:default/ml-engineers',
+    source: { huggingface: { repo: 'acme/tiny-llm' } },
+  },
+};
+
+// usePermission caches decisions per permission and resource for the whole
+// test file, so tests with another decision use another model
+function render(
+  api: ReturnType<typeof modelHubApiMock>,
+  result: 'ALLOW' | 'DENY' = 'ALLOW',
+  name = 'tiny-llm',
+) {
+  return renderInTestApp(
+    <TestApiProvider
+      apis={[
+        [modelHubApiRef, api],
+        [permissionApiRef, mockApis.permission({ authorize: result })],
+      ]}
+    >
+      <EntityProvider
+        entity={{ ...entity, metadata: { ...entity.metadata, name } }}
+      >
+        <ModelVersionsContent />
+      </EntityProvider>
+    </TestApiProvider>,
+    {
+      mountedRoutes: {
+        '/model-hub': rootRouteRef,
+        '/catalog/:namespace/:kind/:name': entityRouteRef,
+      },
+    },
+  );
+}
+
+const versions = [
+  modelHubFixtures.version({ label: '2.0', state: 'draft', revision: 4 }),
+  modelHubFixtures.version({ label: '1.0', state: 'approved' }),
+];
+
+describe('ModelVersionsContent', () => {
+  it('shows progress while loading', async () => {
+    await render(modelHubApiMock({ getModel: () => new Promise(() => {}) }));
+    expect(screen.getByTestId('progress')).toBeInTheDocument();
+  });
+
+  it('lists versions and opens the newest approved one', async () => {
+    const api = modelHubApiMock({
+      getModel: async () => modelHubFixtures.model({ versions }),
+      listFiles: async () => modelHubFixtures.files(),
+    });
+    await render(api);
+    expect(await screen.findByText('Version 1.0')).toBeInTheDocument();
+    const table = screen.getByRole('table', { name: 'Versions' });
+    expect(table).toHaveTextContent(/2\.0\s*Draft/);
+    expect(table).toHaveTextContent(/1\.0\s*Approved/);
+    expect(await screen.findByText('config.json')).toBeInTheDocument();
+    expect(api.getModel).toHaveBeenCalledWith('model:default/tiny-llm');
+    expect(api.listFiles).toHaveBeenCalledWith('model:default/tiny-llm', '1.0');
+    // approved versions cannot be submitted
+    expect(
+      screen.queryByRole('button', { name: 'Submit for review' }),
+    ).not.toBeInTheDocument();
+  });
+
+  it('submits a draft with its revision', async () => {
+    const api = modelHubApiMock({
+      getModel: async () => modelHubFixtures.model({ versions }),
+      listFiles: async () => modelHubFixtures.files(),
+    });
+    await render(api);
+    fireEvent.click(await screen.findByText('2.0'));
+    expect(await screen.findByText('Version 2.0')).toBeInTheDocument();
+    expect(screen.getByText('Upload files').closest('a')).toHaveAttribute(
+      'href',
+      '/model-hub/upload?model=model%3Adefault%2Ftiny-llm&version=2.0',
+    );
+    fireEvent.click(screen.getByRole('button', { name: 'Submit for review' }));
+    await waitFor(() =>
+      expect(api.submitVersion).toHaveBeenCalledWith(
+        'model:default/tiny-llm',
+        '2.0',
+        { revision: 4 },
+      ),
+    );
+  });
+
+  it('hides and disables actions the user may not perform', async () => {
+    const api = modelHubApiMock({
+      getModel: async () => modelHubFixtures.model({ versions }),
+      listFiles: async () => modelHubFixtures.files(),
+    });
+    await render(api, 'DENY', 'denied-llm');
+    expect(await screen.findByText('Version 1.0')).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'New version' })).toBeDisabled();
+    expect(
+      screen.queryByRole('button', { name: 'Sync from Hugging Face' }),
+    ).not.toBeInTheDocument();
+    expect(await screen.findByLabelText('Download README.md')).toBeDisabled();
+  });
+
+  it('shows an empty state when the hub has no versions of the model (404)', async () => {
+    const api = modelHubApiMock({
+      getModel: async () => {
+        throw await ResponseError.fromResponse(
+          new Response('{}', { status: 404, statusText: 'Not Found' }) as any,
+        );
+      },
+    });
+    await render(api);
+    expect(await screen.findByText('No versions yet')).toBeInTheDocument();
+    fireEvent.click(screen.getByRole('button', { name: 'New version' }));
+    fireEvent.change(screen.getByLabelText('Version label'), {
+      target: { value: '0.1' },
+    });
+    fireEvent.click(screen.getByRole('button', { name: 'Create' }));
+    await waitFor(() =>
+      expect(api.createVersion).toHaveBeenCalledWith('model:default/tiny-llm', {
+        label: '0.1',
+        notes: undefined,
+      }),
+    );
+  });
+
+  it('shows errors', async () => {
+    const api = modelHubApiMock({
+      getModel: async () => {
+        throw new Error('hub unavailable');
+      },
+    });
+    await render(api);
+    expect(
+      (await screen.findAllByText(/hub unavailable/)).length,
+    ).toBeGreaterThan(0);
+  });
+
+  it('builds a pinned how-to-use snippet', () => {
+    const text = howToUseText({
+      mirror: 'http://localhost:7007/api/model-hub/hf',
+      repo: 'default/tiny-llm',
+      revision: 'abc123',
+      fileUrl: 'http://x/files/model.safetensors',
+      filePath: 'weights/model.safetensors',
+    });
+    expect(text).toContain(
+      'export HF_ENDPOINT=http://localhost:7007/api/model-hub/hf',
+    );
+    expect(text).toContain(
+      'huggingface-cli download default/tiny-llm --revision abc123',
+    );
+    expect(text).toContain('-o model.safetensors');
+  });
+});

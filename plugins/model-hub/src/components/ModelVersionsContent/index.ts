@@ -1,0 +1,3 @@
+export { ModelVersionsContent } from './ModelVersionsContent';
+export { CreateVersionDialog } from './CreateVersionDialog';
+export { HowToUse, howToUseText } from './HowToUse';

@@ -1,0 +1,111 @@
+import { renderInTestApp, TestApiProvider } from '@backstage/test-utils';
+import { entityRouteRef } from '@backstage/plugin-catalog-react';
+import { fireEvent, screen, waitFor } from '@testing-library/react';
+import { modelHubApiRef } from '../../api';
+import { rootRouteRef } from '../../routes';
+import { modelHubApiMock, modelHubFixtures } from '../../testUtils';
+import { ModelsTable } from './ModelsTable';
+
+const mountedRoutes = {
+  '/model-hub': rootRouteRef,
+  '/catalog/:namespace/:kind/:name': entityRouteRef,
+};
+
+function render(api: ReturnType<typeof modelHubApiMock>) {
+  return renderInTestApp(
+    <TestApiProvider apis={[[modelHubApiRef, api]]}>
+      <ModelsTable />
+    </TestApiProvider>,
+    { mountedRoutes },
+  );
+}
+
+describe('ModelsTable', () => {
+  it('asks the server for one page and shows it', async () => {
+    const api = modelHubApiMock({
+      listModels: async () => ({
+        items: [
+          modelHubFixtures.modelSummary(),
+          modelHubFixtures.modelSummary({
+            name: 'whisper',
+            title: undefined,
+            type: 'audio',
+            sourceType: 'upload',
+            source: 'upload',
+            latestVersion: {
+              label: '0.1',
+              state: 'in_review',
+              createdAt: '2026-01-01T00:00:00Z',
+            },
+          }),
+        ],
+        totalCount: 10000,
+        offset: 0,
+        limit: 20,
+      }),
+    });
+    await render(api);
+    expect(
+      await screen.findByRole('link', { name: 'Tiny LLM' }),
+    ).toHaveAttribute('href', '/catalog/default/model/tiny-llm');
+    expect(screen.getByRole('link', { name: 'whisper' })).toBeInTheDocument();
+    expect(screen.getByText('acme/tiny-llm')).toBeInTheDocument();
+    expect(screen.getByText('Upload')).toBeInTheDocument();
+    expect(screen.getByText('In review')).toBeInTheDocument();
+    expect(screen.getAllByText(/1-20 of 10000/).length).toBeGreaterThan(0);
+    expect(api.listModels).toHaveBeenCalledTimes(1);
+    expect(api.listModels).toHaveBeenCalledWith({
+      offset: 0,
+      limit: 20,
+      q: undefined,
+      type: undefined,
+      state: undefined,
+      owner: undefined,
+      source: undefined,
+      tag: undefined,
+      sort: undefined,
+      order: undefined,
+    });
+  });
+
+  it('shows the loading state until the first page arrives', async () => {
+    const api = modelHubApiMock({ listModels: () => new Promise(() => {}) });
+    await render(api);
+    expect(screen.getByRole('progressbar')).toBeInTheDocument();
+  });
+
+  it('shows the empty state', async () => {
+    const api = modelHubApiMock();
+    await render(api);
+    expect(await screen.findByText('No models match.')).toBeInTheDocument();
+  });
+
+  it('shows the error', async () => {
+    const api = modelHubApiMock({
+      listModels: async () => {
+        throw new Error('database on fire');
+      },
+    });
+    await render(api);
+    expect(
+      (await screen.findAllByText(/database on fire/)).length,
+    ).toBeGreaterThan(0);
+  });
+
+  it('sends filters and the debounced owner to the server', async () => {
+    const api = modelHubApiMock();
+    await render(api);
+    await waitFor(() => expect(api.listModels).toHaveBeenCalledTimes(1));
+    fireEvent.change(screen.getByLabelText('Owner'), {
+      target: { value: 'group:default/ml-engineers' },
+    });
+    await waitFor(() =>
+      expect(api.listModels).toHaveBeenLastCalledWith(
+        expect.objectContaining({
+          offset: 0,
+          owner: ['group:default/ml-engineers'],
+        }),
+      ),
+    );
+  });
+});

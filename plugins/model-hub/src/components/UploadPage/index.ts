@@ -1,0 +1,2 @@
+export { UploadPage } from './UploadPage';
+export type { UploadPageProps } from './UploadPage';

@@ -1,0 +1,3 @@
+export { ApprovalTimeline } from './ApprovalTimeline';
+export { VersionChecks } from './VersionChecks';
+export { VersionDiffView } from './VersionDiffView';
