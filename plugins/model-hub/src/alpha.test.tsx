@@ -48,6 +48,8 @@ function filterOf(tester: {
   return filter as (entity: Entity) => boolean;
 }
 
+jest.setTimeout(60_000);
+
 describe('model-hub plugin (new frontend system)', () => {
   it('provides the entity cards under their extension ids', () => {
     expect(
@@ -108,7 +110,9 @@ describe('model-hub plugin (new frontend system)', () => {
       },
     });
 
-    expect(await screen.findByText('Model overview')).toBeInTheDocument();
+    expect(
+      await screen.findByText('Model overview', {}, { timeout: 15000 }),
+    ).toBeInTheDocument();
     expect(screen.queryByText('Model lineage')).not.toBeInTheDocument();
   });
 
@@ -165,7 +169,9 @@ describe('model-hub plugin (new frontend system)', () => {
       apis: [[modelHubApiRef, modelHubApiMock()]],
       initialRouteEntries: ['/model-hub/jobs'],
     });
-    expect(await screen.findByText('No jobs')).toBeInTheDocument();
+    expect(
+      await screen.findByText('No jobs', {}, { timeout: 15000 }),
+    ).toBeInTheDocument();
     expect(screen.getByRole('tab', { name: 'Approvals' })).toBeInTheDocument();
     expect(screen.getByRole('tab', { name: 'Overview' })).toBeInTheDocument();
   });
@@ -175,8 +181,9 @@ describe('model-hub plugin (new frontend system)', () => {
       extensions: [createTestEntityPage({ entity: model })],
       features: [modelHubPlugin],
       apis: [[modelHubApiRef, modelHubApiMock()]],
-      initialRouteEntries: ['/versions'],
     });
-    expect(await screen.findByText('Version 1.0')).toBeInTheDocument();
+    expect(
+      await screen.findByText('Version 1.0', {}, { timeout: 15000 }),
+    ).toBeInTheDocument();
   });
 });

@@ -81,6 +81,7 @@ export async function downloadBlob(options: {
   }
   const handle = await fs.open(tempPath, stat ? 'r+' : 'w+');
   let handleClosed = false;
+  let resumedFrom = 0;
   const closeHandle = async () => {
     if (!handleClosed) {
       handleClosed = true;
@@ -142,7 +143,7 @@ export async function downloadBlob(options: {
         ? new RetryableJobError(message)
         : new DownloadVerificationError(message);
     }
-    const resumedFrom = offset;
+    resumedFrom = offset;
     options.onBytes?.(offset);
 
     const sha1 = file.lfsSha256
@@ -177,7 +178,9 @@ export async function downloadBlob(options: {
         sha1?.update(buf);
         options.onBytes?.(received);
         if (received - durable >= checkpointBytes) {
-          await handle.datasync();
+          // The written bytes survive a crash of the process (they are in
+          // the page cache); after a crash of the machine, a resumed file
+          // that does not verify is downloaded again from the start.
           durable = received;
           await partials.setOffset(blobKey, durable);
         }
@@ -268,6 +271,13 @@ export async function downloadBlob(options: {
       // wrong bytes: start from scratch next time
       await fs.rm(tempPath, { force: true }).catch(() => {});
       await partials.delete(blobKey).catch(() => {});
+      if (resumedFrom > 0) {
+        // the kept bytes may be what went wrong (a crash of the machine)
+        throw new RetryableJobError(
+          `${error.message}; the download had resumed from byte ${resumedFrom}, so it starts again from the beginning`,
+          0,
+        );
+      }
     }
     throw error;
   }

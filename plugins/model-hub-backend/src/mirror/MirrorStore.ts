@@ -183,12 +183,14 @@ export class MirrorStore {
   ): Promise<
     Map<string, { oid: string; lfsSha256?: string; pointerSize?: number }>
   > {
-    const rows = await this.db<{
+    const rows: {
       path: string;
       oid: string;
       lfs_sha256: string | null;
       lfs_pointer_size: number | null;
-    }>('hf_repo_files').where({ commit });
+    }[] = await this.db('hf_repo_files')
+      .where({ commit })
+      .select('path', 'oid', 'lfs_sha256', 'lfs_pointer_size');
     return new Map(
       rows.map(r => [
         r.path,

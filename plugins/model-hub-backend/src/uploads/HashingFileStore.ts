@@ -110,6 +110,20 @@ export class HashingFileStore extends FileStore {
     id: string,
     offset: number,
   ): Promise<number> {
+    return this.writeFrom(readable, id, offset, Number.MAX_SAFE_INTEGER);
+  }
+
+  /**
+   * Appends a stream at `offset`, at most `maxBytes` (more fails with 413,
+   * keeping the bytes up to the limit); what arrived before the stream
+   * ended or failed is kept, hashed and fsynced.
+   */
+  async writeFrom(
+    readable: Readable,
+    id: string,
+    offset: number,
+    maxBytes: number,
+  ): Promise<number> {
     const path = this.filePath(id);
     const state = await this.hashState(id, offset);
     // the state belongs to this write until it ends
@@ -150,7 +164,13 @@ export class HashingFileStore extends FileStore {
       };
       try {
         for await (const chunk of readable) {
-          const buf = chunk as Buffer;
+          let buf = chunk as Buffer;
+          if (position - offset + pendingBytes + buf.length > maxBytes) {
+            buf = buf.subarray(0, maxBytes - (position - offset + pendingBytes));
+            pending.push(buf);
+            pendingBytes += buf.length;
+            throw ERRORS.ERR_SIZE_EXCEEDED;
+          }
           pending.push(buf);
           pendingBytes += buf.length;
           if (pendingBytes >= WRITE_CHUNK) {

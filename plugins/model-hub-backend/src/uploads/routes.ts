@@ -14,8 +14,8 @@ import {
   modelHubArtifactUploadPermission,
   modelHubVersionCreatePermission,
 } from '@internal/plugin-model-hub-common';
-import { Server } from '@tus/server';
-import { Request, Router } from 'express';
+import { ERRORS, MemoryLocker, Server } from '@tus/server';
+import { Request, Response, Router } from 'express';
 import { Knex } from 'knex';
 import { z } from 'zod';
 import { importPackage } from '../archive/importPackage';
@@ -238,9 +238,104 @@ function addUploadRoutes(
     return { session, credentials };
   }
 
+  /**
+   * Turns a complete upload into a file of its version: the digest computed
+   * while the bytes arrived, the bytes into the store (renamed into a local
+   * store, else streamed), the rows, the inspection checks. Any failure
+   * removes the upload: nothing is half-written, the client starts again.
+   */
+  async function finishUpload(
+    node: Request,
+    upload: { id: string; size?: number; metadata?: Record<string, string | null> },
+  ): Promise<Record<string, string>> {
+    try {
+      const session = await sessions.getSession(upload.id);
+      if (!session) {
+        throw new NotFoundError('Upload not found');
+      }
+      const size = upload.size!;
+      const result = await ctx.audited(
+        node,
+        {
+          eventId: 'artifact-upload',
+          meta: {
+            modelRef: session.modelRef,
+            path: session.path,
+            uploadId: upload.id,
+            size,
+          },
+        },
+        async () => {
+          const credentials = await ctx.authorize(
+            node,
+            modelHubArtifactUploadPermission,
+            session.modelRef,
+          );
+          const version = await versionById(session.versionId);
+          assertMutable(version);
+          const sha256 = await datastore.digest(upload.id, size);
+          const expected = upload.metadata?.sha256;
+          if (expected && expected !== sha256) {
+            throw new InputError(
+              `Checksum mismatch: expected sha256 ${expected}, got ${sha256}`,
+            );
+          }
+          const kind =
+            (upload.metadata?.kind as FileKind | undefined) ??
+            inferFileKind(session.path);
+          const file = datastore.filePath(upload.id);
+          const blob =
+            (localStorePath &&
+              (await adoptIntoLocalStore({
+                storeRoot: localStorePath,
+                file,
+                sha256,
+                size,
+              }))) ||
+            (await artifacts.put(
+              createReadStream(file, { highWaterMark: 1024 * 1024 }),
+              { expectedSha256: sha256, expectedSize: size },
+            ));
+          const ingested = await commitBlob({
+            store,
+            artifacts,
+            versionId: session.versionId,
+            path: session.path,
+            kind,
+            blob,
+            createdBy: principalRef(credentials),
+          });
+          return {
+            result: ingested,
+            credentials,
+            meta: { sha256, versionLabel: version.label },
+          };
+        },
+      );
+      const found = await inspectAndRecord(
+        session.versionId,
+        session.path,
+        result.file,
+      );
+      await datastore.discard(upload.id);
+      return {
+        'X-Content-Sha256': result.file.sha256,
+        'X-Model-Hub-Checks': found
+          .map(c => `${c.name}=${c.status}`)
+          .join(', ')
+          .slice(0, 4000),
+      };
+    } catch (error) {
+      await datastore.discard(upload.id).catch(() => {});
+      throw error;
+    }
+  }
+
+  const locker = new MemoryLocker();
   const tus = new Server({
     path: '/uploads',
     datastore,
+    locker,
     maxSize: config.maxFileBytes,
     // the Backstage root handles CORS
     allowedOrigins: () => false,
@@ -326,84 +421,101 @@ function addUploadRoutes(
       }
     },
     onUploadFinish: async (req, upload) => {
-      const node = nodeRequest(req);
       try {
-        const session = await sessions.getSession(upload.id);
-        if (!session) {
-          throw new NotFoundError('Upload not found');
-        }
-        const size = upload.size!;
-        const result = await ctx.audited(
-          node,
-          {
-            eventId: 'artifact-upload',
-            meta: {
-              modelRef: session.modelRef,
-              path: session.path,
-              uploadId: upload.id,
-              size,
-            },
-          },
-          async () => {
-            const credentials = await ctx.authorize(
-              node,
-              modelHubArtifactUploadPermission,
-              session.modelRef,
-            );
-            const version = await versionById(session.versionId);
-            assertMutable(version);
-            const sha256 = await datastore.digest(upload.id, size);
-            const expected = upload.metadata?.sha256;
-            if (expected && expected !== sha256) {
-              throw new InputError(
-                `Checksum mismatch: expected sha256 ${expected}, got ${sha256}`,
-              );
-            }
-            const kind = (upload.metadata?.kind as FileKind | undefined) ?? inferFileKind(session.path);
-            const file = datastore.filePath(upload.id);
-            const blob =
-              (localStorePath &&
-                (await adoptIntoLocalStore({
-                  storeRoot: localStorePath,
-                  file,
-                  sha256,
-                  size,
-                }))) ||
-              (await artifacts.put(
-                createReadStream(file, { highWaterMark: 1024 * 1024 }),
-                { expectedSha256: sha256, expectedSize: size },
-              ));
-            const ingested = await commitBlob({
-              store,
-              artifacts,
-              versionId: session.versionId,
-              path: session.path,
-              kind,
-              blob,
-              createdBy: principalRef(credentials),
-            });
-            return {
-              result: ingested,
-              credentials,
-              meta: { sha256, versionLabel: version.label },
-            };
-          },
-        );
-        const found = await inspectAndRecord(session.versionId, session.path, result.file);
-        await datastore.discard(upload.id);
-        return {
-          headers: {
-            'X-Content-Sha256': result.file.sha256,
-            'X-Model-Hub-Checks': found.map(c => `${c.name}=${c.status}`).join(', ').slice(0, 4000),
-          },
-        };
+        return { headers: await finishUpload(nodeRequest(req), upload) };
       } catch (error) {
-        // nothing half-written: the upload is gone, the client starts again
-        await datastore.discard(upload.id).catch(() => {});
         return tusError(error);
       }
     },
   });
+  /** Answers an error the way the tus server does. */
+  function sendTusError(res: Response, error: unknown) {
+    let status = 500;
+    let body = 'Internal error';
+    try {
+      tusError(error);
+    } catch (mapped) {
+      status = (mapped as { status_code: number }).status_code;
+      body = (mapped as { body: string }).body;
+    }
+    if (!res.headersSent) {
+      res
+        .status(status)
+        .set('Tus-Resumable', '1.0.0')
+        .type(body.startsWith('{') ? 'application/json' : 'text/plain')
+        .send(body);
+    }
+  }
+
+  /**
+   * tus PATCH, served on the Node request directly. @tus/server converts
+   * requests to web streams (srvx) and pipes them through three more
+   * streams, which halves throughput on small machines; this handler keeps
+   * its protocol rules (Tus-Resumable, Upload-Offset match or 409,
+   * offset+octet-stream, size limits, expiration, the shared per-upload
+   * lock, a newer request taking over from a stale one) and writes through
+   * the same hashing file store.
+   */
+  async function patchUpload(req: Request, res: Response) {
+    const id = req.params.id;
+    try {
+      if (req.headers['tus-resumable'] !== '1.0.0') {
+        throw { status_code: 412, body: 'Tus-Resumable Required\n' };
+      }
+      await authorizeUpload(req, id);
+      const offsetHeader = String(req.headers['upload-offset'] ?? '');
+      if (!/^\d{1,16}$/.test(offsetHeader)) {
+        throw ERRORS.MISSING_OFFSET;
+      }
+      if (req.headers['content-type'] !== 'application/offset+octet-stream') {
+        throw ERRORS.INVALID_CONTENT_TYPE;
+      }
+      const offset = Number(offsetHeader);
+      const lock = locker.newLock(id);
+      await lock.lock(new AbortController().signal, () => {
+        // a newer request for this upload (the client reconnected): end
+        // this one, keeping the bytes it wrote
+        req.destroy();
+      });
+      let upload;
+      let newOffset: number;
+      try {
+        upload = await datastore.getUpload(id);
+        const created = upload.creation_date
+          ? new Date(upload.creation_date).getTime()
+          : Date.now();
+        if (Date.now() > created + config.expirationMs) {
+          throw ERRORS.FILE_NO_LONGER_EXISTS;
+        }
+        if (upload.offset !== offset) {
+          throw ERRORS.INVALID_OFFSET;
+        }
+        const size = upload.size ?? 0;
+        const length = req.headers['content-length'];
+        if (length !== undefined && offset + Number(length) > size) {
+          throw ERRORS.ERR_SIZE_EXCEEDED;
+        }
+        newOffset = await datastore.writeFrom(req, id, offset, size - offset);
+      } finally {
+        await lock.unlock();
+      }
+      const headers: Record<string, string> = {
+        'Tus-Resumable': '1.0.0',
+        'Upload-Offset': String(newOffset),
+      };
+      if (newOffset === upload.size) {
+        Object.assign(headers, await finishUpload(req, upload));
+      } else if (upload.creation_date) {
+        headers['Upload-Expires'] = new Date(
+          new Date(upload.creation_date).getTime() + config.expirationMs,
+        ).toUTCString();
+      }
+      res.status(204).set(headers).end();
+    } catch (error) {
+      sendTusError(res, error);
+    }
+  }
+
   const handleTus = async (req: Request, res: any) => {
     await tus.handle(req, res);
   };
@@ -411,7 +523,9 @@ function addUploadRoutes(
   router.post('/uploads', handleTus);
   router.options('/uploads/:id', handleTus);
   router.head('/uploads/:id', handleTus);
-  router.patch('/uploads/:id', handleTus);
+  router.patch('/uploads/:id', async (req, res) => {
+    await patchUpload(req, res);
+  });
   router.delete('/uploads/:id', async (req, res) => {
     // termination of an unfinished upload, audited
     const id = req.params.id;
