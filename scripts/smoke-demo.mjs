@@ -331,6 +331,17 @@ try {
           hidden_size: 4096,
           torch_dtype: 'bfloat16',
         });
+        // a valid two-parameter safetensors file, so the version has weights
+        const header = Buffer.from(
+          JSON.stringify({
+            w: { dtype: 'BF16', shape: [2], data_offsets: [0, 4] },
+          }).padEnd(64, ' '),
+        );
+        const weights = Buffer.concat([
+          Buffer.from([header.length, 0, 0, 0, 0, 0, 0, 0]),
+          header,
+          Buffer.alloc(4),
+        ]);
         const setup = [
           [
             alice,
@@ -343,6 +354,12 @@ try {
             'PUT',
             `${M}/versions/${label}/files/config.json`,
             configJson,
+          ],
+          [
+            alice,
+            'PUT',
+            `${M}/versions/${label}/files/model.safetensors`,
+            weights,
           ],
           [
             alice,
@@ -359,7 +376,7 @@ try {
         ];
         let failed;
         for (const [who, method, p, body] of setup) {
-          const raw = typeof body === 'string';
+          const raw = typeof body === 'string' || Buffer.isBuffer(body);
           const res = await fetch(`${BACKEND}${p}`, {
             method,
             headers: {

@@ -260,14 +260,21 @@ http {
     );
   }
 
+  const loadAfter = loadavg()[0];
   const rows = Object.entries(results).map(([name, r]) => {
     const n = median(r.nginx);
     const m = median(r.mirror);
-    return `| ${name} | ${mibps(n)} | ${mibps(m)} | **${(m / n).toFixed(
-      2,
-    )}** | ${r.nginx.map(mibps).join(', ')} | ${r.mirror
-      .map(mibps)
-      .join(', ')} |`;
+    const paired = median(r.mirror.map((x, i) => x / r.nginx[i]));
+    const cells = [
+      name,
+      mibps(n),
+      mibps(m),
+      `**${(m / n).toFixed(2)}**`,
+      `**${paired.toFixed(2)}**`,
+      r.nginx.map(mibps).join(', '),
+      r.mirror.map(mibps).join(', '),
+    ];
+    return `| ${cells.join(' | ')} |`;
   });
   const curlVersion = execFileSync('curl', ['--version'], {
     encoding: 'utf8',

@@ -6,25 +6,44 @@
 /* eslint-disable no-console */
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { once } from 'node:events';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
-const require = createRequire(join(root, 'plugins', 'model-hub-backend', 'package.json'));
+const require = createRequire(
+  join(root, 'plugins', 'model-hub-backend', 'package.json'),
+);
 const tus = require('tus-js-client');
 
-const SIZES_MIB = (process.env.BENCH_SIZES_MIB ?? '2048').split(',').map(Number);
+const SIZES_MIB = (process.env.BENCH_SIZES_MIB ?? '2048')
+  .split(',')
+  .map(Number);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const work = resolve(process.env.BENCH_WORK ?? join(root, 'bench', '.tmp', 'upload-ingest'));
+const work = resolve(
+  process.env.BENCH_WORK ?? join(root, 'bench', '.tmp', 'upload-ingest'),
+);
 mkdirSync(work, { recursive: true });
 
 async function makeFile(path, size) {
-  if (existsSync(path) && statSync(path).size === size && existsSync(`${path}.sha256`)) {
+  if (
+    existsSync(path) &&
+    statSync(path).size === size &&
+    existsSync(`${path}.sha256`)
+  ) {
     return readFileSync(`${path}.sha256`, 'utf8');
   }
   const hash = createHash('sha256');
@@ -61,7 +80,9 @@ async function buildServer() {
         name: 'externals',
         setup(b) {
           b.onResolve({ filter: /^[^./]/ }, args =>
-            args.path.startsWith('@internal/') ? undefined : { path: args.path, external: true },
+            args.path.startsWith('@internal/')
+              ? undefined
+              : { path: args.path, external: true },
           );
         },
       },
@@ -72,11 +93,11 @@ async function buildServer() {
 
 async function startServer() {
   const outfile = await buildServer();
-  const child = spawn(
-    process.execPath,
-    [outfile],
-    { cwd: join(root, 'plugins', 'model-hub-backend'), env: { ...process.env, BENCH_WORK: work }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const child = spawn(process.execPath, [outfile], {
+    cwd: join(root, 'plugins', 'model-hub-backend'),
+    env: { ...process.env, BENCH_WORK: work },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolvePromise, reject) => {
     let out = '';
     child.stdout.on('data', d => {
@@ -84,12 +105,16 @@ async function startServer() {
       const m = /READY (\d+)/.exec(out);
       if (m) resolvePromise({ child, port: Number(m[1]) });
     });
-    child.on('exit', code => reject(new Error(`server exited ${code}: ${out}`)));
+    child.on('exit', code =>
+      reject(new Error(`server exited ${code}: ${out}`)),
+    );
   });
 }
 
 function procStatus(pid, key) {
-  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(
+    readFileSync(`/proc/${pid}/status`, 'utf8'),
+  );
   return Number(m[1]) * 1024;
 }
 
@@ -100,17 +125,97 @@ function upload(base, path, size, target) {
       uploadSize: size,
       metadata: { model: 'default/bench', version: 'v1', path: target },
       retryDelays: [0, 500, 1000],
-      onSuccess: ({ lastResponse }) => resolvePromise(lastResponse.getHeader('X-Content-Sha256')),
+      onSuccess: ({ lastResponse }) =>
+        resolvePromise(lastResponse.getHeader('X-Content-Sha256')),
       onError: reject,
     });
     u.start();
   });
 }
 
+/** The same upload with curl: creation with fetch, one PATCH with `curl -T`. */
+async function curlUpload(base, path, size, target) {
+  const meta = Object.entries({
+    model: 'default/bench',
+    version: 'v1',
+    path: target,
+  })
+    .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
+    .join(',');
+  const res = await fetch(`${base}/uploads`, {
+    method: 'POST',
+    headers: {
+      'Tus-Resumable': '1.0.0',
+      'Upload-Length': String(size),
+      'Upload-Metadata': meta,
+    },
+  });
+  if (res.status !== 201)
+    throw new Error(`create: ${res.status} ${await res.text()}`);
+  const location = res.headers.get('location');
+  const out = execFileSync('curl', [
+    '-s',
+    '-D',
+    '-',
+    '-o',
+    '/dev/null',
+    '-X',
+    'PATCH',
+    location,
+    '-H',
+    'Tus-Resumable: 1.0.0',
+    '-H',
+    'Upload-Offset: 0',
+    '-H',
+    'Content-Type: application/offset+octet-stream',
+    '-T',
+    path,
+  ]).toString();
+  return /x-content-sha256: ([a-f0-9]{64})/i.exec(out)?.[1];
+}
+
 async function removeAndGc(base, target) {
-  await fetch(`${base}/models/default/bench/versions/v1/files/${target}`, { method: 'DELETE' });
+  await fetch(`${base}/models/default/bench/versions/v1/files/${target}`, {
+    method: 'DELETE',
+  });
   await new Promise(r => setTimeout(r, 20));
   await fetch(`${base}/admin/gc`, { method: 'POST' });
+}
+
+/** A TCP proxy that cuts the connection when the forwarded bytes cross each of `cutAt`. */
+async function cuttingProxy(targetPort, cutAt) {
+  const net = await import('node:net');
+  const pending = [...cutAt].sort((a, b) => a - b);
+  let forwarded = 0;
+  let cuts = 0;
+  const server = net.createServer(client => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    client.on('data', chunk => {
+      forwarded += chunk.length;
+      if (pending.length && forwarded >= pending[0]) {
+        pending.shift();
+        cuts += 1;
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      if (!upstream.write(chunk)) {
+        client.pause();
+        upstream.once('drain', () => client.resume());
+      }
+    });
+    upstream.on('data', chunk => client.write(chunk));
+    for (const s of [client, upstream]) {
+      s.on('error', () => {});
+      s.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { port: server.address().port, cuts: () => cuts, close: () => server.close() };
 }
 
 function median(xs) {
@@ -120,6 +225,7 @@ function median(xs) {
 
 const MIB = 1024 * 1024;
 const rows = [];
+let resume;
 const { child, port } = await startServer();
 const base = `http://127.0.0.1:${port}/api/model-hub`;
 const pid = child.pid;
@@ -132,6 +238,7 @@ try {
     const expected = await makeFile(src, size);
     const cpTimes = [];
     const tusTimes = [];
+    const curlTimes = [];
     for (let run = 0; run < RUNS; run++) {
       // baseline: cp + sync into the same filesystem
       execFileSync('sync');
@@ -148,21 +255,63 @@ try {
       t = process.hrtime.bigint();
       const digest = await upload(base, src, size, target);
       tusTimes.push(Number(process.hrtime.bigint() - t) / 1e9);
-      if (digest !== expected) throw new Error(`sha256 mismatch: ${digest} != ${expected}`);
+      if (digest !== expected)
+        throw new Error(`sha256 mismatch: ${digest} != ${expected}`);
       await removeAndGc(base, target);
       execFileSync('sync');
-      console.log(`${sizeMiB} MiB run ${run + 1}: cp+sync ${cpTimes.at(-1).toFixed(2)} s, tus ${tusTimes.at(-1).toFixed(2)} s, server VmHWM ${(procStatus(pid, 'VmHWM') / MIB).toFixed(0)} MiB`);
+
+      // the same with curl as the client (lighter than tus-js-client)
+      const target2 = `weights/curl-${sizeMiB}-${run}.bin`;
+      t = process.hrtime.bigint();
+      const digest2 = await curlUpload(base, src, size, target2);
+      curlTimes.push(Number(process.hrtime.bigint() - t) / 1e9);
+      if (digest2 !== expected)
+        throw new Error(`sha256 mismatch (curl): ${digest2} != ${expected}`);
+      await removeAndGc(base, target2);
+      execFileSync('sync');
+      console.log(
+        `${sizeMiB} MiB run ${run + 1}: cp+sync ${cpTimes
+          .at(-1)
+          .toFixed(2)} s, tus-js-client ${tusTimes
+          .at(-1)
+          .toFixed(2)} s, curl PATCH ${curlTimes
+          .at(-1)
+          .toFixed(2)} s, server VmHWM ${(
+          procStatus(pid, 'VmHWM') / MIB
+        ).toFixed(0)} MiB, load ${loadavg()[0].toFixed(1)}`,
+      );
     }
-    const ratios = cpTimes.map((c, i) => c / tusTimes[i]);
-    rows.push({
-      sizeMiB,
-      cp: median(cpTimes),
-      tus: median(tusTimes),
-      ratioMin: Math.min(...ratios),
-      ratioMed: median(ratios),
-      ratioMax: Math.max(...ratios),
-      hwm: procStatus(pid, 'VmHWM'),
-    });
+    for (const [client, times] of [
+      ['tus-js-client', tusTimes],
+      ['curl -T (one PATCH)', curlTimes],
+    ]) {
+      const ratios = cpTimes.map((c, i) => c / times[i]);
+      rows.push({
+        sizeMiB,
+        client,
+        cp: median(cpTimes),
+        tus: median(times),
+        ratioMin: Math.min(...ratios),
+        ratioMed: median(ratios),
+        ratioMax: Math.max(...ratios),
+        hwm: procStatus(pid, 'VmHWM'),
+      });
+    }
+  }
+  // acceptance 1 at full size: tus-js-client, the connection cut twice
+  if (process.env.BENCH_RESUME !== '0') {
+    const sizeMiB = Number(process.env.BENCH_RESUME_MIB ?? 2048);
+    const size = sizeMiB * MIB;
+    const src = join(work, `input-${sizeMiB}.bin`);
+    const expected = await makeFile(src, size);
+    const proxy = await cuttingProxy(port, [Math.floor(size / 3), Math.floor((2 * size) / 3)]);
+    const t = process.hrtime.bigint();
+    const digest = await upload(`http://127.0.0.1:${proxy.port}/api/model-hub`, src, size, 'weights/resumed.bin');
+    const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+    proxy.close();
+    resume = { sizeMiB, seconds, cuts: proxy.cuts(), ok: digest === expected, digest, hwm: procStatus(pid, 'VmHWM') };
+    console.log(`resume ${sizeMiB} MiB: ${seconds.toFixed(1)} s, ${resume.cuts} cuts, sha256 ${resume.ok ? 'ok' : 'WRONG'}`);
+    await removeAndGc(base, 'weights/resumed.bin');
   }
 } finally {
   child.kill('SIGTERM');
@@ -172,17 +321,40 @@ const cpu = cpus()[0]?.model ?? 'unknown';
 const lines = [
   '# Upload ingest benchmark: results',
   '',
-  `Generated by \`bench/upload-ingest/run.mjs\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} × ${cpu}, Node ${process.version}.`,
-  `Runs per size: ${RUNS}, interleaved (cp + sync, then tus). Random (incompressible) input; warm page cache for the source file.`,
+  `Generated by \`bench/upload-ingest/run.mjs\` on ${new Date()
+    .toISOString()
+    .slice(0, 10)}: ${cpus().length} × ${cpu}, Node ${process.version}.`,
+  `Runs per size: ${RUNS}, interleaved (cp + sync, tus-js-client, curl). Random (incompressible) input; warm page cache for the source file. Load average at the end: ${loadavg()
+    .map(l => l.toFixed(1))
+    .join(', ')} (the box is shared with other work).`,
   '',
-  '| file | cp + sync (median) | tus ingest (median) | throughput tus | ratio tus/cp (min / median / max) | server peak RSS (VmHWM) |',
-  '| ---: | ---: | ---: | ---: | :---: | ---: |',
-  ...rows.map(r => `| ${r.sizeMiB} MiB | ${r.cp.toFixed(2)} s | ${r.tus.toFixed(2)} s | ${(r.sizeMiB / r.tus).toFixed(0)} MiB/s | ${r.ratioMin.toFixed(2)} / ${r.ratioMed.toFixed(2)} / ${r.ratioMax.toFixed(2)} × | ${(r.hwm / MIB).toFixed(0)} MiB |`),
+  '| file | client | cp + sync (median) | upload ingest (median) | ingest throughput | throughput ratio ingest / (cp + sync), min / median / max | server peak RSS (VmHWM) |',
+  '| ---: | :--- | ---: | ---: | ---: | :---: | ---: |',
+  ...rows.map(
+    r =>
+      `| ${r.sizeMiB} MiB | ${r.client} | ${r.cp.toFixed(
+        2,
+      )} s | ${r.tus.toFixed(2)} s | ${(r.sizeMiB / r.tus).toFixed(
+        0,
+      )} MiB/s | ${r.ratioMin.toFixed(2)} / ${r.ratioMed.toFixed(
+        2,
+      )} / ${r.ratioMax.toFixed(2)} × | ${(r.hwm / MIB).toFixed(0)} MiB |`,
+  ),
   '',
-  `Server RSS when idle after start: ${(rssIdle / MIB).toFixed(0)} MiB. VmHWM is the peak RSS of the server process since it started, so each row includes every earlier upload.`,
+  `Server RSS when idle after start: ${(rssIdle / MIB).toFixed(
+    0,
+  )} MiB. VmHWM is the peak RSS of the server process since it started, so each row includes every earlier upload.`,
   '',
   'Targets (issue 5, acceptance 4): ratio ≥ 0.5× of `cp` + `sync`; peak server memory ≤ 150 MiB regardless of size.',
   '',
+  ...(resume
+    ? [
+        '## Resumable upload with the connection cut twice (acceptance 1)',
+        '',
+        `tus-js-client uploaded ${resume.sizeMiB} MiB through a TCP proxy that cut the connection at 1/3 and 2/3 of the bytes: ${resume.cuts} cuts, resumed each time, completed in ${resume.seconds.toFixed(1)} s; sha256 ${resume.ok ? 'matches' : 'DOES NOT match'} (\`${resume.digest}\`). Server peak RSS (VmHWM) after it: ${(resume.hwm / MIB).toFixed(0)} MiB.`,
+        '',
+      ]
+    : []),
 ];
 writeFileSync(join(here, 'results.md'), lines.join('\n'));
 console.log(lines.join('\n'));

@@ -85,7 +85,10 @@ async function main() {
         requests.map(() => ({ result: AuthorizeResult.ALLOW })),
     } as any,
     auditor: {
-      createEvent: async () => ({ success: async () => {}, fail: async () => {} }),
+      createEvent: async () => ({
+        success: async () => {},
+        fail: async () => {},
+      }),
     } as any,
     catalog: {
       getEntityByRef: async () => undefined,

@@ -66,6 +66,52 @@ export interface Config {
        */
       maxFileSizeMiB?: number;
     };
+    /**
+     * (Optional) Resumable (tus) uploads, ZIP model packages and the format
+     * inspection of uploaded files. File sizes are limited by
+     * `upload.maxFileSizeMiB`.
+     */
+    uploads?: {
+      /**
+       * (Optional) Folder of uploads in progress and of package staging;
+       * relative paths resolve against the working directory. Defaults to
+       * `uploads` next to the local store (same filesystem: finished uploads
+       * are renamed into the store), else `data/model-hub/uploads`. Keep it
+       * on persistent storage: uploads resume from it after a restart.
+       */
+      directory?: string;
+      /** (Optional) Unfinished uploads expire this long after creation. Defaults to 24 hours. */
+      expiration?: {
+        days?: number;
+        hours?: number;
+        minutes?: number;
+        seconds?: number;
+      };
+      /** (Optional) Most unfinished uploads per user. Defaults to 50. */
+      maxActiveUploadsPerUser?: number;
+      /** (Optional) ZIP model packages (`POST /models/{namespace}/{name}/packages`). */
+      archive?: {
+        /** (Optional) Largest package in MiB. Defaults to `upload.maxFileSizeMiB`. */
+        maxArchiveSizeMiB?: number;
+        /** (Optional) Largest total uncompressed size in MiB. Defaults to 204800 (200 GiB). */
+        maxTotalSizeMiB?: number;
+        /** (Optional) Most entries. Defaults to 10000. */
+        maxEntries?: number;
+        /** (Optional) Highest compression ratio of an entry over 1 MiB. Defaults to 100. */
+        maxCompressionRatio?: number;
+        /**
+         * (Optional) Archives inside a package: `reject` (default) or `store`
+         * them as files (their own central directory is still checked).
+         */
+        nestedArchives?: 'reject' | 'store';
+        /**
+         * (Optional) Files a package must contain, per model type: patterns
+         * with `*` (within a folder), `**` and `|` for alternatives, e.g.
+         * `llm: ['config.json', '*.safetensors|*.gguf']`.
+         */
+        requiredFiles?: { [modelType: string]: string[] };
+      };
+    };
     /** (Optional) Garbage collection of unreferenced blobs. */
     gc?: {
       /**

@@ -87,14 +87,23 @@ export const modelHubPlugin = createBackendPlugin({
           },
         });
 
-        // the HF-compatible mirror authenticates Hub clients itself
-        const mirror = await createMirror({ ...deps, logger });
+        // Hugging Face sync: job workers, scheduled sync, routes
+        const huggingface = await setupHuggingFace({
+          ...deps,
+          store,
+          artifacts,
+        });
+        // the HF-compatible mirror authenticates Hub clients itself;
+        // pull-through registers repos with the sync
+        const mirror = await createMirror({
+          ...deps,
+          logger,
+          registerHubRepo: o => huggingface.sync.register(o),
+        });
         deps.httpRouter.addAuthPolicy({
           path: '/hf',
           allow: 'unauthenticated',
         });
-        // Hugging Face sync: job workers, scheduled sync, routes
-        const huggingface = await setupHuggingFace({ ...deps, store, artifacts });
         // tus uploads, multipart uploads, ZIP packages, format inspection
         const localStorePath =
           hubConfig.storage.type === 'local'
@@ -118,7 +127,9 @@ export const modelHubPlugin = createBackendPlugin({
           scope: 'local',
           fn: async () => {
             const { removed } = await uploads.cleanup();
-            logger.info(`Removed ${removed} expired uploads and staging folders`);
+            logger.info(
+              `Removed ${removed} expired uploads and staging folders`,
+            );
           },
         });
         deps.httpRouter.use(

@@ -57,7 +57,9 @@ async function readEntries(zip: yauzl.ZipFile): Promise<yauzl.Entry[]> {
   await new Promise<void>((resolve, reject_) => {
     zip.on('error', (e: Error) =>
       reject_(
-        e instanceof InputError ? e : new InputError(`Invalid archive: ${e.message}`),
+        e instanceof InputError
+          ? e
+          : new InputError(`Invalid archive: ${e.message}`),
       ),
     );
     zip.on('end', () => resolve());
@@ -81,7 +83,11 @@ function readLocalHeader(
   return new Promise((resolve, reject_) =>
     (zip as any).readLocalFileHeader(entry, {}, (err: Error | null, h: any) =>
       err
-        ? reject_(new InputError(`Invalid archive: ${entry.fileName}: ${err.message}`))
+        ? reject_(
+            new InputError(
+              `Invalid archive: ${entry.fileName}: ${err.message}`,
+            ),
+          )
         : resolve(h),
     ),
   );
@@ -117,7 +123,11 @@ function openStream(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Readable> {
   return new Promise((resolve, reject_) =>
     zip.openReadStream(entry, (err, stream) =>
       err
-        ? reject_(new InputError(`Invalid archive: ${entry.fileName}: ${err.message}`))
+        ? reject_(
+            new InputError(
+              `Invalid archive: ${entry.fileName}: ${err.message}`,
+            ),
+          )
         : resolve(stream!),
     ),
   );
@@ -208,7 +218,9 @@ export async function extractZip(options: {
       }
       const type = entryType(entry);
       if (type) {
-        reject(`${name} is ${type}; only regular files and folders are allowed`);
+        reject(
+          `${name} is ${type}; only regular files and folders are allowed`,
+        );
       }
       if (/^[a-zA-Z]:/.test(name)) {
         reject(`${name}: absolute path (drive letter)`);
@@ -224,7 +236,9 @@ export async function extractZip(options: {
       const previous = seen.get(key);
       if (previous !== undefined) {
         reject(
-          `duplicate entry ${JSON.stringify(name)} (same name as ${JSON.stringify(
+          `duplicate entry ${JSON.stringify(
+            name,
+          )} (same name as ${JSON.stringify(
             previous,
           )} after Unicode normalisation and case folding)`,
         );
@@ -312,7 +326,9 @@ export async function extractZip(options: {
     for (let i = 1; i < ranges.length; i++) {
       if (ranges[i].start < ranges[i - 1].end) {
         reject(
-          `entries ${ranges[i - 1].name} and ${ranges[i].name} overlap (overlapping-entry zip bomb)`,
+          `entries ${ranges[i - 1].name} and ${
+            ranges[i].name
+          } overlap (overlapping-entry zip bomb)`,
         );
       }
     }
@@ -347,7 +363,10 @@ export async function extractZip(options: {
             const buf = chunk as Buffer;
             size += buf.length;
             actualTotal += buf.length;
-            if (size > limits.maxEntryBytes || actualTotal > limits.maxTotalBytes) {
+            if (
+              size > limits.maxEntryBytes ||
+              actualTotal > limits.maxTotalBytes
+            ) {
               reject(`${entry.fileName}: more bytes than allowed (zip bomb?)`);
             }
             if (keep) {

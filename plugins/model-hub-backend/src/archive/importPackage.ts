@@ -1,5 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { constants as fsConstants, createReadStream, promises as fs } from 'node:fs';
+import {
+  constants as fsConstants,
+  createReadStream,
+  promises as fs,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { isDatabaseConflictError } from '@backstage/backend-plugin-api';
@@ -83,7 +87,10 @@ function verify(
     }
   }
   for (const file of files) {
-    if (!manifest.files.has(file.path) && !manifest.manifestFiles.includes(file.path)) {
+    if (
+      !manifest.files.has(file.path) &&
+      !manifest.manifestFiles.includes(file.path)
+    ) {
       problems.push(`${file.path} is not listed in the manifest`);
     }
   }
@@ -92,11 +99,14 @@ function verify(
       `the manifest is for model ${manifest.name}, not ${options.modelName}`,
     );
   }
-  for (const pattern of options.archive.requiredFiles[options.modelType] ?? []) {
+  for (const pattern of options.archive.requiredFiles[options.modelType] ??
+    []) {
     const re = requiredFilePattern(pattern);
     if (!files.some(f => re.test(f.path))) {
       problems.push(
-        `a ${options.modelType} package must contain ${pattern.split('|').join(' or ')}`,
+        `a ${options.modelType} package must contain ${pattern
+          .split('|')
+          .join(' or ')}`,
       );
     }
   }
@@ -170,7 +180,11 @@ export async function importPackage(options: {
     if (!/^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/.test(label)) {
       throw new InputError(`Invalid version label '${label}'`);
     }
-    if (options.label && manifest.version && options.label !== manifest.version) {
+    if (
+      options.label &&
+      manifest.version &&
+      options.label !== manifest.version
+    ) {
       throw new InputError(
         `Invalid package: label ${options.label} differs from the manifest's version ${manifest.version}`,
       );
@@ -184,7 +198,9 @@ export async function importPackage(options: {
     for (const file of files) {
       const source = await fileSource(file.stagedPath);
       try {
-        checks.push(...(await inspectFile(file.path, source, options.inspection)));
+        checks.push(
+          ...(await inspectFile(file.path, source, options.inspection)),
+        );
       } finally {
         await source.close();
       }

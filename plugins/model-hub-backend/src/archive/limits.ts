@@ -58,13 +58,15 @@ export function requiredFilePattern(pattern: string): RegExp {
     p
       .trim()
       .split(/(\*\*|\*)/)
-      .map(part =>
-        part === '**'
-          ? '.*'
-          : part === '*'
-            ? '[^/]*'
-            : part.replace(/[.+?^${}()[\]\\]/g, '\\$&'),
-      )
+      .map(part => {
+        if (part === '**') {
+          return '.*';
+        }
+        if (part === '*') {
+          return '[^/]*';
+        }
+        return part.replace(/[.+?^${}()[\]\\]/g, '\\$&');
+      })
       .join(''),
   );
   return new RegExp(`^(?:${alternatives.join('|')})$`);

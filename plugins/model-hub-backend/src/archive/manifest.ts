@@ -85,7 +85,11 @@ function check<T extends z.ZodType>(schema: T, value: unknown, name: string) {
 export function readManifest(contents: Map<string, Buffer>): PackageManifest {
   const mm = contents.get('model-manifest.json');
   if (mm) {
-    const m = check(modelManifestSchema, parseJson('model-manifest.json', mm), 'model-manifest.json');
+    const m = check(
+      modelManifestSchema,
+      parseJson('model-manifest.json', mm),
+      'model-manifest.json',
+    );
     const files = new Map<string, { sha256: string; size?: number }>();
     for (const f of m.files) {
       if (files.has(f.path)) {
@@ -107,8 +111,16 @@ export function readManifest(contents: Map<string, Buffer>): PackageManifest {
   const dm = contents.get('deployment_manifest.json');
   const md = contents.get('metadata.json');
   if (dm && md) {
-    const d = check(deploymentManifestSchema, parseJson('deployment_manifest.json', dm), 'deployment_manifest.json');
-    const meta = check(packageMetadataSchema, parseJson('metadata.json', md), 'metadata.json');
+    const d = check(
+      deploymentManifestSchema,
+      parseJson('deployment_manifest.json', dm),
+      'deployment_manifest.json',
+    );
+    const meta = check(
+      packageMetadataSchema,
+      parseJson('metadata.json', md),
+      'metadata.json',
+    );
     const files = new Map<string, { sha256: string; size?: number }>();
     for (const [path, digest] of Object.entries(d.file_hashes)) {
       if (path !== 'metadata.json') {

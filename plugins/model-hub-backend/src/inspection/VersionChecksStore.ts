@@ -21,7 +21,9 @@ export function storedCheckName(name: string): string {
     return full;
   }
   const digest = createHash('sha256').update(name).digest('hex').slice(0, 12);
-  return `${FILE_CHECK_PREFIX}…${name.slice(-(MAX_NAME - FILE_CHECK_PREFIX.length - 14))}#${digest}`;
+  return `${FILE_CHECK_PREFIX}…${name.slice(
+    -(MAX_NAME - FILE_CHECK_PREFIX.length - 14),
+  )}#${digest}`;
 }
 
 /** pass/warn/fail as the statuses of the approvals workflow. */
@@ -111,30 +113,52 @@ export class VersionChecksStore {
     }
     const files = rows.map(r => {
       const d = JSON.parse(r.details || '{}');
-      return { check: String(d.check ?? r.name), level: d.level as CheckStatus, d };
+      return {
+        check: String(d.check ?? r.name),
+        level: d.level as CheckStatus,
+        d,
+      };
     });
     const format = files.filter(f => !f.check.startsWith('safety:'));
     const safety = files.filter(f => f.check.startsWith('safety:'));
-    const formatFailed = format.filter(f => f.level === 'fail').map(f => f.check);
+    const formatFailed = format
+      .filter(f => f.level === 'fail')
+      .map(f => f.check);
     const formatWarn = format.filter(f => f.level === 'warn').map(f => f.check);
     await this.upsert(tx, versionId, now, {
       name: FORMAT_CHECK,
       status: formatFailed.length ? 'failed' : 'passed',
       summary: formatFailed.length
-        ? `${formatFailed.length} of ${format.length} files failed format inspection: ${formatFailed.slice(0, 5).join(', ')}`
-        : `${format.length} files inspected${formatWarn.length ? `, ${formatWarn.length} with warnings` : ''}`,
-      details: { failed: formatFailed, warnings: formatWarn, inspected: format.length },
+        ? `${formatFailed.length} of ${
+            format.length
+          } files failed format inspection: ${formatFailed
+            .slice(0, 5)
+            .join(', ')}`
+        : `${format.length} files inspected${
+            formatWarn.length ? `, ${formatWarn.length} with warnings` : ''
+          }`,
+      details: {
+        failed: formatFailed,
+        warnings: formatWarn,
+        inspected: format.length,
+      },
     });
     if (safety.length) {
-      const dangerous = safety.filter(f => f.level === 'fail').map(f => f.check);
+      const dangerous = safety
+        .filter(f => f.level === 'fail')
+        .map(f => f.check);
       await this.upsert(tx, versionId, now, {
         name: SAFETY_CHECK,
         status: dangerous.length ? 'failed' : 'passed',
         summary: dangerous.length
-          ? `Dangerous imports in pickle-based files: ${dangerous.slice(0, 5).join(', ')}`
+          ? `Dangerous imports in pickle-based files: ${dangerous
+              .slice(0, 5)
+              .join(', ')}`
           : `Warning: ${safety.length} pickle-based files (unsafe format, never loaded by the hub; no dangerous imports found); prefer safetensors`,
         details: {
-          unsafeFormatFiles: safety.map(f => f.check.replace(/^safety:pickle:/, '')),
+          unsafeFormatFiles: safety.map(f =>
+            f.check.replace(/^safety:pickle:/, ''),
+          ),
           dangerous,
         },
       });

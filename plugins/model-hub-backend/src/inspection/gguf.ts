@@ -27,7 +27,17 @@ async function readString(c: Cursor, v1: boolean): Promise<string> {
 }
 
 const SCALAR_SIZES: Record<number, number> = {
-  0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8,
+  0: 1,
+  1: 1,
+  2: 2,
+  3: 2,
+  4: 4,
+  5: 4,
+  6: 4,
+  7: 1,
+  10: 8,
+  11: 8,
+  12: 8,
 };
 
 async function readValue(

@@ -118,7 +118,9 @@ async function pickleCheck(
     return {
       name,
       status: 'warn',
-      summary: `${ext(path)} file that is neither a pickle nor a PyTorch zip; unknown binary format`,
+      summary: `${ext(
+        path,
+      )} file that is neither a pickle nor a PyTorch zip; unknown binary format`,
       details: { unsafeFormat: false },
     };
   }
@@ -183,9 +185,9 @@ export async function inspectFile(
         {
           name: `format:safetensors:${path}`,
           status: 'pass',
-          summary: `safetensors: ${info.tensorCount} tensors, ${info.parameterCount} parameters (${Object.keys(
-            info.dtypes,
-          ).join(', ')})`,
+          summary: `safetensors: ${info.tensorCount} tensors, ${
+            info.parameterCount
+          } parameters (${Object.keys(info.dtypes).join(', ')})`,
           details: info,
         },
       ];
@@ -196,7 +198,9 @@ export async function inspectFile(
         {
           name: `format:gguf:${path}`,
           status: info.architecture ? 'pass' : 'warn',
-          summary: `GGUF v${info.version}: ${info.architecture ?? 'no general.architecture'}, ${info.tensorCount} tensors, ${info.parameterCount} parameters`,
+          summary: `GGUF v${info.version}: ${
+            info.architecture ?? 'no general.architecture'
+          }, ${info.tensorCount} tensors, ${info.parameterCount} parameters`,
           details: info,
         },
       ];
@@ -209,23 +213,37 @@ export async function inspectFile(
           status: info.hasGraph ? 'pass' : 'warn',
           summary: `ONNX IR ${info.irVersion}, opset ${info.opsets
             .map(o => `${o.domain || 'ai.onnx'}:${o.version}`)
-            .join(', ')}${info.producerName ? `, by ${info.producerName}` : ''}`,
+            .join(', ')}${
+            info.producerName ? `, by ${info.producerName}` : ''
+          }`,
           details: info,
         },
       ];
     }
     if (base === 'config.json') {
       if (source.size > limits.maxConfigJsonBytes) {
-        return [fail(`format:config:${path}`, `config.json larger than ${limits.maxConfigJsonBytes} bytes`)];
+        return [
+          fail(
+            `format:config:${path}`,
+            `config.json larger than ${limits.maxConfigJsonBytes} bytes`,
+          ),
+        ];
       }
       let json: any;
       try {
         json = JSON.parse((await source.read(0, source.size)).toString('utf8'));
       } catch (err) {
-        return [fail(`format:config:${path}`, `config.json is not valid JSON: ${(err as Error).message}`)];
+        return [
+          fail(
+            `format:config:${path}`,
+            `config.json is not valid JSON: ${(err as Error).message}`,
+          ),
+        ];
       }
       if (!json || typeof json !== 'object' || Array.isArray(json)) {
-        return [fail(`format:config:${path}`, 'config.json is not a JSON object')];
+        return [
+          fail(`format:config:${path}`, 'config.json is not a JSON object'),
+        ];
       }
       const problems: string[] = [];
       if (typeof json.model_type !== 'string') {
@@ -243,7 +261,9 @@ export async function inspectFile(
           status: problems.length ? 'warn' : 'pass',
           summary: problems.length
             ? `config.json: ${problems.join(', ')}`
-            : `config.json: ${json.model_type} (${json.architectures.join(', ')})`,
+            : `config.json: ${json.model_type} (${json.architectures.join(
+                ', ',
+              )})`,
           details: {
             modelType: json.model_type,
             architectures: json.architectures,

@@ -30,15 +30,66 @@ export type PickleScan = {
 };
 
 const DANGEROUS_MODULES = new Set([
-  'os', 'posix', 'nt', 'subprocess', 'sys', 'socket', 'shutil', 'runpy',
-  'importlib', 'pickle', '_pickle', 'marshal', 'pty', 'webbrowser', 'ctypes',
-  'code', 'codeop', 'commands', 'popen2', 'platform', 'asyncio',
-  'multiprocessing', 'signal', 'requests', 'urllib', 'urllib2', 'httplib',
-  'http', 'ftplib', 'smtplib', 'telnetlib', 'pip', 'setuptools', 'inspect',
-  'pdb', 'bdb', 'timeit', 'cProfile', 'profile', 'trace', 'tempfile',
-  'glob', 'pathlib', 'io', '_io', 'zipimport', 'pkgutil', 'venv', 'builtins',
-  '__builtin__', '__builtins__', 'types', 'operator', 'functools', 'dill',
-  'joblib', 'numpy.testing', 'torch.hub', 'torch.jit', 'torch.serialization',
+  'os',
+  'posix',
+  'nt',
+  'subprocess',
+  'sys',
+  'socket',
+  'shutil',
+  'runpy',
+  'importlib',
+  'pickle',
+  '_pickle',
+  'marshal',
+  'pty',
+  'webbrowser',
+  'ctypes',
+  'code',
+  'codeop',
+  'commands',
+  'popen2',
+  'platform',
+  'asyncio',
+  'multiprocessing',
+  'signal',
+  'requests',
+  'urllib',
+  'urllib2',
+  'httplib',
+  'http',
+  'ftplib',
+  'smtplib',
+  'telnetlib',
+  'pip',
+  'setuptools',
+  'inspect',
+  'pdb',
+  'bdb',
+  'timeit',
+  'cProfile',
+  'profile',
+  'trace',
+  'tempfile',
+  'glob',
+  'pathlib',
+  'io',
+  '_io',
+  'zipimport',
+  'pkgutil',
+  'venv',
+  'builtins',
+  '__builtin__',
+  '__builtins__',
+  'types',
+  'operator',
+  'functools',
+  'dill',
+  'joblib',
+  'numpy.testing',
+  'torch.hub',
+  'torch.jit',
+  'torch.serialization',
 ]);
 
 /** Imports that legitimate PyTorch, NumPy and scikit-learn pickles use. */
@@ -207,7 +258,8 @@ export function scanPickle(data: Buffer): PickleScan {
     }
   };
 
-  outer: while (pos < data.length) {
+  let stopped = true;
+  while (pos < data.length && stopped) {
     // another pickle follows only if it starts with PROTO (or is protocol 0/1 text)
     if (pickles > 0 && data[pos] !== 0x80) {
       break;
@@ -223,13 +275,15 @@ export function scanPickle(data: Buffer): PickleScan {
         stack.splice(Math.max(0, stack.length - n), n);
       }
     };
+    stopped = false;
     try {
-      for (;;) {
+      while (!stopped) {
         need(1);
         const op = data[pos++];
         if (op === 0x2e) {
           pickles += 1;
-          continue outer;
+          stopped = true;
+          continue;
         }
         if (op === 0x28) {
           stack.push(MARK);
@@ -278,12 +332,12 @@ export function scanPickle(data: Buffer): PickleScan {
         } else if (LENGTH_PREFIXED[op] !== undefined) {
           const lenSize = LENGTH_PREFIXED[op];
           need(lenSize);
-          const len =
-            lenSize === 1
-              ? data[pos]
-              : lenSize === 4
-                ? data.readUInt32LE(pos)
-                : Number(data.readBigUInt64LE(pos));
+          let len = data[pos];
+          if (lenSize === 4) {
+            len = data.readUInt32LE(pos);
+          } else if (lenSize === 8) {
+            len = Number(data.readBigUInt64LE(pos));
+          }
           pos += lenSize;
           need(len);
           const arg = data.subarray(pos, pos + len);
@@ -296,7 +350,10 @@ export function scanPickle(data: Buffer): PickleScan {
         } else if (LINE.has(op)) {
           const line = readLine();
           if (op === 0x70) {
-            memo.set(Number(line), stack.length ? stack[stack.length - 1] : null);
+            memo.set(
+              Number(line),
+              stack.length ? stack[stack.length - 1] : null,
+            );
           } else if (op === 0x67) {
             stack.push(memo.get(Number(line)) ?? null);
           } else if (op === 0x53 || op === 0x56) {

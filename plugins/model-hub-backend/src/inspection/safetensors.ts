@@ -104,12 +104,18 @@ export async function inspectSafetensors(
     if (tensors.length >= limits.maxTensors) {
       throw new FormatError(`more than ${limits.maxTensors} tensors`);
     }
-    const t = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const t = value as {
+      dtype?: unknown;
+      shape?: unknown;
+      data_offsets?: unknown;
+    };
     if (!t || typeof t !== 'object') {
       throw new FormatError(`tensor ${name} is not an object`);
     }
     if (typeof t.dtype !== 'string' || !(t.dtype in DTYPE_BITS)) {
-      throw new FormatError(`tensor ${name} has unknown dtype ${String(t.dtype)}`);
+      throw new FormatError(
+        `tensor ${name} has unknown dtype ${String(t.dtype)}`,
+      );
     }
     if (
       !Array.isArray(t.shape) ||
@@ -133,18 +139,27 @@ export async function inspectSafetensors(
     const end = BigInt(offsets[1]);
     if (end - begin !== bytes) {
       throw new FormatError(
-        `tensor ${name}: data_offsets span ${end - begin} bytes but ${t.dtype}${JSON.stringify(
-          t.shape,
-        )} needs ${bytes}`,
+        `tensor ${name}: data_offsets span ${end - begin} bytes but ${
+          t.dtype
+        }${JSON.stringify(t.shape)} needs ${bytes}`,
       );
     }
     total += numel;
     dtypes.set(t.dtype, (dtypes.get(t.dtype) ?? 0n) + numel);
-    tensors.push({ name, dtype: t.dtype, shape: t.shape as number[], begin, end });
+    tensors.push({
+      name,
+      dtype: t.dtype,
+      shape: t.shape as number[],
+      begin,
+      end,
+    });
   }
-  const sorted = [...tensors].sort((a, b) =>
-    a.begin < b.begin ? -1 : a.begin > b.begin ? 1 : 0,
-  );
+  const sorted = [...tensors].sort((a, b) => {
+    if (a.begin === b.begin) {
+      return 0;
+    }
+    return a.begin < b.begin ? -1 : 1;
+  });
   let expected = 0n;
   for (const t of sorted) {
     if (t.begin !== expected) {

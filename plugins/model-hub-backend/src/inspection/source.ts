@@ -37,7 +37,12 @@ export async function fileSource(
       const buf = Buffer.allocUnsafe(n);
       let done = 0;
       while (done < n) {
-        const { bytesRead } = await handle.read(buf, done, n - done, start + done);
+        const { bytesRead } = await handle.read(
+          buf,
+          done,
+          n - done,
+          start + done,
+        );
         if (!bytesRead) {
           break;
         }
@@ -130,7 +135,9 @@ export class Cursor {
 
   skip(n: number) {
     if (n < 0 || this.pos + n > this.source.size) {
-      throw new FormatError(`field of ${n} bytes runs past the end of the file`);
+      throw new FormatError(
+        `field of ${n} bytes runs past the end of the file`,
+      );
     }
     this.pos += n;
   }
@@ -178,5 +185,7 @@ export class Cursor {
 
 /** A bigint as a number when exact, else as a decimal string. @internal */
 export function exactNumber(value: bigint): number | string {
-  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+  return value <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(value)
+    : value.toString();
 }

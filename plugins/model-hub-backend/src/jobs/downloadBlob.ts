@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { InputError } from '@backstage/errors';
 import { ArtifactStore, PutBlobResult } from '../store/ArtifactStore';
+import type { FileResponse } from '../huggingface/HuggingFaceClient';
 import { PartialDownloadStore } from './PartialDownloadStore';
 import { RetryableJobError } from './JobWorker';
 
@@ -56,7 +57,7 @@ export async function downloadBlob(options: {
   fetchRange: (
     headers: Record<string, string>,
     signal: AbortSignal,
-  ) => Promise<Response>;
+  ) => Promise<FileResponse>;
   artifacts: ArtifactStore;
   partials: PartialDownloadStore;
   dir: string;
@@ -106,19 +107,19 @@ export async function downloadBlob(options: {
       const etag = file.lfsSha256 ?? file.oid;
       headers['If-Range'] = `"${etag}"`;
     }
-    let response: Response;
+    let response: FileResponse;
     try {
       response = await options.fetchRange(headers, signal);
     } catch (error) {
       if (signal.aborted || !(error instanceof TypeError)) {
         throw error;
       }
-      throw new RetryableJobError(`Downloading ${file.path} failed: ${error.message}`);
+      throw new RetryableJobError(`Downloading ${file.path} failed: ${(error as Error).message}`);
     }
     if (offset > 0 && response.status === 206) {
       const m = /^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '');
       if (!m || Number(m[1]) !== offset) {
-        await response.body?.cancel();
+        await response.cancel();
         throw new RetryableJobError(
           `The server answered the range of ${file.path} from ${m?.[1]} instead of ${offset}`,
         );
@@ -135,7 +136,7 @@ export async function downloadBlob(options: {
         await handle.truncate(0);
       }
     } else {
-      await response.body?.cancel();
+      await response.cancel();
       const retryable =
         response.status === 416 || response.status === 408 || response.status >= 500;
       const message = `Downloading ${file.path} failed: ${response.status} ${response.statusText}`;
@@ -163,34 +164,54 @@ export async function downloadBlob(options: {
           yield chunk as Buffer;
         }
       }
+      // Bytes go to the store's write as they arrive, while the previous
+      // batch is written to the partial file (at most one write in flight).
       let pending: Buffer[] = [];
       let pendingBytes = 0;
-      const flush = async () => {
+      let inflight: Promise<unknown> = Promise.resolve();
+      const flush = async (): Promise<Buffer[]> => {
         if (!pendingBytes) {
-          return;
+          return [];
         }
+        // one buffer per batch: far cheaper downstream than many chunks
         const buf =
           pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
         pending = [];
         pendingBytes = 0;
-        await handle.write(buf, 0, buf.length, received);
+        await inflight;
+        const position = received;
         received += buf.length;
+        inflight = handle.write(buf, 0, buf.length, position);
         sha1?.update(buf);
         options.onBytes?.(received);
         if (received - durable >= checkpointBytes) {
           // The written bytes survive a crash of the process (they are in
           // the page cache); after a crash of the machine, a resumed file
           // that does not verify is downloaded again from the start.
+          await inflight;
           durable = received;
           await partials.setOffset(blobKey, durable);
         }
-        return buf;
+        return [buf];
+      };
+      const keep = async () => {
+        // keep what arrived, for the next attempt
+        try {
+          await flush();
+          await inflight;
+          await handle.datasync();
+          await partials.setOffset(blobKey, received);
+        } catch {
+          // the last checkpoint stands
+        }
       };
       const body = response.body;
       if (body) {
         try {
           for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-            const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+            const buf = Buffer.isBuffer(chunk)
+              ? chunk
+              : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
             pending.push(buf);
             pendingBytes += buf.length;
             if (received + pendingBytes > file.size) {
@@ -199,17 +220,14 @@ export async function downloadBlob(options: {
               );
             }
             if (pendingBytes >= WRITE_CHUNK) {
-              yield (await flush())!;
+              yield* await flush();
             }
           }
         } catch (error) {
           if (error instanceof DownloadVerificationError) {
             throw error;
           }
-          // keep what arrived, for the next attempt
-          await flush().catch(() => {});
-          await handle.datasync().catch(() => {});
-          await partials.setOffset(blobKey, received).catch(() => {});
+          await keep();
           if (signal.aborted) {
             throw error;
           }
@@ -220,13 +238,10 @@ export async function downloadBlob(options: {
           );
         }
       }
-      const last = await flush();
-      if (last) {
-        yield last;
-      }
+      yield* await flush();
+      await inflight;
       if (received !== file.size) {
-        await handle.datasync().catch(() => {});
-        await partials.setOffset(blobKey, received).catch(() => {});
+        await keep();
         throw new RetryableJobError(
           `The download of ${file.path} ended at byte ${received} of ${file.size}`,
         );

@@ -1,5 +1,6 @@
 import { InputError } from '@backstage/errors';
 import { ModelHubStore } from '../database/ModelHubStore';
+import type { FileResponse } from '../huggingface/HuggingFaceClient';
 import { fileKindOf } from '../huggingface/metadata';
 import { ArtifactStore } from '../store/ArtifactStore';
 import { DownloadFile, downloadBlob, DownloadVerificationError } from './downloadBlob';
@@ -9,12 +10,12 @@ import { PartialDownloadStore } from './PartialDownloadStore';
 /** Fetches (a range of) a file of a repo at a commit. @internal */
 export type FileFetcher = {
   fileUrl(repoId: string, commit: string, path: string): string;
-  fetchFile(
+  streamFile(
     repoId: string,
     commit: string,
     path: string,
     init: { headers?: Record<string, string>; signal?: AbortSignal },
-  ): Promise<Response>;
+  ): Promise<FileResponse>;
 };
 
 /**
@@ -98,7 +99,7 @@ export function createDownloadExecutor(options: {
           file,
           url,
           fetchRange: (headers, signal) =>
-            options.fetcher.fetchFile(params.repo!, params.commit!, file.path, {
+            options.fetcher.streamFile(params.repo!, params.commit!, file.path, {
               headers,
               signal,
             }),

@@ -174,6 +174,18 @@ export class MirrorStore {
   }
 
   /**
+   * The entity ref of the model a Hugging Face repo id was registered for by
+   * the Hugging Face sync (`hf_repos`), compared case-insensitively.
+   */
+  async findModelRefByHfRepo(repoId: string): Promise<string | undefined> {
+    const row = await this.db('hf_repos as r')
+      .join('models as m', 'm.id', 'r.model_id')
+      .whereRaw('lower(r.repo_id) = ?', [repoId.toLocaleLowerCase('en-US')])
+      .first('m.entity_ref as entity_ref');
+    return row?.entity_ref;
+  }
+
+  /**
    * The git view of a Hub commit as the Hugging Face sync recorded it
    * (`hf_repo_files`, the files of the last synced commit of a repo): per
    * path, the git blob id and the LFS digest.

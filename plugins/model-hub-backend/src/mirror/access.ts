@@ -23,6 +23,21 @@ export type MirrorCaller =
   | { type: 'credentials'; credentials: BackstageCredentials }
   | { type: 'token'; token: MirrorTokenWithDecision };
 
+/** The entity ref of a caller (user or service), if it has one. @internal */
+export function callerRef(caller: MirrorCaller): string | undefined {
+  if (caller.type === 'token') {
+    return caller.token.userEntityRef;
+  }
+  if (caller.type === 'credentials') {
+    const p = caller.credentials.principal as {
+      userEntityRef?: string;
+      subject?: string;
+    };
+    return p.userEntityRef ?? p.subject;
+  }
+  return undefined;
+}
+
 /**
  * Evaluates a conditional decision of the download permission for one model,
  * the way the permission backend does: by asking the plugin that owns the

@@ -8,6 +8,8 @@ export type MirrorConfig = {
   treePageSize: number;
   /** Longest lifetime of a personal access token, in days. */
   tokenMaxLifetimeDays: number;
+  /** Pull-through: sync repos that are not mirrored yet (off by default). */
+  pullThrough?: { owner: string; revision: string };
 };
 
 /** Reads `modelHub.mirror` with its defaults. @internal */
@@ -26,7 +28,21 @@ export function readMirrorConfig(config: Config): MirrorConfig {
       `modelHub.mirror.tokens.maxLifetimeDays must be a positive integer, got ${tokenMaxLifetimeDays}`,
     );
   }
+  let pullThrough: MirrorConfig['pullThrough'];
+  if (mirror?.getOptionalBoolean('pullThrough.enabled')) {
+    const owner = mirror.getOptionalString('pullThrough.owner');
+    if (!owner) {
+      throw new Error(
+        'modelHub.mirror.pullThrough.enabled is set but modelHub.mirror.pullThrough.owner is missing; set the group that owns pulled models',
+      );
+    }
+    pullThrough = {
+      owner,
+      revision: mirror.getOptionalString('pullThrough.revision') ?? 'main',
+    };
+  }
   return {
+    pullThrough,
     allowAnonymous: mirror?.getOptionalBoolean('allowAnonymous') ?? false,
     treePageSize,
     tokenMaxLifetimeDays,

@@ -74,6 +74,17 @@ export type MirrorOptions = {
   logger: LoggerService;
   /** Overrides how conditional decisions are applied (tests). */
   evaluateConditions?: ConditionalDecisionEvaluator;
+  /**
+   * Registers a Hub repo with the Hugging Face sync, for pull-through
+   * (`modelHub.mirror.pullThrough`); resolved on use, so it may be wired
+   * after the mirror is created.
+   */
+  registerHubRepo?: (options: {
+    repoId: string;
+    revision: string;
+    owner: string;
+    createdBy: string;
+  }) => Promise<unknown>;
 };
 
 /**
@@ -122,6 +133,17 @@ export async function createMirror(
       discovery: options.discovery,
       logger: options.logger,
       treePageSize: mirrorConfig.treePageSize,
+      pullThrough:
+        mirrorConfig.pullThrough && options.registerHubRepo
+          ? async ({ repoId, actor }) => {
+              await options.registerHubRepo!({
+                repoId,
+                revision: mirrorConfig.pullThrough!.revision,
+                owner: mirrorConfig.pullThrough!.owner,
+                createdBy: actor,
+              });
+            }
+          : undefined,
     });
   };
 }

@@ -3,8 +3,8 @@ import { DiscoveryService, LoggerService } from '@backstage/backend-plugin-api';
 import express, { Request, Response, Router } from 'express';
 import { ArtifactStore } from '../store/ArtifactStore';
 import { parseRange } from '../service/range';
-import { MirrorAccess } from './access';
-import { entryNotFound, HfError, sendHfError } from './errors';
+import { callerRef, MirrorAccess, MirrorCaller } from './access';
+import { entryNotFound, HfError, repoNotFound, sendHfError } from './errors';
 import {
   MirrorRepository,
   RepoEntry,
@@ -22,6 +22,11 @@ export type MirrorRoutesOptions = {
   discovery: DiscoveryService;
   logger: LoggerService;
   treePageSize: number;
+  /**
+   * Pull-through: queues the sync of a Hub repo that is not mirrored yet
+   * (registers it with the Hugging Face sync); absent when it is off.
+   */
+  pullThrough?: (options: { repoId: string; actor: string }) => Promise<void>;
 };
 
 /** Headers a browser client (transformers.js, @huggingface/hub) must read. */
@@ -173,13 +178,49 @@ export function addMirrorRoutes(router: Router, options: MirrorRoutesOptions) {
       }
     };
 
+  /**
+   * Pull-through of a repo that is not mirrored: an authenticated caller
+   * queues its sync and is asked to come back (503 + Retry-After); the repo
+   * is served once a version of it is approved.
+   */
+  async function pullThrough(caller: MirrorCaller, repoId: string) {
+    const actor = callerRef(caller);
+    if (!options.pullThrough || !actor) {
+      return;
+    }
+    try {
+      await options.pullThrough({ repoId, actor });
+    } catch (error) {
+      const name = (error as Error).name;
+      if (name !== 'ConflictError') {
+        // not on the Hub, not readable, or an organization not allowed
+        throw repoNotFound(repoId);
+      }
+      // registered concurrently: its sync is queued already
+    }
+    logger.info(`Mirror pull-through of ${repoId} requested by ${actor}`);
+    throw new HfError(
+      503,
+      undefined,
+      `${repoId} is not mirrored yet; its sync is queued, and it is served once a version is approved`,
+      { 'Retry-After': '60' },
+    );
+  }
+
   /** Authenticates, finds the model and checks the download permission. */
   async function authorizedModel(req: Request) {
     const caller = await access.authenticate(req);
-    const model = await repository.getModel(
-      param(req, 'org'),
-      param(req, 'name'),
-    );
+    const org = param(req, 'org');
+    const name = param(req, 'name');
+    let model;
+    try {
+      model = await repository.getModel(org, name);
+    } catch (error) {
+      if (error instanceof HfError && error.code === 'RepoNotFound') {
+        await pullThrough(caller, `${org}/${name}`);
+      }
+      throw error;
+    }
     await access.authorizeDownload(caller, model);
     return model;
   }
@@ -200,8 +241,9 @@ export function addMirrorRoutes(router: Router, options: MirrorRoutesOptions) {
     res.setHeader('Cache-Control', 'private, no-cache');
     res.json({
       _id: model.id,
-      id: repoIdOf(model),
-      modelId: repoIdOf(model),
+      // the repo id the client asked for (a portal or an upstream id)
+      id: `${param(req, 'org')}/${param(req, 'name')}`,
+      modelId: `${param(req, 'org')}/${param(req, 'name')}`,
       author: model.namespace,
       sha: snapshot.commit,
       lastModified: version.updatedAt,

@@ -28,6 +28,9 @@ import { createApplyConditionsEvaluator } from './access';
 import { MIRROR_ROUTES } from './createMirror';
 import { mockServices } from '@backstage/backend-test-utils';
 import express from 'express';
+import { ConfigReader } from '@backstage/config';
+import { ConflictError, NotFoundError } from '@backstage/errors';
+import { readMirrorConfig } from './config';
 import { AddressInfo } from 'node:net';
 
 jest.setTimeout(120_000);
@@ -564,6 +567,22 @@ describe.each(databases.eachSupportedId())('HF mirror on %p', databaseId => {
     );
     expect(head.headers.get('x-repo-commit')).toBe(commit);
     expect(head.headers.get('x-linked-etag')).toBe(`"${sha256(weights)}"`);
+
+    // clients keep using the upstream repo id
+    const info: any = await modelInfo({
+      name: 'Upstream/Synced',
+      additionalFields: ['sha'],
+      ...credentials(),
+    });
+    expect(info.name).toBe('Upstream/Synced');
+    expect(info.sha).toBe(commit);
+    const blob = await downloadFile({
+      repo: 'upstream/synced',
+      path: 'weights.dat',
+      revision: commit,
+      ...credentials(),
+    });
+    expect(Buffer.from(await blob!.arrayBuffer())).toEqual(weights);
   });
 
   it('serves approved versions by label and commit, never others', async () => {
@@ -1012,5 +1031,81 @@ describe('HF mirror with conditional decisions', () => {
     } finally {
       await h.stop();
     }
+  });
+});
+
+describe('HF mirror pull-through', () => {
+  it('queues the sync of a repo that is not mirrored, for authenticated callers', async () => {
+    const calls: any[] = [];
+    let outcome: 'ok' | 'conflict' | 'missing' = 'ok';
+    const knex = await databases.init('SQLITE_3');
+    const artifacts = await LocalArtifactStore.create({
+      path: join(mockDir.path, 'pull-through'),
+    });
+    const h = await startMirrorHarness({
+      knex,
+      artifacts,
+      mirrorConfig: {
+        allowAnonymous: true,
+        pullThrough: { enabled: true, owner: 'group:default/ml-engineers' },
+      },
+      registerHubRepo: async options => {
+        calls.push(options);
+        if (outcome === 'conflict') {
+          throw new ConflictError('already registered');
+        }
+        if (outcome === 'missing') {
+          throw new NotFoundError('not on the Hub');
+        }
+        return {};
+      },
+    });
+    try {
+      // anonymous callers never trigger a sync
+      const anonymous = await fetch(`${h.hubUrl}/api/models/upstream/new`);
+      expect(anonymous.status).toBe(404);
+      expect(calls).toHaveLength(0);
+
+      const user = { Authorization: mockCredentials.user.header(ALICE) };
+      const res = await fetch(
+        `${h.hubUrl}/upstream/new/resolve/main/config.json`,
+        { method: 'HEAD', headers: user },
+      );
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('60');
+      expect(res.headers.get('x-error-message')).toContain('queued');
+      expect(calls).toEqual([
+        {
+          repoId: 'upstream/new',
+          revision: 'main',
+          owner: 'group:default/ml-engineers',
+          createdBy: ALICE,
+        },
+      ]);
+      outcome = 'conflict';
+      const again = await fetch(`${h.hubUrl}/api/models/upstream/new`, {
+        headers: user,
+      });
+      expect(again.status).toBe(503);
+      outcome = 'missing';
+      const missing = await fetch(`${h.hubUrl}/api/models/upstream/none`, {
+        headers: user,
+      });
+      expect(missing.status).toBe(404);
+      expect(missing.headers.get('x-error-code')).toBe('RepoNotFound');
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('needs an owner for pulled models', () => {
+    expect(() =>
+      readMirrorConfig(
+        new ConfigReader({
+          modelHub: { mirror: { pullThrough: { enabled: true } } },
+        }),
+      ),
+    ).toThrow(/pullThrough.owner/);
+    expect(readMirrorConfig(new ConfigReader({})).pullThrough).toBeUndefined();
   });
 });

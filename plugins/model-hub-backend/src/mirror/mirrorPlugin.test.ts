@@ -8,21 +8,34 @@ import {
 } from '@backstage/backend-test-utils';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { downloadFile, listFiles } from '@huggingface/hub';
+import { authServiceFactory } from '@backstage/backend-defaults/auth';
+import { httpAuthServiceFactory } from '@backstage/backend-defaults/httpAuth';
 import { modelHubPlugin } from '../plugin';
 
 jest.setTimeout(60_000);
 
 const mockDir = createMockDirectory();
 const databases = TestDatabases.create({ ids: ['SQLITE_3'] });
+const STATIC_TOKEN = 'static-external-access-token-0123456789';
 
 describe('the mirror in the backend', () => {
-  async function start(allowAnonymous: boolean) {
+  async function start(allowAnonymous: boolean, realAuth = false) {
     const knex = await databases.init('SQLITE_3');
     const backend = await startTestBackend({
       features: [
         modelHubPlugin,
         mockServices.rootConfig.factory({
           data: {
+            backend: {
+              auth: {
+                externalAccess: [
+                  {
+                    type: 'static',
+                    options: { token: STATIC_TOKEN, subject: 'ci-runner' },
+                  },
+                ],
+              },
+            },
             modelHub: {
               storage: { local: { path: mockDir.path } },
               mirror: { allowAnonymous },
@@ -30,9 +43,13 @@ describe('the mirror in the backend', () => {
           },
         }),
         mockServices.database.factory({ knex }),
-        mockServices.httpAuth.factory({
-          defaultCredentials: mockCredentials.none(),
-        }),
+        ...(realAuth
+          ? [authServiceFactory, httpAuthServiceFactory]
+          : [
+              mockServices.httpAuth.factory({
+                defaultCredentials: mockCredentials.none(),
+              }),
+            ]),
         catalogServiceMock.factory({ entities: [] }),
       ],
     });
@@ -122,6 +139,60 @@ describe('the mirror in the backend', () => {
       expect(await res.json()).toEqual({
         error: expect.stringContaining('HF_TOKEN'),
       });
+    } finally {
+      await stop();
+    }
+  });
+
+  it('accepts static external-access tokens of the real auth services', async () => {
+    const { base, knex, stop } = await start(false, true);
+    try {
+      const now = new Date();
+      await knex('models').insert({
+        id: 'm1',
+        entity_ref: 'model:acme/static',
+        namespace: 'acme',
+        name: 'static',
+        type: 'llm',
+        lifecycle: 'production',
+        owner: 'group:default/a',
+        source_type: 'upload',
+        tags: '[]',
+        search_text: 'static',
+        created_by: 'user:default/a',
+        created_at: now,
+        updated_at: now,
+      });
+      await knex('model_versions').insert({
+        id: 'v1',
+        model_id: 'm1',
+        label: 'v1',
+        state: 'approved',
+        source_type: 'upload',
+        created_by: 'user:default/a',
+        created_at: now,
+        updated_at: now,
+      });
+      const files = [];
+      for await (const f of listFiles({
+        repo: 'acme/static',
+        hubUrl: `${base}/hf`,
+        fetch: (url, init) =>
+          fetch(url, {
+            ...init,
+            headers: { Authorization: `Bearer ${STATIC_TOKEN}` },
+          }),
+      })) {
+        files.push(f.path);
+      }
+      expect(files).toEqual([]);
+      const bad = await fetch(`${base}/hf/api/models/acme/static`, {
+        headers: { Authorization: 'Bearer not-a-known-token' },
+      });
+      expect(bad.status).toBe(401);
+      const none = await fetch(`${base}/hf/api/models/acme/static`);
+      expect(none.status).toBe(401);
+      expect(none.headers.get('x-error-code')).toBe('RepoNotFound');
     } finally {
       await stop();
     }

@@ -109,10 +109,20 @@ export class MirrorRepository {
     },
   ) {}
 
+  /**
+   * The model a Hub repo id names: the model `<org>/<name>` of the portal,
+   * else the model a Hugging Face repo `<org>/<name>` was synced into (so
+   * that clients keep using upstream repo ids).
+   */
   async getModel(org: string, name: string): Promise<HubModel> {
-    const model = await this.options.store.getModel({
+    const { store, mirrorStore } = this.options;
+    let model = await store.getModel({
       entityRef: `model:${org}/${name}`.toLocaleLowerCase('en-US'),
     });
+    if (!model) {
+      const ref = await mirrorStore.findModelRefByHfRepo(`${org}/${name}`);
+      model = ref ? await store.getModel({ entityRef: ref }) : undefined;
+    }
     if (!model) {
       throw repoNotFound(`${org}/${name}`);
     }

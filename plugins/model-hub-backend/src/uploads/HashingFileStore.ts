@@ -129,9 +129,33 @@ export class HashingFileStore extends FileStore {
     // the state belongs to this write until it ends
     this.hashes.delete(id);
     const handle = await fs.open(path, 'r+');
+    // `position`: bytes queued for writing (and hashed); one 1 MiB write is
+    // in flight while the next buffer fills and is hashed (both cores busy)
     let position = offset;
     let sourceError: unknown;
     let sinceSync = 0;
+    let inflight: Promise<void> = Promise.resolve();
+    let syncing: Promise<void> = Promise.resolve();
+    /** Writes buffers at a position with writev (no concatenation copy). */
+    const writeAll = async (bufs: Buffer[], at: number) => {
+      let rest = bufs;
+      let pos = at;
+      while (rest.length) {
+        const { bytesWritten } = await handle.writev(rest, pos);
+        pos += bytesWritten;
+        let skip = bytesWritten;
+        const next: Buffer[] = [];
+        for (const b of rest) {
+          if (skip >= b.length) {
+            skip -= b.length;
+          } else {
+            next.push(skip ? b.subarray(skip) : b);
+            skip = 0;
+          }
+        }
+        rest = next;
+      }
+    };
     try {
       let pending: Buffer[] = [];
       let pendingBytes = 0;
@@ -139,34 +163,39 @@ export class HashingFileStore extends FileStore {
         if (!pendingBytes) {
           return;
         }
-        const buf =
-          pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+        const bufs = pending;
+        const length = pendingBytes;
         pending = [];
         pendingBytes = 0;
-        let done = 0;
-        while (done < buf.length) {
-          const { bytesWritten } = await handle.write(
-            buf,
-            done,
-            buf.length - done,
-            position + done,
-          );
-          done += bytesWritten;
+        await inflight;
+        inflight = writeAll(bufs, position);
+        inflight.catch(() => {}); // awaited later; no unhandled rejection
+        for (const b of bufs) {
+          state.hash.update(b);
         }
-        state.hash.update(buf);
-        position += buf.length;
-        sinceSync += buf.length;
+        position += length;
+        sinceSync += length;
         if (sinceSync >= this.opts.syncIntervalBytes) {
-          await handle.sync();
+          // fsync in the background (one at a time) while more bytes
+          // arrive; the durable offset is the position when it started
           sinceSync = 0;
-          await this.opts.sessions.setDurableOffset(id, position);
+          await inflight;
+          await syncing;
+          const durable = position;
+          syncing = handle
+            .sync()
+            .then(() => this.opts.sessions.setDurableOffset(id, durable));
+          syncing.catch(() => {});
         }
       };
       try {
         for await (const chunk of readable) {
           let buf = chunk as Buffer;
           if (position - offset + pendingBytes + buf.length > maxBytes) {
-            buf = buf.subarray(0, maxBytes - (position - offset + pendingBytes));
+            buf = buf.subarray(
+              0,
+              maxBytes - (position - offset + pendingBytes),
+            );
             pending.push(buf);
             pendingBytes += buf.length;
             throw ERRORS.ERR_SIZE_EXCEEDED;
@@ -182,6 +211,8 @@ export class HashingFileStore extends FileStore {
         sourceError = error;
       }
       await flush();
+      await inflight;
+      await syncing;
       // an fsync error fails the write; it is never retried (fsyncgate)
       await handle.sync();
     } catch (error) {

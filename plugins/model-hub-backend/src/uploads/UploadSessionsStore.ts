@@ -113,11 +113,15 @@ export class UploadSessionsStore {
   }
 
   async set(id: string, upload: Upload): Promise<void> {
-    const existing = await this.db<Row>('upload_sessions').where({ id }).first();
+    const existing = await this.db<Row>('upload_sessions')
+      .where({ id })
+      .first();
     const json = {
       metadata: upload.metadata,
       creation_date: upload.creation_date,
-      durableOffset: existing ? JSON.parse(existing.upload).durableOffset ?? 0 : 0,
+      durableOffset: existing
+        ? JSON.parse(existing.upload).durableOffset ?? 0
+        : 0,
     };
     if (existing) {
       await this.db('upload_sessions')

@@ -40,7 +40,10 @@ export async function commitBlob(options: {
   }
   if (!(await artifacts.stat(blob.sha256))) {
     if (result.created) {
-      await store.removeFile({ versionId: options.versionId, path: options.path });
+      await store.removeFile({
+        versionId: options.versionId,
+        path: options.path,
+      });
     }
     throw new ConflictError(
       'The content was garbage collected during the upload; retry the upload',

@@ -96,17 +96,23 @@ export function readUploadsConfig(
       ? toMs(readDurationFromConfig(c, { key: 'expiration' }))
       : 24 * 3_600_000,
     maxActiveUploadsPerUser:
-      positive(c?.getOptionalNumber('maxActiveUploadsPerUser'), 'maxActiveUploadsPerUser') ?? 50,
+      positive(
+        c?.getOptionalNumber('maxActiveUploadsPerUser'),
+        'maxActiveUploadsPerUser',
+      ) ?? 50,
     syncIntervalBytes: 256 * MIB,
     archive: {
       maxArchiveBytes: mib('maxArchiveSizeMiB') ?? options.maxFileBytes,
       maxEntryBytes: options.maxFileBytes,
       maxTotalBytes: mib('maxTotalSizeMiB') ?? d.maxTotalBytes,
       maxEntries:
-        positive(a?.getOptionalNumber('maxEntries'), 'archive.maxEntries') ?? d.maxEntries,
+        positive(a?.getOptionalNumber('maxEntries'), 'archive.maxEntries') ??
+        d.maxEntries,
       maxCompressionRatio:
-        positive(a?.getOptionalNumber('maxCompressionRatio'), 'archive.maxCompressionRatio') ??
-        d.maxCompressionRatio,
+        positive(
+          a?.getOptionalNumber('maxCompressionRatio'),
+          'archive.maxCompressionRatio',
+        ) ?? d.maxCompressionRatio,
       ratioThresholdBytes: d.ratioThresholdBytes,
       maxExtraFieldBytes: d.maxExtraFieldBytes,
       maxCommentBytes: d.maxCommentBytes,

@@ -13,11 +13,15 @@ describe.each(databases.eachSupportedId())('uploads migration (%s)', id => {
     await knex.migrate.up({ directory, name: '20260201000000_approvals.js' });
     await knex.migrate.up({ directory, name: '20260202000000_uploads.js' });
     await expect(knex.schema.hasTable('upload_sessions')).resolves.toBe(true);
-    await expect(knex.schema.hasColumn('version_checks', 'details')).resolves.toBe(true);
+    await expect(
+      knex.schema.hasColumn('version_checks', 'details'),
+    ).resolves.toBe(true);
 
     await knex.migrate.down({ directory, name: '20260202000000_uploads.js' });
     await expect(knex.schema.hasTable('upload_sessions')).resolves.toBe(false);
-    await expect(knex.schema.hasColumn('version_checks', 'details')).resolves.toBe(false);
+    await expect(
+      knex.schema.hasColumn('version_checks', 'details'),
+    ).resolves.toBe(false);
     await expect(knex.schema.hasTable('version_checks')).resolves.toBe(true);
 
     await knex.migrate.up({ directory, name: '20260202000000_uploads.js' });

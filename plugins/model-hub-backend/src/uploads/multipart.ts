@@ -6,7 +6,11 @@ import { InputError } from '@backstage/errors';
 type Busboy = Writable & {
   on(
     event: 'field',
-    fn: (name: string, value: string, info: { valueTruncated: boolean }) => void,
+    fn: (
+      name: string,
+      value: string,
+      info: { valueTruncated: boolean },
+    ) => void,
   ): Busboy;
   on(
     event: 'file',
@@ -16,7 +20,10 @@ type Busboy = Writable & {
       info: { filename?: string; mimeType: string },
     ) => void,
   ): Busboy;
-  on(event: 'close' | 'filesLimit' | 'fieldsLimit' | 'partsLimit', fn: () => void): Busboy;
+  on(
+    event: 'close' | 'filesLimit' | 'fieldsLimit' | 'partsLimit',
+    fn: () => void,
+  ): Busboy;
   on(event: 'error', fn: (error: Error) => void): Busboy;
 };
 type BusboyFactory = (options: {
@@ -75,7 +82,9 @@ export function parseMultipartFile<T>(
         },
       });
     } catch (error) {
-      reject(new InputError(`Invalid multipart body: ${(error as Error).message}`));
+      reject(
+        new InputError(`Invalid multipart body: ${(error as Error).message}`),
+      );
       return;
     }
     const fields: Record<string, string> = {};
@@ -118,16 +127,24 @@ export function parseMultipartFile<T>(
           ),
         );
       });
-      result = handle({ fields: { ...fields }, filename: info.filename, stream });
+      result = handle({
+        fields: { ...fields },
+        filename: info.filename,
+        stream,
+      });
       result.catch(error => {
         stream.resume();
         result = undefined;
         fail(error);
       });
     });
-    bb.on('filesLimit', () => fail(new InputError('Send one file per request')));
+    bb.on('filesLimit', () =>
+      fail(new InputError('Send one file per request')),
+    );
     bb.on('partsLimit', () => fail(new InputError('Too many multipart parts')));
-    bb.on('fieldsLimit', () => fail(new InputError('Too many multipart fields')));
+    bb.on('fieldsLimit', () =>
+      fail(new InputError('Too many multipart fields')),
+    );
     bb.on('error', error =>
       fail(new InputError(`Invalid multipart body: ${error.message}`)),
     );

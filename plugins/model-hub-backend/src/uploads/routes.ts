@@ -70,6 +70,14 @@ const STATUS: Record<string, number> = {
   ConflictError: 409,
 };
 
+/** An error answered with a status and body, the shape tus hooks throw. */
+class TusHttpError extends Error {
+  constructor(readonly status_code: number, readonly body: string) {
+    super(body);
+    this.name = 'TusHttpError';
+  }
+}
+
 /** Turns an error into what tus hooks throw: `{ status_code, body }`. */
 function tusError(error: unknown): never {
   const e = error as Error & { status_code?: number; body?: string };
@@ -77,16 +85,16 @@ function tusError(error: unknown): never {
     throw e;
   }
   const status = STATUS[e?.name] ?? 500;
-  throw {
-    status_code: status,
-    body: JSON.stringify({
+  throw new TusHttpError(
+    status,
+    JSON.stringify({
       error: {
         name: status === 500 ? 'Error' : e.name,
         message: status === 500 ? 'Internal error' : e.message,
       },
       response: { statusCode: status },
     }),
-  };
+  );
 }
 
 function nodeRequest(req: globalThis.Request): Request {
@@ -246,7 +254,11 @@ function addUploadRoutes(
    */
   async function finishUpload(
     node: Request,
-    upload: { id: string; size?: number; metadata?: Record<string, string | null> },
+    upload: {
+      id: string;
+      size?: number;
+      metadata?: Record<string, string | null>;
+    },
   ): Promise<Record<string, string>> {
     try {
       const session = await sessions.getSession(upload.id);
@@ -358,12 +370,20 @@ function addUploadRoutes(
     onUploadCreate: async (req, upload) => {
       try {
         const node = nodeRequest(req);
-        const meta = parseInput(tusMetadata, upload.metadata ?? {}, 'upload metadata');
+        const meta = parseInput(
+          tusMetadata,
+          upload.metadata ?? {},
+          'upload metadata',
+        );
         if (upload.sizeIsDeferred) {
-          throw new InputError('Upload-Length is required (deferred length is not supported)');
+          throw new InputError(
+            'Upload-Length is required (deferred length is not supported)',
+          );
         }
         const path = parseFilePath(meta.path ?? meta.filename);
-        const refMatch = /^(?:model:)?(?:([^/:]+)\/)?([^/:]+)$/i.exec(meta.model);
+        const refMatch = /^(?:model:)?(?:([^/:]+)\/)?([^/:]+)$/i.exec(
+          meta.model,
+        );
         if (!refMatch) {
           throw new InputError(`Invalid model '${meta.model}'`);
         }
@@ -393,14 +413,20 @@ function addUploadRoutes(
               model.entityRef,
             );
             assertMutable(version);
-            const existing = await store.getFile({ versionId: version.id, path });
+            const existing = await store.getFile({
+              versionId: version.id,
+              path,
+            });
             if (existing) {
               throw new ConflictError(
                 `File ${path} already exists in version ${version.label}; delete it first`,
               );
             }
             const createdBy = principalRef(credentials);
-            if ((await sessions.countActive(createdBy)) >= config.maxActiveUploadsPerUser) {
+            if (
+              (await sessions.countActive(createdBy)) >=
+              config.maxActiveUploadsPerUser
+            ) {
               throw new ConflictError(
                 `Too many unfinished uploads (${config.maxActiveUploadsPerUser}); finish or delete some first`,
               );
@@ -460,7 +486,7 @@ function addUploadRoutes(
     const id = req.params.id;
     try {
       if (req.headers['tus-resumable'] !== '1.0.0') {
-        throw { status_code: 412, body: 'Tus-Resumable Required\n' };
+        throw new TusHttpError(412, 'Tus-Resumable Required\n');
       }
       await authorizeUpload(req, id);
       const offsetHeader = String(req.headers['upload-offset'] ?? '');
@@ -575,7 +601,12 @@ function addUploadRoutes(
             : inferFileKind(path);
           const sha256 = fields.sha256
             ? parseInput(
-                z.string().regex(/^[a-f0-9]{64}$/, 'must be 64 lower-case hex characters'),
+                z
+                  .string()
+                  .regex(
+                    /^[a-f0-9]{64}$/,
+                    'must be 64 lower-case hex characters',
+                  ),
                 fields.sha256,
                 'sha256',
               )
@@ -596,7 +627,11 @@ function addUploadRoutes(
         req,
         {
           eventId: 'artifact-upload',
-          meta: { modelRef: model.entityRef, versionLabel: version.label, path: staged.path },
+          meta: {
+            modelRef: model.entityRef,
+            versionLabel: version.label,
+            path: staged.path,
+          },
         },
         async () => {
           const ingested = await commitBlob({
@@ -615,7 +650,11 @@ function addUploadRoutes(
           };
         },
       );
-      const found = await inspectAndRecord(version.id, result.path, result.file);
+      const found = await inspectAndRecord(
+        version.id,
+        result.path,
+        result.file,
+      );
       res
         .status(result.created ? 201 : 200)
         .json({ file: result.file, checks: found });
@@ -641,7 +680,11 @@ function addUploadRoutes(
         },
       },
       async () => {
-        await ctx.authorize(req, modelHubVersionCreatePermission, model.entityRef);
+        await ctx.authorize(
+          req,
+          modelHubVersionCreatePermission,
+          model.entityRef,
+        );
         const credentials: BackstageCredentials = await ctx.authorize(
           req,
           modelHubArtifactUploadPermission,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   createMockDirectory,
@@ -8,12 +8,17 @@ import {
 } from '@backstage/backend-test-utils';
 import request from 'supertest';
 import * as tus from 'tus-js-client';
+import { parse as parseYaml } from 'yaml';
 import {
   globalPickle,
   makeSafetensors,
 } from '../inspection/__testUtils__/generators';
 import { BOB, createHarness, Harness } from './__testUtils__/harness';
-import { cuttingProxy, memorySampler, writeRandomFile } from './__testUtils__/net';
+import {
+  cuttingProxy,
+  memorySampler,
+  writeRandomFile,
+} from './__testUtils__/net';
 
 jest.setTimeout(180_000);
 
@@ -46,7 +51,12 @@ function tusUpload(
 
 const META = { model: 'default/llama', version: 'v1' };
 
-function createUpload(h: Harness, size: number, metadata: Record<string, string>, user?: string) {
+function createUpload(
+  h: Harness,
+  size: number,
+  metadata: Record<string, string>,
+  user?: string,
+) {
   const encoded = Object.entries(metadata)
     .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
     .join(',');
@@ -67,14 +77,20 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
 
   beforeAll(async () => {
     root = mockDir.resolve(`uploads-${id}`);
-    h = await createHarness({ knex: await databases.init(id), root, maxFileBytes: 512 * MIB });
+    h = await createHarness({
+      knex: await databases.init(id),
+      root,
+      maxFileBytes: 512 * MIB,
+    });
     await h.seed();
   });
 
   it('uploads with tus-js-client, hashes, stores, lists and inspects the file', async () => {
     const { url, server } = await h.listen();
     try {
-      const content = makeSafetensors([{ name: 'w', dtype: 'F32', shape: [64, 32] }]);
+      const content = makeSafetensors([
+        { name: 'w', dtype: 'F32', shape: [64, 32] },
+      ]);
       const result = await tusUpload(content, {
         endpoint: `${url}/uploads`,
         metadata: { ...META, path: 'weights/model.safetensors' },
@@ -82,22 +98,35 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
       });
       expect(result.url).toMatch(new RegExp(`^${url}/uploads/[a-f0-9]{32}$`));
       expect(result.sha256).toBe(sha(content));
-      expect(result.checks).toMatch(/format:safetensors:weights\/model.safetensors=pass/);
+      expect(result.checks).toMatch(
+        /format:safetensors:weights\/model.safetensors=pass/,
+      );
       const files = await request(h.app)
         .get('/api/model-hub/models/default/llama/versions/v1/files')
         .expect(200);
       expect(files.body.files).toContainEqual(
-        expect.objectContaining({ path: 'weights/model.safetensors', sha256: sha(content), kind: 'weights' }),
+        expect.objectContaining({
+          path: 'weights/model.safetensors',
+          sha256: sha(content),
+          kind: 'weights',
+        }),
       );
-      const check = await h.knex('version_checks')
+      const check = await h
+        .knex('version_checks')
         .where({ name: 'inspect:format:safetensors:weights/model.safetensors' })
         .first();
       expect(JSON.parse(check.details)).toMatchObject({ parameterCount: 2048 });
       // the upload is gone once the file is in the store
       expect((await h.counts()).sessions).toBe(0);
       expect(await fs.readdir(join(h.config.directory, 'tus'))).toEqual([]);
-      expect(h.events).toContainEqual({ eventId: 'artifact-upload', outcome: 'success' });
-      expect(h.events).toContainEqual({ eventId: 'upload-create', outcome: 'success' });
+      expect(h.events).toContainEqual({
+        eventId: 'artifact-upload',
+        outcome: 'success',
+      });
+      expect(h.events).toContainEqual({
+        eventId: 'upload-create',
+        outcome: 'success',
+      });
     } finally {
       server.close();
     }
@@ -111,7 +140,10 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
         metadata: { ...META, path: 'evil.pkl' },
       });
       expect(result.checks).toMatch(/safety:pickle:evil.pkl=fail/);
-      const safety = await h.knex('version_checks').where({ name: 'model-hub.safety' }).first();
+      const safety = await h
+        .knex('version_checks')
+        .where({ name: 'model-hub.safety' })
+        .first();
       expect(safety).toMatchObject({ status: 'failed' });
     } finally {
       server.close();
@@ -120,11 +152,16 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
 
   it('checks the upload permission on creation and on every request, per upload', async () => {
     h.setDeny(p => p === 'model-hub.artifact.upload');
-    const denied = await createUpload(h, 10, { ...META, path: 'a.txt' }).expect(403);
+    const denied = await createUpload(h, 10, { ...META, path: 'a.txt' }).expect(
+      403,
+    );
     expect(denied.text).toMatch(/Not allowed: model-hub.artifact.upload/);
     h.setDeny(() => false);
 
-    const created = await createUpload(h, 10, { ...META, path: 'a.txt' }).expect(201);
+    const created = await createUpload(h, 10, {
+      ...META,
+      path: 'a.txt',
+    }).expect(201);
     const location = new URL(created.headers.location).pathname;
     // another user with the permission is not the owner of this upload
     await request(h.app)
@@ -149,7 +186,10 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
       .set('Content-Type', 'application/offset+octet-stream')
       .send(Buffer.alloc(10))
       .expect(403);
-    await request(h.app).delete(location).set('Tus-Resumable', '1.0.0').expect(403);
+    await request(h.app)
+      .delete(location)
+      .set('Tus-Resumable', '1.0.0')
+      .expect(403);
     h.setDeny(() => false);
     // anonymous
     await request(h.app)
@@ -158,11 +198,23 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
       .set('Authorization', mockCredentials.none.header())
       .expect(401);
     // termination removes the bytes and the session
-    await request(h.app).head(location).set('Tus-Resumable', '1.0.0').expect(200);
-    await request(h.app).delete(location).set('Tus-Resumable', '1.0.0').expect(204);
-    await request(h.app).head(location).set('Tus-Resumable', '1.0.0').expect(404);
+    await request(h.app)
+      .head(location)
+      .set('Tus-Resumable', '1.0.0')
+      .expect(200);
+    await request(h.app)
+      .delete(location)
+      .set('Tus-Resumable', '1.0.0')
+      .expect(204);
+    await request(h.app)
+      .head(location)
+      .set('Tus-Resumable', '1.0.0')
+      .expect(404);
     expect((await h.counts()).sessions).toBe(0);
-    expect(h.events).toContainEqual({ eventId: 'upload-terminate', outcome: 'success' });
+    expect(h.events).toContainEqual({
+      eventId: 'upload-terminate',
+      outcome: 'success',
+    });
   });
 
   it('rejects hostile upload ids and never serves upload content', async () => {
@@ -187,27 +239,53 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
         .send(Buffer.alloc(4));
       expect([400, 404]).toContain(patch.status);
     }
-    const created = await createUpload(h, 4, { ...META, path: 'b.txt' }).expect(201);
+    const created = await createUpload(h, 4, { ...META, path: 'b.txt' }).expect(
+      201,
+    );
     const location = new URL(created.headers.location).pathname;
     await request(h.app).get(location).expect(404);
-    await request(h.app).delete(location).set('Tus-Resumable', '1.0.0').expect(204);
+    await request(h.app)
+      .delete(location)
+      .set('Tus-Resumable', '1.0.0')
+      .expect(204);
   });
 
   it('validates metadata, size and the version state at creation', async () => {
-    const bad = await createUpload(h, 10, { ...META, path: '../../etc/passwd' }).expect(400);
+    const bad = await createUpload(h, 10, {
+      ...META,
+      path: '../../etc/passwd',
+    }).expect(400);
     expect(bad.text).toMatch(/must not contain empty, \. or \.\. segments/);
     await createUpload(h, 10, { ...META, path: '/abs' }).expect(400);
     await createUpload(h, 10, { ...META, path: 'a\\b' }).expect(400);
-    await createUpload(h, 10, { model: 'default/llama', path: 'x' }).expect(400);
-    await createUpload(h, 10, { ...META, version: 'nope', path: 'x' }).expect(404);
-    await createUpload(h, 10, { model: 'default/unknown', version: 'v1', path: 'x' }).expect(404);
-    await createUpload(h, 10, { ...META, path: 'weights/model.safetensors' }).expect(409);
+    await createUpload(h, 10, { model: 'default/llama', path: 'x' }).expect(
+      400,
+    );
+    await createUpload(h, 10, { ...META, version: 'nope', path: 'x' }).expect(
+      404,
+    );
+    await createUpload(h, 10, {
+      model: 'default/unknown',
+      version: 'v1',
+      path: 'x',
+    }).expect(404);
+    await createUpload(h, 10, {
+      ...META,
+      path: 'weights/model.safetensors',
+    }).expect(409);
     await createUpload(h, 513 * MIB, { ...META, path: 'big.bin' }).expect(413);
     await request(h.app)
       .post('/api/model-hub/uploads')
       .set('Tus-Resumable', '1.0.0')
       .set('Upload-Defer-Length', '1')
-      .set('Upload-Metadata', `model ${Buffer.from('default/llama').toString('base64')},version ${Buffer.from('v1').toString('base64')},path ${Buffer.from('d.bin').toString('base64')}`)
+      .set(
+        'Upload-Metadata',
+        `model ${Buffer.from('default/llama').toString(
+          'base64',
+        )},version ${Buffer.from('v1').toString('base64')},path ${Buffer.from(
+          'd.bin',
+        ).toString('base64')}`,
+      )
       .expect(400);
     expect((await h.counts()).sessions).toBe(0);
   });
@@ -217,9 +295,16 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
       .post('/api/model-hub/models/default/llama/versions')
       .send({ label: 'frozen' })
       .expect(201);
-    const created = await createUpload(h, 4, { ...META, version: 'frozen', path: 'late.txt' }).expect(201);
+    const created = await createUpload(h, 4, {
+      ...META,
+      version: 'frozen',
+      path: 'late.txt',
+    }).expect(201);
     const location = new URL(created.headers.location).pathname;
-    await h.knex('model_versions').where({ label: 'frozen' }).update({ state: 'in_review' });
+    await h
+      .knex('model_versions')
+      .where({ label: 'frozen' })
+      .update({ state: 'in_review' });
     const before = await h.counts();
     const res = await request(h.app)
       .patch(location)
@@ -236,7 +321,11 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
 
   it('verifies an expected sha256 from the metadata', async () => {
     const before = await h.counts();
-    const created = await createUpload(h, 4, { ...META, path: 'sum.txt', sha256: 'a'.repeat(64) }).expect(201);
+    const created = await createUpload(h, 4, {
+      ...META,
+      path: 'sum.txt',
+      sha256: 'a'.repeat(64),
+    }).expect(201);
     const res = await request(h.app)
       .patch(new URL(created.headers.location).pathname)
       .set('Tus-Resumable', '1.0.0')
@@ -249,8 +338,14 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
   });
 
   it('resumes after a restart: the hash is rebuilt from the durable prefix', async () => {
-    const content = Buffer.concat([Buffer.alloc(3 * MIB, 1), Buffer.alloc(2 * MIB, 2)]);
-    const created = await createUpload(h, content.length, { ...META, path: 'restart.bin' }).expect(201);
+    const content = Buffer.concat([
+      Buffer.alloc(3 * MIB, 1),
+      Buffer.alloc(2 * MIB, 2),
+    ]);
+    const created = await createUpload(h, content.length, {
+      ...META,
+      path: 'restart.bin',
+    }).expect(201);
     const location = new URL(created.headers.location).pathname;
     await request(h.app)
       .patch(location)
@@ -265,7 +360,10 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
 
     // a new process: same database and folder, no hash state in memory
     const h2 = await createHarness({ knex: h.knex, root });
-    const head = await request(h2.app).head(location).set('Tus-Resumable', '1.0.0').expect(200);
+    const head = await request(h2.app)
+      .head(location)
+      .set('Tus-Resumable', '1.0.0')
+      .expect(200);
     expect(head.headers['upload-offset']).toBe(String(3 * MIB));
     const done = await request(h2.app)
       .patch(location)
@@ -283,7 +381,10 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
     const expected = await writeRandomFile(path, size);
     const { url, server } = await h.listen();
     const port = Number(new URL(url).port);
-    const proxy = await cuttingProxy(port, [Math.floor(size / 3), Math.floor((2 * size) / 3)]);
+    const proxy = await cuttingProxy(port, [
+      Math.floor(size / 3),
+      Math.floor((2 * size) / 3),
+    ]);
     const memory = memorySampler();
     try {
       const result = await tusUpload(createReadStream(path), {
@@ -295,7 +396,9 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
       expect(proxy.cuts).toBe(2);
       expect(result.sha256).toBe(expected);
       const file = await h.store.getFile({
-        versionId: (await h.knex('model_versions').where({ label: 'v1' }).first()).id,
+        versionId: (
+          await h.knex('model_versions').where({ label: 'v1' }).first()
+        ).id,
         path: 'weights/big.bin',
       });
       expect(file).toMatchObject({ sha256: expected, size });
@@ -311,14 +414,22 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
   });
 
   it('accepts one file as multipart/form-data (curl -F), streamed into the store', async () => {
-    const content = makeSafetensors([{ name: 'x', dtype: 'F16', shape: [3, 5] }]);
+    const content = makeSafetensors([
+      { name: 'x', dtype: 'F16', shape: [3, 5] },
+    ]);
     const res = await request(h.app)
       .post('/api/model-hub/models/default/llama/versions/v1/files')
       .field('path', 'mp/model.safetensors')
       .attach('file', content, 'ignored-name.safetensors')
       .expect(201);
-    expect(res.body.file).toMatchObject({ path: 'mp/model.safetensors', sha256: sha(content) });
-    expect(res.body.checks[0]).toMatchObject({ status: 'pass', details: { parameterCount: 15 } });
+    expect(res.body.file).toMatchObject({
+      path: 'mp/model.safetensors',
+      sha256: sha(content),
+    });
+    expect(res.body.checks[0]).toMatchObject({
+      status: 'pass',
+      details: { parameterCount: 15 },
+    });
     const byName = await request(h.app)
       .post('/api/model-hub/models/default/llama/versions/v1/files')
       .attach('file', Buffer.from('{"model_type":"x"}'), 'config.json')
@@ -359,11 +470,46 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
     expect(await h.counts()).toEqual(before);
   });
 
+  it('documents its routes in the OpenAPI document', async () => {
+    const doc = parseYaml(
+      readFileSync(join(__dirname, '..', 'schema', 'openapi.yaml'), 'utf8'),
+    );
+    const documented = new Set(
+      Object.entries(doc.paths).flatMap(([path, ops]) =>
+        Object.keys(ops as object).map(m => `${m.toUpperCase()} ${path}`),
+      ),
+    );
+    const stack = (h.app as any)._router.stack
+      .filter((l: any) => l.name === 'router')
+      .flatMap((l: any) => l.handle.stack);
+    const mine = stack
+      .filter(
+        (l: any) => l.route && /uploads|packages|\/files$/.test(l.route.path),
+      )
+      .flatMap((l: any) =>
+        Object.keys(l.route.methods).map(
+          m => `${m.toUpperCase()} ${l.route.path.replace(/:(\w+)/g, '{$1}')}`,
+        ),
+      );
+    expect(mine.length).toBeGreaterThanOrEqual(9);
+    for (const route of mine) {
+      expect([route, documented.has(route)]).toEqual([route, true]);
+    }
+  });
+
   it('removes expired uploads', async () => {
-    const created = await createUpload(h, 10, { ...META, path: 'old.txt' }).expect(201);
+    const created = await createUpload(h, 10, {
+      ...META,
+      path: 'old.txt',
+    }).expect(201);
     const location = new URL(created.headers.location).pathname;
-    const { removed } = await h.uploads.cleanup(new Date(Date.now() + 2 * 3_600_000));
+    const { removed } = await h.uploads.cleanup(
+      new Date(Date.now() + 2 * 3_600_000),
+    );
     expect(removed).toBeGreaterThanOrEqual(1);
-    await request(h.app).head(location).set('Tus-Resumable', '1.0.0').expect(404);
+    await request(h.app)
+      .head(location)
+      .set('Tus-Resumable', '1.0.0')
+      .expect(404);
   });
 });

@@ -80,7 +80,10 @@ export interface ModelHubApi {
     options: { version?: string; files?: string[] },
   ): Promise<{ jobId: string | null }>;
   /** Queues a Hugging Face sync of a model. */
-  triggerSync(model: ModelRef, options?: { revision?: string }): Promise<HubJob>;
+  triggerSync(
+    model: ModelRef,
+    options?: { revision?: string },
+  ): Promise<HubJob>;
 
   /** Submits a draft version for review. */
   submitVersion(
@@ -103,9 +106,7 @@ export interface ModelHubApi {
   /** Everything a reviewer needs about a version. */
   getVersionReview(model: ModelRef, label: string): Promise<HubVersionReview>;
   /** The review queue: versions in review, oldest first. */
-  listApprovals(
-    request?: ListApprovalsRequest,
-  ): Promise<Page<HubApprovalItem>>;
+  listApprovals(request?: ListApprovalsRequest): Promise<Page<HubApprovalItem>>;
 
   /** A page of jobs, newest first. */
   listJobs(request?: ListJobsRequest): Promise<Page<HubJob>>;

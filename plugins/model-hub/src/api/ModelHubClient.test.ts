@@ -204,7 +204,10 @@ describe('ModelHubClient', () => {
   });
 
   it('posts job actions and answers the endpoints of uploads and the mirror', async () => {
-    const retry = answer('post', '/jobs/j1/retry', { id: 'j1', state: 'queued' });
+    const retry = answer('post', '/jobs/j1/retry', {
+      id: 'j1',
+      state: 'queued',
+    });
     await expect(client.retryJob('j1')).resolves.toEqual({
       id: 'j1',
       state: 'queued',
@@ -242,7 +245,12 @@ describe('ModelHubClient', () => {
           id: 2,
           eventId: 'version-approve',
           actor: 'user:default/bob',
-          meta: { action: 'approve', comment: 'ok', from: 'in_review', to: 'approved' },
+          meta: {
+            action: 'approve',
+            comment: 'ok',
+            from: 'in_review',
+            to: 'approved',
+          },
           createdAt: 't2',
         },
       ],
@@ -277,7 +285,11 @@ describe('ModelHubClient', () => {
           { name: 'format', status: 'passed', required: false },
         ],
         waivers: [
-          { checkName: 'pickle-scan', reason: 'trusted', waivedBy: 'user:default/dana' },
+          {
+            checkName: 'pickle-scan',
+            reason: 'trusted',
+            waivedBy: 'user:default/dana',
+          },
         ],
         blocking: [],
       },

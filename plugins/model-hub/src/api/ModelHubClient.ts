@@ -57,9 +57,7 @@ function modelPath(model: ModelRef): string {
     typeof model === 'string'
       ? parseEntityRef(model, { defaultKind: 'model' })
       : model;
-  return `/models/${encodeURIComponent(namespace)}/${encodeURIComponent(
-    name,
-  )}`;
+  return `/models/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`;
 }
 
 function versionPath(model: ModelRef, label: string): string {
@@ -279,9 +277,7 @@ export class ModelHubClient implements ModelHubApi {
     return this.request('GET', '/stats');
   }
 
-  async getStatsHistory(options?: {
-    days?: number;
-  }): Promise<HubStatsPoint[]> {
+  async getStatsHistory(options?: { days?: number }): Promise<HubStatsPoint[]> {
     const res = await this.request<{ items: HubStatsPoint[] }>(
       'GET',
       '/stats/history',

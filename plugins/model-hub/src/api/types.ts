@@ -264,7 +264,12 @@ export type HubVersionDiff = {
 export type HubVersionReview = {
   version: HubVersion;
   round: number;
-  submission?: { round: number; submittedBy: string; comment?: string; submittedAt: string };
+  submission?: {
+    round: number;
+    submittedBy: string;
+    comment?: string;
+    submittedAt: string;
+  };
   approvals: { count: number; required: number; reviewers: string[] };
   decisions: Array<{
     id: string;
@@ -276,7 +281,12 @@ export type HubVersionReview = {
   }>;
   checks: {
     items: HubCheck[];
-    waivers: Array<{ checkName: string; reason: string; waivedBy: string; createdAt: string }>;
+    waivers: Array<{
+      checkName: string;
+      reason: string;
+      waivedBy: string;
+      createdAt: string;
+    }>;
     blocking: string[];
   };
   diff?: HubVersionDiff;
@@ -371,7 +381,12 @@ export type HfRepo = {
   createdBy: string;
   createdAt: string;
   updatedAt: string;
-  files?: Array<{ path: string; size: number; oid: string; lfsSha256?: string }>;
+  files?: Array<{
+    path: string;
+    size: number;
+    oid: string;
+    lfsSha256?: string;
+  }>;
 };
 
 /** Registers a Hugging Face repository as a model and queues its sync. @public */

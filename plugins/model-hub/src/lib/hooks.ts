@@ -31,12 +31,16 @@ export function useHubLinks() {
   let entity:
     | ((p: { kind: string; namespace: string; name: string }) => string)
     | undefined;
+  // useRouteRef throws where a route is not mounted; it is called in every
+  // render, in the same order, so the try blocks keep the rules of hooks
   try {
+    // eslint-disable-next-line react-hooks/rules-of-hooks
     root = useRouteRef(rootRouteRef);
   } catch {
     root = undefined;
   }
   try {
+    // eslint-disable-next-line react-hooks/rules-of-hooks
     entity = useRouteRef(entityRouteRef);
   } catch {
     entity = undefined;

@@ -12,79 +12,6 @@ import type {
 
 const emptyPage = { items: [], totalCount: 0, offset: 0, limit: 20 };
 
-/** Answers of the mock when a test does not override a method. */
-function defaults(): { [K in keyof ModelHubApi]: ModelHubApi[K] } {
-  return {
-    listModels: async () => emptyPage,
-    getModel: async () => modelHubFixtures.model(),
-    createVersion: async (_m, r) => modelHubFixtures.version({ label: r.label }),
-    getVersion: async (_m, label) => modelHubFixtures.version({ label }),
-    listFiles: async () => ({
-      files: [],
-      tree: { type: 'directory', name: '', path: '', children: [] },
-    }),
-    getFileUrl: async (_m, label, path) =>
-      `http://localhost:7007/api/model-hub/models/default/model/versions/${label}/files/${path}`,
-    downloadFile: async () => new Blob(['']),
-    readTextFile: async () => '',
-    deleteFile: async () => undefined,
-    downloadFromHuggingFace: async () => ({ jobId: 'job-2' }),
-    triggerSync: async () => modelHubFixtures.job(),
-    submitVersion: async (_m, label) => ({
-      version: modelHubFixtures.version({ label, state: 'in_review' }),
-      from: 'draft',
-      to: 'in_review',
-      round: 1,
-      approvals: { count: 0, required: 1, reviewers: [] },
-    }),
-    reviewVersion: async (_m, label) => ({
-      version: modelHubFixtures.version({ label, state: 'approved' }),
-      from: 'in_review',
-      to: 'approved',
-      round: 1,
-      approvals: { count: 1, required: 1, reviewers: ['user:default/bob'] },
-    }),
-    listReviews: async () => [],
-    listChecks: async () => [],
-    getVersionDiff: async () => ({
-      files: { added: [], removed: [], changed: [], unchanged: 0 },
-    }),
-    getVersionReview: async (_m, label) => ({
-      version: modelHubFixtures.version({ label, state: 'in_review' }),
-      round: 1,
-      approvals: { count: 0, required: 1, reviewers: [] },
-      decisions: [],
-      checks: { items: [], waivers: [], blocking: [] },
-    }),
-    listApprovals: async () => emptyPage,
-    listJobs: async () => emptyPage,
-    getJob: async id => modelHubFixtures.job({ id }),
-    getJobLogs: async () => [],
-    retryJob: async id => modelHubFixtures.job({ id, state: 'queued' }),
-    cancelJob: async id => modelHubFixtures.job({ id, state: 'cancelled' }),
-    getStats: async () => modelHubFixtures.stats(),
-    getStatsHistory: async () => [],
-    listActivity: async () => [],
-    previewHuggingFaceRepo: async repoId => ({
-      repoId,
-      revision: 'main',
-      files: [],
-    }),
-    getHuggingFaceRepo: async repoId => modelHubFixtures.hfRepo({ repoId }),
-    importHuggingFaceRepo: async r => ({
-      model: modelHubFixtures.model({ name: r.repoId.split('/')[1] }),
-      repo: modelHubFixtures.hfRepo({ repoId: r.repoId }),
-      jobId: 'job-1',
-    }),
-    getUploadEndpoint: async () => 'http://localhost:7007/api/model-hub/uploads',
-    getPackageUploadUrl: async (_m, label) =>
-      `http://localhost:7007/api/model-hub/models/default/tiny-llm/packages${
-        label ? `?label=${label}` : ''
-      }`,
-    getMirrorEndpoint: async () => 'http://localhost:7007/api/model-hub/hf',
-  };
-}
-
 /**
  * Example objects of the Model Hub API, for tests.
  *
@@ -122,8 +49,11 @@ export const modelHubFixtures = {
     };
   },
   model(overrides: Partial<HubModelWithVersions> = {}): HubModelWithVersions {
-    const { versionCount: _c, latestVersion: _l, ...model } =
-      modelHubFixtures.modelSummary(overrides);
+    const {
+      versionCount: _c,
+      latestVersion: _l,
+      ...model
+    } = modelHubFixtures.modelSummary(overrides);
     return { ...model, versions: [modelHubFixtures.version()], ...overrides };
   },
   version(overrides: Partial<HubVersion> = {}): HubVersion {
@@ -226,6 +156,81 @@ export const modelHubFixtures = {
     };
   },
 };
+
+/** Answers of the mock when a test does not override a method. */
+function defaults(): { [K in keyof ModelHubApi]: ModelHubApi[K] } {
+  return {
+    listModels: async () => emptyPage,
+    getModel: async () => modelHubFixtures.model(),
+    createVersion: async (_m, r) =>
+      modelHubFixtures.version({ label: r.label }),
+    getVersion: async (_m, label) => modelHubFixtures.version({ label }),
+    listFiles: async () => ({
+      files: [],
+      tree: { type: 'directory', name: '', path: '', children: [] },
+    }),
+    getFileUrl: async (_m, label, path) =>
+      `http://localhost:7007/api/model-hub/models/default/model/versions/${label}/files/${path}`,
+    downloadFile: async () => new Blob(['']),
+    readTextFile: async () => '',
+    deleteFile: async () => undefined,
+    downloadFromHuggingFace: async () => ({ jobId: 'job-2' }),
+    triggerSync: async () => modelHubFixtures.job(),
+    submitVersion: async (_m, label) => ({
+      version: modelHubFixtures.version({ label, state: 'in_review' }),
+      from: 'draft',
+      to: 'in_review',
+      round: 1,
+      approvals: { count: 0, required: 1, reviewers: [] },
+    }),
+    reviewVersion: async (_m, label) => ({
+      version: modelHubFixtures.version({ label, state: 'approved' }),
+      from: 'in_review',
+      to: 'approved',
+      round: 1,
+      approvals: { count: 1, required: 1, reviewers: ['user:default/bob'] },
+    }),
+    listReviews: async () => [],
+    listChecks: async () => [],
+    getVersionDiff: async () => ({
+      files: { added: [], removed: [], changed: [], unchanged: 0 },
+    }),
+    getVersionReview: async (_m, label) => ({
+      version: modelHubFixtures.version({ label, state: 'in_review' }),
+      round: 1,
+      approvals: { count: 0, required: 1, reviewers: [] },
+      decisions: [],
+      checks: { items: [], waivers: [], blocking: [] },
+    }),
+    listApprovals: async () => emptyPage,
+    listJobs: async () => emptyPage,
+    getJob: async id => modelHubFixtures.job({ id }),
+    getJobLogs: async () => [],
+    retryJob: async id => modelHubFixtures.job({ id, state: 'queued' }),
+    cancelJob: async id => modelHubFixtures.job({ id, state: 'cancelled' }),
+    getStats: async () => modelHubFixtures.stats(),
+    getStatsHistory: async () => [],
+    listActivity: async () => [],
+    previewHuggingFaceRepo: async repoId => ({
+      repoId,
+      revision: 'main',
+      files: [],
+    }),
+    getHuggingFaceRepo: async repoId => modelHubFixtures.hfRepo({ repoId }),
+    importHuggingFaceRepo: async r => ({
+      model: modelHubFixtures.model({ name: r.repoId.split('/')[1] }),
+      repo: modelHubFixtures.hfRepo({ repoId: r.repoId }),
+      jobId: 'job-1',
+    }),
+    getUploadEndpoint: async () =>
+      'http://localhost:7007/api/model-hub/uploads',
+    getPackageUploadUrl: async (_m, label) =>
+      `http://localhost:7007/api/model-hub/models/default/tiny-llm/packages${
+        label ? `?label=${label}` : ''
+      }`,
+    getMirrorEndpoint: async () => 'http://localhost:7007/api/model-hub/hf',
+  };
+}
 
 /**
  * A mock of {@link ModelHubApi} whose methods are all jest mocks: by default

@@ -226,6 +226,32 @@ describe('model-hub:model:register', () => {
     );
   });
 
+  it('explains a refused first version after the model was created', async () => {
+    server.use(
+      http.post(`${BASE}/models`, () =>
+        HttpResponse.json({ id: 'm1' }, { status: 201 }),
+      ),
+      http.post(`${BASE}/models/default/mistral-7b-instruct/versions`, () =>
+        HttpResponse.json(
+          {
+            error: {
+              name: 'NotAllowedError',
+              message:
+                'Not allowed: model-hub.version.create on model:default/mistral-7b-instruct',
+            },
+            response: { statusCode: 403 },
+          },
+          { status: 403 },
+        ),
+      ),
+    );
+    await expect(
+      action.handler(createMockActionContext({ input: input as any }) as any),
+    ).rejects.toThrow(
+      /^Created model:default\/mistral-7b-instruct, but Model Hub refused its first version v0\.3 .*: Not allowed: model-hub\.version\.create/,
+    );
+  });
+
   it('rejects an invalid Model before calling the backend', async () => {
     await expect(
       action.handler(

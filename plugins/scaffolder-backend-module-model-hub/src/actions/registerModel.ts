@@ -229,7 +229,9 @@ export function createModelRegisterAction(options: {
               return { state: created.state };
             } catch (e) {
               throw toInputError(
-                `Could not create version ${versionLabel} of ${entityRef}`,
+                e instanceof ResponseError && e.statusCode === 403
+                  ? `Created ${entityRef}, but Model Hub refused its first version ${versionLabel} (policies that check ownership on the catalog entity allow it once the Model's catalog-info.yaml is registered; then create the version from the model page)`
+                  : `Could not create version ${versionLabel} of ${entityRef}`,
                 e,
               );
             }

@@ -1,6 +1,21 @@
 import { SignInPage } from '@backstage/core-components';
-import { createFrontendModule } from '@backstage/frontend-plugin-api';
+import {
+  configApiRef,
+  createFrontendModule,
+  useApi,
+} from '@backstage/frontend-plugin-api';
 import { SignInPageBlueprint } from '@backstage/plugin-app-react';
+import type { SignInPageProps } from '@backstage/core-plugin-api';
+import { DevSignInPage } from './DevSignInPage';
+
+function DemoSignInPage(props: SignInPageProps) {
+  const config = useApi(configApiRef);
+  // development sign-in as the example users (app-config.e2e.yaml only)
+  if (config.getOptionalBoolean('modelHub.devAuth.enabled')) {
+    return <DevSignInPage {...props} />;
+  }
+  return <SignInPage {...props} auto providers={['guest']} />;
+}
 
 /**
  * The demo portal signs in with Backstage's guest provider; see the README
@@ -8,8 +23,7 @@ import { SignInPageBlueprint } from '@backstage/plugin-app-react';
  */
 const signInPage = SignInPageBlueprint.make({
   params: {
-    loader: async () => props =>
-      <SignInPage {...props} auto providers={['guest']} />,
+    loader: async () => DemoSignInPage,
   },
 });
 

@@ -29,19 +29,31 @@ export type RawEntry = {
  * Writes a zip with full control of every header field, for hostile test
  * archives that zip libraries refuse to produce.
  */
-export function writeZip(entries: RawEntry[], options: { comment?: Buffer } = {}): Buffer {
+export function writeZip(
+  entries: RawEntry[],
+  options: { comment?: Buffer } = {},
+): Buffer {
   const locals: Buffer[] = [];
   const offsets: number[] = [];
-  const metas: { name: Buffer; crc: number; csize: number; usize: number; method: number; e: RawEntry }[] = [];
+  const metas: {
+    name: Buffer;
+    crc: number;
+    csize: number;
+    usize: number;
+    method: number;
+    e: RawEntry;
+  }[] = [];
   let offset = 0;
   for (const e of entries) {
     const name = Buffer.isBuffer(e.name) ? e.name : Buffer.from(e.name, 'utf8');
     const data = e.data ?? Buffer.alloc(0);
     const method = e.method ?? 8;
-    const compressed = e.compressed ?? (method === 8 ? deflateRawSync(data) : data);
+    const compressed =
+      e.compressed ?? (method === 8 ? deflateRawSync(data) : data);
     const crc = crc32(data);
     const usize = e.uncompressedSize ?? data.length;
-    const localName = e.localName !== undefined ? Buffer.from(e.localName) : name;
+    const localName =
+      e.localName !== undefined ? Buffer.from(e.localName) : name;
     const extra = e.extra ?? Buffer.alloc(0);
     const h = Buffer.alloc(30);
     h.writeUInt32LE(0x04034b50, 0);
@@ -75,8 +87,7 @@ export function writeZip(entries: RawEntry[], options: { comment?: Buffer } = {}
     h.writeUInt16LE(m.name.length, 28);
     h.writeUInt16LE(extra.length, 30);
     h.writeUInt16LE(comment.length, 32);
-    const attrs =
-      ((m.e.unixMode ?? 0) << 16) | (m.e.dosAttributes ?? 0);
+    const attrs = ((m.e.unixMode ?? 0) << 16) | (m.e.dosAttributes ?? 0);
     h.writeUInt32LE(attrs >>> 0, 38);
     h.writeUInt32LE(offsets[m.e.localHeaderOf ?? i], 42);
     central.push(Buffer.concat([h, m.name, extra, comment]));

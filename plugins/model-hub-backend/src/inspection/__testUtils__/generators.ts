@@ -14,7 +14,10 @@ const DTYPE_BYTES: Record<string, number> = {
 /** Builds a valid safetensors file from tensor specs (zero data). */
 export function makeSafetensors(
   tensors: { name: string; dtype: string; shape: number[] }[],
-  options: { metadata?: Record<string, string>; mutate?: (h: any) => void } = {},
+  options: {
+    metadata?: Record<string, string>;
+    mutate?: (h: any) => void;
+  } = {},
 ): Buffer {
   const header: any = {};
   if (options.metadata) {
@@ -114,14 +117,22 @@ export function makeOnnx(options: {
     field(2, 2, Buffer.from(options.producer)),
     field(3, 2, Buffer.from('1.0')),
     field(7, 2, Buffer.alloc(options.graphBytes ?? 100, 1)),
-    field(8, 2, Buffer.concat([field(1, 2, Buffer.from('')), field(2, 0, options.opset)])),
+    field(
+      8,
+      2,
+      Buffer.concat([field(1, 2, Buffer.from('')), field(2, 0, options.opset)]),
+    ),
   ]);
 }
 
-const str = (s: string) => Buffer.concat([Buffer.from([0x8c, s.length]), Buffer.from(s)]);
+const str = (s: string) =>
+  Buffer.concat([Buffer.from([0x8c, s.length]), Buffer.from(s)]);
 
 /** A protocol-4 pickle calling module.name(arg) through STACK_GLOBAL + memo. */
-export function maliciousStackGlobalPickle(module: string, name: string): Buffer {
+export function maliciousStackGlobalPickle(
+  module: string,
+  name: string,
+): Buffer {
   return Buffer.concat([
     Buffer.from([0x80, 0x04]),
     str(module),
@@ -152,7 +163,9 @@ export function benignTorchPickle(): Buffer {
     Buffer.from('ccollections\nOrderedDict\n', 'latin1'),
     Buffer.from([0x29, 0x52]), // () REDUCE
     Buffer.from([0x71, 0x00]), // BINPUT 0
-    Buffer.from([0x58]), Buffer.from([6, 0, 0, 0]), Buffer.from('weight'),
+    Buffer.from([0x58]),
+    Buffer.from([6, 0, 0, 0]),
+    Buffer.from('weight'),
     Buffer.from('ctorch._utils\n_rebuild_tensor_v2\n', 'latin1'),
     Buffer.from([0x28]), // MARK
     Buffer.from([0x4b, 0x01, 0x4b, 0x02]),

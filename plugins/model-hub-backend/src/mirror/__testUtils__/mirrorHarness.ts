@@ -41,7 +41,14 @@ export async function startMirrorHarness(options: {
     allowAnonymous?: boolean;
     treePageSize?: number;
     tokens?: { maxLifetimeDays?: number };
+    pullThrough?: { enabled?: boolean; owner?: string; revision?: string };
   };
+  registerHubRepo?: (options: {
+    repoId: string;
+    revision: string;
+    owner: string;
+    createdBy: string;
+  }) => Promise<unknown>;
   evaluateConditions?: ConditionalDecisionEvaluator;
   discoveryBaseUrl?: (pluginId: string) => Promise<string>;
 }) {
@@ -92,6 +99,7 @@ export async function startMirrorHarness(options: {
     permissions,
     logger,
     evaluateConditions: options.evaluateConditions,
+    registerHubRepo: options.registerHubRepo,
   });
   const router = await createRouter({
     mirror,

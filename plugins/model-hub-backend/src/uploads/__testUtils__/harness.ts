@@ -23,7 +23,11 @@ import { createUploadRoutes } from '../routes';
 export const ALICE = 'user:default/alice';
 export const BOB = 'user:default/bob';
 
-export type Denial = (permission: string, resourceRef?: string, user?: string) => boolean;
+export type Denial = (
+  permission: string,
+  resourceRef?: string,
+  user?: string,
+) => boolean;
 
 /** The plugin's router with the upload routes, on a real database and store. */
 export async function createHarness(options: {
@@ -36,7 +40,9 @@ export async function createHarness(options: {
   const store = await DatabaseModelHubStore.create({
     database: mockServices.database({ knex, migrations: { skip: false } }),
   });
-  const artifacts = await LocalArtifactStore.create({ path: join(root, 'store') });
+  const artifacts = await LocalArtifactStore.create({
+    path: join(root, 'store'),
+  });
   const maxFileBytes = options.maxFileBytes ?? 4 * 1024 ** 3;
   const config: UploadsConfig = {
     directory: join(root, 'uploads'),

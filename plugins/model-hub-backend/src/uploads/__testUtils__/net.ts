@@ -60,7 +60,10 @@ export async function cuttingProxy(targetPort: number, cutAt: number[]) {
 }
 
 /** Writes `size` random bytes to `path` in 1 MiB chunks; returns the SHA-256. */
-export async function writeRandomFile(path: string, size: number): Promise<string> {
+export async function writeRandomFile(
+  path: string,
+  size: number,
+): Promise<string> {
   const hash = createHash('sha256');
   const out = createWriteStream(path);
   for (let written = 0; written < size; ) {

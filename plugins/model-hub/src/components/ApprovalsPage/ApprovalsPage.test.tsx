@@ -26,7 +26,10 @@ const item = (name: string, overrides: Partial<HubApprovalItem> = {}) => ({
   ...overrides,
 });
 
-function render(api: ReturnType<typeof modelHubApiMock>, decision: 'ALLOW' | 'DENY' = 'ALLOW') {
+function render(
+  api: ReturnType<typeof modelHubApiMock>,
+  decision: 'ALLOW' | 'DENY' = 'ALLOW',
+) {
   return renderInTestApp(
     <TestApiProvider
       apis={[
@@ -47,7 +50,9 @@ function render(api: ReturnType<typeof modelHubApiMock>, decision: 'ALLOW' | 'DE
 
 describe('ApprovalsPage', () => {
   it('shows progress while loading', async () => {
-    await render(modelHubApiMock({ listApprovals: () => new Promise(() => {}) }));
+    await render(
+      modelHubApiMock({ listApprovals: () => new Promise(() => {}) }),
+    );
     expect(screen.getByTestId('progress')).toBeInTheDocument();
   });
 
@@ -64,19 +69,28 @@ describe('ApprovalsPage', () => {
         },
       }),
     );
-    expect((await screen.findAllByText(/queue broke/)).length).toBeGreaterThan(0);
+    expect((await screen.findAllByText(/queue broke/)).length).toBeGreaterThan(
+      0,
+    );
   });
 
   it('lists the queue, filters it and approves with the revision', async () => {
     const api = modelHubApiMock({
       listApprovals: async () => ({
-        items: [item('tiny-llm'), item('whisper', { type: 'audio', label: '0.3' })],
+        items: [
+          item('tiny-llm'),
+          item('whisper', { type: 'audio', label: '0.3' }),
+        ],
         totalCount: 2,
         offset: 0,
         limit: 25,
       }),
       getVersionReview: async (_m, label) => ({
-        version: modelHubFixtures.version({ label, state: 'in_review', revision: 6 }),
+        version: modelHubFixtures.version({
+          label,
+          state: 'in_review',
+          revision: 6,
+        }),
         round: 1,
         approvals: { count: 0, required: 1, reviewers: [] },
         decisions: [],

@@ -27,6 +27,15 @@ import { ReviewPanel } from './ReviewPanel';
 
 const keyOf = (i: HubApprovalItem) => `${i.modelRef}@${i.label}`;
 
+/** `tiny-llm` → `model:default/tiny-llm`; a full ref stays as it is. */
+function toModelRef(input: string): string | undefined {
+  const value = input.trim();
+  if (!value) {
+    return undefined;
+  }
+  return value.includes(':') ? value : `model:default/${value}`;
+}
+
 /**
  * The approvals queue: versions in review, oldest first, with filters and
  * a review panel.
@@ -43,11 +52,7 @@ export function ApprovalsPage() {
   const [type, setType] = useState('');
   const [selected, setSelected] = useState<string>();
 
-  const modelFilter = model.trim()
-    ? model.trim().includes(':')
-      ? model.trim()
-      : `model:default/${model.trim()}`
-    : undefined;
+  const modelFilter = toModelRef(model);
   const queue = useAsyncRetry(
     () =>
       api.listApprovals({
@@ -152,7 +157,10 @@ export function ApprovalsPage() {
                         {i.owner.replace(/^group:(default\/)?/, '')}
                       </TableCell>
                       <TableCell>
-                        {(i.submittedBy ?? '').replace(/^user:(default\/)?/, '')}
+                        {(i.submittedBy ?? '').replace(
+                          /^user:(default\/)?/,
+                          '',
+                        )}
                       </TableCell>
                       <TableCell>{formatTime(i.submittedAt)}</TableCell>
                       <TableCell align="right">{i.approvals.length}</TableCell>

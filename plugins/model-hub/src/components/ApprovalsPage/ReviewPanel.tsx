@@ -33,14 +33,24 @@ const DECISIONS: Array<{
   needsComment: boolean;
   color: 'primary' | 'default' | 'secondary';
 }> = [
-  { decision: 'approve', label: 'Approve', needsComment: false, color: 'primary' },
+  {
+    decision: 'approve',
+    label: 'Approve',
+    needsComment: false,
+    color: 'primary',
+  },
   {
     decision: 'request_changes',
     label: 'Request changes',
     needsComment: true,
     color: 'default',
   },
-  { decision: 'reject', label: 'Reject', needsComment: true, color: 'secondary' },
+  {
+    decision: 'reject',
+    label: 'Reject',
+    needsComment: true,
+    color: 'secondary',
+  },
 ];
 
 /**
@@ -190,7 +200,9 @@ export function ReviewPanel(props: {
                   {DECISIONS.filter(d => allowed(d.decision)).map(d => (
                     <Button
                       key={d.decision}
-                      variant={d.decision === 'approve' ? 'contained' : 'outlined'}
+                      variant={
+                        d.decision === 'approve' ? 'contained' : 'outlined'
+                      }
                       color={d.color}
                       disabled={
                         busy ||

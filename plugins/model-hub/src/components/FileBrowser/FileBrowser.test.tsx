@@ -48,7 +48,9 @@ describe('FileBrowser', () => {
     );
     expect(screen.getByLabelText('Download README.md')).toBeDisabled();
     expect(
-      screen.getByLabelText('Fetch weights/model.safetensors from Hugging Face'),
+      screen.getByLabelText(
+        'Fetch weights/model.safetensors from Hugging Face',
+      ),
     ).toBeDisabled();
   });
 

@@ -44,13 +44,12 @@ function summarize(node: HubFileTreeNode): {
 }
 
 function sortNodes(nodes: HubFileTreeNode[]) {
-  return [...nodes].sort((a, b) =>
-    a.type === b.type
-      ? a.name.localeCompare(b.name, 'en')
-      : a.type === 'directory'
-      ? -1
-      : 1,
-  );
+  return [...nodes].sort((a, b) => {
+    if (a.type !== b.type) {
+      return a.type === 'directory' ? -1 : 1;
+    }
+    return a.name.localeCompare(b.name, 'en');
+  });
 }
 
 /** Props of {@link FileBrowser}. @public */

@@ -138,7 +138,12 @@ export function HfImportPage() {
     <Content>
       <InfoCard title="Import from Hugging Face">
         <form onSubmit={loadPreview}>
-          <Box display="flex" flexWrap="wrap" style={{ gap: 16 }} alignItems="flex-start">
+          <Box
+            display="flex"
+            flexWrap="wrap"
+            style={{ gap: 16 }}
+            alignItems="flex-start"
+          >
             <TextField
               id="model-hub-import-repo"
               label="Repository"
@@ -204,9 +209,7 @@ export function HfImportPage() {
                 preview.kind === 'registered' ||
                 Boolean(result)
               }
-              title={
-                create.allowed ? undefined : 'You may not create models'
-              }
+              title={create.allowed ? undefined : 'You may not create models'}
               onClick={register}
             >
               Register
@@ -304,7 +307,9 @@ export function HfImportPage() {
                         <TableCell>
                           <code>{f.path}</code>
                         </TableCell>
-                        <TableCell align="right">{formatBytes(f.size)}</TableCell>
+                        <TableCell align="right">
+                          {formatBytes(f.size)}
+                        </TableCell>
                       </TableRow>
                     ))}
                   </TableBody>

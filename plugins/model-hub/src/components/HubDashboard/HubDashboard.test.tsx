@@ -117,8 +117,8 @@ describe('HubDashboard', () => {
       },
     });
     await render(api);
-    expect(
-      (await screen.findAllByText(/backend down/)).length,
-    ).toBeGreaterThan(0);
+    expect((await screen.findAllByText(/backend down/)).length).toBeGreaterThan(
+      0,
+    );
   });
 });

@@ -126,7 +126,10 @@ export function HubDashboard() {
                   style={{ gap: 4 }}
                 >
                   <StatePill state={s} />
-                  <Typography variant="body1" aria-label={`${humanize(s)} versions`}>
+                  <Typography
+                    variant="body1"
+                    aria-label={`${humanize(s)} versions`}
+                  >
                     {stats.versions.byState[s]}
                   </Typography>
                 </Box>

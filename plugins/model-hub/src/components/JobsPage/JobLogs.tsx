@@ -69,9 +69,9 @@ export function JobLogs(props: { jobId: string; tick: unknown }) {
       {lines
         .map(
           l =>
-            `${formatTime(l.createdAt)} ${l.level.toLocaleUpperCase(
-              'en-US',
-            )} ${l.message}`,
+            `${formatTime(l.createdAt)} ${l.level.toLocaleUpperCase('en-US')} ${
+              l.message
+            }`,
         )
         .join('\n')}
     </Box>

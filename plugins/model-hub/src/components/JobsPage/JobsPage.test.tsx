@@ -91,7 +91,9 @@ describe('JobsPage', () => {
         },
       }),
     );
-    expect((await screen.findAllByText(/jobs broke/)).length).toBeGreaterThan(0);
+    expect((await screen.findAllByText(/jobs broke/)).length).toBeGreaterThan(
+      0,
+    );
   });
 
   it('shows jobs with live progress and logs, and cancels and retries', async () => {
@@ -114,8 +116,22 @@ describe('JobsPage', () => {
       }),
       getJobLogs: async (_id, o) =>
         o?.after
-          ? [{ id: 2, level: 'info', message: 'second', createdAt: '2026-01-02T00:00:01Z' }]
-          : [{ id: 1, level: 'info', message: 'first', createdAt: '2026-01-02T00:00:00Z' }],
+          ? [
+              {
+                id: 2,
+                level: 'info',
+                message: 'second',
+                createdAt: '2026-01-02T00:00:01Z',
+              },
+            ]
+          : [
+              {
+                id: 1,
+                level: 'info',
+                message: 'first',
+                createdAt: '2026-01-02T00:00:00Z',
+              },
+            ],
     });
     const signals = fakeSignals();
     await render(api, signals);
@@ -139,7 +155,9 @@ describe('JobsPage', () => {
       ).toHaveAttribute('aria-valuenow', '75'),
     );
     await waitFor(() =>
-      expect(screen.getByLabelText('Job log')).toHaveTextContent(/first.*second/s),
+      expect(screen.getByLabelText('Job log')).toHaveTextContent(
+        /first.*second/s,
+      ),
     );
     expect(api.getJobLogs).toHaveBeenLastCalledWith('job-1', {
       after: 1,

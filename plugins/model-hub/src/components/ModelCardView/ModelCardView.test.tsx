@@ -82,6 +82,8 @@ describe('ModelCardView', () => {
       },
     });
     await render(api);
-    expect((await screen.findAllByText(/cannot read/)).length).toBeGreaterThan(0);
+    expect((await screen.findAllByText(/cannot read/)).length).toBeGreaterThan(
+      0,
+    );
   });
 });

@@ -64,8 +64,7 @@ export function ModelCardView(props: ModelCardViewProps) {
   const local = (path: string) =>
     files.find(
       f =>
-        f.path.toLocaleLowerCase('en-US') === path &&
-        f.location !== 'remote',
+        f.path.toLocaleLowerCase('en-US') === path && f.location !== 'remote',
     );
   const readme = local('readme.md');
   const config = local('config.json');

@@ -38,7 +38,9 @@ describe('ModelHubPage (legacy)', () => {
   it('opens on the dashboard with a tab per sub-page', async () => {
     const api = modelHubApiMock();
     await render('/model-hub', api);
-    expect(screen.getByRole('heading', { name: 'Model Hub' })).toBeInTheDocument();
+    expect(
+      screen.getByRole('heading', { name: 'Model Hub' }),
+    ).toBeInTheDocument();
     for (const tab of [
       'Overview',
       'Models',

@@ -42,10 +42,7 @@ export function ModelHubPage(props: ModelHubPageProps) {
         <TabbedLayout.Route path={`/${HUB_PATHS.upload}`} title="Upload">
           <UploadPage />
         </TabbedLayout.Route>
-        <TabbedLayout.Route
-          path={`/${HUB_PATHS.approvals}`}
-          title="Approvals"
-        >
+        <TabbedLayout.Route path={`/${HUB_PATHS.approvals}`} title="Approvals">
           <ApprovalsPage />
         </TabbedLayout.Route>
         <TabbedLayout.Route path={`/${HUB_PATHS.jobs}`} title="Jobs">

@@ -52,7 +52,6 @@ export function CreateVersionDialog(props: {
       <DialogTitle>New draft version</DialogTitle>
       <DialogContent>
         <TextField
-          autoFocus
           fullWidth
           margin="dense"
           label="Version label"

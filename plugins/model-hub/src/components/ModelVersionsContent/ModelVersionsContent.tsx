@@ -46,7 +46,11 @@ const MUTABLE = ['draft', 'changes_requested'];
 
 /** The Hugging Face repository of a model source, if it has one. */
 function huggingFaceRepoOf(source: unknown): string | undefined {
-  if (typeof source === 'object' && source !== null && 'huggingface' in source) {
+  if (
+    typeof source === 'object' &&
+    source !== null &&
+    'huggingface' in source
+  ) {
     const repo = (source as { huggingface?: { repo?: unknown } }).huggingface
       ?.repo;
     return typeof repo === 'string' ? repo : undefined;
@@ -63,8 +67,7 @@ function expandFolders(
   for (const p of paths) {
     const matching = files.filter(
       f =>
-        (f.path === p || f.path.startsWith(`${p}/`)) &&
-        f.location === 'remote',
+        (f.path === p || f.path.startsWith(`${p}/`)) && f.location === 'remote',
     );
     if (matching.length === 0) {
       out.add(p);
@@ -126,7 +129,11 @@ function VersionPanel(props: {
     setBusy(true);
     try {
       await fn();
-      alertApi.post({ message: what, severity: 'success', display: 'transient' });
+      alertApi.post({
+        message: what,
+        severity: 'success',
+        display: 'transient',
+      });
       props.onChanged();
     } catch (e) {
       alertApi.post({
@@ -208,37 +215,34 @@ function VersionPanel(props: {
         <Tab label="How to use" />
       </Tabs>
       <Box pt={2}>
-        {tab === 0 &&
-          (files.loading ? (
-            <Progress />
-          ) : files.error ? (
-            <ResponseErrorPanel error={files.error} />
-          ) : (
-            <FileBrowser
-              tree={files.value!.tree}
-              canDownload={download.allowed}
-              canFetch={sync.allowed}
-              onDownload={path =>
-                api
-                  .downloadFile(entityRef, version.label, path)
-                  .then(blob => downloadBlob(blob, path))
-                  .catch(e =>
-                    alertApi.post({ message: e.message, severity: 'error' }),
-                  )
-              }
-              onFetch={
-                hfRepoId && version.sourceType === 'huggingface'
-                  ? paths =>
-                      run(`Fetching ${paths.join(', ')} from Hugging Face`, () =>
-                        api.downloadFromHuggingFace(hfRepoId, {
-                          version: version.label,
-                          files: expandFolders(files.value!.files, paths),
-                        }),
-                      )
-                  : undefined
-              }
-            />
-          ))}
+        {tab === 0 && files.loading && <Progress />}
+        {tab === 0 && files.error && <ResponseErrorPanel error={files.error} />}
+        {tab === 0 && files.value && (
+          <FileBrowser
+            tree={files.value!.tree}
+            canDownload={download.allowed}
+            canFetch={sync.allowed}
+            onDownload={path =>
+              api
+                .downloadFile(entityRef, version.label, path)
+                .then(blob => downloadBlob(blob, path))
+                .catch(e =>
+                  alertApi.post({ message: e.message, severity: 'error' }),
+                )
+            }
+            onFetch={
+              hfRepoId && version.sourceType === 'huggingface'
+                ? paths =>
+                    run(`Fetching ${paths.join(', ')} from Hugging Face`, () =>
+                      api.downloadFromHuggingFace(hfRepoId, {
+                        version: version.label,
+                        files: expandFolders(files.value!.files, paths),
+                      }),
+                    )
+                : undefined
+            }
+          />
+        )}
         {tab === 1 && files.value && (
           <ModelCardView
             model={entityRef}
@@ -331,8 +335,8 @@ export function ModelVersionsContent() {
     return <ResponseErrorPanel error={error} />;
   }
 
-  const hfRepoId = huggingFaceRepoOf(entity.spec?.source) ??
-    huggingFaceRepoOf(value?.source);
+  const hfRepoId =
+    huggingFaceRepoOf(entity.spec?.source) ?? huggingFaceRepoOf(value?.source);
   const hasHfSource = Boolean(hfRepoId);
 
   const newVersionButton = (
@@ -400,7 +404,10 @@ export function ModelVersionsContent() {
                         }),
                       )
                       .catch(e =>
-                        alertApi.post({ message: e.message, severity: 'error' }),
+                        alertApi.post({
+                          message: e.message,
+                          severity: 'error',
+                        }),
                       )
                   }
                 >
@@ -443,7 +450,9 @@ export function ModelVersionsContent() {
                     {v.sourceType === 'huggingface' ? 'Hugging Face' : 'Upload'}
                   </TableCell>
                   <TableCell align="right">{v.fileCount}</TableCell>
-                  <TableCell align="right">{formatBytes(v.totalSize)}</TableCell>
+                  <TableCell align="right">
+                    {formatBytes(v.totalSize)}
+                  </TableCell>
                   <TableCell>
                     {v.createdBy.replace(/^user:(default\/)?/, '')}
                   </TableCell>

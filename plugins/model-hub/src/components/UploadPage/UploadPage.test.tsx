@@ -13,11 +13,18 @@ import { modelHubApiMock, modelHubFixtures } from '../../testUtils';
 import { UploadCallbacks, Uploader, uploadFingerprint } from './tusUploader';
 import { UploadPage } from './UploadPage';
 
-function fakeUploader(interrupted: Awaited<ReturnType<Uploader['findInterrupted']>> = []) {
+function fakeUploader(
+  interrupted: Awaited<ReturnType<Uploader['findInterrupted']>> = [],
+) {
   const created: Array<{
     metadata: Record<string, string>;
     callbacks: UploadCallbacks;
-    task: { start: jest.Mock; pause: jest.Mock; abort: jest.Mock; resumedAt: number };
+    task: {
+      start: jest.Mock;
+      pause: jest.Mock;
+      abort: jest.Mock;
+      resumedAt: number;
+    };
     token?: string;
   }> = [];
   const uploader: Uploader = {
@@ -50,7 +57,12 @@ function fakeUploader(interrupted: Awaited<ReturnType<Uploader['findInterrupted'
 
 const model = modelHubFixtures.model({
   versions: [
-    modelHubFixtures.version({ label: '2.0', state: 'draft', revision: 7, fileCount: 0 }),
+    modelHubFixtures.version({
+      label: '2.0',
+      state: 'draft',
+      revision: 7,
+      fileCount: 0,
+    }),
     modelHubFixtures.version({ label: '1.0', state: 'approved' }),
   ],
 });
@@ -115,7 +127,9 @@ describe('UploadPage', () => {
     });
     await render(api, uploader);
     expect(
-      await screen.findByText('Drop files or a ZIP package here, or click to choose'),
+      await screen.findByText(
+        'Drop files or a ZIP package here, or click to choose',
+      ),
     ).toBeInTheDocument();
 
     const file = new File(['x'.repeat(1000)], 'model.safetensors');
@@ -176,13 +190,20 @@ describe('UploadPage', () => {
       },
     ]);
     await render(modelHubApiMock({ getModel: async () => model }), uploader);
-    const list = await screen.findByRole('list', { name: 'Interrupted uploads' });
+    const list = await screen.findByRole('list', {
+      name: 'Interrupted uploads',
+    });
     expect(list).toHaveTextContent('big.bin (2.0 KiB) into tiny-llm 2.0');
 
-    await screen.findByText('Drop files or a ZIP package here, or click to choose');
-    fireEvent.change(screen.getByLabelText('Package version label (optional)'), {
-      target: { value: '3.0' },
-    });
+    await screen.findByText(
+      'Drop files or a ZIP package here, or click to choose',
+    );
+    fireEvent.change(
+      screen.getByLabelText('Package version label (optional)'),
+      {
+        target: { value: '3.0' },
+      },
+    );
     fireEvent.change(screen.getByTestId('file-input'), {
       target: { files: [new File(['PK'], 'package.zip')] },
     });

@@ -42,11 +42,7 @@ import { formatBytes, formatDuration, humanize } from '../../lib/format';
 import { isNotFound, useHubLinks } from '../../lib/hooks';
 import { CreateVersionDialog } from '../ModelVersionsContent/CreateVersionDialog';
 import { StatePill } from '../StatePill';
-import {
-  Uploader,
-  UploadTask,
-  tusUploader,
-} from './tusUploader';
+import { Uploader, UploadTask, tusUploader } from './tusUploader';
 
 const MUTABLE = ['draft', 'changes_requested'];
 
@@ -92,6 +88,24 @@ function filePath(file: File, folder: string) {
 
 let nextId = 0;
 
+/** An exponential moving average of the upload speed. */
+function smooth(previous: number | undefined, rate: number | undefined) {
+  if (rate === undefined) {
+    return previous;
+  }
+  return previous === undefined ? rate : 0.7 * previous + 0.3 * rate;
+}
+
+function dropHint(ready: boolean, packagesAllowed: boolean) {
+  if (ready) {
+    return 'Drop files or a ZIP package here, or click to choose';
+  }
+  if (packagesAllowed) {
+    return 'Drop a ZIP package here, or choose a draft version for files';
+  }
+  return 'Choose a model and a draft version first';
+}
+
 /** Props of {@link UploadPage}. @public */
 export type UploadPageProps = {
   /** @internal The upload implementation; tus by default. */
@@ -132,7 +146,8 @@ export function UploadPage(props: UploadPageProps) {
   });
 
   const options = useAsync(
-    async () => (await api.listModels({ q: search || undefined, limit: 20 })).items,
+    async () =>
+      (await api.listModels({ q: search || undefined, limit: 20 })).items,
     [api, search],
   );
   const model = useAsyncRetry(async () => {
@@ -156,7 +171,10 @@ export function UploadPage(props: UploadPageProps) {
   const versions = model.value?.versions ?? [];
   const version = versions.find(v => v.label === label);
   const ready = Boolean(
-    modelRef && version && MUTABLE.includes(version.state) && permission.allowed,
+    modelRef &&
+      version &&
+      MUTABLE.includes(version.state) &&
+      permission.allowed,
   );
   const packagesAllowed = Boolean(
     modelRef && model.value && permission.allowed && unpackZip,
@@ -194,43 +212,38 @@ export function UploadPage(props: UploadPageProps) {
     const getToken = async () => (await identityApi.getCredentials()).token;
     try {
       const callbacks = {
-          onProgress(sent: number, total: number) {
-            const now = Date.now();
-            const dt = (now - last.time) / 1000;
-            if (dt >= 0.25 || sent === total) {
-              const rate = dt > 0 ? (sent - last.bytes) / dt : undefined;
-              last = { time: now, bytes: sent };
-              setEntries(list =>
-                list.map(e =>
-                  e.id === entry.id
-                    ? {
-                        ...e,
-                        sent,
-                        total,
-                        status: e.status === 'paused' ? 'paused' : 'uploading',
-                        speed:
-                          rate === undefined
-                            ? e.speed
-                            : e.speed === undefined
-                            ? rate
-                            : 0.7 * e.speed + 0.3 * rate,
-                      }
-                    : e,
-                ),
-              );
-            }
-          },
-          onSuccess() {
-            tasks.current.delete(entry.id);
-            update(entry.id, { status: 'done', sent: entry.file.size });
-            interrupted.retry();
-            if (entry.isPackage) {
-              model.retry();
-            }
-          },
-          onError(error: Error) {
-            update(entry.id, { status: 'failed', error: error.message });
-          },
+        onProgress(sent: number, total: number) {
+          const now = Date.now();
+          const dt = (now - last.time) / 1000;
+          if (dt >= 0.25 || sent === total) {
+            const rate = dt > 0 ? (sent - last.bytes) / dt : undefined;
+            last = { time: now, bytes: sent };
+            setEntries(list =>
+              list.map(e =>
+                e.id === entry.id
+                  ? {
+                      ...e,
+                      sent,
+                      total,
+                      status: e.status === 'paused' ? 'paused' : 'uploading',
+                      speed: smooth(e.speed, rate),
+                    }
+                  : e,
+              ),
+            );
+          }
+        },
+        onSuccess() {
+          tasks.current.delete(entry.id);
+          update(entry.id, { status: 'done', sent: entry.file.size });
+          interrupted.retry();
+          if (entry.isPackage) {
+            model.retry();
+          }
+        },
+        onError(error: Error) {
+          update(entry.id, { status: 'failed', error: error.message });
+        },
       };
       const task = entry.isPackage
         ? await uploader.createPackage({
@@ -360,7 +373,12 @@ export function UploadPage(props: UploadPageProps) {
     <Content>
       <ContentHeader title="Upload files" />
       <InfoCard title="Target">
-        <Box display="flex" flexWrap="wrap" style={{ gap: 16 }} alignItems="center">
+        <Box
+          display="flex"
+          flexWrap="wrap"
+          style={{ gap: 16 }}
+          alignItems="center"
+        >
           <Autocomplete<HubModelSummary>
             style={{ minWidth: 320 }}
             options={options.value ?? []}
@@ -432,7 +450,9 @@ export function UploadPage(props: UploadPageProps) {
         )}
         {version && !MUTABLE.includes(version.state) && (
           <Typography color="error" variant="body2">
-            Version {version.label} is {humanize(version.state).toLocaleLowerCase('en-US')}; only drafts and versions with changes requested accept files.
+            Version {version.label} is{' '}
+            {humanize(version.state).toLocaleLowerCase('en-US')}; only drafts
+            and versions with changes requested accept files.
           </Typography>
         )}
       </InfoCard>
@@ -526,11 +546,7 @@ export function UploadPage(props: UploadPageProps) {
             }}
           >
             <Typography variant="h6">
-              {ready
-                ? 'Drop files or a ZIP package here, or click to choose'
-                : packagesAllowed
-                ? 'Drop a ZIP package here, or choose a draft version for files'
-                : 'Choose a model and a draft version first'}
+              {dropHint(ready, packagesAllowed)}
             </Typography>
             <Typography variant="body2" color="textSecondary">
               Uploads resume after a network error or a page reload.
@@ -642,7 +658,12 @@ export function UploadPage(props: UploadPageProps) {
             <Button
               variant="contained"
               color="primary"
-              disabled={!ready || active || submitting || (done === 0 && !version?.fileCount)}
+              disabled={
+                !ready ||
+                active ||
+                submitting ||
+                (done === 0 && !version?.fileCount)
+              }
               onClick={submit}
             >
               Submit for review
@@ -668,13 +689,16 @@ export function UploadPage(props: UploadPageProps) {
         />
       )}
       {model.loading && !model.value && <Progress />}
-      {!modelRef && (options.value ?? []).length === 0 && !options.loading && !search && (
-        <EmptyState
-          missing="data"
-          title="No models to upload to"
-          description="Create or import a model first."
-        />
-      )}
+      {!modelRef &&
+        (options.value ?? []).length === 0 &&
+        !options.loading &&
+        !search && (
+          <EmptyState
+            missing="data"
+            title="No models to upload to"
+            description="Create or import a model first."
+          />
+        )}
     </Content>
   );
 }

@@ -128,7 +128,10 @@ export const tusUploader: Uploader = {
         request.setRequestHeader('authorization', `Bearer ${token}`);
       }
       request.upload.onprogress = e =>
-        callbacks.onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+        callbacks.onProgress(
+          e.loaded,
+          e.lengthComputable ? e.total : file.size,
+        );
       request.onload = () => {
         if (request.status >= 200 && request.status < 300) {
           callbacks.onSuccess();

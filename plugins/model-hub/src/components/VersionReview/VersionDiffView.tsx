@@ -60,7 +60,9 @@ export function VersionDiffView(props: { model: ModelRef; label: string }) {
     value.license?.changed &&
       `license ${value.license.from ?? 'none'} → ${value.license.to ?? 'none'}`,
     value.parameters?.changed &&
-      `parameters ${value.parameters.from ?? '?'} → ${value.parameters.to ?? '?'}`,
+      `parameters ${value.parameters.from ?? '?'} → ${
+        value.parameters.to ?? '?'
+      }`,
   ].filter(Boolean);
   return (
     <>

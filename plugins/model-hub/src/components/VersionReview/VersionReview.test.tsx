@@ -63,7 +63,9 @@ describe('version review components', () => {
       await screen.findByText('No inspection checks for this version.'),
     ).toBeInTheDocument();
 
-    const pending = modelHubApiMock({ listChecks: () => new Promise(() => {}) });
+    const pending = modelHubApiMock({
+      listChecks: () => new Promise(() => {}),
+    });
     await render(pending, <VersionChecks model={ref} label="1.0" />);
     expect(screen.getByTestId('progress')).toBeInTheDocument();
   });
@@ -98,7 +100,10 @@ describe('version review components', () => {
   });
 
   it('shows an empty timeline and errors', async () => {
-    await render(modelHubApiMock(), <ApprovalTimeline model={ref} label="1.0" />);
+    await render(
+      modelHubApiMock(),
+      <ApprovalTimeline model={ref} label="1.0" />,
+    );
     expect(await screen.findByText('No reviews yet.')).toBeInTheDocument();
     const failing = modelHubApiMock({
       listReviews: async () => {
@@ -106,9 +111,9 @@ describe('version review components', () => {
       },
     });
     await render(failing, <ApprovalTimeline model={ref} label="1.0" />);
-    expect((await screen.findAllByText(/reviews broke/)).length).toBeGreaterThan(
-      0,
-    );
+    expect(
+      (await screen.findAllByText(/reviews broke/)).length,
+    ).toBeGreaterThan(0);
   });
 
   it('shows the diff to the previous approved version', async () => {

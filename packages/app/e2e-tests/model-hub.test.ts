@@ -1,0 +1,195 @@
+import { expect, Page, test } from '@playwright/test';
+import { spawn, ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+/*
+ * The Model Hub workflow in the browser, acting as the example users through
+ * the development sign-in (`/?as=<user>`, app-config.e2e.yaml):
+ *
+ * 1. alice imports acme/tiny-llm from the mock Hugging Face Hub
+ *    (modelHub.huggingface.endpoint http://127.0.0.1:5555; the test starts
+ *    the mock Hub there when nothing listens);
+ * 2. alice uploads a weights file into a new draft version of the catalog
+ *    Model llama-3-8b-instruct (her group owns it), watching its progress,
+ *    and submits the version for review;
+ * 3. bob (ml-reviewers) approves it from the approvals queue;
+ * 4. the version shows as approved on the Model's catalog page.
+ *
+ * MODEL_HUB_SCREENSHOTS=1 also writes the screenshots of docs/screenshots.
+ */
+
+const ROOT = path.resolve(__dirname, '../../..');
+const SHOTS = process.env.MODEL_HUB_SCREENSHOTS
+  ? path.join(ROOT, 'docs/screenshots')
+  : undefined;
+const MOCK_HF_PORT = 5555;
+const MODEL = 'llama-3-8b-instruct';
+const LABEL = `e2e-${Date.now().toString(36)}`;
+
+async function shot(page: Page, name: string) {
+  if (SHOTS) {
+    await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+  }
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise(resolve => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function signInAs(page: Page, user: string, to: string) {
+  await page.goto(`/?as=${user}`);
+  // the portal shows its sidebar once signed in
+  await expect(
+    page.getByRole('link', { name: 'Model Hub' }).first(),
+  ).toBeVisible();
+  await page.goto(to);
+}
+
+/** A valid safetensors file with one F32 tensor of `bytes` bytes. */
+function safetensors(bytes: number): Buffer {
+  const header = Buffer.from(
+    JSON.stringify({
+      weight: { dtype: 'F32', shape: [bytes / 4], data_offsets: [0, bytes] },
+    }).padEnd(128, ' '),
+  );
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(header.length));
+  return Buffer.concat([length, header, Buffer.alloc(bytes)]);
+}
+
+test.describe.serial('Model Hub', () => {
+  let mockHub: ChildProcess | undefined;
+  let tmp: string;
+
+  test.beforeAll(async () => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'model-hub-e2e-'));
+    if (!(await listening(MOCK_HF_PORT))) {
+      mockHub = spawn(
+        process.execPath,
+        [
+          path.join(ROOT, 'packages/mock-hf-server/bin/mock-hf-server.js'),
+          '--port',
+          String(MOCK_HF_PORT),
+        ],
+        { stdio: 'ignore' },
+      );
+      await expect
+        .poll(() => listening(MOCK_HF_PORT), { timeout: 60_000 })
+        .toBe(true);
+    }
+  });
+
+  test.afterAll(() => {
+    mockHub?.kill('SIGTERM');
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('alice imports a repository from the mock Hugging Face Hub', async ({
+    page,
+  }) => {
+    await signInAs(page, 'alice', '/model-hub/overview');
+    await expect(page.getByRole('tab', { name: 'Approvals' })).toBeVisible();
+    await shot(page, 'hub-dashboard');
+
+    await page.getByRole('tab', { name: 'Import from Hugging Face' }).click();
+    await page.getByLabel('Repository').fill('acme/tiny-llm');
+    await page.getByRole('button', { name: 'Preview' }).click();
+    const register = page.getByRole('button', { name: 'Register' });
+    const already = page.getByText(/is already registered as/);
+    // a second run of the test finds the repository registered
+    await expect(register.or(already).first()).toBeVisible();
+    if (!(await already.isVisible())) {
+      await expect(register).toBeEnabled();
+      await register.click();
+      await expect(page.getByText('Registered', { exact: true })).toBeVisible();
+      await expect(
+        page.getByRole('link', { name: 'model:default/tiny-llm' }),
+      ).toBeVisible();
+    }
+    await shot(page, 'hf-import');
+
+    // the sync shows in the jobs monitor
+    await page.getByRole('tab', { name: 'Jobs' }).click();
+    await expect(page.getByRole('table', { name: 'Jobs' })).toContainText(
+      'tiny-llm',
+    );
+    await shot(page, 'jobs');
+
+    await page.getByRole('tab', { name: 'Models' }).click();
+    await expect(
+      page.getByRole('link', { name: /Llama 3 8B Instruct/ }).first(),
+    ).toBeVisible();
+    await shot(page, 'models');
+  });
+
+  test('alice uploads a file with visible progress and submits the version', async ({
+    page,
+  }) => {
+    const file = path.join(tmp, 'model.safetensors');
+    // two 50 MiB tus chunks, so that the progress shows between them
+    writeFileSync(file, safetensors(96 * 1024 * 1024));
+
+    await signInAs(
+      page,
+      'alice',
+      `/model-hub/upload?model=${encodeURIComponent(`model:default/${MODEL}`)}`,
+    );
+    await page.getByRole('button', { name: 'New version' }).click();
+    await page.getByLabel('Version label').fill(LABEL);
+    await page.getByRole('button', { name: 'Create' }).click();
+    await expect(
+      page.getByText('Drop files or a ZIP package here, or click to choose'),
+    ).toBeVisible();
+
+    await page.getByTestId('file-input').setInputFiles(file);
+    const progress = page.getByLabel('Progress of model.safetensors');
+    await expect(progress).toBeVisible();
+    await shot(page, 'upload');
+    await expect(page.getByText('1 of 1 files uploaded')).toBeVisible({
+      timeout: 90_000,
+    });
+    await expect(progress).toHaveAttribute('aria-valuenow', '100');
+
+    await page.getByRole('button', { name: 'Submit for review' }).click();
+    await expect(
+      page.getByText(`Version ${LABEL} submitted for review`),
+    ).toBeVisible();
+  });
+
+  test('bob approves the version from the approvals queue', async ({
+    page,
+  }) => {
+    await signInAs(page, 'bob', '/model-hub/approvals');
+    const queue = page.getByRole('table', { name: 'Review queue' });
+    await queue.getByRole('row', { name: new RegExp(LABEL) }).click();
+    await expect(page.getByText(`Review ${MODEL} ${LABEL}`)).toBeVisible();
+    await page.getByLabel('Comment').fill('Weights and config look right.');
+    await shot(page, 'approvals');
+    const approve = page.getByRole('button', { name: 'Approve' });
+    await expect(approve).toBeEnabled();
+    await approve.click();
+    await expect(page.getByText(/is now approved/)).toBeVisible();
+  });
+
+  test("the version is approved on the Model's catalog page", async ({
+    page,
+  }) => {
+    await signInAs(page, 'alice', `/catalog/default/model/${MODEL}/versions`);
+    const row = page.locator(`tr[data-version="${LABEL}"]`);
+    await expect(row).toContainText('Approved');
+    await row.click();
+    await expect(page.getByText(`Version ${LABEL}`)).toBeVisible();
+    await expect(page.getByText('model.safetensors')).toBeVisible();
+    await shot(page, 'model-versions');
+  });
+});
