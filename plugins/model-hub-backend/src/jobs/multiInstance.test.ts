@@ -110,7 +110,7 @@ describe.each(targets)('two instances on one database (%s, %s)', (id, mode) => {
   });
 
   it('runs each of 50 download jobs exactly once', async () => {
-    const knex = await databases.init(id);
+    const knex = await databases.init(id as 'SQLITE_3' | 'POSTGRES_15');
     const env = await createHubEnv(knex, { endpoint: server.url });
     const { model } = await env.sync.register({
       repoId: REPO,
