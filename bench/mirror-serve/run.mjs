@@ -9,6 +9,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
+  readFileSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -108,6 +109,13 @@ function curl(urls, ranges, auth) {
   return { bytesPerSecond: bytes / seconds, bytes, seconds, codes };
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in ticks of 1/100 s
+}
+
 const median = xs => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2
@@ -193,15 +201,23 @@ http {
   );
   children.push(ngx);
   await new Promise(r => setTimeout(r, 1000));
+  // the worker serves; the master only supervises
+  const nginxWorker = Number(
+    execFileSync('pgrep', ['-P', String(ngx.pid)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')[0],
+  );
 
   const targets = {
     nginx: {
       url: `http://127.0.0.1:${NGINX_PORT}/model.safetensors`,
       auth: false,
+      pid: nginxWorker,
     },
     mirror: {
       url: `http://127.0.0.1:${MIRROR_PORT}/api/model-hub/hf/bench/big/resolve/main/model.safetensors`,
       auth: true,
+      pid: server.pid,
     },
   };
   const chunkRanges = mib => {
@@ -231,15 +247,21 @@ http {
 
   const loadBefore = loadavg()[0];
   const results = {};
+  const cpu = {};
   for (const [name, make] of Object.entries(scenarios)) {
     const { count, ranges } = make();
     results[name] = { nginx: [], mirror: [] };
+    cpu[name] = { nginx: [], mirror: [] };
     for (let run = 0; run < RUNS; run++) {
       // alternate the order so that drift hits both sides alike
       const order = run % 2 ? ['mirror', 'nginx'] : ['nginx', 'mirror'];
       for (const key of order) {
         const t = targets[key];
+        const cpuBefore = cpuSeconds(t.pid);
         const r = curl(Array(count).fill(t.url), ranges, t.auth);
+        cpu[name][key].push(
+          (cpuSeconds(t.pid) - cpuBefore) / (size / 1024 ** 3),
+        );
         const expectCode = ranges ? '206' : '200';
         if (
           r.codes.length !== 1 ||
@@ -261,6 +283,12 @@ http {
   }
 
   const loadAfter = loadavg()[0];
+  const cpuRows = Object.entries(cpu).map(
+    ([name, c]) =>
+      `| ${name} | ${median(c.nginx).toFixed(2)} | ${median(c.mirror).toFixed(
+        2,
+      )} |`,
+  );
   const rows = Object.entries(results).map(([name, r]) => {
     const n = median(r.nginx);
     const m = median(r.mirror);
@@ -313,6 +341,13 @@ mirror ≥ 0.7 × nginx.
 | scenario | nginx MiB/s | mirror MiB/s | mirror / nginx (medians) | paired | nginx runs | mirror runs |
 | --- | ---: | ---: | ---: | ---: | --- | --- |
 ${rows.join('\n')}
+
+Server CPU time (user + system of the nginx worker, of the backend process) per GiB served, median of the runs;
+unlike throughput, it hardly depends on the load of the machine:
+
+| scenario | nginx CPU s/GiB | mirror CPU s/GiB |
+| --- | ---: | ---: |
+${cpuRows.join('\n')}
 
 The 8 MiB ranged row is informational (many small requests: per-request cost of authentication, two database queries
 and the permission check); the target applies to the full and the ${CHUNK_MIB} MiB ranged downloads.

@@ -174,12 +174,9 @@ async function curlUpload(base, path, size, target) {
   return /x-content-sha256: ([a-f0-9]{64})/i.exec(out)?.[1];
 }
 
-async function removeAndGc(base, target) {
-  await fetch(`${base}/models/default/bench/versions/v1/files/${target}`, {
-    method: 'DELETE',
-  });
-  await new Promise(r => setTimeout(r, 20));
-  await fetch(`${base}/admin/gc`, { method: 'POST' });
+async function removeAndGc(base) {
+  const res = await fetch(`${base}/bench/reset`, { method: 'POST' });
+  if (res.status !== 200) throw new Error(`reset: ${res.status}`);
 }
 
 /** A TCP proxy that cuts the connection when the forwarded bytes cross each of `cutAt`. */
@@ -215,7 +212,11 @@ async function cuttingProxy(targetPort, cutAt) {
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return { port: server.address().port, cuts: () => cuts, close: () => server.close() };
+  return {
+    port: server.address().port,
+    cuts: () => cuts,
+    close: () => server.close(),
+  };
 }
 
 function median(xs) {
@@ -304,13 +305,32 @@ try {
     const size = sizeMiB * MIB;
     const src = join(work, `input-${sizeMiB}.bin`);
     const expected = await makeFile(src, size);
-    const proxy = await cuttingProxy(port, [Math.floor(size / 3), Math.floor((2 * size) / 3)]);
+    const proxy = await cuttingProxy(port, [
+      Math.floor(size / 3),
+      Math.floor((2 * size) / 3),
+    ]);
     const t = process.hrtime.bigint();
-    const digest = await upload(`http://127.0.0.1:${proxy.port}/api/model-hub`, src, size, 'weights/resumed.bin');
+    const digest = await upload(
+      `http://127.0.0.1:${proxy.port}/api/model-hub`,
+      src,
+      size,
+      'weights/resumed.bin',
+    );
     const seconds = Number(process.hrtime.bigint() - t) / 1e9;
     proxy.close();
-    resume = { sizeMiB, seconds, cuts: proxy.cuts(), ok: digest === expected, digest, hwm: procStatus(pid, 'VmHWM') };
-    console.log(`resume ${sizeMiB} MiB: ${seconds.toFixed(1)} s, ${resume.cuts} cuts, sha256 ${resume.ok ? 'ok' : 'WRONG'}`);
+    resume = {
+      sizeMiB,
+      seconds,
+      cuts: proxy.cuts(),
+      ok: digest === expected,
+      digest,
+      hwm: procStatus(pid, 'VmHWM'),
+    };
+    console.log(
+      `resume ${sizeMiB} MiB: ${seconds.toFixed(1)} s, ${
+        resume.cuts
+      } cuts, sha256 ${resume.ok ? 'ok' : 'WRONG'}`,
+    );
     await removeAndGc(base, 'weights/resumed.bin');
   }
 } finally {
@@ -351,7 +371,17 @@ const lines = [
     ? [
         '## Resumable upload with the connection cut twice (acceptance 1)',
         '',
-        `tus-js-client uploaded ${resume.sizeMiB} MiB through a TCP proxy that cut the connection at 1/3 and 2/3 of the bytes: ${resume.cuts} cuts, resumed each time, completed in ${resume.seconds.toFixed(1)} s; sha256 ${resume.ok ? 'matches' : 'DOES NOT match'} (\`${resume.digest}\`). Server peak RSS (VmHWM) after it: ${(resume.hwm / MIB).toFixed(0)} MiB.`,
+        `tus-js-client uploaded ${
+          resume.sizeMiB
+        } MiB through a TCP proxy that cut the connection at 1/3 and 2/3 of the bytes: ${
+          resume.cuts
+        } cuts, resumed each time, completed in ${resume.seconds.toFixed(
+          1,
+        )} s; sha256 ${resume.ok ? 'matches' : 'DOES NOT match'} (\`${
+          resume.digest
+        }\`). Server peak RSS (VmHWM) after it: ${(resume.hwm / MIB).toFixed(
+          0,
+        )} MiB.`,
         '',
       ]
     : []),

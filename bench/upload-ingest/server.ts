@@ -1,23 +1,28 @@
 /*
- * The Model Hub upload routes on a real SQLite database and local store,
- * for the upload-ingest benchmark (run.mjs starts it). Mock auth (one user),
- * allow-all permissions, stubs instead of Backstage's test utilities (so
- * the process holds only what a backend holds for these routes). run.mjs
- * bundles it with esbuild and runs the bundle with plain node. Prints
- * `READY <port>` when listening.
+ * The Model Hub upload routes (tus, multipart, packages) on a real SQLite
+ * database and local store, for the upload-ingest benchmark (run.mjs
+ * bundles it with esbuild and runs it with plain node). Only the upload
+ * routes are mounted, with stub auth (one user) and allow-all permissions,
+ * so that the process holds what serving uploads needs; a full backend
+ * holds much more, whatever it serves. Prints `READY <port>` when listening.
+ *
+ * POST /bench/reset removes the files of the version and collects the
+ * garbage (so every run writes a new blob).
  */
 /* eslint-disable no-console */
 import { join, resolve } from 'node:path';
 import { promises as fs } from 'node:fs';
+import { ConfigReader } from '@backstage/config';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import express from 'express';
+import PromiseRouter from 'express-promise-router';
 import Knex from 'knex';
 import { DatabaseModelHubStore } from '../../plugins/model-hub-backend/src/database/DatabaseModelHubStore';
-import { createRouter } from '../../plugins/model-hub-backend/src/service/router';
+import { RouteContext } from '../../plugins/model-hub-backend/src/service/context';
+import { collectGarbage } from '../../plugins/model-hub-backend/src/service/ingest';
 import { LocalArtifactStore } from '../../plugins/model-hub-backend/src/store/LocalArtifactStore';
 import { readUploadsConfig } from '../../plugins/model-hub-backend/src/uploads/config';
 import { createUploadRoutes } from '../../plugins/model-hub-backend/src/uploads/routes';
-import { ConfigReader } from '@backstage/config';
 
 const quietLogger = {
   debug() {},
@@ -45,9 +50,8 @@ async function main() {
   const store = await DatabaseModelHubStore.create({
     database: { getClient: async () => knex } as any,
   });
-  const artifacts = await LocalArtifactStore.create({
-    path: join(work, 'server', 'store'),
-  });
+  const storePath = join(work, 'server', 'store');
+  const artifacts = await LocalArtifactStore.create({ path: storePath });
   const maxFileBytes = 100 * 1024 ** 3;
   const config = readUploadsConfig(
     new ConfigReader({
@@ -58,70 +62,66 @@ async function main() {
   const uploads = await createUploadRoutes({
     db: knex,
     config,
-    localStorePath: join(work, 'server', 'store'),
+    localStorePath: storePath,
   });
   const credentials = {
     $$type: '@backstage/BackstageCredentials',
     principal: { type: 'user', userEntityRef: 'user:default/bench' },
   };
-  const router = await createRouter({
+  const allow = async (requests: any[]) =>
+    requests.map(() => ({ result: AuthorizeResult.ALLOW }));
+  const ctx = new RouteContext({
     store,
     artifacts,
-    auth: {
-      isPrincipal: (c: any, type: string) =>
-        type === 'unknown' || c.principal.type === type,
-    } as any,
+    auth: {} as any,
     httpAuth: { credentials: async () => credentials } as any,
-    userInfo: {
-      getUserInfo: async (c: any) => ({
-        userEntityRef: c.principal.userEntityRef,
-        ownershipEntityRefs: [c.principal.userEntityRef],
-      }),
-    },
-    permissions: {
-      authorize: async (requests: any[]) =>
-        requests.map(() => ({ result: AuthorizeResult.ALLOW })),
-      authorizeConditional: async (requests: any[]) =>
-        requests.map(() => ({ result: AuthorizeResult.ALLOW })),
-    } as any,
+    userInfo: {} as any,
+    permissions: { authorize: allow, authorizeConditional: allow } as any,
     auditor: {
       createEvent: async () => ({
         success: async () => {},
         fail: async () => {},
       }),
     } as any,
-    catalog: {
-      getEntityByRef: async () => undefined,
-      getEntitiesByRefs: async () => ({ items: [] }),
-      getEntities: async () => ({ items: [] }),
-    } as any,
+    catalog: {} as any,
     logger: quietLogger as any,
     maxUploadBytes: maxFileBytes,
     gcGracePeriodMs: 0,
-    extensions: [uploads.routes],
   });
+  const router = PromiseRouter();
+  uploads.routes(router, ctx);
+
+  const model = await store.createModel({
+    namespace: 'default',
+    name: 'bench',
+    type: 'llm',
+    lifecycle: 'experimental',
+    owner: 'user:default/bench',
+    sourceType: 'upload',
+    tags: [],
+    createdBy: 'user:default/bench',
+  } as any);
+  const version = await store.createVersion({
+    modelId: model.id,
+    label: 'v1',
+    sourceType: 'upload',
+    createdBy: 'user:default/bench',
+  });
+  router.post('/bench/reset', async (_req, res) => {
+    for (const file of await store.listFiles({ versionId: version.id })) {
+      await store.removeFile({ versionId: version.id, path: file.path });
+    }
+    await new Promise(r => setTimeout(r, 5));
+    res.json(await collectGarbage({ store, artifacts, gracePeriodMs: 0 }));
+  });
+
   const app = express().use('/api/model-hub', router);
   app.use((err: Error, _req: any, res: any, _next: any) => {
     res.status(500).json({ error: { message: err.message } });
   });
-  const server = app.listen(0, '127.0.0.1', async () => {
+  const server = app.listen(0, '127.0.0.1', () => {
+    server.keepAliveTimeout = 120_000;
     const { port } = server.address() as { port: number };
-    const base = `http://127.0.0.1:${port}/api/model-hub`;
-    const post = (path: string, body: object) =>
-      fetch(`${base}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-    for (const [path, body] of [
-      ['/models', { name: 'bench', type: 'llm', owner: 'user:default/bench' }],
-      ['/models/default/bench/versions', { label: 'v1' }],
-    ] as const) {
-      const res = await post(path, body);
-      if (res.status !== 201) {
-        throw new Error(`seeding ${path}: ${res.status} ${await res.text()}`);
-      }
-    }
     console.log(`READY ${port}`);
   });
 }

@@ -248,6 +248,20 @@ export interface Config {
          */
         maxLifetimeDays?: number;
       };
+      /**
+       * (Optional) Pull-through: a request of an authenticated caller for a
+       * Hub repo that is not mirrored registers it with the Hugging Face
+       * sync (answering 503 with Retry-After); it is served once a version
+       * is approved. Off by default.
+       */
+      pullThrough?: {
+        /** (Optional) Defaults to false. */
+        enabled?: boolean;
+        /** (Optional) The owner of pulled models (an entity ref); required when enabled. */
+        owner?: string;
+        /** (Optional) The revision to sync. Defaults to `main`. */
+        revision?: string;
+      };
     };
     /** (Optional) Sync of models from the Hugging Face Hub (or a mirror). */
     huggingface?: {

@@ -204,6 +204,7 @@ export const accessTokensPage = PageBlueprint.make({
   name: 'access-tokens',
   params: {
     path: '/model-hub/access-tokens',
+    title: 'Access tokens',
     routeRef: accessTokensRouteRef,
     loader: () =>
       import('./components/AccessTokens').then(m => <m.AccessTokensPage />),

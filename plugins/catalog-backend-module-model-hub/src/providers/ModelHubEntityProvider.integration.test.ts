@@ -9,6 +9,8 @@ import {
   FIXTURE_REPOS,
   MockHfServer,
 } from '@internal/mock-hf-server';
+// the real Model Hub backend, only in this integration test
+// eslint-disable-next-line @backstage/no-mixed-plugin-imports
 import modelHubPlugin from '@internal/plugin-model-hub-backend';
 import { catalogModuleModelHub } from '../module';
 

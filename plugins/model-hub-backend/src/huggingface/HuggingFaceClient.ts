@@ -272,7 +272,10 @@ export class HuggingFaceClient {
         const message = res.statusMessage ?? '';
         const getHeader = (name: string) => {
           const v = res!.headers[name.toLowerCase()];
-          return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+          if (v === undefined) {
+            return null;
+          }
+          return Array.isArray(v) ? v.join(', ') : v;
         };
         if (status >= 400) {
           const chunks: Buffer[] = [];

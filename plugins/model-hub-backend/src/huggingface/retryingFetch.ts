@@ -45,14 +45,15 @@ function sleep(ms: number, signal?: AbortSignal | null): Promise<void> {
       reject(signal.reason);
       return;
     }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
+    let timer: NodeJS.Timeout | undefined = undefined;
     const onAbort = () => {
       clearTimeout(timer);
       reject(signal!.reason);
     };
+    timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
@@ -122,12 +123,14 @@ export function createRetryingFetch(options: {
   const policy = { ...DEFAULT_RETRY_POLICY, ...options.policy };
   const baseFetch = options.fetch ?? globalThis.fetch;
   return async (input, init) => {
-    const url =
-      typeof input === 'string'
-        ? input
-        : input instanceof URL
-          ? input.href
-          : input.url;
+    let url: string;
+    if (typeof input === 'string') {
+      url = input;
+    } else if (input instanceof URL) {
+      url = input.href;
+    } else {
+      url = input.url;
+    }
     const headers = new Headers(
       init?.headers ?? (input instanceof Request ? input.headers : undefined),
     );

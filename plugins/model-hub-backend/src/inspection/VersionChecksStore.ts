@@ -165,6 +165,28 @@ export class VersionChecksStore {
     }
   }
 
+  /** Removes the checks of a file that left the version; re-aggregates. */
+  async forgetFile(versionId: string, path: string): Promise<void> {
+    const rows: Row[] = await this.db('version_checks')
+      .where({ version_id: versionId })
+      .where('name', 'like', `${FILE_CHECK_PREFIX}%`)
+      .select('name', 'status', 'summary', 'details');
+    const names = rows
+      .filter(r => {
+        // per-file check names are <category>:<kind>:<path>
+        const check = String(JSON.parse(r.details || '{}').check ?? '');
+        return check.split(':').slice(2).join(':') === path;
+      })
+      .map(r => r.name);
+    if (names.length) {
+      await this.db('version_checks')
+        .where({ version_id: versionId })
+        .whereIn('name', names)
+        .delete();
+      await this.aggregate(this.db, versionId, new Date());
+    }
+  }
+
   /** The per-file checks and aggregates of a version, details parsed. */
   async list(versionId: string) {
     const rows = await this.db('version_checks')

@@ -1,4 +1,3 @@
-import { pipeline } from 'node:stream/promises';
 import { DiscoveryService, LoggerService } from '@backstage/backend-plugin-api';
 import express, { Request, Response, Router } from 'express';
 import { ArtifactStore } from '../store/ArtifactStore';
@@ -13,6 +12,7 @@ import {
   repoIdOf,
 } from './repository';
 import { lfsPointer } from './gitObjects';
+import { sendContent } from './sendFile';
 
 /** What the mirror routes need. @internal */
 export type MirrorRoutesOptions = {
@@ -518,7 +518,11 @@ export function addMirrorRoutes(router: Router, options: MirrorRoutesOptions) {
       return;
     }
     try {
-      await pipeline(stream, res);
+      await sendContent(
+        res,
+        stream,
+        range.type === 'range' ? range : { start: 0, end: file.size - 1 },
+      );
     } catch (error) {
       logger.debug(
         `Mirror download of ${snapshot.model.entityRef} ${snapshot.version.label} ${path} ended early: ${error}`,

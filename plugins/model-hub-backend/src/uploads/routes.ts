@@ -34,6 +34,7 @@ import {
   modelParams,
 } from '../service/validation';
 import { stagingDirectory, tusDirectory, UploadsConfig } from './config';
+import { ArtifactStore } from '../store/ArtifactStore';
 import { adoptIntoLocalStore, commitBlob } from './commit';
 import { HashingFileStore, UPLOAD_ID_PATTERN } from './HashingFileStore';
 import { parseMultipartFile } from './multipart';
@@ -177,7 +178,31 @@ export async function createUploadRoutes(options: UploadRoutesOptions) {
       datastore,
       localStorePath: options.localStorePath,
     });
-  return { routes, cleanup, datastore };
+  /**
+   * For the other ways files enter or leave a version (`PUT …/files/{path}`,
+   * Hugging Face downloads, `DELETE …/files/{path}`): inspects a stored file
+   * into checks of its version, or forgets its checks.
+   */
+  const inspection = {
+    inspectStoredFile: (
+      versionId: string,
+      file: { path: string; sha256: string; size: number },
+      artifacts: ArtifactStore,
+    ) =>
+      inspectBlobIntoChecks({
+        checks,
+        artifacts,
+        limits: config.inspection,
+        versionId,
+        path: file.path,
+        sha256: file.sha256,
+        size: file.size,
+      }),
+    forgetFile: (versionId: string, path: string) =>
+      checks.forgetFile(versionId, path),
+  };
+
+  return { routes, cleanup, datastore, inspection };
 }
 
 function addUploadRoutes(

@@ -132,6 +132,35 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
     }
   });
 
+  it('inspects files stored otherwise, and forgets the checks of removed files', async () => {
+    const content = makeSafetensors([{ name: 'w', dtype: 'F32', shape: [5] }]);
+    await request(h.app)
+      .put(
+        '/api/model-hub/models/default/llama/versions/v1/files/put/m.safetensors',
+      )
+      .set('Content-Type', 'application/octet-stream')
+      .send(content)
+      .expect(201);
+    const versionId = (
+      await h.knex('model_versions').where({ label: 'v1' }).first()
+    ).id;
+    const found = await h.uploads.inspection.inspectStoredFile(
+      versionId,
+      { path: 'put/m.safetensors', sha256: sha(content), size: content.length },
+      h.artifacts,
+    );
+    expect(found[0]).toMatchObject({
+      status: 'pass',
+      details: { parameterCount: 5 },
+    });
+    const name = 'inspect:format:safetensors:put/m.safetensors';
+    expect(await h.knex('version_checks').where({ name }).first()).toBeTruthy();
+    await h.uploads.inspection.forgetFile(versionId, 'put/m.safetensors');
+    expect(
+      await h.knex('version_checks').where({ name }).first(),
+    ).toBeUndefined();
+  });
+
   it('flags pickle uploads', async () => {
     const { url, server } = await h.listen();
     try {

@@ -54,10 +54,10 @@ function describe(p: Record<string, unknown>): string {
   if (eta !== undefined) {
     parts.push(`ETA ${formatDuration(eta)}`);
   }
-  if (typeof p.file === 'string') {
+  if (typeof p.file === 'string' && p.file) {
     parts.push(p.file);
   }
-  if (typeof p.message === 'string') {
+  if (typeof p.message === 'string' && p.message) {
     parts.push(p.message);
   }
   return parts.join(', ');

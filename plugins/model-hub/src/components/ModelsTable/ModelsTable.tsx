@@ -170,7 +170,9 @@ export function ModelsTable(props: {
       render: m =>
         m.latestVersion ? (
           <Box display="flex" alignItems="center" style={{ gap: 8 }}>
-            <span>{m.latestVersion.label}</span>
+            <span style={{ whiteSpace: 'nowrap' }}>
+              {m.latestVersion.label}
+            </span>
             <StatePill state={m.latestVersion.state} />
           </Box>
         ) : (
