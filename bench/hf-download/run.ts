@@ -8,7 +8,7 @@
 /* eslint-disable no-console */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { mockServices } from '@backstage/backend-test-utils';
 import Knex from 'knex';
@@ -93,6 +93,7 @@ async function ours(url: string, runDir: string) {
     peak = Math.max(peak, process.memoryUsage().rss);
   }, 20);
   const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   let streamed = 0;
   const blob = await downloadBlob({
     file,
@@ -108,6 +109,8 @@ async function ours(url: string, runDir: string) {
   });
   if (process.env.BENCH_DEBUG) console.log(`streamed in ${streamed.toFixed(2)} s`);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSecs = (cpu.user + cpu.system) / 1e6;
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().rss);
   if (blob.sha256 !== file.lfsSha256) {
@@ -119,7 +122,7 @@ async function ours(url: string, runDir: string) {
   }
   await knex.destroy();
   rmSync(runDir, { recursive: true, force: true });
-  return { secs, rssGrowth: peak - baseline };
+  return { secs, cpuSecs, rssGrowth: peak - baseline };
 }
 
 async function measure(sizeGib: number) {
@@ -132,11 +135,13 @@ async function measure(sizeGib: number) {
     const curlSecs: number[] = [];
     const oursSecs: number[] = [];
     const growth: number[] = [];
+    const cpuSecs: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       curlSecs.push(curl(url, join(TMP, `curl-${i}.bin`)));
       const r = await ours(mock.url, join(TMP, `run-${i}`));
       oursSecs.push(r.secs);
       growth.push(r.rssGrowth);
+      cpuSecs.push(r.cpuSecs);
       console.log(
         `${sizeGib} GiB run ${i + 1}: curl ${curlSecs[i].toFixed(2)} s, model hub ${r.secs.toFixed(2)} s, RSS growth ${(r.rssGrowth / 2 ** 20).toFixed(1)} MiB`,
       );
@@ -151,6 +156,8 @@ async function measure(sizeGib: number) {
       oursMBs,
       ratio: oursMBs / curlMBs,
       maxGrowthMiB: Math.max(...growth) / 2 ** 20,
+      cpuSecs,
+      load: loadavg()[0],
     };
   } finally {
     mock.stop();
@@ -191,7 +198,9 @@ async function main() {
       r =>
         `- ${r.sizeGib} GiB: curl ${r.curlSecs.map(s => s.toFixed(2)).join(', ')}; Model Hub ${r.oursSecs
           .map(s => s.toFixed(2))
-          .join(', ')}`,
+          .join(', ')} (CPU seconds of the downloading process: ${r.cpuSecs
+          .map(s => s.toFixed(1))
+          .join(', ')}); 1-minute load average at the end: ${r.load.toFixed(1)}`,
     ),
     '',
   ];

@@ -14,7 +14,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { cpus, getPriority, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -330,7 +330,7 @@ Machine: ${cpus().length} CPU cores (${cpus()[0].model}), Node ${
 share the cores. Each figure is the median of ${RUNS} runs (runs alternate which server goes first); a ranged run fetches
 the whole file as consecutive \`Range: bytes=a-b\` requests (206) on one keep-alive connection. Throughput = bytes / wall
 time of the curl process; "paired" is the median of the per-run ratios (each run measures both servers back to back, so
-it is less sensitive to load changes). The 1-minute load average was ${loadBefore.toFixed(
+it is less sensitive to load changes). Nice value of the benchmark (servers and curl inherit it): ${getPriority()}. The 1-minute load average was ${loadBefore.toFixed(
       1,
     )} before and
 ${loadAfter.toFixed(
@@ -349,7 +349,7 @@ unlike throughput, it hardly depends on the load of the machine:
 | --- | ---: | ---: |
 ${cpuRows.join('\n')}
 
-The 8 MiB ranged row is informational (many small requests: per-request cost of authentication, two database queries
+The 8 MiB ranged row is informational (many small requests: per-request cost of authentication, three database queries
 and the permission check); the target applies to the full and the ${CHUNK_MIB} MiB ranged downloads.
 `,
   );

@@ -536,11 +536,14 @@ describe.each(databases.eachSupportedId())('ZIP packages (%s)', id => {
   it('checks permissions before reading the package', async () => {
     h.setDeny(p => p === 'model-hub.version.create');
     try {
-      await request(h.app)
+      const res = await request(h.app)
         .post('/api/model-hub/models/default/llama/packages')
         .set('Content-Type', 'application/zip')
-        .send(pkg())
-        .expect(403);
+        .send(pkg());
+      expect([res.status, res.body.error?.message]).toEqual([
+        403,
+        'Not allowed: model-hub.version.create on model:default/llama',
+      ]);
     } finally {
       h.setDeny(() => false);
     }

@@ -17,7 +17,11 @@ export type InspectionCheck = {
 
 /** Limits of the inspectors. @internal */
 export type InspectionLimits = {
-  /** Largest safetensors JSON header, bytes (safetensors' own cap is 100 MB). */
+  /**
+   * Largest safetensors JSON header, bytes. safetensors itself allows
+   * 100 MB; real headers are kilobytes to a few megabytes, and a smaller
+   * cap bounds the memory of parsing a hostile one.
+   */
   maxSafetensorsHeaderBytes: number;
   /** Most tensors a safetensors or GGUF file may declare. */
   maxTensors: number;
@@ -31,9 +35,9 @@ export type InspectionLimits = {
 
 /** @internal */
 export const DEFAULT_INSPECTION_LIMITS: InspectionLimits = {
-  maxSafetensorsHeaderBytes: 100_000_000,
+  maxSafetensorsHeaderBytes: 16 * 1024 * 1024,
   maxTensors: 1_000_000,
   maxMetadataBytes: 64 * 1024 * 1024,
-  maxPickleScanBytes: 64 * 1024 * 1024,
+  maxPickleScanBytes: 16 * 1024 * 1024,
   maxConfigJsonBytes: 16 * 1024 * 1024,
 };

@@ -87,8 +87,10 @@ describe.each(databases.eachSupportedId())('JobQueue (%s)', id => {
   it('runs jobs with a worker: progress, logs, retries and cancellation', async () => {
     const { a, store } = await setup();
     let calls = 0;
+    const publish = jest.fn(async () => {});
     const worker = new JobWorker({
       queue: a,
+      signals: { publish },
       logger: mockServices.logger.mock(),
       concurrency: 2,
       leaseMs: 300,
@@ -149,6 +151,12 @@ describe.each(databases.eachSupportedId())('JobQueue (%s)', id => {
     });
     await expect(store.getJob({ id: slow })).resolves.toMatchObject({
       state: 'cancelled',
+    });
+    // live progress through the signals service
+    expect(publish).toHaveBeenCalledWith({
+      recipients: { type: 'broadcast' },
+      channel: 'model-hub:jobs',
+      message: { jobId: ok, type: 'ok', state: 'succeeded', progress: { bytes: 10 } },
     });
   });
 });

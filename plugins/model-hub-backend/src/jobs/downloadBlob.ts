@@ -258,7 +258,7 @@ export async function downloadBlob(options: {
 
     let blob: PutBlobResult;
     try {
-      blob = await options.artifacts.put(Readable.from(source()), {
+      blob = await options.artifacts.put(Readable.from(source(), { highWaterMark: 4 }), {
         expectedSha256: file.lfsSha256,
         expectedSize: file.size,
       });

@@ -9,6 +9,26 @@ import { Response } from 'express';
 const CHUNK = 4 * 1024 * 1024;
 
 /**
+ * Read buffers kept between requests (at most 8, 32 MiB): fresh large
+ * buffers cost page faults and zeroing on every request.
+ */
+const POOL: Buffer[] = [];
+const POOL_SIZE = 8;
+
+function allocate(size: number): Buffer {
+  if (size === CHUNK && POOL.length) {
+    return POOL.pop()!;
+  }
+  return Buffer.allocUnsafeSlow(size);
+}
+
+function recycle(buffer: Buffer) {
+  if (buffer.length === CHUNK && POOL.length < POOL_SIZE) {
+    POOL.push(buffer);
+  }
+}
+
+/**
  * Writes the inclusive byte range `start`-`end` of a local file to a
  * response, reading with two reused 4 MiB buffers: a buffer is read into
  * again only once the socket has taken its previous chunk. That halves the
@@ -25,6 +45,7 @@ async function sendLocalFile(
   const size = Math.min(CHUNK, total);
   const handle = await open(path, 'r');
   let closed = false;
+  let done = false;
   let onClose: () => void = () => {};
   const closedPromise = new Promise<undefined>(resolve => {
     onClose = () => {
@@ -34,12 +55,17 @@ async function sendLocalFile(
   });
   res.once('close', onClose);
   try {
-    const free: Buffer[] = [Buffer.allocUnsafeSlow(size)];
+    const free: Buffer[] = [allocate(size)];
     if (total > size) {
-      free.push(Buffer.allocUnsafeSlow(size));
+      free.push(allocate(size));
     }
     const waiting: ((buffer: Buffer) => void)[] = [];
     const give = (buffer: Buffer) => {
+      if (done) {
+        // the socket took the last chunks: the buffer may serve others
+        recycle(buffer);
+        return;
+      }
       const waiter = waiting.shift();
       if (waiter) {
         waiter(buffer);
@@ -80,6 +106,9 @@ async function sendLocalFile(
       position += bytesRead;
       write.call(res, buffer.subarray(0, bytesRead), () => give(buffer));
     }
+    done = true;
+    // buffers the socket had already taken go back to the pool
+    free.splice(0).forEach(recycle);
     res.end();
     return true;
   } finally {

@@ -21,6 +21,10 @@ import { ModelHubStore } from '../database/ModelHubStore';
 import { HubModel, HubVersion } from '../database/types';
 import { ArtifactStore } from '../store/ArtifactStore';
 import type { ApprovalsService } from '../approvals/ApprovalsService';
+import {
+  entityMatchesConditions,
+  entityOfHubModel,
+} from './uncatalogedModels';
 
 /** JSON metadata of an audit event. */
 type JsonObject = NonNullable<
@@ -98,7 +102,14 @@ export class RouteContext {
     const [decision] = await this.options.permissions.authorize([request], {
       credentials,
     });
-    if (decision.result !== AuthorizeResult.ALLOW) {
+    if (
+      decision.result !== AuthorizeResult.ALLOW &&
+      !(await this.allowedOnUncatalogedModel(
+        credentials,
+        permission,
+        resourceRef,
+      ))
+    ) {
       throw new NotAllowedError(
         `Not allowed: ${permission.name}${
           resourceRef ? ` on ${resourceRef}` : ''
@@ -106,6 +117,46 @@ export class RouteContext {
       );
     }
     return credentials;
+  }
+
+  /**
+   * A model created through the API is in the catalog only once the Model
+   * Hub entity provider has emitted it, and the permission backend resolves
+   * conditional catalog decisions (e.g. "owners of the model may upload")
+   * through the catalog, so until then they come back DENY. For such a model
+   * the policy's conditions are evaluated here, with the catalog's own rules,
+   * against the entity the provider will emit from the hub's row.
+   */
+  private async allowedOnUncatalogedModel(
+    credentials: BackstageCredentials,
+    permission: BasicPermission | ResourcePermission,
+    resourceRef: string | undefined,
+  ): Promise<boolean> {
+    if (permission.type !== 'resource' || !resourceRef) {
+      return false;
+    }
+    const model = await this.store.getModel({ entityRef: resourceRef });
+    if (!model) {
+      return false;
+    }
+    const inCatalog = await this.options.catalog.getEntityByRef(resourceRef, {
+      credentials: await this.options.auth.getOwnServiceCredentials(),
+    });
+    if (inCatalog) {
+      return false;
+    }
+    const decisions = await this.options.permissions.authorizeConditional(
+      [{ permission: permission as ResourcePermission }],
+      { credentials },
+    );
+    const conditional = decisions?.[0];
+    if (conditional?.result === AuthorizeResult.ALLOW) {
+      return true;
+    }
+    return (
+      conditional?.result === AuthorizeResult.CONDITIONAL &&
+      entityMatchesConditions(entityOfHubModel(model), conditional.conditions)
+    );
   }
 
   /** Whether the caller holds a permission, without throwing. */

@@ -94,7 +94,11 @@ async function setup() {
         ],
       }),
     },
-    permissions: mockServices.permissions.mock({ authorize: authorize as any }),
+    permissions: mockServices.permissions.mock({
+      authorize: authorize as any,
+      // a policy without conditions: the same answers without a resource
+      authorizeConditional: authorize as any,
+    }),
     auditor,
     catalog: catalogServiceMock({
       entities: [catalogModel, catalogComponent],

@@ -1,44 +1,7 @@
 import { IncomingMessage } from 'node:http';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { InputError } from '@backstage/errors';
-
-/** The part of busboy's API this module uses (busboy ships no types). */
-type Busboy = Writable & {
-  on(
-    event: 'field',
-    fn: (
-      name: string,
-      value: string,
-      info: { valueTruncated: boolean },
-    ) => void,
-  ): Busboy;
-  on(
-    event: 'file',
-    fn: (
-      name: string,
-      stream: Readable & { truncated?: boolean },
-      info: { filename?: string; mimeType: string },
-    ) => void,
-  ): Busboy;
-  on(
-    event: 'close' | 'filesLimit' | 'fieldsLimit' | 'partsLimit',
-    fn: () => void,
-  ): Busboy;
-  on(event: 'error', fn: (error: Error) => void): Busboy;
-};
-type BusboyFactory = (options: {
-  headers: IncomingMessage['headers'];
-  limits?: {
-    files?: number;
-    fields?: number;
-    fieldSize?: number;
-    parts?: number;
-    fileSize?: number;
-  };
-}) => Busboy;
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const busboy: BusboyFactory = require('busboy');
+import busboy, { Busboy } from 'busboy';
 
 /**
  * Reads a `multipart/form-data` request holding exactly one file part,
@@ -146,7 +109,9 @@ export function parseMultipartFile<T>(
       fail(new InputError('Too many multipart fields')),
     );
     bb.on('error', error =>
-      fail(new InputError(`Invalid multipart body: ${error.message}`)),
+      fail(
+        new InputError(`Invalid multipart body: ${(error as Error).message}`),
+      ),
     );
     bb.on('close', () => {
       if (failed) {

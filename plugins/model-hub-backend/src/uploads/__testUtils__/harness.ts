@@ -102,7 +102,19 @@ export async function createHarness(options: {
         ownershipEntityRefs: [credentials.principal.userEntityRef],
       }),
     },
-    permissions: mockServices.permissions.mock({ authorize: authorize as any }),
+    permissions: mockServices.permissions.mock({
+      authorize: authorize as any,
+      authorizeConditional: (async (requests: any[], opts: any) =>
+        requests.map(r => ({
+          result: deny(
+            r.permission.name,
+            undefined,
+            opts?.credentials?.principal?.userEntityRef,
+          )
+            ? AuthorizeResult.DENY
+            : AuthorizeResult.ALLOW,
+        }))) as any,
+    }),
     auditor,
     catalog: catalogServiceMock({ entities: [] }),
     logger: mockServices.logger.mock(),
