@@ -76,6 +76,35 @@ describe('modelHubPlugin', () => {
     });
   });
 
+  it('inspects files uploaded with PUT and forgets them when deleted', async () => {
+    const { server } = await start();
+    await request(server)
+      .post('/api/model-hub/models')
+      .send({ name: 'pickled', type: 'tabular', owner: 'user:default/mock' })
+      .expect(201);
+    await request(server)
+      .post('/api/model-hub/models/default/pickled/versions')
+      .send({ label: 'v1' })
+      .expect(201);
+    const base = '/api/model-hub/models/default/pickled/versions/v1';
+    // protocol 2 pickle: GLOBAL os system, then STOP
+    const pickle = Buffer.from('\x80\x02cos\nsystem\nq\x00.', 'latin1');
+    await request(server)
+      .put(`${base}/files/model.pkl`)
+      .set('Content-Type', 'application/octet-stream')
+      .send(pickle)
+      .expect(201);
+    const names = async () =>
+      (
+        await request(server).get(`${base}/review`).expect(200)
+      ).body.checks.items
+        .map((c: { name: string }) => c.name)
+        .filter((n: string) => n.endsWith(':model.pkl'));
+    expect((await names()).length).toBeGreaterThan(0);
+    await request(server).delete(`${base}/files/model.pkl`).expect(204);
+    expect(await names()).toEqual([]);
+  });
+
   it('answers 403 when the policy denies', async () => {
     const { server } = await start(AuthorizeResult.DENY);
     await request(server)

@@ -137,6 +137,7 @@ export const modelHubPlugin = createBackendPlugin({
             mirror,
             extensions: [...huggingface.routes, uploads.routes],
             approvals,
+            inspection: uploads.inspection,
             store,
             artifacts,
             auth: deps.auth,

@@ -21,10 +21,7 @@ import { ModelHubStore } from '../database/ModelHubStore';
 import { HubModel, HubVersion } from '../database/types';
 import { ArtifactStore } from '../store/ArtifactStore';
 import type { ApprovalsService } from '../approvals/ApprovalsService';
-import {
-  entityMatchesConditions,
-  entityOfHubModel,
-} from './uncatalogedModels';
+import { entityMatchesConditions, entityOfHubModel } from './uncatalogedModels';
 
 /** JSON metadata of an audit event. */
 type JsonObject = NonNullable<
@@ -48,6 +45,18 @@ export type RouterOptions = {
   gcGracePeriodMs: number;
   /** The approvals workflow; its routes answer 503 without it. */
   approvals?: ApprovalsService;
+  /**
+   * Format inspection of stored files (safetensors, GGUF, ONNX, pickle, …),
+   * kept as checks on the version; without it files are not inspected.
+   */
+  inspection?: {
+    inspectStoredFile(
+      versionId: string,
+      file: { path: string; sha256: string; size: number },
+      artifacts: ArtifactStore,
+    ): Promise<unknown>;
+    forgetFile(versionId: string, path: string): Promise<unknown>;
+  };
 };
 
 /** The identity of a caller, for `created_by` columns and the audit trail. */

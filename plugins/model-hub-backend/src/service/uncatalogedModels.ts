@@ -5,7 +5,10 @@ import {
   PermissionRuleParams,
 } from '@backstage/plugin-permission-common';
 import { permissionRules as catalogPermissionRules } from '@backstage/plugin-catalog-backend/alpha';
-import { MODEL_API_VERSION, MODEL_KIND } from '@internal/plugin-model-hub-common';
+import {
+  MODEL_API_VERSION,
+  MODEL_KIND,
+} from '@internal/plugin-model-hub-common';
 import { HubModel } from '../database/types';
 
 /**
@@ -47,7 +50,9 @@ const rulesByName = new Map(
  */
 export function entityMatchesConditions(
   entity: Entity,
-  criteria: PermissionCriteria<PermissionCondition<string, PermissionRuleParams>>,
+  criteria: PermissionCriteria<
+    PermissionCondition<string, PermissionRuleParams>
+  >,
 ): boolean {
   if ('allOf' in criteria) {
     return criteria.allOf.every(c => entityMatchesConditions(entity, c));

@@ -102,6 +102,11 @@ export function addFileRoutes(router: Router, ctx: RouteContext) {
           maxSize: maxUploadBytes,
           createdBy: principalRef(credentials),
         });
+        await ctx.options.inspection?.inspectStoredFile(
+          version.id,
+          ingested.file,
+          artifacts,
+        );
         return {
           result: ingested,
           credentials,
@@ -129,6 +134,7 @@ export function addFileRoutes(router: Router, ctx: RouteContext) {
         );
         assertMutable(version);
         await store.removeFile({ versionId: version.id, path });
+        await ctx.options.inspection?.forgetFile(version.id, path);
         return { result: undefined, credentials };
       },
     );
