@@ -357,8 +357,13 @@ and the permission check); the target applies to the full and the ${CHUNK_MIB} M
 }
 
 main()
-  .then(() => {
+  .then(async () => {
     cleanup();
+    // the servers exit on SIGTERM; then the 1 GiB of data goes
+    await new Promise(r => setTimeout(r, 1000));
+    if (!process.env.BENCH_KEEP) {
+      rmSync(work, { recursive: true, force: true });
+    }
     process.exit(0);
   })
   .catch(error => {

@@ -137,8 +137,16 @@ export async function downloadBlob(options: {
       }
     } else {
       await response.cancel();
-      const retryable =
-        response.status === 416 || response.status === 408 || response.status >= 500;
+      if (response.status === 416) {
+        // the kept bytes do not fit the file upstream: start again
+        await fs.rm(tempPath, { force: true });
+        await partials.delete(blobKey);
+        throw new RetryableJobError(
+          `The server refused the range of ${file.path} from byte ${offset}; downloading it again from the start`,
+          0,
+        );
+      }
+      const retryable = response.status === 408 || response.status >= 500;
       const message = `Downloading ${file.path} failed: ${response.status} ${response.statusText}`;
       throw retryable
         ? new RetryableJobError(message)
