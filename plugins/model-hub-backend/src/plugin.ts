@@ -126,9 +126,9 @@ export const modelHubPlugin = createBackendPlugin({
           initialDelay: { minutes: 5 },
           scope: 'local',
           fn: async () => {
-            const { removed } = await uploads.cleanup();
+            const cleaned = await uploads.cleanup();
             logger.info(
-              `Removed ${removed} expired uploads and staging folders`,
+              `Removed ${cleaned.removed} expired uploads and staging folders`,
             );
           },
         });

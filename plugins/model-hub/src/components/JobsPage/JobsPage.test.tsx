@@ -96,7 +96,7 @@ describe('JobsPage', () => {
     );
   });
 
-  it('shows jobs with live progress and logs, and cancels and retries', async () => {
+  it('shows jobs with live progress and logs, and cancels a running job', async () => {
     const running = modelHubFixtures.job({
       id: 'job-1',
       progress: { bytes: 1024, totalBytes: 4096 },
