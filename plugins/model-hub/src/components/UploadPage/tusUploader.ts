@@ -77,6 +77,30 @@ export function uploadFingerprint(file: File, metadata: UploadMetadata) {
   ].join('::');
 }
 
+/** How much of an interrupted upload the server has (0 when unknown). */
+async function uploadOffset(
+  url: string | null,
+  getToken: () => Promise<string | undefined>,
+): Promise<number> {
+  if (!url) {
+    return 0;
+  }
+  try {
+    const token = await getToken();
+    const res = await fetch(url, {
+      method: 'HEAD',
+      headers: {
+        'Tus-Resumable': '1.0.0',
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      },
+    });
+    const offset = Number(res.headers.get('Upload-Offset'));
+    return res.ok && Number.isFinite(offset) ? offset : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** 50 MiB: a reload or a network error loses at most one chunk. */
 const CHUNK_SIZE = 50 * 1024 * 1024;
 
@@ -106,7 +130,7 @@ export const tusUploader: Uploader = {
     let resumedAt = 0;
     if (previous.length > 0) {
       upload.resumeFromPreviousUpload(previous[0]);
-      resumedAt = Number(previous[0].metadata?.offset ?? 0);
+      resumedAt = await uploadOffset(previous[0].uploadUrl, getToken);
     }
     return {
       resumedAt,
