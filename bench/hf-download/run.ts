@@ -50,6 +50,8 @@ function startMock(sizeGib: number): Promise<{ url: string; stop: () => void }> 
   });
 }
 
+const fmtLoad = (l: number[]) => l.map(x => x.toFixed(2)).join(' ');
+
 function median(values: number[]) {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -126,6 +128,7 @@ async function ours(url: string, runDir: string) {
 }
 
 async function measure(sizeGib: number) {
+  const loadBefore = loadavg();
   const mock = await startMock(sizeGib);
   try {
     const size = Math.round(sizeGib * GIB);
@@ -157,7 +160,8 @@ async function measure(sizeGib: number) {
       ratio: oursMBs / curlMBs,
       maxGrowthMiB: Math.max(...growth) / 2 ** 20,
       cpuSecs,
-      load: loadavg()[0],
+      loadBefore,
+      load: loadavg(),
     };
   } finally {
     mock.stop();
@@ -186,6 +190,8 @@ async function main() {
         `| ${r.sizeGib} GiB | ${r.curlMBs.toFixed(0)} MB/s (${median(r.curlSecs).toFixed(2)} s) | ${r.oursMBs.toFixed(0)} MB/s (${median(r.oursSecs).toFixed(2)} s) | ${r.ratio.toFixed(2)} | ${r.maxGrowthMiB.toFixed(1)} MiB |`,
     ),
     '',
+    `Load: this shares ${cpus().length} CPUs with the mock Hub (and with whatever else runs on the machine); the load averages per size are listed below. A load well above ${cpus().length} means a busy machine and figures that understate both sides.`,
+    '',
     `Target (issue 4, acceptance 4): ${SIZE_GIB} GiB at ≥ 0.8× curl: **${
       main.ratio >= 0.8 ? 'met' : 'not met'
     }** (${main.ratio.toFixed(2)}×); RSS growth < 64 MiB at every size: **${
@@ -200,7 +206,7 @@ async function main() {
           .map(s => s.toFixed(2))
           .join(', ')} (CPU seconds of the downloading process: ${r.cpuSecs
           .map(s => s.toFixed(1))
-          .join(', ')}); 1-minute load average at the end: ${r.load.toFixed(1)}`,
+          .join(', ')}); load average (1, 5, 15 min) before: ${fmtLoad(r.loadBefore)}, at the end: ${fmtLoad(r.load)}`,
     ),
     '',
   ];

@@ -214,4 +214,46 @@ test.describe.serial('Model Hub', () => {
     await expect(page.getByLabel('Approved versions')).toBeVisible();
     await shot(page, 'hub-dashboard');
   });
+
+  test('alice resumes an interrupted upload after a page reload', async ({
+    page,
+  }) => {
+    const file = path.join(tmp, 'big.safetensors');
+    writeFileSync(file, safetensors(256 * 1024 * 1024));
+    const label = `${LABEL}-resume`;
+
+    await signInAs(
+      page,
+      'alice',
+      `/model-hub/upload?model=${encodeURIComponent(`model:default/${MODEL}`)}`,
+    );
+    await page.getByRole('button', { name: 'New version' }).click();
+    await page
+      .getByRole('textbox', { name: 'Version label', exact: true })
+      .fill(label);
+    await page.getByRole('button', { name: 'Create' }).click();
+    const drop = page.getByText(
+      'Drop files or a ZIP package here, or click to choose',
+    );
+    await expect(drop).toBeVisible();
+
+    await page.getByTestId('file-input').setInputFiles(file);
+    const progress = page.getByLabel('Progress of big.safetensors');
+    await expect
+      .poll(async () => Number(await progress.getAttribute('aria-valuenow')), {
+        intervals: [50],
+      })
+      .toBeGreaterThanOrEqual(20);
+    await page.reload();
+
+    await expect(
+      page.getByRole('list', { name: 'Interrupted uploads' }),
+    ).toContainText(`big.safetensors (256 MiB) into ${MODEL} ${label}`);
+    await expect(drop).toBeVisible();
+    await page.getByTestId('file-input').setInputFiles(file);
+    await expect(page.getByText(/resumed at [1-9]/)).toBeVisible();
+    await expect(page.getByText('1 of 1 files uploaded')).toBeVisible({
+      timeout: 90_000,
+    });
+  });
 });

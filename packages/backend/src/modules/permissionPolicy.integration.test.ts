@@ -154,7 +154,30 @@ describe('demo permission policy, end to end', () => {
         .expect(403);
     }
 
-    // everyone signed in reads and downloads
+    // a draft downloads only for its owners, reviewers and admins
+    for (const name of ['alice', 'bob', 'dana']) {
+      await request(server)
+        .get(`${files}/model.safetensors`)
+        .set('Authorization', as(name))
+        .expect(200);
+    }
+    await request(server)
+      .get(`${files}/model.safetensors`)
+      .set('Authorization', as('carol'))
+      .expect(403);
+
+    // alice submits, bob approves; alice may not approve her own version
+    const transition = (name: string, action: string) =>
+      request(server)
+        .post('/api/model-hub/models/default/llama/versions/v1/transitions')
+        .set('Authorization', as(name))
+        .send({ action });
+    await transition('alice', 'submit').expect(200);
+    await transition('alice', 'approve').expect(403);
+    await transition('carol', 'approve').expect(403);
+    await transition('bob', 'approve').expect(200);
+
+    // once approved, everyone signed in reads and downloads
     for (const name of ['alice', 'bob', 'carol', 'dana']) {
       const res = await request(server)
         .get(`${files}/model.safetensors`)

@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { createHash, Hash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { InputError } from '@backstage/errors';
 import { ArtifactStore, PutBlobResult } from '../store/ArtifactStore';
 import type { FileResponse } from '../huggingface/HuggingFaceClient';
 import { PartialDownloadStore } from './PartialDownloadStore';
@@ -26,7 +24,10 @@ export class DownloadVerificationError extends Error {
   }
 }
 
-const WRITE_CHUNK = 1024 * 1024;
+/** Size of the writes to the partial file and of the reads of its prefix. */
+const IO_CHUNK = 4 * 1024 * 1024;
+/** At most one progress report per this many milliseconds. */
+const PROGRESS_INTERVAL_MS = 250;
 const DEFAULT_CHECKPOINT_BYTES = 64 * 1024 * 1024;
 
 /** The key of a download: the content identity the Hub announces. @internal */
@@ -34,20 +35,55 @@ export function blobKeyOf(file: DownloadFile): string {
   return file.lfsSha256 ? `sha256:${file.lfsSha256}` : `gitsha1:${file.oid}`;
 }
 
+type FileHandle = fs.FileHandle;
+
+/** Writes buffers at a position, all of them (a short write continues). */
+async function writeFully(handle: FileHandle, bufs: Buffer[], position: number) {
+  const total = bufs.reduce((n, b) => n + b.length, 0);
+  let done = (await handle.writev(bufs, position)).bytesWritten;
+  if (done < total) {
+    const rest = Buffer.concat(bufs, total);
+    while (done < total) {
+      const { bytesWritten } = await handle.write(rest, done, total - done, position + done);
+      done += bytesWritten;
+    }
+  }
+}
+
+/** Feeds the first `length` bytes of a file to the hashes, in large reads. */
+async function hashPrefix(handle: FileHandle, length: number, hashes: Hash[], signal: AbortSignal) {
+  const buf = Buffer.allocUnsafe(Math.min(IO_CHUNK, length));
+  let position = 0;
+  while (position < length) {
+    signal.throwIfAborted();
+    const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, length - position), position);
+    if (!bytesRead) {
+      throw new RetryableJobError(`The partial file ended at byte ${position} of ${length}`, 0);
+    }
+    const view = buf.subarray(0, bytesRead);
+    for (const hash of hashes) {
+      hash.update(view);
+    }
+    position += bytesRead;
+  }
+}
+
 /**
  * Downloads a file into the content-addressed store, verified before the
  * blob enters it: SHA-256 against the LFS oid, or the git blob SHA-1 for
  * regular files. Bytes go to a partial file next to the store as they
- * arrive; every `checkpointBytes` the file is fsynced and its length
- * recorded, and a later call (after a crash or a restart) resumes from that
- * offset with `Range: bytes=<offset>-` and `If-Range`. A mismatch removes
- * the partial file, stores nothing and throws a
- * {@link DownloadVerificationError}; network failures throw a
- * {@link RetryableJobError} and keep the partial bytes.
+ * arrive, and are hashed as they do; every `checkpointBytes` the length
+ * written is recorded, and a later call (after a crash or a restart)
+ * resumes from that offset with `Range: bytes=<offset>-` and `If-Range`,
+ * hashing the kept prefix once. A mismatch removes the partial file, stores
+ * nothing and throws a {@link DownloadVerificationError}; network failures
+ * throw a {@link RetryableJobError} and keep the partial bytes.
  *
- * The bytes are streamed once: into the partial file and, at the same time,
- * into the store's atomic write (which hashes them), so a fresh download
- * costs no second pass; a resumed one re-reads only its prefix.
+ * Each byte is written once: the verified, fsynced partial file is handed to
+ * the store with {@link ArtifactStore.putFile} (a rename for the local store
+ * on the same filesystem). Writes are large (`writev` of the received
+ * chunks, no copy) with one in flight while the next batch arrives, so
+ * memory stays at a few buffers whatever the file size.
  *
  * @internal
  */
@@ -153,138 +189,145 @@ export async function downloadBlob(options: {
         : new DownloadVerificationError(message);
     }
     resumedFrom = offset;
-    options.onBytes?.(offset);
 
+    const sha256 = createHash('sha256');
     const sha1 = file.lfsSha256
       ? undefined
       : createHash('sha1').update(`blob ${file.size}\0`);
-    let received = offset;
-    let durable = offset;
+    const hashes = sha1 ? [sha256, sha1] : [sha256];
+    if (offset > 0) {
+      try {
+        await hashPrefix(handle, offset, hashes, signal);
+      } catch (error) {
+        await response.cancel().catch(() => {});
+        throw error;
+      }
+    }
 
-    const source = async function* source(): AsyncGenerator<Buffer> {
-      if (offset > 0) {
-        for await (const chunk of createReadStream(tempPath, {
-          start: 0,
-          end: offset - 1,
-          highWaterMark: WRITE_CHUNK,
-        })) {
-          sha1?.update(chunk as Buffer);
-          yield chunk as Buffer;
-        }
-      }
-      // Bytes go to the store's write as they arrive, while the previous
-      // batch is written to the partial file (at most one write in flight).
-      let pending: Buffer[] = [];
-      let pendingBytes = 0;
-      let inflight: Promise<unknown> = Promise.resolve();
-      const flush = async (): Promise<Buffer[]> => {
-        if (!pendingBytes) {
-          return [];
-        }
-        // one buffer per batch: far cheaper downstream than many chunks
-        const buf =
-          pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
-        pending = [];
-        pendingBytes = 0;
-        await inflight;
-        const position = received;
-        received += buf.length;
-        inflight = handle.write(buf, 0, buf.length, position);
-        sha1?.update(buf);
-        options.onBytes?.(received);
-        if (received - durable >= checkpointBytes) {
-          // The written bytes survive a crash of the process (they are in
-          // the page cache); after a crash of the machine, a resumed file
-          // that does not verify is downloaded again from the start.
-          await inflight;
-          durable = received;
-          await partials.setOffset(blobKey, durable);
-        }
-        return [buf];
-      };
-      const keep = async () => {
-        // keep what arrived, for the next attempt
-        try {
-          await flush();
-          await inflight;
-          await handle.datasync();
-          await partials.setOffset(blobKey, received);
-        } catch {
-          // the last checkpoint stands
-        }
-      };
-      const body = response.body;
-      if (body) {
-        try {
-          for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-            const buf = Buffer.isBuffer(chunk)
-              ? chunk
-              : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-            pending.push(buf);
-            pendingBytes += buf.length;
-            if (received + pendingBytes > file.size) {
-              throw new DownloadVerificationError(
-                `The upstream sent more than the ${file.size} bytes of ${file.path}`,
-              );
-            }
-            if (pendingBytes >= WRITE_CHUNK) {
-              yield* await flush();
-            }
-          }
-        } catch (error) {
-          if (error instanceof DownloadVerificationError) {
-            throw error;
-          }
-          await keep();
-          if (signal.aborted) {
-            throw error;
-          }
-          throw new RetryableJobError(
-            `The download of ${file.path} broke off at byte ${received}: ${
-              (error as Error).message
-            }`,
-          );
-        }
-      }
-      yield* await flush();
-      await inflight;
-      if (received !== file.size) {
-        await keep();
-        throw new RetryableJobError(
-          `The download of ${file.path} ended at byte ${received} of ${file.size}`,
-        );
-      }
-      if (sha1) {
-        const actual = sha1.digest('hex');
-        if (actual !== file.oid) {
-          throw new DownloadVerificationError(
-            `git blob sha1 mismatch for ${file.path}: expected ${file.oid}, got ${actual}; the upstream served wrong bytes and nothing was stored`,
-          );
-        }
+    let lastReport = 0;
+    const report = (bytes: number, force = false) => {
+      const now = Date.now();
+      if (force || now - lastReport >= PROGRESS_INTERVAL_MS) {
+        lastReport = now;
+        options.onBytes?.(bytes);
       }
     };
+    report(offset, true);
 
-    let blob: PutBlobResult;
-    try {
-      blob = await options.artifacts.put(Readable.from(source(), { highWaterMark: 4 }), {
-        expectedSha256: file.lfsSha256,
-        expectedSize: file.size,
-      });
-    } catch (error) {
-      if (
-        error instanceof InputError &&
-        /checksum mismatch|size mismatch/i.test(error.message)
-      ) {
-        throw new DownloadVerificationError(
-          `sha256 mismatch for ${file.path}: ${error.message.replace(
-            /^Checksum mismatch: /,
-            '',
-          )}; the upstream served wrong bytes and nothing was stored`,
+    // Received chunks are hashed as they arrive and written in batches of
+    // IO_CHUNK with one write in flight while the next batch fills.
+    let received = offset; // bytes handed to writes
+    let durable = offset;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let inflight: Promise<void> | undefined;
+    const settle = async () => {
+      if (inflight) {
+        const p = inflight;
+        inflight = undefined;
+        await p;
+      }
+    };
+    const flush = async () => {
+      if (!pendingBytes) {
+        return;
+      }
+      const bufs = pending;
+      const position = received;
+      received += pendingBytes;
+      pending = [];
+      pendingBytes = 0;
+      await settle();
+      const write = writeFully(handle, bufs, position);
+      write.catch(() => {}); // awaited by settle(); no unhandled rejection meanwhile
+      inflight = write;
+      report(received);
+      if (received - durable >= checkpointBytes) {
+        // The written bytes survive a crash of the process (they are in
+        // the page cache); after a crash of the machine, a resumed file
+        // that does not verify is downloaded again from the start.
+        await settle();
+        durable = received;
+        await partials.setOffset(blobKey, durable);
+      }
+    };
+    const keep = async () => {
+      // keep what arrived, for the next attempt
+      try {
+        await flush();
+        await settle();
+        await handle.datasync();
+        await partials.setOffset(blobKey, received);
+      } catch {
+        // the last checkpoint stands
+      }
+    };
+    const body = response.body;
+    if (body) {
+      try {
+        for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+          const buf = Buffer.isBuffer(chunk)
+            ? chunk
+            : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+          if (received + pendingBytes + buf.length > file.size) {
+            throw new DownloadVerificationError(
+              `The upstream sent more than the ${file.size} bytes of ${file.path}`,
+            );
+          }
+          sha256.update(buf);
+          sha1?.update(buf);
+          pending.push(buf);
+          pendingBytes += buf.length;
+          if (pendingBytes >= IO_CHUNK) {
+            await flush();
+          }
+        }
+      } catch (error) {
+        if (error instanceof DownloadVerificationError) {
+          throw error;
+        }
+        await keep();
+        if (signal.aborted) {
+          throw error;
+        }
+        throw new RetryableJobError(
+          `The download of ${file.path} broke off at byte ${received}: ${
+            (error as Error).message
+          }`,
         );
       }
-      throw error;
     }
+    await flush();
+    await settle();
+    report(received, true);
+    if (received !== file.size) {
+      await keep();
+      throw new RetryableJobError(
+        `The download of ${file.path} ended at byte ${received} of ${file.size}`,
+      );
+    }
+    if (sha1) {
+      const actual = sha1.digest('hex');
+      if (actual !== file.oid) {
+        throw new DownloadVerificationError(
+          `git blob sha1 mismatch for ${file.path}: expected ${file.oid}, got ${actual}; the upstream served wrong bytes and nothing was stored`,
+        );
+      }
+    }
+    const digest = sha256.digest('hex');
+    if (file.lfsSha256 && digest !== file.lfsSha256) {
+      throw new DownloadVerificationError(
+        `sha256 mismatch for ${file.path}: expected sha256 ${file.lfsSha256}, got ${digest}; the upstream served wrong bytes and nothing was stored`,
+      );
+    }
+    // An fsync error fails the download; it is never retried (fsyncgate).
+    await handle.sync();
     await closeHandle();
+    const blob = await options.artifacts.putFile({
+      path: tempPath,
+      sha256: digest,
+      size: file.size,
+    });
     await fs.rm(tempPath, { force: true });
     await partials.delete(blobKey);
     return { ...blob, resumedFrom };

@@ -18,6 +18,15 @@ export type PutBlobOptions = {
   maxSize?: number;
 };
 
+/** A verified local file to move into the store. @internal */
+export type PutFileOptions = {
+  /** Path of the file; it is moved (or copied and removed). */
+  path: string;
+  /** SHA-256 of its content, computed by the caller. */
+  sha256: string;
+  size: number;
+};
+
 /** @internal */
 export type BlobInfo = { sha256: string; size: number; modifiedAt: Date };
 
@@ -35,6 +44,15 @@ export interface ArtifactStore {
    * `maxSize`.
    */
   put(content: Readable, options?: PutBlobOptions): Promise<PutBlobResult>;
+  /**
+   * Moves a complete local file whose content the caller has already
+   * verified to be `sha256` and fsynced into the store, without a second
+   * copy of the bytes where the store allows (the local store renames it
+   * within one filesystem). The file is gone on success (also when the store
+   * held the content already); on failure it is left to the caller. A file
+   * whose size is not `size` is refused with an `InputError`.
+   */
+  putFile(file: PutFileOptions): Promise<PutBlobResult>;
   /** Information on a blob, or undefined when it is not in the store. */
   stat(sha256: string): Promise<BlobInfo | undefined>;
   /** Reads a blob, or the inclusive byte range `start`-`end` of it. */

@@ -13,10 +13,64 @@ import {
   checkSize,
   PutBlobOptions,
   PutBlobResult,
+  PutFileOptions,
   SHA256_PATTERN,
 } from './ArtifactStore';
 
 const WRITE_CHUNK = 1024 * 1024;
+
+async function syncDir(path: string) {
+  const dir = await fs.open(path, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+/**
+ * Moves a complete, fsynced file whose content has the given digest into a
+ * local store's layout by `rename` (no second copy of the bytes):
+ * `<root>/sha256/<aa>/<digest>`, then fsyncs the folder. Content already in
+ * the store is kept (dedup, its time touched) and the file removed. Returns
+ * undefined when the file is on another filesystem (`EXDEV`) and was left
+ * where it is; the caller then copies it (see
+ * {@link LocalArtifactStore.putFile}).
+ *
+ * @internal
+ */
+export async function moveIntoLocalStore(options: {
+  storeRoot: string;
+  file: string;
+  sha256: string;
+  size: number;
+}): Promise<PutBlobResult | undefined> {
+  const { sha256, size } = options;
+  if (!SHA256_PATTERN.test(sha256)) {
+    throw new InputError(`Invalid sha256 digest '${sha256}'`);
+  }
+  const location = `sha256/${sha256.slice(0, 2)}/${sha256}`;
+  const dest = join(options.storeRoot, location);
+  const existing = await fs.stat(dest).catch(() => undefined);
+  if (existing && existing.size === size) {
+    // touch, so that a concurrent garbage collection of an orphan spares it
+    const now = new Date();
+    await fs.utimes(dest, now, now).catch(() => {});
+    await fs.rm(options.file, { force: true });
+    return { sha256, size, location, created: false };
+  }
+  await fs.mkdir(dirname(dest), { recursive: true });
+  try {
+    await fs.rename(options.file, dest);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EXDEV') {
+      return undefined;
+    }
+    throw error;
+  }
+  await syncDir(dirname(dest));
+  return { sha256, size, location, created: true };
+}
 
 /**
  * A content-addressed store on the local filesystem.
@@ -120,12 +174,34 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   private async syncDir(path: string) {
-    const dir = await fs.open(path, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
+    await syncDir(path);
+  }
+
+  async putFile(file: PutFileOptions): Promise<PutBlobResult> {
+    const { sha256, size } = file;
+    this.blobPath(sha256); // validates the digest
+    const actual = (await fs.stat(file.path)).size;
+    if (actual !== size) {
+      throw new InputError(
+        `Size mismatch: expected ${size} bytes, got ${actual}`,
+      );
     }
+    const moved = await moveIntoLocalStore({
+      storeRoot: this.root,
+      file: file.path,
+      sha256,
+      size,
+    });
+    if (moved) {
+      return moved;
+    }
+    // another filesystem: copy through the atomic write, which re-hashes
+    const copied = await this.put(
+      createReadStream(file.path, { highWaterMark: WRITE_CHUNK }),
+      { expectedSha256: sha256, expectedSize: size },
+    );
+    await fs.rm(file.path, { force: true });
+    return copied;
   }
 
   async stat(sha256: string): Promise<BlobInfo | undefined> {

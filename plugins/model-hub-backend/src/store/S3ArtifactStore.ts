@@ -20,6 +20,7 @@ import {
   checkSize,
   PutBlobOptions,
   PutBlobResult,
+  PutFileOptions,
   SHA256_PATTERN,
 } from './ArtifactStore';
 
@@ -111,38 +112,64 @@ export class S3ArtifactStore implements ArtifactStore {
           `Checksum mismatch: expected sha256 ${options.expectedSha256}, got ${sha256}`,
         );
       }
-      const key = this.key(sha256);
-      if (await this.stat(sha256)) {
-        return {
-          sha256,
-          size,
-          location: `s3://${this.options.bucket}/${key}`,
-          created: false,
-        };
-      }
-      const upload = new Upload({
-        client: this.client,
-        partSize: this.options.partSize ?? 8 * 1024 * 1024,
-        queueSize: 4,
-        leavePartsOnError: false,
-        params: {
-          Bucket: this.options.bucket,
-          Key: key,
-          Body: createReadStream(spool, { highWaterMark: 1024 * 1024 }),
-          ContentType: 'application/octet-stream',
-          Metadata: { sha256 },
-        },
-      });
-      await upload.done();
+      return await this.upload(spool, sha256, size);
+    } finally {
+      await fs.rm(spool, { force: true });
+    }
+  }
+
+  async putFile(file: PutFileOptions): Promise<PutBlobResult> {
+    const { sha256, size } = file;
+    if (!SHA256_PATTERN.test(sha256)) {
+      throw new InputError(`Invalid sha256 digest '${sha256}'`);
+    }
+    const actual = (await fs.stat(file.path)).size;
+    if (actual !== size) {
+      throw new InputError(
+        `Size mismatch: expected ${size} bytes, got ${actual}`,
+      );
+    }
+    // streamed up from the file itself, no spool copy
+    const result = await this.upload(file.path, sha256, size);
+    await fs.rm(file.path, { force: true });
+    return result;
+  }
+
+  /** Uploads a complete local file named by its digest (dedup first). */
+  private async upload(
+    path: string,
+    sha256: string,
+    size: number,
+  ): Promise<PutBlobResult> {
+    const key = this.key(sha256);
+    if (await this.stat(sha256)) {
       return {
         sha256,
         size,
         location: `s3://${this.options.bucket}/${key}`,
-        created: true,
+        created: false,
       };
-    } finally {
-      await fs.rm(spool, { force: true });
     }
+    const upload = new Upload({
+      client: this.client,
+      partSize: this.options.partSize ?? 8 * 1024 * 1024,
+      queueSize: 4,
+      leavePartsOnError: false,
+      params: {
+        Bucket: this.options.bucket,
+        Key: key,
+        Body: createReadStream(path, { highWaterMark: 1024 * 1024 }),
+        ContentType: 'application/octet-stream',
+        Metadata: { sha256 },
+      },
+    });
+    await upload.done();
+    return {
+      sha256,
+      size,
+      location: `s3://${this.options.bucket}/${key}`,
+      created: true,
+    };
   }
 
   async stat(sha256: string): Promise<BlobInfo | undefined> {

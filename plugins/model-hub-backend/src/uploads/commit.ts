@@ -1,9 +1,8 @@
-import { promises as fs } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { ConflictError } from '@backstage/errors';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { FileKind, HubFile } from '../database/types';
 import { ArtifactStore, PutBlobResult } from '../store/ArtifactStore';
+import { moveIntoLocalStore } from '../store/LocalArtifactStore';
 
 /**
  * Adds the rows of a file whose blob is already durable in the store, as
@@ -54,9 +53,7 @@ export async function commitBlob(options: {
 
 /**
  * Moves a complete, fsynced upload file into the local artifact store by
- * `rename` (no second copy of the bytes): `<root>/sha256/<aa>/<digest>`, the
- * layout documented for the local store, then fsyncs the folder. Content
- * that is already in the store is kept (dedup) and the upload file removed.
+ * `rename` (no second copy of the bytes); see {@link moveIntoLocalStore}.
  * Returns undefined when the file is on another filesystem (`EXDEV`); the
  * caller then streams it through `ArtifactStore.put`.
  *
@@ -71,30 +68,5 @@ export async function adoptIntoLocalStore(options: {
   sha256: string;
   size: number;
 }): Promise<PutBlobResult | undefined> {
-  const { sha256, size } = options;
-  const location = `sha256/${sha256.slice(0, 2)}/${sha256}`;
-  const dest = join(options.storeRoot, location);
-  const existing = await fs.stat(dest).catch(() => undefined);
-  if (existing && existing.size === size) {
-    const now = new Date();
-    await fs.utimes(dest, now, now).catch(() => {});
-    await fs.rm(options.file, { force: true });
-    return { sha256, size, location, created: false };
-  }
-  await fs.mkdir(dirname(dest), { recursive: true });
-  try {
-    await fs.rename(options.file, dest);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EXDEV') {
-      return undefined;
-    }
-    throw error;
-  }
-  const dir = await fs.open(dirname(dest), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
-  return { sha256, size, location, created: true };
+  return moveIntoLocalStore(options);
 }

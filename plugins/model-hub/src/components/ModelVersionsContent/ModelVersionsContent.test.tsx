@@ -110,6 +110,45 @@ describe('ModelVersionsContent', () => {
     );
   });
 
+  it('fetches remote files of a synced version from Hugging Face', async () => {
+    const api = modelHubApiMock({
+      getModel: async () => modelHubFixtures.model({ versions }),
+      listFiles: async () => ({
+        files: [modelHubFixtures.files().files[0]],
+        tree: {
+          type: 'directory',
+          name: '',
+          path: '',
+          children: [
+            {
+              type: 'file',
+              name: 'README.md',
+              ...modelHubFixtures.files().files[0],
+            },
+          ],
+        },
+      }),
+      getHuggingFaceRepo: async repoId =>
+        modelHubFixtures.hfRepo({
+          repoId,
+          files: [
+            { path: 'README.md', size: 100, oid: 'o1' },
+            { path: 'weights/model.safetensors', size: 4096, oid: 'o2' },
+          ],
+        }),
+    });
+    await render(api);
+    fireEvent.click(
+      await screen.findByLabelText('Fetch weights from Hugging Face'),
+    );
+    await waitFor(() =>
+      expect(api.downloadFromHuggingFace).toHaveBeenCalledWith(
+        'acme/tiny-llm',
+        { version: '1.0', files: ['weights/model.safetensors'] },
+      ),
+    );
+  });
+
   it('hides and disables actions the user may not perform', async () => {
     const api = modelHubApiMock({
       getModel: async () => modelHubFixtures.model({ versions }),

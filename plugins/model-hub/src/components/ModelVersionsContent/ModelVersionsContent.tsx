@@ -41,6 +41,7 @@ import {
 } from '../VersionReview';
 import { CreateVersionDialog } from './CreateVersionDialog';
 import { HowToUse } from './HowToUse';
+import { withRemoteFiles } from './remoteFiles';
 
 const MUTABLE = ['draft', 'changes_requested'];
 
@@ -119,10 +120,16 @@ function VersionPanel(props: {
     permission: modelHubArtifactUploadPermission,
     resourceRef: entityRef,
   });
-  const files = useAsyncRetry(
-    () => api.listFiles(entityRef, version.label),
-    [api, entityRef, version.label, version.revision],
-  );
+  const files = useAsyncRetry(async () => {
+    const [list, repo] = await Promise.all([
+      api.listFiles(entityRef, version.label),
+      // files of the synced commit that the hub has not stored yet
+      hfRepoId && version.sourceType === 'huggingface'
+        ? api.getHuggingFaceRepo(hfRepoId).catch(() => undefined)
+        : undefined,
+    ]);
+    return withRemoteFiles(list, version, repo);
+  }, [api, entityRef, version.label, version.revision, hfRepoId]);
   const [busy, setBusy] = useState(false);
 
   const run = async (what: string, fn: () => Promise<unknown>) => {
