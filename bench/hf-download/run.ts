@@ -89,10 +89,10 @@ async function ours(url: string, runDir: string) {
   const artifacts = await LocalArtifactStore.create({ path: join(runDir, 'store') });
   const partials = new PartialDownloadStore(knex);
   global.gc?.();
-  const baseline = process.memoryUsage().rss;
+  const baseline = process.memoryUsage.rss();
   let peak = baseline;
   const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
+    peak = Math.max(peak, process.memoryUsage.rss());
   }, 20);
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
@@ -114,7 +114,7 @@ async function ours(url: string, runDir: string) {
   const cpu = process.cpuUsage(cpu0);
   const cpuSecs = (cpu.user + cpu.system) / 1e6;
   clearInterval(sampler);
-  peak = Math.max(peak, process.memoryUsage().rss);
+  peak = Math.max(peak, process.memoryUsage.rss());
   if (blob.sha256 !== file.lfsSha256) {
     throw new Error('digest mismatch');
   }

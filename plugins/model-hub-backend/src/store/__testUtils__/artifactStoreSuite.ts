@@ -1,6 +1,9 @@
 // A shared suite that each store's test file runs; it exports on purpose.
 /* eslint-disable jest/no-export */
 import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ArtifactStore } from '../ArtifactStore';
 
@@ -174,5 +177,43 @@ export function artifactStoreSuite(
       store.cleanup({ olderThan: new Date(Date.now() + 60_000) }),
     ).resolves.toEqual({ removed: 0 });
     expect(await listAll(store)).toHaveLength(2);
+  });
+
+  it('moves a verified local file in with putFile, dedups and checks its size', async () => {
+    const store = await create();
+    const dir = mkdtempSync(join(tmpdir(), 'artifact-putfile-'));
+    try {
+      const content = makeContent(300_000, 11);
+      const digest = sha256Of(content);
+      const file = join(dir, 'a.partial');
+      writeFileSync(file, content);
+
+      const put = await store.putFile({ path: file, sha256: digest, size: 300_000 });
+      expect(put).toMatchObject({ sha256: digest, size: 300_000, created: true });
+      expect(put.location).toContain(digest);
+      expect(existsSync(file)).toBe(false);
+      expect((await readAll(await store.get(digest))).equals(content)).toBe(true);
+
+      // the same content again: kept once, the file removed
+      writeFileSync(file, content);
+      await expect(
+        store.putFile({ path: file, sha256: digest, size: 300_000 }),
+      ).resolves.toMatchObject({ sha256: digest, created: false });
+      expect(existsSync(file)).toBe(false);
+
+      // a wrong size or a malformed digest stores nothing and keeps the file
+      const other = makeContent(1000, 12);
+      writeFileSync(file, other);
+      await expect(
+        store.putFile({ path: file, sha256: sha256Of(other), size: 999 }),
+      ).rejects.toThrow(/Size mismatch: expected 999 bytes, got 1000/);
+      await expect(
+        store.putFile({ path: file, sha256: 'nope', size: 1000 }),
+      ).rejects.toThrow(/Invalid sha256 digest/);
+      expect(existsSync(file)).toBe(true);
+      await expect(store.stat(sha256Of(other))).resolves.toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 }
