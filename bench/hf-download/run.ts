@@ -25,12 +25,22 @@ const TMP = join(__dirname, '..', '.tmp', 'hf-download');
 const REPO = 'acme/big-model';
 const FILE = 'model.safetensors';
 
-function startMock(sizeGib: number): Promise<{ url: string; stop: () => void }> {
+function startMock(
+  sizeGib: number,
+): Promise<{ url: string; stop: () => void }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
       [
-        join(__dirname, '..', '..', 'packages', 'mock-hf-server', 'bin', 'mock-hf-server.js'),
+        join(
+          __dirname,
+          '..',
+          '..',
+          'packages',
+          'mock-hf-server',
+          'bin',
+          'mock-hf-server.js',
+        ),
         '--port',
         '0',
         '--big-file-gib',
@@ -61,7 +71,10 @@ async function fileInfo(url: string) {
   const client = new HuggingFaceClient({ endpoint: url });
   const files = await client.listFiles(REPO, 'main');
   const f = files.find(x => x.path === FILE)!;
-  return { client, file: { path: f.path, size: f.size, oid: f.oid, lfsSha256: f.lfs!.sha256 } };
+  return {
+    client,
+    file: { path: f.path, size: f.size, oid: f.oid, lfsSha256: f.lfs!.sha256 },
+  };
 }
 
 function curl(url: string, out: string): number {
@@ -86,7 +99,9 @@ async function ours(url: string, runDir: string) {
   await DatabaseModelHubStore.create({
     database: mockServices.database({ knex, migrations: { skip: false } }),
   });
-  const artifacts = await LocalArtifactStore.create({ path: join(runDir, 'store') });
+  const artifacts = await LocalArtifactStore.create({
+    path: join(runDir, 'store'),
+  });
   const partials = new PartialDownloadStore(knex);
   global.gc?.();
   const baseline = process.memoryUsage.rss();
@@ -100,16 +115,19 @@ async function ours(url: string, runDir: string) {
   const blob = await downloadBlob({
     file,
     url: client.fileUrl(REPO, 'main', FILE),
-    fetchRange: (headers, signal) => client.streamFile(REPO, 'main', FILE, { headers, signal }),
+    fetchRange: (headers, signal) =>
+      client.streamFile(REPO, 'main', FILE, { headers, signal }),
     artifacts,
     partials,
     dir: join(runDir, 'downloads'),
     signal: new AbortController().signal,
     onBytes: bytes => {
-      if (bytes === file.size) streamed = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (bytes === file.size)
+        streamed = Number(process.hrtime.bigint() - t0) / 1e9;
     },
   });
-  if (process.env.BENCH_DEBUG) console.log(`streamed in ${streamed.toFixed(2)} s`);
+  if (process.env.BENCH_DEBUG)
+    console.log(`streamed in ${streamed.toFixed(2)} s`);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
   const cpuSecs = (cpu.user + cpu.system) / 1e6;
@@ -146,7 +164,12 @@ async function measure(sizeGib: number) {
       growth.push(r.rssGrowth);
       cpuSecs.push(r.cpuSecs);
       console.log(
-        `${sizeGib} GiB run ${i + 1}: curl ${curlSecs[i].toFixed(2)} s, model hub ${r.secs.toFixed(2)} s, RSS growth ${(r.rssGrowth / 2 ** 20).toFixed(1)} MiB`,
+        `${sizeGib} GiB run ${i + 1}: curl ${curlSecs[i].toFixed(
+          2,
+        )} s, model hub ${r.secs.toFixed(2)} s, RSS growth ${(
+          r.rssGrowth /
+          2 ** 20
+        ).toFixed(1)} MiB`,
       );
     }
     const curlMBs = size / median(curlSecs) / 1e6;
@@ -181,16 +204,30 @@ async function main() {
   const lines = [
     '# Results: Hugging Face download',
     '',
-    `Run on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs (${cpus()[0]?.model}), ${(totalmem() / GIB).toFixed(0)} GiB RAM, Node ${process.version}; mock Hub in its own process on 127.0.0.1; ${RUNS} runs per size, medians.`,
+    `Run on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs (${
+      cpus()[0]?.model
+    }), ${(totalmem() / GIB).toFixed(0)} GiB RAM, Node ${
+      process.version
+    }; mock Hub in its own process on 127.0.0.1; ${RUNS} runs per size, medians.`,
     '',
     '| file | `curl -o` | Model Hub download (verify + atomic store write) | ratio (target ≥ 0.8) | peak RSS growth (target < 64 MiB) |',
     '| ---- | --------- | ------------------------------------------------ | -------------------- | --------------------------------- |',
     ...results.map(
       r =>
-        `| ${r.sizeGib} GiB | ${r.curlMBs.toFixed(0)} MB/s (${median(r.curlSecs).toFixed(2)} s) | ${r.oursMBs.toFixed(0)} MB/s (${median(r.oursSecs).toFixed(2)} s) | ${r.ratio.toFixed(2)} | ${r.maxGrowthMiB.toFixed(1)} MiB |`,
+        `| ${r.sizeGib} GiB | ${r.curlMBs.toFixed(0)} MB/s (${median(
+          r.curlSecs,
+        ).toFixed(2)} s) | ${r.oursMBs.toFixed(0)} MB/s (${median(
+          r.oursSecs,
+        ).toFixed(2)} s) | ${r.ratio.toFixed(2)} | ${r.maxGrowthMiB.toFixed(
+          1,
+        )} MiB |`,
     ),
     '',
-    `Load: this shares ${cpus().length} CPUs with the mock Hub (and with whatever else runs on the machine); the load averages per size are listed below. A load well above ${cpus().length} means a busy machine and figures that understate both sides.`,
+    `Load: this shares ${
+      cpus().length
+    } CPUs with the mock Hub (and with whatever else runs on the machine); the load averages per size are listed below. A load well above ${
+      cpus().length
+    } means a busy machine and figures that understate both sides.`,
     '',
     `Target (issue 4, acceptance 4): ${SIZE_GIB} GiB at ≥ 0.8× curl: **${
       main.ratio >= 0.8 ? 'met' : 'not met'
@@ -202,11 +239,15 @@ async function main() {
     '',
     ...results.map(
       r =>
-        `- ${r.sizeGib} GiB: curl ${r.curlSecs.map(s => s.toFixed(2)).join(', ')}; Model Hub ${r.oursSecs
+        `- ${r.sizeGib} GiB: curl ${r.curlSecs
+          .map(s => s.toFixed(2))
+          .join(', ')}; Model Hub ${r.oursSecs
           .map(s => s.toFixed(2))
           .join(', ')} (CPU seconds of the downloading process: ${r.cpuSecs
           .map(s => s.toFixed(1))
-          .join(', ')}); load average (1, 5, 15 min) before: ${fmtLoad(r.loadBefore)}, at the end: ${fmtLoad(r.load)}`,
+          .join(', ')}); load average (1, 5, 15 min) before: ${fmtLoad(
+          r.loadBefore,
+        )}, at the end: ${fmtLoad(r.load)}`,
     ),
     '',
   ];

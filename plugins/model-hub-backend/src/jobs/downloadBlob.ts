@@ -38,27 +38,49 @@ export function blobKeyOf(file: DownloadFile): string {
 type FileHandle = fs.FileHandle;
 
 /** Writes buffers at a position, all of them (a short write continues). */
-async function writeFully(handle: FileHandle, bufs: Buffer[], position: number) {
+async function writeFully(
+  handle: FileHandle,
+  bufs: Buffer[],
+  position: number,
+) {
   const total = bufs.reduce((n, b) => n + b.length, 0);
   let done = (await handle.writev(bufs, position)).bytesWritten;
   if (done < total) {
     const rest = Buffer.concat(bufs, total);
     while (done < total) {
-      const { bytesWritten } = await handle.write(rest, done, total - done, position + done);
+      const { bytesWritten } = await handle.write(
+        rest,
+        done,
+        total - done,
+        position + done,
+      );
       done += bytesWritten;
     }
   }
 }
 
 /** Feeds the first `length` bytes of a file to the hashes, in large reads. */
-async function hashPrefix(handle: FileHandle, length: number, hashes: Hash[], signal: AbortSignal) {
+async function hashPrefix(
+  handle: FileHandle,
+  length: number,
+  hashes: Hash[],
+  signal: AbortSignal,
+) {
   const buf = Buffer.allocUnsafe(Math.min(IO_CHUNK, length));
   let position = 0;
   while (position < length) {
     signal.throwIfAborted();
-    const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, length - position), position);
+    const { bytesRead } = await handle.read(
+      buf,
+      0,
+      Math.min(buf.length, length - position),
+      position,
+    );
     if (!bytesRead) {
-      throw new RetryableJobError(`The partial file ended at byte ${position} of ${length}`, 0);
+      throw new RetryableJobError(
+        `The partial file ended at byte ${position} of ${length}`,
+        0,
+      );
     }
     const view = buf.subarray(0, bytesRead);
     for (const hash of hashes) {
@@ -150,10 +172,14 @@ export async function downloadBlob(options: {
       if (signal.aborted || !(error instanceof TypeError)) {
         throw error;
       }
-      throw new RetryableJobError(`Downloading ${file.path} failed: ${(error as Error).message}`);
+      throw new RetryableJobError(
+        `Downloading ${file.path} failed: ${(error as Error).message}`,
+      );
     }
     if (offset > 0 && response.status === 206) {
-      const m = /^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '');
+      const m = /^bytes (\d+)-/.exec(
+        response.headers.get('content-range') ?? '',
+      );
       if (!m || Number(m[1]) !== offset) {
         await response.cancel();
         throw new RetryableJobError(

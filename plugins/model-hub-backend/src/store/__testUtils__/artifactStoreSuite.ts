@@ -188,11 +188,21 @@ export function artifactStoreSuite(
       const file = join(dir, 'a.partial');
       writeFileSync(file, content);
 
-      const put = await store.putFile({ path: file, sha256: digest, size: 300_000 });
-      expect(put).toMatchObject({ sha256: digest, size: 300_000, created: true });
+      const put = await store.putFile({
+        path: file,
+        sha256: digest,
+        size: 300_000,
+      });
+      expect(put).toMatchObject({
+        sha256: digest,
+        size: 300_000,
+        created: true,
+      });
       expect(put.location).toContain(digest);
       expect(existsSync(file)).toBe(false);
-      expect((await readAll(await store.get(digest))).equals(content)).toBe(true);
+      expect((await readAll(await store.get(digest))).equals(content)).toBe(
+        true,
+      );
 
       // the same content again: kept once, the file removed
       writeFileSync(file, content);
