@@ -9,6 +9,8 @@ import { Knex } from 'knex';
 import {
   AddFileOptions,
   AuditEventOptions,
+  HubAuditEvent,
+  HubStatsPoint,
   CreateJobOptions,
   CreateModelOptions,
   CreateVersionOptions,
@@ -760,6 +762,81 @@ export class DatabaseModelHubStore implements ModelHubStore {
       meta: JSON.stringify(options.meta ?? {}),
       created_at: new Date(),
     });
+  }
+
+  async listAuditEvents(options: { limit: number }): Promise<HubAuditEvent[]> {
+    const rows = await this.db('audit_events')
+      .select(
+        'id',
+        'event_id',
+        'actor',
+        'model_ref',
+        'version_label',
+        'created_at',
+      )
+      .orderBy('id', 'desc')
+      .limit(options.limit);
+    return rows.map(r => ({
+      id: Number(r.id),
+      eventId: r.event_id,
+      actor: r.actor,
+      ...(r.model_ref && { modelRef: r.model_ref }),
+      ...(r.version_label && { versionLabel: r.version_label }),
+      status: 'succeeded' as const,
+      createdAt: toIso(r.created_at),
+    }));
+  }
+
+  async recordDownload(options: { bytes: number; at?: Date }): Promise<void> {
+    const day = (options.at ?? new Date()).toISOString().slice(0, 10);
+    await this.db('download_counts')
+      .insert({ day, downloads: 0, bytes: 0 })
+      .onConflict('day')
+      .ignore();
+    await this.db('download_counts')
+      .where({ day })
+      .increment({ downloads: 1, bytes: Math.max(0, options.bytes) });
+  }
+
+  async getStatsHistory(options: {
+    days: number;
+    now?: Date;
+  }): Promise<HubStatsPoint[]> {
+    const now = options.now ?? new Date();
+    const today = Date.UTC(
+      now.getUTCFullYear(),
+      now.getUTCMonth(),
+      now.getUTCDate(),
+    );
+    const DAY = 24 * 60 * 60 * 1000;
+    const starts = Array.from(
+      { length: options.days },
+      (_, i) => today - (options.days - 1 - i) * DAY,
+    );
+    const dates = starts.map(t => new Date(t).toISOString().slice(0, 10));
+    // one pass over the blobs: the bytes created before the end of each day
+    const sums = starts.map(
+      (t, i) =>
+        [
+          `sum(case when ?? < ? then ?? else 0 end) as ??`,
+          ['created_at', new Date(t + DAY), 'size', `d${i}`],
+        ] as const,
+    );
+    const [storage, counts] = await Promise.all([
+      this.db('blobs')
+        .select(sums.map(([sql, bindings]) => this.db.raw(sql, bindings)))
+        .first(),
+      this.db('download_counts')
+        .whereBetween('day', [dates[0], dates[dates.length - 1]])
+        .select('day', 'downloads', 'bytes'),
+    ]);
+    const byDay = new Map(counts.map(c => [c.day as string, c]));
+    return dates.map((date, i) => ({
+      date,
+      storageBytes: Number(storage?.[`d${i}`] ?? 0),
+      downloads: Number(byDay.get(date)?.downloads ?? 0),
+      downloadBytes: Number(byDay.get(date)?.bytes ?? 0),
+    }));
   }
 
   private versionsQuery() {

@@ -88,6 +88,27 @@ export type AuditEventOptions = {
   meta?: Record<string, unknown>;
 };
 
+/** An entry of the hub's audit trail. @internal */
+export type HubAuditEvent = {
+  id: number;
+  eventId: string;
+  actor: string;
+  modelRef?: string;
+  versionLabel?: string;
+  /** Only successful mutations are written to the trail. */
+  status: 'succeeded';
+  createdAt: string;
+};
+
+/** Storage and downloads of one UTC day. @internal */
+export type HubStatsPoint = {
+  /** `YYYY-MM-DD`, UTC. */
+  date: string;
+  storageBytes: number;
+  downloads: number;
+  downloadBytes: number;
+};
+
 /**
  * The persistence of Model Hub: models, versions, files, blob references,
  * jobs and the audit trail.
@@ -166,4 +187,19 @@ export interface ModelHubStore {
   getStats(): Promise<HubStats>;
 
   addAuditEvent(options: AuditEventOptions): Promise<void>;
+  /** The newest audit events first. */
+  listAuditEvents(options: { limit: number }): Promise<HubAuditEvent[]>;
+
+  /** Counts a file download on the (UTC) day of `at`. */
+  recordDownload(options: { bytes: number; at?: Date }): Promise<void>;
+  /**
+   * One point per UTC day for the `days` days up to the day of `now`, oldest
+   * first. Blobs are deleted for good by the garbage collection, so the
+   * storage of a past day counts the blobs that still exist and were
+   * created by the end of that day.
+   */
+  getStatsHistory(options: {
+    days: number;
+    now?: Date;
+  }): Promise<HubStatsPoint[]>;
 }

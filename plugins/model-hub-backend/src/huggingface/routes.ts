@@ -8,7 +8,9 @@ import express, { Request, Router } from 'express';
 import { z } from 'zod';
 import { RouteContext, principalRef } from '../service/context';
 import { parseInput } from '../service/validation';
+import { HuggingFaceClient } from './HuggingFaceClient';
 import { HuggingFaceStore } from './HuggingFaceStore';
+import { parseModelCard } from './metadata';
 import { HuggingFaceSync, versionLabelOf } from './HuggingFaceSync';
 
 const json = express.json({ limit: '1mb' });
@@ -31,6 +33,10 @@ const repoParams = z.object({
 const pageQuery = z.object({
   offset: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+const previewQuery = z.object({
+  revision: z.string().regex(REVISION_PATTERN).default('main'),
 });
 
 const deleteQuery = z.object({
@@ -62,9 +68,13 @@ function ownerRef(value: string): string {
 export function addHuggingFaceRoutes(
   router: Router,
   ctx: RouteContext,
-  deps: { sync: HuggingFaceSync; hfStore: HuggingFaceStore },
+  deps: {
+    sync: HuggingFaceSync;
+    hfStore: HuggingFaceStore;
+    client: HuggingFaceClient;
+  },
 ) {
-  const { sync, hfStore } = deps;
+  const { sync, hfStore, client } = deps;
 
   async function requireRepo(req: Request) {
     const p = parseInput(repoParams, req.params, 'repository');
@@ -119,6 +129,50 @@ export function addHuggingFaceRoutes(
       },
     );
     res.status(202).json(result);
+  });
+
+  // a preview of a Hub repo before its registration; registers nothing
+  router.get('/huggingface/preview/:org/:name', async (req, res) => {
+    await ctx.authorize(req, modelHubModelCreatePermission);
+    const p = parseInput(repoParams, req.params, 'repository');
+    const { revision } = parseInput(previewQuery, req.query, 'query');
+    const repoId = `${p.org}/${p.name}`;
+    const info = await client.getModelInfo(repoId, revision);
+    const files = await client.listFiles(repoId, info.sha);
+    if (info.gated) {
+      // metadata of gated repos is public, their files are not: probe one,
+      // as the registration does, so that a gate without access answers 403
+      const probe = files.find(
+        f => f.path !== 'README.md' && f.path !== '.gitattributes',
+      );
+      if (probe) {
+        const probed = await client.fetchFile(repoId, info.sha, probe.path, {
+          headers: { Range: 'bytes=0-0' },
+        });
+        await probed.body?.cancel();
+      }
+    }
+    const card = files.some(f => f.path === 'README.md')
+      ? await client.readText(repoId, info.sha, 'README.md')
+      : undefined;
+    const metadata = parseModelCard(card);
+    res.json({
+      repoId,
+      revision,
+      sha: info.sha,
+      private: info.private,
+      gated: info.gated,
+      pipelineTag: info.pipelineTag ?? metadata.pipelineTag,
+      libraryName: info.libraryName ?? metadata.libraryName,
+      license: metadata.license,
+      tags: info.tags,
+      files: files.map(f => ({
+        path: f.path,
+        size: f.lfs?.size ?? f.size,
+        ...(f.lfs && { lfsSha256: f.lfs.sha256 }),
+      })),
+      card,
+    });
   });
 
   router.get('/huggingface/repos', async (req, res) => {

@@ -34,6 +34,7 @@ export const HUGGINGFACE_ROUTES = [
   ['get', '/huggingface/repos'],
   ['get', '/huggingface/repos/:org/:name'],
   ['delete', '/huggingface/repos/:org/:name'],
+  ['get', '/huggingface/preview/:org/:name'],
   ['post', '/huggingface/repos/:org/:name/download'],
   ['get', '/entity-feed'],
   ['post', '/scan'],
@@ -164,7 +165,8 @@ export async function setupHuggingFace(deps: {
   return {
     sync,
     routes: [
-      (router, ctx) => addHuggingFaceRoutes(router, ctx, { sync, hfStore }),
+      (router, ctx) =>
+        addHuggingFaceRoutes(router, ctx, { sync, hfStore, client }),
       (router, ctx) => addEntityFeedRoutes(router, ctx, knex),
       (router, ctx) =>
         addScanRoutes(router, ctx, {

@@ -11,6 +11,7 @@ import { Router } from 'express';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { RouteContext } from '../service/context';
 import { ArtifactStore } from '../store/ArtifactStore';
+import { recordDownloadSafely } from '../service/routes/activity';
 import {
   ConditionalDecisionEvaluator,
   createApplyConditionsEvaluator,
@@ -133,6 +134,8 @@ export async function createMirror(
       discovery: options.discovery,
       logger: options.logger,
       treePageSize: mirrorConfig.treePageSize,
+      recordDownload: bytes =>
+        recordDownloadSafely(store, options.logger, bytes),
       pullThrough:
         mirrorConfig.pullThrough && options.registerHubRepo
           ? async ({ repoId, actor }) => {

@@ -27,6 +27,8 @@ export type MirrorRoutesOptions = {
    * (registers it with the Hugging Face sync); absent when it is off.
    */
   pullThrough?: (options: { repoId: string; actor: string }) => Promise<void>;
+  /** Counts a download for the history; never throws. */
+  recordDownload?: (bytes: number) => Promise<void>;
 };
 
 /** Headers a browser client (transformers.js, @huggingface/hub) must read. */
@@ -512,6 +514,12 @@ export function addMirrorRoutes(router: Router, options: MirrorRoutesOptions) {
     } else {
       res.status(200);
       res.setHeader('Content-Length', String(file.size));
+    }
+    // GET responses from the first byte count as downloads in the history
+    // (a client fetching a file in parallel ranges counts once), in the
+    // background: recording never fails or delays the download
+    if (req.method === 'GET' && (range.type !== 'range' || range.start === 0)) {
+      void options.recordDownload?.(file.size);
     }
     if (!stream) {
       res.end();

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import PromiseRouter from 'express-promise-router';
 import { RouteContext, RouterOptions } from './context';
+import { addActivityRoutes } from './routes/activity';
 import { addFileRoutes } from './routes/files';
 import { addJobRoutes } from './routes/jobs';
 import { addModelRoutes } from './routes/models';
@@ -33,6 +34,7 @@ export async function createRouter(
   addModelRoutes(router, ctx);
   addFileRoutes(router, ctx);
   addJobRoutes(router, ctx);
+  addActivityRoutes(router, ctx);
   addApprovalRoutes(router, ctx);
   (options.mirror ?? addDisabledMirrorRoutes)(router, ctx);
   (options.extensions ?? disabledHuggingFaceRoutes).forEach(extend =>

@@ -8,6 +8,7 @@ import { Request, Response, Router } from 'express';
 import { assertDownloadAllowed } from '../../approvals/downloads';
 import { HubVersion } from '../../database/types';
 import { RouteContext, principalRef } from '../context';
+import { recordDownloadSafely } from './activity';
 import { buildFileTree } from '../fileTree';
 import { ingestFile } from '../ingest';
 import { parseRange } from '../range';
@@ -200,6 +201,12 @@ export function addFileRoutes(router: Router, ctx: RouteContext) {
     } else {
       res.status(200);
       res.setHeader('Content-Length', String(file.size));
+    }
+    // full GET responses count as downloads in the history (not HEAD,
+    // 304 or ranges), in the background: recording never fails or delays
+    // the download
+    if (req.method === 'GET' && range.type !== 'range') {
+      void recordDownloadSafely(store, ctx.options.logger, file.size);
     }
     if (!stream) {
       res.end();
