@@ -22,7 +22,11 @@ import { readHuggingFaceConfig } from './config';
 import { addEntityFeedRoutes } from './entityFeed';
 import { HuggingFaceClient } from './HuggingFaceClient';
 import { HuggingFaceStore } from './HuggingFaceStore';
-import { HF_DOWNLOAD_JOB, HF_SYNC_JOB, HuggingFaceSync } from './HuggingFaceSync';
+import {
+  HF_DOWNLOAD_JOB,
+  HF_SYNC_JOB,
+  HuggingFaceSync,
+} from './HuggingFaceSync';
 import { addHuggingFaceRoutes } from './routes';
 
 /** Adds routes to the Model Hub router. @internal */
@@ -50,7 +54,9 @@ export const disabledHuggingFaceRoutes: RouteExtension[] = [
   router => {
     for (const [method, path] of HUGGINGFACE_ROUTES) {
       router[method](path, () => {
-        throw new ServiceUnavailableError('The Hugging Face sync is not set up');
+        throw new ServiceUnavailableError(
+          'The Hugging Face sync is not set up',
+        );
       });
     }
   },
@@ -73,6 +79,11 @@ export async function setupHuggingFace(deps: {
   signals?: SignalsService;
   store: ModelHubStore;
   artifacts: ArtifactStore;
+  /** Called for every file a download job stores (format inspection). */
+  onFileStored?: (
+    versionId: string,
+    file: { path: string; sha256: string; size: number },
+  ) => Promise<unknown>;
 }): Promise<{ routes: RouteExtension[]; sync: HuggingFaceSync }> {
   const logger = deps.logger.child({ target: 'huggingface' });
   const config = readHuggingFaceConfig(deps.config);
@@ -86,7 +97,9 @@ export async function setupHuggingFace(deps: {
     token: config.token,
     onRetry: ({ url, status, delayMs }) =>
       logger.info(
-        `Hugging Face answered ${status ?? 'a network error'} for ${url}; retrying in ${delayMs} ms`,
+        `Hugging Face answered ${
+          status ?? 'a network error'
+        } for ${url}; retrying in ${delayMs} ms`,
       ),
   });
   const hfStore = new HuggingFaceStore(knex);
@@ -133,6 +146,7 @@ export async function setupHuggingFace(deps: {
           artifacts: deps.artifacts,
           partials: new PartialDownloadStore(knex),
           downloadDir: config.downloadDir,
+          onFileStored: deps.onFileStored,
         }),
       },
       concurrency: config.downloadConcurrency,

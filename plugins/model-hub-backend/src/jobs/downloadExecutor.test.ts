@@ -41,6 +41,7 @@ describe.each(databases.eachSupportedId())('download jobs (%s)', id => {
     });
     const synced = await env.sync.syncRepo({ repoId: REPO });
     await knex('jobs').delete();
+    const onFileStored = jest.fn(async () => undefined);
     const worker = new JobWorker({
       queue: env.queue,
       logger: mockServices.logger.mock(),
@@ -53,6 +54,7 @@ describe.each(databases.eachSupportedId())('download jobs (%s)', id => {
           artifacts: env.artifacts,
           partials: new PartialDownloadStore(knex),
           downloadDir: env.config.downloadDir,
+          onFileStored,
         }),
       },
     });
@@ -72,11 +74,11 @@ describe.each(databases.eachSupportedId())('download jobs (%s)', id => {
     };
     const sha256Of = (path: string) =>
       hub.getRepo(REPO).commits.get(synced.commit)!.files.get(path)!.sha256;
-    return { knex, env, synced, download, sha256Of };
+    return { knex, env, synced, download, sha256Of, onFileStored };
   }
 
   it('downloads, verifies and stores every file of a version', async () => {
-    const { env, synced, download, sha256Of } = await setup();
+    const { env, synced, download, sha256Of, onFileStored } = await setup();
     const job = await download();
     expect(job).toMatchObject({ state: 'succeeded', attempts: 1 });
     expect(job.progress).toMatchObject({ filesDone: 10, filesTotal: 10 });
@@ -90,6 +92,15 @@ describe.each(databases.eachSupportedId())('download jobs (%s)', id => {
       await expect(env.artifacts.stat(f.sha256)).resolves.toMatchObject({ size: f.size });
     }
     expect(files.find(f => f.path === 'onnx/model.onnx')).toMatchObject({ kind: 'weights' });
+    // every stored file is handed on to the format inspection
+    expect(onFileStored).toHaveBeenCalledTimes(files.length);
+    for (const f of files) {
+      expect(onFileStored).toHaveBeenCalledWith(synced.versionId, {
+        path: f.path,
+        sha256: f.sha256,
+        size: f.size,
+      });
+    }
 
     // a second download of the same content fetches nothing
     hub.clearRequests();

@@ -3,7 +3,11 @@ import { ModelHubStore } from '../database/ModelHubStore';
 import type { FileResponse } from '../huggingface/HuggingFaceClient';
 import { fileKindOf } from '../huggingface/metadata';
 import { ArtifactStore } from '../store/ArtifactStore';
-import { DownloadFile, downloadBlob, DownloadVerificationError } from './downloadBlob';
+import {
+  DownloadFile,
+  downloadBlob,
+  DownloadVerificationError,
+} from './downloadBlob';
 import { JobExecutor } from './JobWorker';
 import { PartialDownloadStore } from './PartialDownloadStore';
 
@@ -34,6 +38,14 @@ export function createDownloadExecutor(options: {
   partials: PartialDownloadStore;
   downloadDir: string;
   checkpointBytes?: number;
+  /**
+   * Called once a file is stored and listed in the version, e.g. to run the
+   * format inspection; its failure is logged on the job, never fails it.
+   */
+  onFileStored?: (
+    versionId: string,
+    file: { path: string; sha256: string; size: number },
+  ) => Promise<unknown>;
 }): JobExecutor {
   const { store, artifacts } = options;
   return async ctx => {
@@ -93,16 +105,25 @@ export function createDownloadExecutor(options: {
         }
       }
       if (!blob) {
-        const url = options.fetcher.fileUrl(params.repo, params.commit, file.path);
+        const url = options.fetcher.fileUrl(
+          params.repo,
+          params.commit,
+          file.path,
+        );
         const t0 = Date.now();
         const result = await downloadBlob({
           file,
           url,
           fetchRange: (headers, signal) =>
-            options.fetcher.streamFile(params.repo!, params.commit!, file.path, {
-              headers,
-              signal,
-            }),
+            options.fetcher.streamFile(
+              params.repo!,
+              params.commit!,
+              file.path,
+              {
+                headers,
+                signal,
+              },
+            ),
           artifacts,
           partials: options.partials,
           dir: options.downloadDir,
@@ -123,7 +144,9 @@ export function createDownloadExecutor(options: {
           `${file.path}: ${file.size} bytes verified (${
             file.lfsSha256 ? 'sha256' : 'git sha1'
           }) and stored as ${result.sha256}${
-            result.resumedFrom ? `, resumed from byte ${result.resumedFrom}` : ''
+            result.resumedFrom
+              ? `, resumed from byte ${result.resumedFrom}`
+              : ''
           } in ${secs.toFixed(1)} s`,
         );
         blob = result;
@@ -141,6 +164,22 @@ export function createDownloadExecutor(options: {
           await artifacts.delete(blob.sha256);
         }
         throw error;
+      }
+      if (options.onFileStored) {
+        await options
+          .onFileStored(versionId, {
+            path: file.path,
+            sha256: blob.sha256,
+            size: file.size,
+          })
+          .catch(error =>
+            ctx.log(
+              'warn',
+              `${file.path}: format inspection failed: ${
+                (error as Error).message
+              }`,
+            ),
+          );
       }
       doneBytes += file.size;
       filesDone += 1;
