@@ -90,18 +90,18 @@ export const modelHubPlugin = createBackendPlugin({
         // Hugging Face sync: job workers, scheduled sync, routes; the files
         // it downloads go through the format inspection of the uploads
         // (bound below, once the upload routes exist)
-        let inspectStoredFile:
-          | ((
-              versionId: string,
-              file: { path: string; sha256: string; size: number },
-            ) => Promise<unknown>)
-          | undefined;
+        const lateInspection: {
+          inspectStoredFile?: (
+            versionId: string,
+            file: { path: string; sha256: string; size: number },
+          ) => Promise<unknown>;
+        } = {};
         const huggingface = await setupHuggingFace({
           ...deps,
           store,
           artifacts,
           onFileStored: async (versionId, file) =>
-            inspectStoredFile?.(versionId, file),
+            lateInspection.inspectStoredFile?.(versionId, file),
         });
         // the HF-compatible mirror authenticates Hub clients itself;
         // pull-through registers repos with the sync
@@ -129,7 +129,7 @@ export const modelHubPlugin = createBackendPlugin({
           }),
           localStorePath,
         });
-        inspectStoredFile = (versionId, file) =>
+        lateInspection.inspectStoredFile = (versionId, file) =>
           uploads.inspection.inspectStoredFile(versionId, file, artifacts);
         await scheduler.scheduleTask({
           id: 'model-hub-uploads-cleanup',
