@@ -21,6 +21,8 @@ export type HuggingFaceConfig = {
   fetchMode: HuggingFaceFetchMode;
   /** Where partial downloads live until they are verified. */
   downloadDir: string;
+  /** Write downloads past the page cache (`modelHub.storage.directIo`). */
+  directIo: boolean;
   /** The root of `POST /scan`; scanning is off when unset. */
   scanRoot?: string;
   /** The namespace of models created from the Hub. */
@@ -87,6 +89,7 @@ export function readHuggingFaceConfig(
     ).map(o => o.toLocaleLowerCase('en-US')),
     downloadConcurrency,
     fetchMode,
+    directIo: config.getOptionalBoolean('modelHub.storage.directIo') ?? true,
     downloadDir: resolve(
       cwd,
       hf?.getOptionalString('downloadDir') ??

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ArtifactStore, PutBlobResult } from '../store/ArtifactStore';
 import type { FileResponse } from '../huggingface/HuggingFaceClient';
 import { PartialDownloadStore } from './PartialDownloadStore';
+import { SequentialFileWriter } from '../store/SequentialFileWriter';
 import { RetryableJobError } from './JobWorker';
 
 /** A file to download, as the Hub's tree lists it. @internal */
@@ -36,28 +37,6 @@ export function blobKeyOf(file: DownloadFile): string {
 }
 
 type FileHandle = fs.FileHandle;
-
-/** Writes buffers at a position, all of them (a short write continues). */
-async function writeFully(
-  handle: FileHandle,
-  bufs: Buffer[],
-  position: number,
-) {
-  const total = bufs.reduce((n, b) => n + b.length, 0);
-  let done = (await handle.writev(bufs, position)).bytesWritten;
-  if (done < total) {
-    const rest = Buffer.concat(bufs, total);
-    while (done < total) {
-      const { bytesWritten } = await handle.write(
-        rest,
-        done,
-        total - done,
-        position + done,
-      );
-      done += bytesWritten;
-    }
-  }
-}
 
 /** Feeds the first `length` bytes of a file to the hashes, in large reads. */
 async function hashPrefix(
@@ -103,9 +82,10 @@ async function hashPrefix(
  *
  * Each byte is written once: the verified, fsynced partial file is handed to
  * the store with {@link ArtifactStore.putFile} (a rename for the local store
- * on the same filesystem). Writes are large (`writev` of the received
- * chunks, no copy) with one in flight while the next batch arrives, so
- * memory stays at a few buffers whatever the file size.
+ * on the same filesystem). The bytes are copied into 4 MiB blocks written
+ * by a {@link SequentialFileWriter} (with `O_DIRECT` where the filesystem
+ * allows, two writes in flight while the next block fills), so memory stays
+ * at a few blocks whatever the file size.
  *
  * @internal
  */
@@ -124,6 +104,8 @@ export async function downloadBlob(options: {
   onBytes?: (bytes: number) => void;
   log?: (message: string) => Promise<void> | void;
   checkpointBytes?: number;
+  /** Write past the page cache where possible (default true). */
+  directIo?: boolean;
 }): Promise<PutBlobResult & { resumedFrom: number }> {
   const { file, partials, signal } = options;
   const checkpointBytes = options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
@@ -141,6 +123,7 @@ export async function downloadBlob(options: {
   const handle = await fs.open(tempPath, stat ? 'r+' : 'w+');
   let handleClosed = false;
   let resumedFrom = 0;
+  let closeWriter: () => Promise<void> = async () => {};
   const closeHandle = async () => {
     if (!handleClosed) {
       handleClosed = true;
@@ -240,50 +223,20 @@ export async function downloadBlob(options: {
     };
     report(offset, true);
 
-    // Received chunks are hashed as they arrive and written in batches of
-    // IO_CHUNK with one write in flight while the next batch fills.
-    let received = offset; // bytes handed to writes
+    // Received chunks are hashed as they arrive and copied into large
+    // blocks that are written (past the page cache where possible) while
+    // the next ones fill.
+    const writer = await SequentialFileWriter.open(tempPath, offset, {
+      direct: options.directIo,
+    });
+    closeWriter = () => writer.close();
+    let received = offset; // bytes hashed and handed to the writer
     let durable = offset;
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    let inflight: Promise<void> | undefined;
-    const settle = async () => {
-      if (inflight) {
-        const p = inflight;
-        inflight = undefined;
-        await p;
-      }
-    };
-    const flush = async () => {
-      if (!pendingBytes) {
-        return;
-      }
-      const bufs = pending;
-      const position = received;
-      received += pendingBytes;
-      pending = [];
-      pendingBytes = 0;
-      await settle();
-      const write = writeFully(handle, bufs, position);
-      write.catch(() => {}); // awaited by settle(); no unhandled rejection meanwhile
-      inflight = write;
-      report(received);
-      if (received - durable >= checkpointBytes) {
-        // The written bytes survive a crash of the process (they are in
-        // the page cache); after a crash of the machine, a resumed file
-        // that does not verify is downloaded again from the start.
-        await settle();
-        durable = received;
-        await partials.setOffset(blobKey, durable);
-      }
-    };
     const keep = async () => {
       // keep what arrived, for the next attempt
       try {
-        await flush();
-        await settle();
-        await handle.datasync();
-        await partials.setOffset(blobKey, received);
+        await writer.sync();
+        await partials.setOffset(blobKey, writer.written);
       } catch {
         // the last checkpoint stands
       }
@@ -292,20 +245,25 @@ export async function downloadBlob(options: {
     if (body) {
       try {
         for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-          const buf = Buffer.isBuffer(chunk)
-            ? chunk
-            : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-          if (received + pendingBytes + buf.length > file.size) {
+          if (received + chunk.length > file.size) {
             throw new DownloadVerificationError(
               `The upstream sent more than the ${file.size} bytes of ${file.path}`,
             );
           }
-          sha256.update(buf);
-          sha1?.update(buf);
-          pending.push(buf);
-          pendingBytes += buf.length;
-          if (pendingBytes >= IO_CHUNK) {
-            await flush();
+          sha256.update(chunk);
+          sha1?.update(chunk);
+          received += chunk.length;
+          const wait = writer.write(chunk);
+          if (wait) {
+            await wait;
+          }
+          report(received);
+          if (writer.written - durable >= checkpointBytes) {
+            // The written bytes survive a crash of the process; after a
+            // crash of the machine, a resumed file that does not verify is
+            // downloaded again from the start.
+            durable = writer.written;
+            await partials.setOffset(blobKey, durable);
           }
         }
       } catch (error) {
@@ -323,8 +281,6 @@ export async function downloadBlob(options: {
         );
       }
     }
-    await flush();
-    await settle();
     report(received, true);
     if (received !== file.size) {
       await keep();
@@ -347,7 +303,8 @@ export async function downloadBlob(options: {
       );
     }
     // An fsync error fails the download; it is never retried (fsyncgate).
-    await handle.sync();
+    await writer.sync();
+    await closeWriter();
     await closeHandle();
     const blob = await options.artifacts.putFile({
       path: tempPath,
@@ -358,6 +315,7 @@ export async function downloadBlob(options: {
     await partials.delete(blobKey);
     return { ...blob, resumedFrom };
   } catch (error) {
+    await closeWriter().catch(() => {});
     await closeHandle().catch(() => {});
     if (error instanceof DownloadVerificationError) {
       // wrong bytes: start from scratch next time

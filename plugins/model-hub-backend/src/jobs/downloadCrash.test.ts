@@ -68,7 +68,9 @@ function waitFor(
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(d => rmSync(d, { recursive: true, force: true })));
 
-const targets: Array<[string, () => Promise<{ knex: KnexType; config: object }>]> = [
+const targets: Array<
+  [string, () => Promise<{ knex: KnexType; config: object }>]
+> = [
   [
     'SQLite file',
     async () => {
@@ -131,11 +133,12 @@ describe.each(targets)('download killed half-way (%s)', (_name, createDb) => {
       paths: ['model.safetensors'],
       createdBy: 'user:default/alice',
     }))!;
-    const expected = hub.getRepo(REPO).commits.get(synced.commit)!.files.get(
-      'model.safetensors',
-    )!.sha256;
+    const expected = hub
+      .getRepo(REPO)
+      .commits.get(synced.commit)!
+      .files.get('model.safetensors')!.sha256;
 
-    const args = (workerId: string) => [
+    const args = (workerId: string, throttleMiBps?: number) => [
       JSON.stringify(config),
       server.url,
       join(env.dir, 'store'),
@@ -144,10 +147,12 @@ describe.each(targets)('download killed half-way (%s)', (_name, createDb) => {
       '2000', // lease ms
       String(32 * 1024 * 1024), // checkpoint every 32 MiB
       '1',
+      ...(throttleMiBps ? [String(throttleMiBps)] : []),
     ];
 
     // first instance: killed with SIGKILL half-way
-    const first = startWorker(args('instance-1'));
+    // throttled, so that the kill surely lands half-way
+    const first = startWorker(args('instance-1', 200));
     await waitFor(first.child, first.output, out => {
       const m = [...out.matchAll(/bytes (\d+)/g)].pop();
       return Boolean(m && Number(m[1]) >= SIZE / 2);
@@ -168,29 +173,40 @@ describe.each(targets)('download killed half-way (%s)', (_name, createDb) => {
     await waitFor(second.child, second.output, out => out.includes('idle'));
 
     const resolves = hub
-      .findRequests({ method: 'GET', path: `/${REPO}/resolve/*/model.safetensors` })
+      .findRequests({
+        method: 'GET',
+        path: `/${REPO}/resolve/*/model.safetensors`,
+      })
       .map(r => r.range ?? 'none');
     expect(resolves).toEqual(['none', `bytes=${offset}-`]);
 
     const job = await knex('jobs').where({ id: jobId }).first();
     expect(job.state).toBe('succeeded');
     expect(Number(job.attempts)).toBe(2);
-    const logs = (await knex('job_logs').where({ job_id: jobId }).orderBy('id')).map(
-      l => l.message,
-    );
+    const logs = (
+      await knex('job_logs').where({ job_id: jobId }).orderBy('id')
+    ).map(l => l.message);
     expect(logs).toEqual(
       expect.arrayContaining([
         `Resuming model.safetensors from byte ${offset} of ${SIZE}`,
         expect.stringMatching(
-          new RegExp(`model.safetensors: ${SIZE} bytes verified \\(sha256\\) and stored as ${expected}, resumed from byte ${offset}`),
+          new RegExp(
+            `model.safetensors: ${SIZE} bytes verified \\(sha256\\) and stored as ${expected}, resumed from byte ${offset}`,
+          ),
         ),
       ]),
     );
     const files = await env.store.listFiles({ versionId: synced.versionId });
     expect(files).toEqual([
-      expect.objectContaining({ path: 'model.safetensors', sha256: expected, size: SIZE }),
+      expect.objectContaining({
+        path: 'model.safetensors',
+        sha256: expected,
+        size: SIZE,
+      }),
     ]);
-    await expect(env.artifacts.stat(expected)).resolves.toMatchObject({ size: SIZE });
+    await expect(env.artifacts.stat(expected)).resolves.toMatchObject({
+      size: SIZE,
+    });
     expect(await knex('hf_partial_downloads')).toEqual([]);
     if (knex.client.config.client === 'better-sqlite3') {
       await knex.destroy();

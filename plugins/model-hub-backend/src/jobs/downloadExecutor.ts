@@ -38,6 +38,8 @@ export function createDownloadExecutor(options: {
   partials: PartialDownloadStore;
   downloadDir: string;
   checkpointBytes?: number;
+  /** Write downloads past the page cache where possible (default true). */
+  directIo?: boolean;
   /**
    * Called once a file is stored and listed in the version, e.g. to run the
    * format inspection; its failure is logged on the job, never fails it.
@@ -132,6 +134,7 @@ export function createDownloadExecutor(options: {
           onBytes: bytes => report(file.path, bytes),
           log: message => ctx.log('info', message),
           checkpointBytes: options.checkpointBytes,
+          directIo: options.directIo,
         }).catch(async error => {
           if (error instanceof DownloadVerificationError) {
             await ctx.log('error', error.message);

@@ -21,6 +21,8 @@ export type UploadsConfig = {
   maxActiveUploadsPerUser: number;
   /** Bytes between fsyncs (and durable offset updates) within one PATCH. */
   syncIntervalBytes: number;
+  /** Write uploads past the page cache (`modelHub.storage.directIo`). */
+  directIo: boolean;
   archive: ArchiveOptions;
   inspection: InspectionLimits;
 };
@@ -101,6 +103,7 @@ export function readUploadsConfig(
         'maxActiveUploadsPerUser',
       ) ?? 50,
     syncIntervalBytes: 256 * MIB,
+    directIo: config.getOptionalBoolean('modelHub.storage.directIo') ?? true,
     archive: {
       maxArchiveBytes: mib('maxArchiveSizeMiB') ?? options.maxFileBytes,
       maxEntryBytes: options.maxFileBytes,

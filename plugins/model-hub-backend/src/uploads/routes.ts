@@ -147,6 +147,7 @@ export async function createUploadRoutes(options: UploadRoutesOptions) {
     sessions,
     expirationMs: config.expirationMs,
     syncIntervalBytes: config.syncIntervalBytes,
+    directIo: config.directIo,
   });
 
   /** Removes expired uploads and leftovers of interrupted imports. */

@@ -4,7 +4,10 @@
 // database until none is left, printing its progress on stdout.
 //
 // argv: <knex config JSON> <hub url> <store path> <download dir> <worker id>
-//       <lease ms> <checkpoint bytes> <concurrency>
+//       <lease ms> <checkpoint bytes> <concurrency> [<throttle MiB/s>]
+//
+// With a throttle, bodies are read no faster than that (the crash test
+// must kill the process while a download is surely in progress).
 import Knex from 'knex';
 import { DatabaseModelHubStore } from '../../database/DatabaseModelHubStore';
 import { HuggingFaceClient } from '../../huggingface/HuggingFaceClient';
@@ -14,8 +17,34 @@ import { JobQueue } from '../JobQueue';
 import { JobWorker } from '../JobWorker';
 import { PartialDownloadStore } from '../PartialDownloadStore';
 
-const [knexConfig, hubUrl, storePath, downloadDir, workerId, leaseMs, checkpointBytes, concurrency] =
-  process.argv.slice(2);
+const [
+  knexConfig,
+  hubUrl,
+  storePath,
+  downloadDir,
+  workerId,
+  leaseMs,
+  checkpointBytes,
+  concurrency,
+  throttle,
+] = process.argv.slice(2);
+
+/** Passes chunks on no faster than `mibPerSecond`. */
+async function* throttled(
+  body: AsyncIterable<Uint8Array>,
+  mibPerSecond: number,
+) {
+  const start = Date.now();
+  let bytes = 0;
+  for await (const chunk of body) {
+    bytes += chunk.length;
+    const due = start + (bytes / (mibPerSecond * 1024 * 1024)) * 1000;
+    if (due > Date.now()) {
+      await new Promise(r => setTimeout(r, due - Date.now()));
+    }
+    yield chunk;
+  }
+}
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
 const logger: any = {
@@ -33,9 +62,22 @@ async function main() {
   });
   const artifacts = await LocalArtifactStore.create({ path: storePath });
   const queue = new JobQueue(knex, workerId);
-  const client = new HuggingFaceClient({ endpoint: hubUrl, retry: { baseDelayMs: 50 } });
+  const client = new HuggingFaceClient({
+    endpoint: hubUrl,
+    retry: { baseDelayMs: 50 },
+  });
+  const fetcher: typeof client = throttle
+    ? Object.assign(Object.create(client), {
+        streamFile: async (...a: Parameters<typeof client.streamFile>) => {
+          const res = await client.streamFile(...a);
+          return res.body
+            ? { ...res, body: throttled(res.body, Number(throttle)) }
+            : res;
+        },
+      })
+    : client;
   const executor = createDownloadExecutor({
-    fetcher: client,
+    fetcher,
     store,
     artifacts,
     partials: new PartialDownloadStore(knex),

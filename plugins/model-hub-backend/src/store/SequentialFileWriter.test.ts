@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, promises as fs, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SequentialFileWriter } from './SequentialFileWriter';
+
+/** Feeds `data` to the writer in chunks of pseudo-random sizes. */
+async function feed(
+  writer: SequentialFileWriter,
+  data: Buffer,
+  maxChunk: number,
+) {
+  let offset = 0;
+  let i = 0;
+  while (offset < data.length) {
+    const size = Math.min(
+      data.length - offset,
+      1 + ((i++ * 7919 + 13) % maxChunk),
+    );
+    const chunk = Buffer.from(data.subarray(offset, offset + size));
+    const wait = writer.write(chunk);
+    // the writer copies: scribbling on the chunk afterwards changes nothing
+    chunk.fill(0xee);
+    if (wait) {
+      await wait;
+    }
+    offset += size;
+  }
+}
+
+describe('SequentialFileWriter', () => {
+  let dir: string;
+
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(join(tmpdir(), 'model-hub-writer-'));
+  });
+
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  describe.each([
+    ['direct I/O where the filesystem allows', true],
+    ['the page cache', false],
+  ])('through %s', (_name, direct) => {
+    it('writes every byte of a stream of odd-sized chunks, in order', async () => {
+      const path = join(dir, 'file');
+      await fs.writeFile(path, '');
+      const data = randomBytes(3 * 65536 + 12345);
+      const writer = await SequentialFileWriter.open(path, 0, {
+        direct,
+        blockSize: 16384,
+        maxInflight: 2,
+      });
+      expect(writer.usesDirectIo && !direct).toBe(false);
+      await feed(writer, data, 40000);
+      expect(writer.position).toBe(data.length);
+      expect(writer.written).toBeLessThanOrEqual(writer.position);
+      await writer.sync();
+      expect(writer.written).toBe(data.length);
+      await writer.close();
+      expect((await fs.readFile(path)).equals(data)).toBe(true);
+      // no probe file is left next to the data
+      expect(readdirSync(dir)).toEqual(['file']);
+    });
+
+    it('continues a file from an unaligned offset and after a flush', async () => {
+      const path = join(dir, 'file');
+      const head = randomBytes(5000); // a resumed download's kept bytes
+      await fs.writeFile(path, head);
+      const rest = randomBytes(100_000);
+      const writer = await SequentialFileWriter.open(path, head.length, {
+        direct,
+        blockSize: 8192,
+      });
+      await feed(writer, rest.subarray(0, 30_001), 9000);
+      // a checkpoint in the middle: everything accepted is on disk
+      expect(await writer.flush()).toBe(head.length + 30_001);
+      expect((await fs.stat(path)).size).toBe(head.length + 30_001);
+      await feed(writer, rest.subarray(30_001), 20000);
+      await writer.sync();
+      await writer.close();
+      expect(
+        (await fs.readFile(path)).equals(Buffer.concat([head, rest])),
+      ).toBe(true);
+    });
+
+    it('overwrites what lies beyond the start offset', async () => {
+      const path = join(dir, 'file');
+      await fs.writeFile(path, Buffer.alloc(20000, 0x61));
+      const writer = await SequentialFileWriter.open(path, 4096, {
+        direct,
+        blockSize: 4096,
+      });
+      await feed(writer, Buffer.alloc(8192, 0x62), 3000);
+      await writer.sync();
+      await writer.close();
+      const content = await fs.readFile(path);
+      expect(content.length).toBe(20000);
+      expect(content.subarray(0, 4096).every(b => b === 0x61)).toBe(true);
+      expect(content.subarray(4096, 12288).every(b => b === 0x62)).toBe(true);
+      expect(content.subarray(12288).every(b => b === 0x61)).toBe(true);
+    });
+  });
+
+  it('uses direct I/O on a filesystem that supports it, and pools its buffers', async () => {
+    const path = join(dir, 'file');
+    await fs.writeFile(path, '');
+    const writer = await SequentialFileWriter.open(path, 0, {
+      blockSize: 65536,
+    });
+    // tmpfs refuses O_DIRECT; every other Linux filesystem used here takes it
+    const onTmpfs = await fs
+      .readFile('/proc/mounts', 'utf8')
+      .then(m =>
+        m
+          .split('\n')
+          .some(
+            l => l.split(' ')[2] === 'tmpfs' && dir.startsWith(l.split(' ')[1]),
+          ),
+      )
+      .catch(() => false);
+    expect(writer.usesDirectIo).toBe(process.platform === 'linux' && !onTmpfs);
+    const data = randomBytes(300_000);
+    await feed(writer, data, 70000);
+    await writer.sync();
+    await writer.close();
+    expect((await fs.readFile(path)).equals(data)).toBe(true);
+  });
+
+  it('refuses writes once closed and rejects block sizes that are not 4 KiB multiples', async () => {
+    const path = join(dir, 'file');
+    await fs.writeFile(path, '');
+    await expect(
+      SequentialFileWriter.open(path, 0, { blockSize: 1000 }),
+    ).rejects.toThrow('Invalid block size 1000');
+    const writer = await SequentialFileWriter.open(path, 0);
+    await writer.close();
+    expect(() => writer.write(Buffer.from('x'))).toThrow(
+      'The file writer is closed',
+    );
+  });
+
+  it('fails on a file that is gone, without leaving a probe behind', async () => {
+    await expect(
+      SequentialFileWriter.open(join(dir, 'missing'), 0),
+    ).rejects.toThrow(/ENOENT/);
+    expect(existsSync(dir)).toBe(true);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
