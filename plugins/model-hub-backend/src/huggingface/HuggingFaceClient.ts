@@ -1,7 +1,6 @@
-import http, { IncomingMessage } from 'node:http';
-import https from 'node:https';
 import { listFiles, modelInfo } from '@huggingface/hub';
 import { RetryableJobError } from '../jobs/JobWorker';
+import { httpGet, HttpGetResponse } from './httpGet';
 import {
   checkHubResponse,
   createRetryingFetch,
@@ -10,11 +9,12 @@ import {
   RetryPolicy,
 } from './retryingFetch';
 
-/** A streamed file response (node:http, faster than fetch for big bodies). @internal */
+/** A streamed file response ({@link httpGet}: the socket's buffers, no copies). @internal */
 export type FileResponse = {
   status: number;
   statusText: string;
   headers: { get(name: string): string | null };
+  /** Views of a reused buffer, valid until the next step: copy to keep. */
   body: AsyncIterable<Uint8Array> | null;
   cancel(): Promise<void>;
 };
@@ -203,26 +203,8 @@ export class HuggingFaceClient {
     return response.text();
   }
 
-  private get(
-    url: URL,
-    headers: Record<string, string>,
-    signal?: AbortSignal,
-  ): Promise<IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      const req = (url.protocol === 'https:' ? https : http).request(url, {
-        method: 'GET',
-        headers,
-        signal,
-        highWaterMark: 1024 * 1024,
-      } as http.RequestOptions);
-      req.on('response', resolve);
-      req.on('error', reject);
-      req.end();
-    });
-  }
-
   /**
-   * Streams a file (or a range of it) with node:http: redirects followed
+   * Streams a file (or a range of it) with {@link httpGet}: redirects followed
    * (the token is only sent to the endpoint's origin), 429/5xx and network
    * failures retried like every other request, Hub errors turned into
    * clear errors.
@@ -237,7 +219,7 @@ export class HuggingFaceClient {
     const start = this.fileUrl(repoId, commit, path);
     for (let attempt = 0; ; attempt++) {
       let url = new URL(start);
-      let res: IncomingMessage | undefined;
+      let res: HttpGetResponse | undefined;
       let failure: unknown;
       try {
         for (let hops = 0; ; hops++) {
@@ -248,10 +230,10 @@ export class HuggingFaceClient {
           if (this.token && url.origin === origin) {
             headers.Authorization = `Bearer ${this.token}`;
           }
-          res = await this.get(url, headers, init.signal);
+          res = await httpGet(url, { headers, signal: init.signal });
           const location = res.headers.location;
-          if (res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && location) {
-            res.resume();
+          if (res.statusCode >= 300 && res.statusCode < 400 && location) {
+            res.destroy();
             if (hops >= 5) {
               throw new Error(`Too many redirects for ${start}`);
             }
@@ -269,23 +251,29 @@ export class HuggingFaceClient {
       }
       const status = res?.statusCode ?? 0;
       if (res && !RETRY_STATUSES.has(status)) {
-        const message = res.statusMessage ?? '';
-        const getHeader = (name: string) => {
-          const v = res!.headers[name.toLowerCase()];
-          if (v === undefined) {
-            return null;
-          }
-          return Array.isArray(v) ? v.join(', ') : v;
-        };
+        const message = res.statusMessage;
+        const responseHeaders = res.headers;
+        const getHeader = (name: string) =>
+          responseHeaders[name.toLowerCase()] ?? null;
         if (status >= 400) {
+          // the error document, up to 64 KiB
           const chunks: Buffer[] = [];
-          for await (const c of res) chunks.push(c as Buffer);
-          const headers = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) {
-            if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+          let size = 0;
+          for await (const c of res.body) {
+            chunks.push(Buffer.from(c)); // a view of the read buffer
+            size += c.length;
+            if (size > 65536) {
+              res.destroy();
+              break;
+            }
           }
+          const headers = new Headers(responseHeaders);
           await checkHubResponse(
-            new Response(Buffer.concat(chunks), { status, statusText: message, headers }),
+            new Response(Buffer.concat(chunks), {
+              status,
+              statusText: message,
+              headers,
+            }),
             `Repository ${repoId}`,
           );
           return {
@@ -296,30 +284,38 @@ export class HuggingFaceClient {
             cancel: async () => {},
           };
         }
-        const body = res;
+        const response = res;
+        const body = res.body;
         return {
           status,
           statusText: message,
           headers: { get: getHeader },
           body,
           cancel: async () => {
-            body.destroy();
+            response.destroy();
           },
         };
       }
-      const retryAfter = res ? parseRetryAfter((res.headers['retry-after'] as string) ?? null) : undefined;
-      res?.resume();
+      const retryAfter = res
+        ? parseRetryAfter(res.headers['retry-after'] ?? null)
+        : undefined;
+      res?.destroy();
       const backoff = Math.round(
         this.policy.baseDelayMs * 2 ** attempt * (0.75 + Math.random() * 0.5),
       );
       const delayMs = retryAfter ?? Math.min(backoff, this.policy.maxDelayMs);
       const reason = res
-        ? `Hugging Face answered ${status} ${res.statusMessage ?? ''}`.trim()
+        ? `Hugging Face answered ${status} ${res.statusMessage}`.trim()
         : `Request to Hugging Face failed: ${(failure as Error)?.message}`;
-      if (attempt >= this.policy.maxRetries || delayMs > this.policy.maxDelayMs) {
+      if (
+        attempt >= this.policy.maxRetries ||
+        delayMs > this.policy.maxDelayMs
+      ) {
         throw new RetryableJobError(
           `${reason} for ${start} after ${attempt + 1} attempts${
-            retryAfter !== undefined ? `; Retry-After ${Math.ceil(retryAfter / 1000)} s` : ''
+            retryAfter !== undefined
+              ? `; Retry-After ${Math.ceil(retryAfter / 1000)} s`
+              : ''
           }`,
           retryAfter ?? delayMs,
         );

@@ -1,0 +1,480 @@
+import { isIP, connect as netConnect, Socket } from 'node:net';
+import { connect as tlsConnect, ConnectionOptions } from 'node:tls';
+
+/** The largest response head (status line and headers) accepted. */
+const MAX_HEAD_BYTES = 64 * 1024;
+/** The longest line of chunked framing (size, extensions) accepted. */
+const MAX_CHUNK_LINE = 4096;
+const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+/** Size of the reused read buffer. */
+const READ_BUFFER_SIZE = 256 * 1024;
+
+/** A streamed HTTP response. @internal */
+export type HttpGetResponse = {
+  statusCode: number;
+  statusMessage: string;
+  /** Header values by lower-case name; repeated headers joined with `, `. */
+  headers: Record<string, string>;
+  /**
+   * The body, decoded from chunked framing; a body cut short throws. Each
+   * chunk is a view of a reused read buffer, valid until the next step of
+   * the iteration: copy what must be kept.
+   */
+  body: AsyncIterable<Buffer>;
+  /** Closes the connection (the body then ends). */
+  destroy(): void;
+};
+
+/** @internal */
+export type HttpGetOptions = {
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Fails when nothing arrives for this long. Defaults to 60 s. */
+  idleTimeoutMs?: number;
+  /** Extra TLS options (e.g. a `ca` for a private endpoint). */
+  tls?: ConnectionOptions;
+};
+
+/** An error of the connection or of the response's framing. @internal */
+export class HttpStreamError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HttpStreamError';
+  }
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function parseHead(head: string) {
+  const lines = head.split('\r\n');
+  const status = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0]);
+  if (!status) {
+    throw new HttpStreamError(
+      `Invalid HTTP status line '${lines[0].slice(0, 100)}'`,
+    );
+  }
+  const headers: Record<string, string> = {};
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    const name = line.slice(0, colon).toLowerCase();
+    if (colon <= 0 || !TOKEN.test(name)) {
+      throw new HttpStreamError(
+        `Invalid HTTP header line '${line.slice(0, 100)}'`,
+      );
+    }
+    const value = line.slice(colon + 1).trim();
+    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+  }
+  return {
+    statusCode: Number(status[1]),
+    statusMessage: status[2] ?? '',
+    headers,
+  };
+}
+
+type Framing =
+  | { kind: 'length'; left: number }
+  | { kind: 'close' }
+  | {
+      kind: 'chunked';
+      /** Bytes of chunk data left in the current chunk. */
+      left: number;
+      /** Partial framing line (size line, CRLF after data, trailers). */
+      line: string;
+      state: 'size' | 'data' | 'data-end' | 'trailer' | 'done';
+    };
+
+function framingOf(
+  statusCode: number,
+  headers: Record<string, string>,
+): Framing {
+  if (statusCode === 204 || statusCode === 304 || statusCode < 200) {
+    return { kind: 'length', left: 0 };
+  }
+  if (/(?:^|,)\s*chunked\s*$/i.test(headers['transfer-encoding'] ?? '')) {
+    return { kind: 'chunked', left: 0, line: '', state: 'size' };
+  }
+  const value = headers['content-length'];
+  if (value === undefined) {
+    return { kind: 'close' };
+  }
+  const values = value.split(',').map(v => v.trim());
+  if (
+    !values.every(v => /^\d{1,16}$/.test(v) && v === values[0]) ||
+    !Number.isSafeInteger(Number(values[0]))
+  ) {
+    throw new HttpStreamError(`Invalid Content-Length '${value}'`);
+  }
+  return { kind: 'length', left: Number(values[0]) };
+}
+
+/** One GET on one socket: the response head, then the body's views. */
+class GetConnection {
+  private socket?: Socket;
+  private headBytes: Buffer = Buffer.alloc(0);
+  private headDone = false;
+  private framing: Framing = { kind: 'close' };
+  /** Body views of the current read, handed out before the next read. */
+  private readonly queue: Buffer[] = [];
+  private ended = false;
+  private failure: unknown;
+  private paused = false;
+  private wake?: () => void;
+  /** Since when the consumer waits for data (for the idle timeout). */
+  private waitingSince: number | undefined = Date.now();
+  private idleTimer?: NodeJS.Timeout;
+  private readonly idleMs: number;
+
+  constructor(
+    private readonly url: URL,
+    private readonly options: HttpGetOptions,
+    private readonly resolveHead: (response: HttpGetResponse) => void,
+    private readonly rejectHead: (error: unknown) => void,
+  ) {
+    this.idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  }
+
+  start(request: string) {
+    const { url, options } = this;
+    const secure = url.protocol === 'https:';
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = Number(url.port) || (secure ? 443 : 80);
+    const onread = {
+      buffer: Buffer.allocUnsafe(READ_BUFFER_SIZE),
+      callback: (length: number, buf: Uint8Array) => this.onData(length, buf),
+    };
+    const socket: Socket = secure
+      ? tlsConnect({
+          host,
+          port,
+          servername: isIP(host) ? undefined : host,
+          ALPNProtocols: ['http/1.1'],
+          ...options.tls,
+          onread,
+        } as ConnectionOptions)
+      : netConnect({ host, port, onread });
+    this.socket = socket;
+    socket.on('error', error => this.onError(error));
+    socket.on('end', () => this.onEnd());
+    socket.on('close', () => this.onClose());
+    options.signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.idleTimer = setInterval(
+      () => this.checkIdle(),
+      Math.max(10, Math.min(1000, this.idleMs / 4)),
+    );
+    this.idleTimer.unref();
+    socket.write(request);
+  }
+
+  private readonly onAbort = () => {
+    this.fail(this.options.signal!.reason);
+  };
+
+  private checkIdle() {
+    if (
+      this.waitingSince !== undefined &&
+      Date.now() - this.waitingSince >= this.idleMs
+    ) {
+      this.fail(
+        new HttpStreamError(
+          `No data from ${this.url.origin} for ${Math.round(
+            this.idleMs / 1000,
+          )} s`,
+        ),
+      );
+    }
+  }
+
+  private wakeUp() {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private fail(error: unknown) {
+    this.failure ??= error;
+    if (!this.headDone) {
+      this.rejectHead(error);
+    }
+    this.socket?.destroy();
+    this.wakeUp();
+  }
+
+  private onError(error: Error) {
+    const { signal } = this.options;
+    this.fail(
+      signal?.aborted
+        ? signal.reason
+        : new HttpStreamError(
+            `The connection to ${this.url.origin} failed: ${error.message}`,
+          ),
+    );
+  }
+
+  private onEnd() {
+    const { origin } = this.url;
+    if (!this.headDone) {
+      this.fail(
+        new HttpStreamError(
+          `The connection to ${origin} closed before a response`,
+        ),
+      );
+      return;
+    }
+    if (!this.ended) {
+      if (this.framing.kind === 'close') {
+        this.ended = true;
+      } else {
+        this.failure ??= new HttpStreamError(
+          this.framing.kind === 'length'
+            ? `The connection to ${origin} closed ${this.framing.left} bytes before the end of the body`
+            : `The connection to ${origin} closed inside a chunked body`,
+        );
+      }
+    }
+    this.wakeUp();
+  }
+
+  private onClose() {
+    clearInterval(this.idleTimer);
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    if (!this.headDone) {
+      this.fail(
+        this.failure ??
+          new HttpStreamError(`The connection to ${this.url.origin} closed`),
+      );
+    }
+    if (!this.ended && !this.failure) {
+      this.failure = new HttpStreamError(
+        `The connection to ${this.url.origin} closed`,
+      );
+    }
+    this.wakeUp();
+  }
+
+  private onData(length: number, buf: Uint8Array): boolean {
+    this.waitingSince = undefined;
+    try {
+      let data = Buffer.from(buf.buffer, buf.byteOffset, length);
+      if (!this.headDone) {
+        const head = this.takeHead(data);
+        if (!head) {
+          return true;
+        }
+        data = head.rest;
+      }
+      this.takeBody(data);
+      if (this.ended) {
+        this.socket?.destroy();
+      }
+      if (this.queue.length) {
+        this.paused = true;
+        this.wakeUp();
+        return false;
+      }
+      return true;
+    } catch (error) {
+      this.fail(error);
+      return false;
+    }
+  }
+
+  /** Collects the response head; once complete, resolves the response. */
+  private takeHead(data: Buffer): { rest: Buffer } | undefined {
+    this.headBytes = Buffer.concat([this.headBytes, data]);
+    const end = this.headBytes.indexOf('\r\n\r\n');
+    if ((end < 0 ? this.headBytes.length : end) > MAX_HEAD_BYTES) {
+      throw new HttpStreamError(
+        `The response head from ${this.url.origin} is larger than ${MAX_HEAD_BYTES} bytes`,
+      );
+    }
+    if (end < 0) {
+      return undefined;
+    }
+    const head = parseHead(this.headBytes.subarray(0, end).toString('latin1'));
+    this.framing = framingOf(head.statusCode, head.headers);
+    // a copy (the concatenation), not a view of the read buffer
+    const rest = this.headBytes.subarray(end + 4);
+    this.headBytes = Buffer.alloc(0);
+    this.headDone = true;
+    if (this.framing.kind === 'length' && this.framing.left === 0) {
+      this.ended = true;
+    }
+    this.resolveHead({
+      ...head,
+      body: this.body(),
+      destroy: () => this.socket?.destroy(),
+    });
+    return { rest };
+  }
+
+  /** Splits the bytes of one read into body views by the framing. */
+  private takeBody(data: Buffer) {
+    const framing = this.framing;
+    if (framing.kind === 'close') {
+      if (data.length) {
+        this.queue.push(data);
+      }
+      return;
+    }
+    if (framing.kind === 'length') {
+      const piece =
+        data.length > framing.left ? data.subarray(0, framing.left) : data;
+      framing.left -= piece.length;
+      if (piece.length) {
+        this.queue.push(piece);
+      }
+      if (framing.left === 0) {
+        this.ended = true;
+      }
+      return;
+    }
+    let pos = 0;
+    while (pos < data.length && framing.state !== 'done') {
+      if (framing.state === 'data') {
+        const n = Math.min(framing.left, data.length - pos);
+        this.queue.push(data.subarray(pos, pos + n));
+        pos += n;
+        framing.left -= n;
+        if (framing.left === 0) {
+          framing.state = 'data-end';
+        }
+        continue;
+      }
+      const nl = data.indexOf(10, pos);
+      const end = nl < 0 ? data.length : nl + 1;
+      framing.line += data.subarray(pos, end).toString('latin1');
+      pos = end;
+      if (framing.line.length > MAX_CHUNK_LINE) {
+        throw new HttpStreamError('A chunked framing line is too long');
+      }
+      if (nl < 0) {
+        break;
+      }
+      if (!framing.line.endsWith('\r\n')) {
+        throw new HttpStreamError(
+          'A chunked framing line does not end with CRLF',
+        );
+      }
+      const line = framing.line.slice(0, -2);
+      framing.line = '';
+      if (framing.state === 'size') {
+        const m = /^([0-9a-fA-F]{1,13})[ \t]*(?:;.*)?$/.exec(line);
+        if (!m) {
+          throw new HttpStreamError(
+            `Invalid chunk size '${line.slice(0, 40)}'`,
+          );
+        }
+        framing.left = parseInt(m[1], 16);
+        framing.state = framing.left === 0 ? 'trailer' : 'data';
+      } else if (framing.state === 'data-end') {
+        if (line !== '') {
+          throw new HttpStreamError('A chunk does not end with CRLF');
+        }
+        framing.state = 'size';
+      } else if (line === '') {
+        framing.state = 'done'; // the empty line after the trailers
+      }
+    }
+    if (framing.state === 'done') {
+      this.ended = true;
+    }
+  }
+
+  /** Resumes the socket and waits for the next read (or the end). */
+  private waitForData(): Promise<void> {
+    return new Promise<void>(resolve => {
+      this.wake = resolve;
+      if (this.paused) {
+        this.paused = false;
+        this.waitingSince = Date.now();
+        this.socket?.resume();
+      }
+    });
+  }
+
+  private async next(): Promise<IteratorResult<Buffer>> {
+    for (;;) {
+      const piece = this.queue.shift();
+      if (piece) {
+        return { value: piece, done: false };
+      }
+      if (this.failure) {
+        throw this.failure;
+      }
+      if (this.ended) {
+        this.socket?.destroy();
+        return { value: undefined, done: true };
+      }
+      await this.waitForData();
+    }
+  }
+
+  private body(): AsyncIterable<Buffer> {
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: () => this.next(),
+        return: async (): Promise<IteratorResult<Buffer>> => {
+          this.queue.length = 0;
+          this.socket?.destroy();
+          return { value: undefined, done: true };
+        },
+      }),
+    };
+  }
+}
+
+/**
+ * A lean HTTP/1.1 GET for large bodies, over a plain `net`/`tls` socket
+ * that reads into one reused buffer (`onread`).
+ *
+ * Node's `http` client allocates a buffer for every socket read and its
+ * parser copies every body byte into another new buffer, which costs more
+ * CPU than hashing the bytes and leaves megabytes of garbage. Here the
+ * response head is parsed once (size-limited and strict), then the body is
+ * handed out as views of the read buffer, bounded by `Content-Length` or
+ * decoded from chunked framing; the socket is paused while the consumer
+ * holds a view. One request per connection (`Connection: close`);
+ * redirects are the caller's business.
+ *
+ * Connection errors, malformed framing, silence for `idleTimeoutMs` while
+ * waiting for data, and a body that ends before its `Content-Length` (or
+ * its last chunk) throw an {@link HttpStreamError}.
+ *
+ * @internal
+ */
+export function httpGet(
+  url: URL,
+  options: HttpGetOptions = {},
+): Promise<HttpGetResponse> {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return Promise.reject(
+      new HttpStreamError(`Unsupported protocol ${url.protocol}`),
+    );
+  }
+  const { signal } = options;
+  if (signal?.aborted) {
+    return Promise.reject(signal.reason);
+  }
+  const requestHeaders: Record<string, string> = {
+    Host: url.host,
+    'User-Agent': 'backstage-model-hub',
+    Accept: '*/*',
+    ...options.headers,
+    Connection: 'close',
+  };
+  let request = `GET ${url.pathname}${url.search} HTTP/1.1\r\n`;
+  for (const [name, value] of Object.entries(requestHeaders)) {
+    if (!TOKEN.test(name) || /[\r\n]/.test(value)) {
+      return Promise.reject(
+        new HttpStreamError(`Invalid request header '${name}'`),
+      );
+    }
+    request += `${name}: ${value}\r\n`;
+  }
+  request += '\r\n';
+
+  return new Promise<HttpGetResponse>((resolve, reject) => {
+    new GetConnection(url, options, resolve, reject).start(request);
+  });
+}
