@@ -39,6 +39,20 @@ const quietLogger = {
 };
 
 async function main() {
+  if (process.env.BENCH_MEMLOG) {
+    setInterval(() => {
+      const m = process.memoryUsage();
+      console.error(
+        `MEM rss ${(m.rss / 2 ** 20).toFixed(0)} heapTotal ${(
+          m.heapTotal /
+          2 ** 20
+        ).toFixed(0)} heapUsed ${(m.heapUsed / 2 ** 20).toFixed(0)} external ${(
+          m.external /
+          2 ** 20
+        ).toFixed(0)} arrayBuffers ${(m.arrayBuffers / 2 ** 20).toFixed(0)}`,
+      );
+    }, 250).unref();
+  }
   const work = resolve(process.env.BENCH_WORK ?? 'bench/.tmp/upload-ingest');
   await fs.rm(join(work, 'server'), { recursive: true, force: true });
   await fs.mkdir(join(work, 'server'), { recursive: true });

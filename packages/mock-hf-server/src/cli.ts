@@ -11,6 +11,7 @@ export interface CliOptions {
   bigFileGib: number;
   pageSize?: number;
   publicUrl?: string;
+  cacheDir?: string;
   tokens: string[];
   acceptUnknownTokens: boolean;
   help: boolean;
@@ -26,6 +27,8 @@ Starts a mock Hugging Face Hub with the fixture repos.
   --big-file-gib <x>    also add acme/big-model with an x GiB generated safetensors file
   --page-size <n>       tree / model-list page size (default 1000)
   --public-url <url>    base URL for absolute Link headers (behind a proxy)
+  --cache-dir <dir>     keep generated files of 64 MiB or more in this folder and
+                        serve them from there (a lighter server for benchmarks)
   --token <hf_...>      accept this token with access to everything (repeatable)
   --accept-any-token    treat unknown tokens as users without grants instead of 401
   --help                show this help
@@ -85,6 +88,9 @@ export function parseCliArgs(argv: string[]): CliOptions {
       case '--public-url':
         options.publicUrl = next();
         break;
+      case '--cache-dir':
+        options.cacheDir = next();
+        break;
       case '--token':
         options.tokens.push(next());
         break;
@@ -122,6 +128,10 @@ export async function runCli(
   });
   for (const token of options.tokens) {
     hub.addToken(token, { user: 'cli-user', access: '*' });
+  }
+  if (options.cacheDir) {
+    const cached = hub.cacheLargeFiles(options.cacheDir);
+    out(`Serving ${cached} large generated file(s) from ${options.cacheDir}`);
   }
   if (options.bigFileGib > 0) {
     out(`Hashing the ${options.bigFileGib} GiB generated file...`);

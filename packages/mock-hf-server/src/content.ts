@@ -4,6 +4,16 @@
  * hashes the Hub exposes (git blob sha1, LFS sha256, LFS pointer).
  */
 import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
 
 /** Generated content: `size` deterministic pseudo-random bytes derived from `seed`. */
 export interface GeneratedContentSpec {
@@ -103,7 +113,40 @@ class GeneratedSource implements ContentSource {
       .update(this.prefix)
       .digest('hex')}`;
   }
+  private cacheFile?: string;
+
+  /**
+   * Writes the content to a file in `dir` (kept between runs when it is
+   * complete) and serves it from there from now on: reading the page cache
+   * costs the server far less CPU than generating the bytes again for every
+   * request, so the mock stays a light server next to its clients.
+   */
+  materialize(dir: string): string {
+    const name = createHash('sha1').update(this.identity).digest('hex');
+    const file = join(dir, `${name}.bin`);
+    const existing = statSync(file, { throwIfNoEntry: false });
+    if (existing?.size !== this.size) {
+      mkdirSync(dir, { recursive: true });
+      const temp = `${file}.${process.pid}.tmp`;
+      const fd = openSync(temp, 'w');
+      try {
+        for (const chunk of this.chunks(0, this.size)) {
+          writeSync(fd, chunk);
+        }
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temp, file);
+    }
+    this.cacheFile = file;
+    return file;
+  }
+
   *chunks(start: number, end: number): Iterable<Buffer> {
+    if (this.cacheFile) {
+      yield* readFileRange(this.cacheFile, start, end);
+      return;
+    }
     let pos = start;
     if (pos < this.prefix.length) {
       const stop = Math.min(end, this.prefix.length);
@@ -122,6 +165,34 @@ class GeneratedSource implements ContentSource {
       pos = blockStart + to;
     }
   }
+}
+
+/** Chunk size of reads from a materialized file. */
+const FILE_READ_SIZE = 1024 * 1024;
+
+function* readFileRange(file: string, start: number, end: number) {
+  const fd = openSync(file, 'r');
+  try {
+    for (let pos = start; pos < end; ) {
+      // a new buffer per chunk: the server may still hold the last one
+      const buf = Buffer.allocUnsafeSlow(Math.min(FILE_READ_SIZE, end - pos));
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      if (n <= 0) {
+        throw new Error(`${file} ended at byte ${pos}`);
+      }
+      pos += n;
+      yield n === buf.length ? buf : buf.subarray(0, n);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Whether a content source is generated and can be materialized on disk. */
+export function isMaterializable(
+  source: ContentSource,
+): source is ContentSource & { materialize(dir: string): string } {
+  return source instanceof GeneratedSource;
 }
 
 function isGeneratedSpec(spec: FileContentSpec): spec is GeneratedContentSpec {

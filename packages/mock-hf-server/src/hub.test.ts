@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   createContentSource,
   generateBytes,
@@ -125,6 +128,57 @@ describe('MockHub', () => {
     expect(info.oid).toBe(gitBlobSha1(lfsPointer(sha256, 1000)));
   });
 
+  it('serves large generated files from a folder, with the same bytes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mock-hf-cache-'));
+    try {
+      const spec = {
+        id: 'o/r',
+        files: [
+          {
+            path: 'big.bin',
+            content: {
+              size: 3_000_000,
+              seed: 'big',
+              prefix: Buffer.from('HEAD'),
+            },
+          },
+          { path: 'small.bin', content: { size: 1000, seed: 'small' } },
+        ],
+      };
+      const plain = new MockHub();
+      plain.addRepo(spec);
+      const cached = new MockHub();
+      cached.addRepo(spec);
+      expect(cached.cacheLargeFiles(dir, 1_000_000)).toBe(1);
+      const files = readdirSync(dir);
+      expect(files).toHaveLength(1);
+      expect(statSync(join(dir, files[0])).size).toBe(3_000_000);
+      expect(cached.fileContent('o/r', 'big.bin')).toEqual(
+        plain.fileContent('o/r', 'big.bin'),
+      );
+      expect(cached.fileInfo('o/r', 'big.bin')!.sha256).toBe(
+        plain.fileInfo('o/r', 'big.bin')!.sha256,
+      );
+      // ranges read from the file
+      const source = cached
+        .getRepo('o/r')
+        .commits.values()
+        .next()
+        .value!.files.get('big.bin')!.source;
+      expect(readAll(source, 1_048_570, 2_100_000)).toEqual(
+        plain.fileContent('o/r', 'big.bin').subarray(1_048_570, 2_100_000),
+      );
+      // a second hub reuses the complete file
+      const again = new MockHub();
+      again.addRepo(spec);
+      const before = statSync(join(dir, files[0])).mtimeMs;
+      expect(again.cacheLargeFiles(dir, 1_000_000)).toBe(1);
+      expect(statSync(join(dir, files[0])).mtimeMs).toBe(before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('resolves revisions and tracks drift', () => {
     const hub = new MockHub();
     const first = hub.addRepo({
@@ -217,8 +271,11 @@ describe('cli args', () => {
         '--repos=10',
         '--big-file-gib',
         '0.5',
+        '--cache-dir',
+        '/tmp/mock-cache',
       ]),
     ).toMatchObject({
+      cacheDir: '/tmp/mock-cache',
       port: 5555,
       repos: 10,
       bigFileGib: 0.5,

@@ -7,6 +7,7 @@ import { renderModelCard } from './card';
 import {
   ContentSource,
   createContentSource,
+  isMaterializable,
   FileContentSpec,
   gitBlobSha1,
   hashContent,
@@ -816,6 +817,31 @@ export class MockHub {
       this.headSha(repoId, revision),
     )!;
     return [...commit.files.keys()].sort();
+  }
+
+  /**
+   * Writes generated files of at least `minBytes` (default 64 MiB) to
+   * `dir` and serves them from there: a light server next to the clients
+   * of a benchmark, instead of one that generates every byte per request.
+   * Returns how many files are served from `dir`.
+   */
+  cacheLargeFiles(dir: string, minBytes = 64 * 1024 * 1024): number {
+    const sources = new Set<ContentSource>();
+    for (const repo of this.repos.values()) {
+      for (const commit of repo.commits.values()) {
+        for (const file of commit.files.values()) {
+          if (file.size >= minBytes && isMaterializable(file.source)) {
+            sources.add(file.source);
+          }
+        }
+      }
+    }
+    for (const source of sources) {
+      if (isMaterializable(source)) {
+        source.materialize(dir);
+      }
+    }
+    return sources.size;
   }
 
   /** Computes all content hashes now (otherwise computed on first use). */

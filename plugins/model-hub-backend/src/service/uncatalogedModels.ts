@@ -4,7 +4,6 @@ import {
   PermissionCriteria,
   PermissionRuleParams,
 } from '@backstage/plugin-permission-common';
-import { permissionRules as catalogPermissionRules } from '@backstage/plugin-catalog-backend/alpha';
 import {
   MODEL_API_VERSION,
   MODEL_KIND,
@@ -39,9 +38,26 @@ export function entityOfHubModel(model: HubModel): Entity {
   };
 }
 
-const rulesByName = new Map(
-  Object.values(catalogPermissionRules).map(rule => [rule.name, rule]),
-);
+type CatalogRule = { name: string; apply: unknown };
+let rulesByName: Map<string, CatalogRule> | undefined;
+
+/**
+ * The catalog's permission rules, loaded on first use: importing the
+ * catalog backend costs a process about 55 MiB, and the rules are only
+ * needed for conditional decisions on models not yet in the catalog.
+ */
+function catalogRules(): Map<string, CatalogRule> {
+  if (!rulesByName) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const alpha = require('@backstage/plugin-catalog-backend/alpha') as {
+      permissionRules: Record<string, CatalogRule>;
+    };
+    rulesByName = new Map(
+      Object.values(alpha.permissionRules).map(rule => [rule.name, rule]),
+    );
+  }
+  return rulesByName;
+}
 
 /**
  * Evaluates the conditions of a conditional catalog-entity decision against
@@ -63,7 +79,7 @@ export function entityMatchesConditions(
   if ('not' in criteria) {
     return !entityMatchesConditions(entity, criteria.not);
   }
-  const rule = rulesByName.get(criteria.rule);
+  const rule = catalogRules().get(criteria.rule);
   if (!rule || criteria.resourceType !== 'catalog-entity') {
     return false;
   }
