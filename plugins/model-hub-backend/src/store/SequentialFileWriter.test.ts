@@ -72,6 +72,7 @@ describe('SequentialFileWriter', () => {
       const writer = await SequentialFileWriter.open(path, head.length, {
         direct,
         blockSize: 8192,
+        maxInflight: 1,
       });
       await feed(writer, rest.subarray(0, 30_001), 9000);
       // a checkpoint in the middle: everything accepted is on disk

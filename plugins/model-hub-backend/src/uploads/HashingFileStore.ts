@@ -144,6 +144,7 @@ export class HashingFileStore extends FileStore {
       writer = await SequentialFileWriter.open(path, offset, {
         direct: this.opts.directIo,
         blockSize: WRITE_BLOCK,
+        maxInflight: 1,
       });
       let lastSync = offset;
       let syncing: Promise<void> | undefined;
