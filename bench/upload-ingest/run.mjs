@@ -93,7 +93,11 @@ async function buildServer() {
 
 async function startServer() {
   const outfile = await buildServer();
-  const child = spawn(process.execPath, [outfile], {
+  // BENCH_SERVER_NODE_ARGS: extra node options for the server (e.g. --cpu-prof)
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '')
+    .split(' ')
+    .filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, outfile], {
     cwd: join(root, 'plugins', 'model-hub-backend'),
     env: { ...process.env, BENCH_WORK: work },
     stdio: ['ignore', 'pipe', 'inherit'],

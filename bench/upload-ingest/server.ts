@@ -39,6 +39,8 @@ const quietLogger = {
 };
 
 async function main() {
+  // exit normally on SIGTERM (so that --cpu-prof and the like write out)
+  process.once('SIGTERM', () => process.exit(0));
   if (process.env.BENCH_MEMLOG) {
     setInterval(() => {
       const m = process.memoryUsage();
