@@ -9,3 +9,4 @@ export * from './types';
 export * from './relations';
 export * from './validation';
 export * from './permissions';
+export * from './api';

@@ -1,107 +1,29 @@
 import type {
-  ModelFormat,
-  ModelSource,
-  ModelType,
+  FileKind,
+  HubModel,
+  JobState,
+  VersionState,
 } from '@internal/plugin-model-hub-common';
 
-/**
- * The states a model version can be in.
- *
- * @public
- */
-export const VERSION_STATES = [
-  'draft',
-  'in_review',
-  'approved',
-  'changes_requested',
-  'rejected',
-  'deprecated',
-  'archived',
-] as const;
-
-/** @public */
-export type VersionState = (typeof VERSION_STATES)[number];
-
-/**
- * The kinds of files of a version.
- *
- * @public
- */
-export const FILE_KINDS = [
-  'weights',
-  'config',
-  'tokenizer',
-  'docs',
-  'other',
-] as const;
-
-/** @public */
-export type FileKind = (typeof FILE_KINDS)[number];
-
-/** @public */
-export const JOB_STATES = [
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'cancelled',
-] as const;
-
-/** @public */
-export type JobState = (typeof JOB_STATES)[number];
-
-/** Where a model's or version's artifacts come from. @public */
-export type SourceType = 'upload' | 'huggingface';
-
-/**
- * A model of the hub, keyed by its catalog entity ref.
- *
- * @public
- */
-export type HubModel = {
-  id: string;
-  entityRef: string;
-  namespace: string;
-  name: string;
-  title?: string;
-  description?: string;
-  type: ModelType;
-  task?: string;
-  format?: ModelFormat;
-  license?: string;
-  lifecycle: string;
-  owner: string;
-  sourceType: SourceType;
-  source?: ModelSource;
-  tags: string[];
-  createdBy: string;
-  createdAt: string;
-  updatedAt: string;
-};
+// The API shapes both the backend and the frontend use live in -common.
+export {
+  FILE_KINDS,
+  JOB_STATES,
+  VERSION_STATES,
+} from '@internal/plugin-model-hub-common';
+export type {
+  FileKind,
+  HubModel,
+  HubVersion,
+  JobState,
+  SourceType,
+  VersionState,
+} from '@internal/plugin-model-hub-common';
 
 /** A model in a list, with a summary of its versions. @public */
 export type HubModelSummary = HubModel & {
   versionCount: number;
   latestVersion?: { label: string; state: VersionState; createdAt: string };
-};
-
-/** @public */
-export type HubVersion = {
-  id: string;
-  modelId: string;
-  label: string;
-  state: VersionState;
-  sourceType: SourceType;
-  source?: unknown;
-  resolvedCommit?: string;
-  manifestDigest?: string;
-  notes?: string;
-  createdBy: string;
-  createdAt: string;
-  updatedAt: string;
-  revision: number;
-  fileCount: number;
-  totalSize: number;
 };
 
 /** @public */

@@ -1,44 +1,27 @@
 import type {
-  ModelFormat,
+  FileKind,
+  HubModel,
+  HubVersion,
+  JobState,
   ModelSource,
-  ModelType,
+  SourceType,
+  VersionState,
 } from '@internal/plugin-model-hub-common';
 
-/**
- * The states of a model version.
- *
- * @public
- */
-export const VERSION_STATES = [
-  'draft',
-  'in_review',
-  'approved',
-  'changes_requested',
-  'rejected',
-  'deprecated',
-  'archived',
-] as const;
-
-/** @public */
-export type VersionState = (typeof VERSION_STATES)[number];
-
-/** @public */
-export const JOB_STATES = [
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'cancelled',
-] as const;
-
-/** @public */
-export type JobState = (typeof JOB_STATES)[number];
-
-/** @public */
-export type FileKind = 'weights' | 'config' | 'tokenizer' | 'docs' | 'other';
-
-/** Where a model's artifacts come from. @public */
-export type SourceType = 'upload' | 'huggingface';
+// The API shapes the backend and the frontend share live in -common.
+export {
+  FILE_KINDS,
+  JOB_STATES,
+  VERSION_STATES,
+} from '@internal/plugin-model-hub-common';
+export type {
+  FileKind,
+  HubModel,
+  HubVersion,
+  JobState,
+  SourceType,
+  VersionState,
+} from '@internal/plugin-model-hub-common';
 
 /** A page of results of a paginated list. @public */
 export type Page<T> = {
@@ -48,51 +31,10 @@ export type Page<T> = {
   limit: number;
 };
 
-/** A model of the hub (`GET /models/{ns}/{name}`). @public */
-export type HubModel = {
-  id: string;
-  entityRef: string;
-  namespace: string;
-  name: string;
-  title?: string;
-  description?: string;
-  type: ModelType;
-  task?: string;
-  format?: ModelFormat;
-  license?: string;
-  lifecycle: string;
-  owner: string;
-  sourceType: SourceType;
-  source?: ModelSource;
-  tags: string[];
-  createdBy: string;
-  createdAt: string;
-  updatedAt: string;
-};
-
 /** A model in the models list, with a summary of its versions. @public */
 export type HubModelSummary = HubModel & {
   versionCount?: number;
   latestVersion?: { label: string; state: VersionState; createdAt: string };
-};
-
-/** A version of a model. @public */
-export type HubVersion = {
-  id: string;
-  modelId: string;
-  label: string;
-  state: VersionState;
-  sourceType: SourceType;
-  source?: unknown;
-  resolvedCommit?: string;
-  manifestDigest?: string;
-  notes?: string;
-  createdBy: string;
-  createdAt: string;
-  updatedAt: string;
-  revision: number;
-  fileCount: number;
-  totalSize: number;
 };
 
 /** A model with its versions. @public */

@@ -1,0 +1,103 @@
+import type { ModelFormat, ModelSource, ModelType } from './types';
+
+/*
+ * The shapes of the Model Hub REST API that the backend serves and the
+ * frontend reads, where both sides agree exactly. Shapes the frontend reads
+ * more leniently (optional fields of partial responses) stay in the
+ * frontend's own api types.
+ */
+
+/**
+ * The states a model version can be in.
+ *
+ * @public
+ */
+export const VERSION_STATES = [
+  'draft',
+  'in_review',
+  'approved',
+  'changes_requested',
+  'rejected',
+  'deprecated',
+  'archived',
+] as const;
+
+/** @public */
+export type VersionState = (typeof VERSION_STATES)[number];
+
+/**
+ * The kinds of files of a version.
+ *
+ * @public
+ */
+export const FILE_KINDS = [
+  'weights',
+  'config',
+  'tokenizer',
+  'docs',
+  'other',
+] as const;
+
+/** @public */
+export type FileKind = (typeof FILE_KINDS)[number];
+
+/** The states of a background job. @public */
+export const JOB_STATES = [
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+] as const;
+
+/** @public */
+export type JobState = (typeof JOB_STATES)[number];
+
+/** Where a model's or version's artifacts come from. @public */
+export type SourceType = 'upload' | 'huggingface';
+
+/**
+ * A model of the hub, keyed by its catalog entity ref
+ * (`GET /models/{namespace}/{name}`).
+ *
+ * @public
+ */
+export type HubModel = {
+  id: string;
+  entityRef: string;
+  namespace: string;
+  name: string;
+  title?: string;
+  description?: string;
+  type: ModelType;
+  task?: string;
+  format?: ModelFormat;
+  license?: string;
+  lifecycle: string;
+  owner: string;
+  sourceType: SourceType;
+  source?: ModelSource;
+  tags: string[];
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+};
+
+/** A version of a model. @public */
+export type HubVersion = {
+  id: string;
+  modelId: string;
+  label: string;
+  state: VersionState;
+  sourceType: SourceType;
+  source?: unknown;
+  resolvedCommit?: string;
+  manifestDigest?: string;
+  notes?: string;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  revision: number;
+  fileCount: number;
+  totalSize: number;
+};
