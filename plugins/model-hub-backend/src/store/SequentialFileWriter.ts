@@ -35,6 +35,9 @@ function releaseBuffer(buf: Buffer) {
 
 /** Opens a file for direct writes; undefined where the filesystem refuses. */
 async function openDirect(path: string): Promise<fs.FileHandle | undefined> {
+  if (constants.O_DIRECT === undefined) {
+    return undefined; // macOS and Windows have no O_DIRECT
+  }
   try {
     // eslint-disable-next-line no-bitwise
     return await fs.open(path, constants.O_WRONLY | constants.O_DIRECT);
