@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { ConflictError } from '@backstage/errors';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { FileKind, HubFile } from '../database/types';
-import { ArtifactStore } from '../store/ArtifactStore';
+import { ArtifactStore, PutBlobResult } from '../store/ArtifactStore';
 
 /**
  * Stores a file of a version: the bytes first, into the content-addressed
@@ -30,6 +30,36 @@ export async function ingestFile(options: {
     expectedSize: options.expectedSize,
     maxSize: options.maxSize,
   });
+  return commitBlob({
+    store,
+    artifacts,
+    versionId: options.versionId,
+    path: options.path,
+    kind: options.kind,
+    blob,
+    createdBy: options.createdBy,
+  });
+}
+
+/**
+ * Adds the rows of a file whose blob is already durable in the store (the
+ * second half of {@link ingestFile}; uploads that were hashed and written
+ * as they arrived start here): a failed insert removes a blob that only
+ * this call created, and a blob garbage collected in between fails with a
+ * 409.
+ *
+ * @internal
+ */
+export async function commitBlob(options: {
+  store: ModelHubStore;
+  artifacts: ArtifactStore;
+  versionId: string;
+  path: string;
+  kind: FileKind;
+  blob: PutBlobResult;
+  createdBy: string;
+}): Promise<{ file: HubFile; created: boolean }> {
+  const { store, artifacts, blob } = options;
   let result: { file: HubFile; created: boolean };
   try {
     result = await store.addFile({
@@ -46,7 +76,7 @@ export async function ingestFile(options: {
     throw error;
   }
   // A garbage collection that raced with this upload may have removed the
-  // bytes of a long unreferenced blob between put and addFile.
+  // bytes of a long unreferenced blob between the write and addFile.
   if (!(await artifacts.stat(blob.sha256))) {
     if (result.created) {
       await store.removeFile({

@@ -1,55 +1,7 @@
-import { ConflictError } from '@backstage/errors';
-import { ModelHubStore } from '../database/ModelHubStore';
-import { FileKind, HubFile } from '../database/types';
-import { ArtifactStore, PutBlobResult } from '../store/ArtifactStore';
+import { PutBlobResult } from '../store/ArtifactStore';
 import { moveIntoLocalStore } from '../store/LocalArtifactStore';
 
-/**
- * Adds the rows of a file whose blob is already durable in the store, as
- * `ingestFile` does after its write: a failed insert removes a blob that
- * only this upload created, and a blob garbage collected in between fails
- * the upload with a 409.
- *
- * @internal
- */
-export async function commitBlob(options: {
-  store: ModelHubStore;
-  artifacts: ArtifactStore;
-  versionId: string;
-  path: string;
-  kind: FileKind;
-  blob: PutBlobResult;
-  createdBy: string;
-}): Promise<{ file: HubFile; created: boolean }> {
-  const { store, artifacts, blob } = options;
-  let result: { file: HubFile; created: boolean };
-  try {
-    result = await store.addFile({
-      versionId: options.versionId,
-      path: options.path,
-      kind: options.kind,
-      blob,
-      createdBy: options.createdBy,
-    });
-  } catch (error) {
-    if (blob.created && !(await store.getBlob({ sha256: blob.sha256 }))) {
-      await artifacts.delete(blob.sha256);
-    }
-    throw error;
-  }
-  if (!(await artifacts.stat(blob.sha256))) {
-    if (result.created) {
-      await store.removeFile({
-        versionId: options.versionId,
-        path: options.path,
-      });
-    }
-    throw new ConflictError(
-      'The content was garbage collected during the upload; retry the upload',
-    );
-  }
-  return result;
-}
+export { commitBlob } from '../service/ingest';
 
 /**
  * Moves a complete, fsynced upload file into the local artifact store by
