@@ -4,19 +4,20 @@ import {
   DiscoveryService,
 } from '@backstage/backend-plugin-api';
 import { ResponseError } from '@backstage/errors';
-import { ModelSource } from '@internal/plugin-model-hub-common';
+import type {
+  FileKind,
+  ModelSource,
+  SourceType,
+  VersionState,
+} from '@internal/plugin-model-hub-common';
 
 /** The states of a model version in Model Hub. */
-export type HubVersionState =
-  | 'draft'
-  | 'in_review'
-  | 'approved'
-  | 'changes_requested'
-  | 'rejected'
-  | 'deprecated'
-  | 'archived';
+export type HubVersionState = VersionState;
 
-/** A model of the Model Hub backend (`GET /models/{namespace}/{name}`). */
+/**
+ * The fields of a model of the Model Hub backend
+ * (`GET /models/{namespace}/{name}`) that the actions read.
+ */
 export type HubModel = {
   id: string;
   entityRef: string;
@@ -46,7 +47,7 @@ export type HubVersion = {
   id?: string;
   label: string;
   state: HubVersionState;
-  sourceType?: 'upload' | 'huggingface';
+  sourceType?: SourceType;
   source?: ModelSource;
   resolvedCommit?: string;
   manifestDigest?: string;
@@ -60,7 +61,7 @@ export type HubFile = {
   path: string;
   size: number;
   sha256?: string;
-  kind?: 'weights' | 'config' | 'tokenizer' | 'docs' | 'other';
+  kind?: FileKind;
 };
 
 /** The model part of a model reference. */
