@@ -68,6 +68,25 @@ export const modelHubPlugin = createBackendPlugin({
           notifications: deps.notifications,
         });
 
+        // webhook deliveries a stopped instance left between attempts
+        await scheduler.scheduleTask({
+          id: 'model-hub-webhook-redelivery',
+          frequency: { minutes: 1 },
+          timeout: { minutes: 5 },
+          initialDelay: { seconds: 30 },
+          scope: 'local',
+          fn: async () => {
+            try {
+              await approvals.webhooks.resumeStale();
+            } catch (error) {
+              logger.error(
+                'Resuming webhook deliveries failed',
+                error as Error,
+              );
+            }
+          },
+        });
+
         await scheduler.scheduleTask({
           id: 'model-hub-store-gc',
           ...hubConfig.gc.schedule,

@@ -248,4 +248,21 @@ export interface ApprovalsStore {
     offset: number;
     limit: number;
   }): Promise<{ items: WebhookDelivery[]; totalCount: number }>;
+  /**
+   * Claims pending deliveries that nobody has touched since `staleBefore`
+   * (their process stopped between attempts): each is claimed by one
+   * caller only, which refreshes its `updatedAt`.
+   */
+  claimStaleDeliveries(options: {
+    staleBefore: Date;
+    limit: number;
+  }): Promise<
+    Array<{
+      id: string;
+      event: string;
+      url: string;
+      attempts: number;
+      payload: unknown;
+    }>
+  >;
 }

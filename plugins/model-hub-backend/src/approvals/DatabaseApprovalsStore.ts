@@ -687,6 +687,44 @@ export class DatabaseApprovalsStore implements ApprovalsStore {
       });
   }
 
+  async claimStaleDeliveries(options: {
+    staleBefore: Date;
+    limit: number;
+  }): Promise<
+    Array<{
+      id: string;
+      event: string;
+      url: string;
+      attempts: number;
+      payload: unknown;
+    }>
+  > {
+    const rows = await this.db('webhook_deliveries')
+      .where({ status: 'pending' })
+      .andWhere('updated_at', '<', options.staleBefore)
+      .orderBy('created_at', 'asc')
+      .limit(options.limit)
+      .select('id', 'event', 'url', 'attempts', 'payload');
+    const claimed = [];
+    for (const row of rows) {
+      // compare-and-set: of several instances, one claims each delivery
+      const updated = await this.db('webhook_deliveries')
+        .where({ id: row.id, status: 'pending' })
+        .andWhere('updated_at', '<', options.staleBefore)
+        .update({ updated_at: new Date() });
+      if (updated === 1) {
+        claimed.push({
+          id: row.id,
+          event: row.event,
+          url: row.url,
+          attempts: Number(row.attempts),
+          payload: parseJson(row.payload),
+        });
+      }
+    }
+    return claimed;
+  }
+
   async listDeliveries(options: {
     offset: number;
     limit: number;

@@ -19,8 +19,12 @@ function isRetryable(status: number) {
  * Sends signed webhooks for approval events. Each delivery is logged in the
  * `webhook_deliveries` table and retried with exponential backoff
  * (`initialBackoff`, doubled per attempt) on network errors, timeouts, 408,
- * 429 and 5xx answers, up to `maxAttempts`. Retries run in this process; a
- * restart leaves an unfinished delivery `pending` in the log.
+ * 429 and 5xx answers, up to `maxAttempts`. Retries run in this process;
+ * a delivery whose process stopped between attempts (a restart, a crash)
+ * stays `pending` in the log until {@link WebhookDispatcher.resumeStale}
+ * (scheduled every minute on every instance) claims it, once it has been
+ * untouched for twice the longest retry cycle, and goes on from the next
+ * attempt with the same body, id and signature.
  *
  * @internal
  */
@@ -59,16 +63,89 @@ export class WebhookDispatcher {
         versionLabel: data.versionLabel,
         payload,
       });
-      const run = this.deliver(id, event, target, JSON.stringify(payload))
-        .catch(error =>
-          this.options.logger.error(
-            `Webhook delivery ${id} to ${target.url} failed`,
-            error,
-          ),
-        )
-        .finally(() => this.inFlight.delete(run));
-      this.inFlight.add(run);
+      this.track(
+        id,
+        target,
+        this.deliver(id, event, target, JSON.stringify(payload), 1),
+      );
     }
+  }
+
+  /**
+   * How long a pending delivery may go untouched while its process retries
+   * it: twice the longest timeout plus backoff of any target, at least a
+   * minute.
+   */
+  staleAfterMs(): number {
+    const longest = Math.max(
+      0,
+      ...this.options.targets.map(
+        t =>
+          t.timeoutMs +
+          t.initialBackoffMs * 2 ** Math.max(0, t.maxAttempts - 1),
+      ),
+    );
+    return Math.max(60_000, 2 * longest);
+  }
+
+  /**
+   * Goes on with pending deliveries that their process left (it stopped
+   * between attempts). Each is claimed by one instance; a delivery whose
+   * target is no longer configured, or that has used its attempts, is
+   * marked failed. Returns how many were claimed.
+   */
+  async resumeStale(now: Date = new Date()): Promise<number> {
+    const claimed = await this.options.store.claimStaleDeliveries({
+      staleBefore: new Date(now.getTime() - this.staleAfterMs()),
+      limit: 100,
+    });
+    for (const delivery of claimed) {
+      const target = this.options.targets.find(t => t.url === delivery.url);
+      if (!target || delivery.attempts >= target.maxAttempts) {
+        const error = target
+          ? `Gave up after ${delivery.attempts} attempts (the process retrying it stopped)`
+          : 'The webhook target is no longer configured';
+        await this.options.store.updateDelivery({
+          id: delivery.id,
+          status: 'failed',
+          attempts: delivery.attempts,
+          error,
+        });
+        this.options.logger.warn(
+          `Webhook delivery ${delivery.id} to ${delivery.url} failed: ${error}`,
+        );
+        continue;
+      }
+      this.options.logger.info(
+        `Resuming webhook delivery ${delivery.id} to ${
+          delivery.url
+        } at attempt ${delivery.attempts + 1}`,
+      );
+      this.track(
+        delivery.id,
+        target,
+        this.deliver(
+          delivery.id,
+          delivery.event,
+          target,
+          JSON.stringify(delivery.payload),
+          delivery.attempts + 1,
+        ),
+      );
+    }
+    return claimed.length;
+  }
+
+  private track(id: string, target: WebhookTarget, delivery: Promise<void>) {
+    const run = delivery
+      .catch(error =>
+        this.options.logger.error(
+          `Webhook delivery ${id} to ${target.url} failed`,
+          error,
+        ),
+      )
+      .finally(() => this.inFlight.delete(run));
+    this.inFlight.add(run);
   }
 
   /** Resolves once every delivery started so far has finished. */
@@ -83,6 +160,7 @@ export class WebhookDispatcher {
     event: string,
     target: WebhookTarget,
     body: string,
+    firstAttempt: number,
   ): Promise<void> {
     const headers: Record<string, string> = {
       'Content-Type': 'application/json',
@@ -93,7 +171,7 @@ export class WebhookDispatcher {
     if (target.secret) {
       headers[SIGNATURE_HEADER] = signWebhookBody(target.secret, body);
     }
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = firstAttempt; ; attempt++) {
       let status: number | undefined;
       let error: string | undefined;
       try {
