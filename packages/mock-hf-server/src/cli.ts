@@ -1,6 +1,7 @@
 /*
  * Command line entry point: starts the mock server with the fixture repos.
  */
+import { createDemoHub } from './demo';
 import { createFixtureHub, FIXTURE_TOKENS } from './fixtures';
 import { createMockHfServer, MockHfServer } from './server';
 
@@ -14,6 +15,7 @@ export interface CliOptions {
   cacheDir?: string;
   tokens: string[];
   acceptUnknownTokens: boolean;
+  demo: boolean;
   help: boolean;
 }
 
@@ -31,6 +33,8 @@ Starts a mock Hugging Face Hub with the fixture repos.
                         serve them from there (a lighter server for benchmarks)
   --token <hf_...>      accept this token with access to everything (repeatable)
   --accept-any-token    treat unknown tokens as users without grants instead of 401
+  --demo                the curated repos of the demo portal (tiny-llm with several
+                        revisions, a gated repo, a 64 MiB file) instead of the fixtures
   --help                show this help
 `;
 
@@ -43,6 +47,7 @@ export function parseCliArgs(argv: string[]): CliOptions {
     bigFileGib: 0,
     tokens: [],
     acceptUnknownTokens: false,
+    demo: false,
     help: false,
   };
   const args = argv.filter(a => a !== '--');
@@ -97,6 +102,9 @@ export function parseCliArgs(argv: string[]): CliOptions {
       case '--accept-any-token':
         options.acceptUnknownTokens = true;
         break;
+      case '--demo':
+        options.demo = true;
+        break;
       case '--help':
       case '-h':
         options.help = true;
@@ -118,14 +126,16 @@ export async function runCli(
     out(USAGE);
     return undefined;
   }
-  const hub = createFixtureHub({
-    generatedRepos: options.repos,
-    bigFileBytes: Math.round(options.bigFileGib * 1024 ** 3),
-    acceptUnknownTokens: options.acceptUnknownTokens,
-    ...(options.pageSize && {
-      pageSize: { tree: options.pageSize, models: options.pageSize },
-    }),
-  });
+  const hub = options.demo
+    ? createDemoHub({ acceptUnknownTokens: options.acceptUnknownTokens })
+    : createFixtureHub({
+        generatedRepos: options.repos,
+        bigFileBytes: Math.round(options.bigFileGib * 1024 ** 3),
+        acceptUnknownTokens: options.acceptUnknownTokens,
+        ...(options.pageSize && {
+          pageSize: { tree: options.pageSize, models: options.pageSize },
+        }),
+      });
   for (const token of options.tokens) {
     hub.addToken(token, { user: 'cli-user', access: '*' });
   }

@@ -60,5 +60,7 @@ export {
   tinyLlmRepo,
 } from './fixtures';
 export type { FixtureHubOptions, GenerateReposOptions } from './fixtures';
+export { createDemoHub, DEMO_BIG_FILE_BYTES, DEMO_REPOS } from './demo';
+export type { DemoHubOptions } from './demo';
 export { parseCliArgs, runCli } from './cli';
 export type { CliOptions } from './cli';
