@@ -2,7 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SequentialFileWriter } from './SequentialFileWriter';
+import { ConfigReader } from '@backstage/config';
+import {
+  forgetWriteModeDecisions,
+  readWriteMode,
+  resolveWriteMode,
+  SequentialFileWriter,
+} from './SequentialFileWriter';
 
 /** Feeds `data` to the writer in chunks of pseudo-random sizes. */
 async function feed(
@@ -33,6 +39,7 @@ describe('SequentialFileWriter', () => {
 
   beforeEach(async () => {
     dir = await fs.mkdtemp(join(tmpdir(), 'model-hub-writer-'));
+    forgetWriteModeDecisions();
   });
 
   afterEach(async () => {
@@ -104,29 +111,101 @@ describe('SequentialFileWriter', () => {
     });
   });
 
-  it('uses direct I/O on a filesystem that supports it, and pools its buffers', async () => {
+  it('uses direct I/O when asked on a filesystem that supports it', async () => {
     const path = join(dir, 'file');
     await fs.writeFile(path, '');
     const writer = await SequentialFileWriter.open(path, 0, {
+      mode: 'direct',
       blockSize: 65536,
     });
-    // tmpfs refuses O_DIRECT; every other Linux filesystem used here takes it
-    const onTmpfs = await fs
+    // tmpfs before Linux 6.6 refuses O_DIRECT; ext4 and xfs take it
+    const fsType = await fs
       .readFile('/proc/mounts', 'utf8')
-      .then(m =>
-        m
-          .split('\n')
-          .some(
-            l => l.split(' ')[2] === 'tmpfs' && dir.startsWith(l.split(' ')[1]),
-          ),
+      .then(
+        m =>
+          m
+            .split('\n')
+            .map(l => l.split(' '))
+            .filter(l => l[1] && dir.startsWith(l[1]))
+            .sort((a, b) => b[1].length - a[1].length)[0]?.[2],
       )
-      .catch(() => false);
-    expect(writer.usesDirectIo).toBe(process.platform === 'linux' && !onTmpfs);
+      .catch(() => undefined);
+    if (fsType === 'ext4' || fsType === 'xfs') {
+      expect(writer.usesDirectIo).toBe(true);
+      expect(writer.mode).toBe('direct');
+    }
     const data = randomBytes(300_000);
     await feed(writer, data, 70000);
     await writer.sync();
     await writer.close();
     expect((await fs.readFile(path)).equals(data)).toBe(true);
+  });
+
+  it('syncs in the background in buffered mode while the caller keeps writing', async () => {
+    const path = join(dir, 'file');
+    await fs.writeFile(path, '');
+    const writer = await SequentialFileWriter.open(path, 0, {
+      mode: 'buffered',
+      blockSize: 16384,
+      syncEveryBytes: 65536,
+    });
+    expect(writer.usesDirectIo).toBe(false);
+    expect(writer.mode).toBe('buffered');
+    const data = randomBytes(1024 * 1024 + 777);
+    await feed(writer, data, 30000);
+    // the unsynced bytes stay bounded: at most twice the interval plus
+    // the blocks being written and filled
+    expect(writer.position - writer.synced).toBeLessThanOrEqual(
+      2 * 65536 + 4 * 16384,
+    );
+    expect(writer.synced).toBeGreaterThan(0);
+    await writer.sync();
+    await writer.close();
+    expect((await fs.readFile(path)).equals(data)).toBe(true);
+  });
+
+  it('chooses a mode per filesystem by measuring both, once', async () => {
+    const first = await resolveWriteMode(dir, 'auto', { probeBytes: 1 << 20 });
+    expect(['direct', 'buffered']).toContain(first.mode);
+    expect(first.bufferedMBs).toBeGreaterThan(0);
+    if (first.mode === 'direct') {
+      expect(first.directMBs).toBeGreaterThan(0);
+    }
+    // another folder of the same filesystem: the same measurement
+    const other = await fs.mkdtemp(join(tmpdir(), 'model-hub-writer-'));
+    try {
+      expect(await resolveWriteMode(other, 'auto')).toEqual(first);
+    } finally {
+      await fs.rm(other, { recursive: true, force: true });
+    }
+    // no probe file is left behind
+    expect(readdirSync(dir)).toEqual([]);
+    // forced modes are taken as they are
+    expect((await resolveWriteMode(dir, 'buffered')).mode).toBe('buffered');
+    expect((await resolveWriteMode(dir, 'direct')).mode).toBe('direct');
+    // a writer in auto mode uses the measured mode
+    const path = join(dir, 'file');
+    await fs.writeFile(path, '');
+    const writer = await SequentialFileWriter.open(path, 0);
+    expect(writer.mode === 'direct' || first.mode === 'buffered').toBe(true);
+    const data = randomBytes(200_000);
+    await feed(writer, data, 50000);
+    await writer.sync();
+    await writer.close();
+    expect((await fs.readFile(path)).equals(data)).toBe(true);
+  });
+
+  it('reads the write mode from config, the old directIo key included', () => {
+    const read = (storage: object) =>
+      readWriteMode(new ConfigReader({ modelHub: { storage } }));
+    expect(read({})).toBe('auto');
+    expect(read({ writeMode: 'buffered' })).toBe('buffered');
+    expect(read({ writeMode: 'direct', directIo: false })).toBe('direct');
+    expect(read({ directIo: false })).toBe('buffered');
+    expect(read({ directIo: true })).toBe('direct');
+    expect(() => read({ writeMode: 'fast' })).toThrow(
+      "modelHub.storage.writeMode must be auto, direct or buffered, got 'fast'",
+    );
   });
 
   it('refuses writes once closed and rejects block sizes that are not 4 KiB multiples', async () => {

@@ -1,36 +1,122 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { Config } from '@backstage/config';
 
 /** File offsets and lengths of direct writes are multiples of this. */
 export const DIRECT_IO_ALIGNMENT = 4096;
 const DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024;
 /** Free aligned buffers kept for the next writers, per block size. */
 const MAX_POOLED_BUFFERS = 8;
+const WASM_PAGE = 65536;
+const DEFAULT_SYNC_EVERY_BYTES = 64 * 1024 * 1024;
+const DEFAULT_PROBE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * How large files are written:
+ *
+ * - `direct`: whole, aligned blocks with `O_DIRECT`, past the page cache
+ *   (unaligned heads and tails through the page cache);
+ * - `buffered`: through the page cache, with an `fdatasync` started every
+ *   `syncEveryBytes` while the next blocks are written, so dirty data stays
+ *   bounded and the final fsync is short;
+ * - `auto`: whichever of the two writes durably faster in the file's
+ *   folder, measured once per filesystem ({@link resolveWriteMode}).
+ *
+ * @internal
+ */
+export type WriteMode = 'auto' | 'direct' | 'buffered';
 
 /** @internal */
 export type SequentialFileWriterOptions = {
+  /** Default `auto`. */
+  mode?: WriteMode;
   /**
-   * Write whole, aligned blocks with `O_DIRECT`, past the page cache, where
-   * the filesystem allows it (default true). Unaligned heads and tails, and
-   * every write on a filesystem without `O_DIRECT` (tmpfs), go through the
-   * page cache.
+   * The old switch: true is `direct`, false is `buffered` (`mode` wins).
    */
   direct?: boolean;
   /** Bytes per write, a multiple of 4096 (default 4 MiB). */
   blockSize?: number;
   /** Writes in flight at most while the next block fills (default 2). */
   maxInflight?: number;
+  /**
+   * Page-cache writes: start an `fdatasync` each time this many more bytes
+   * are written, and hold the caller while more than twice as many are not
+   * yet synced (default 64 MiB; 0: only the caller's syncs).
+   */
+  syncEveryBytes?: number;
 };
 
+/**
+ * Reads `modelHub.storage.writeMode` (`auto`, `direct` or `buffered`); the
+ * older `modelHub.storage.directIo` still works (true: `direct`, false:
+ * `buffered`). Default `auto`.
+ *
+ * @internal
+ */
+export function readWriteMode(config: Config): WriteMode {
+  const mode = config.getOptionalString('modelHub.storage.writeMode');
+  if (mode !== undefined) {
+    if (mode !== 'auto' && mode !== 'direct' && mode !== 'buffered') {
+      throw new Error(
+        `modelHub.storage.writeMode must be auto, direct or buffered, got '${mode}'`,
+      );
+    }
+    return mode;
+  }
+  const direct = config.getOptionalBoolean('modelHub.storage.directIo');
+  if (direct === undefined) {
+    return 'auto';
+  }
+  return direct ? 'direct' : 'buffered';
+}
+
 const pools = new Map<number, Buffer[]>();
+/** The page-aligned buffers (only they are pooled). */
+const aligned = new WeakSet<Buffer>();
 
 function releaseBuffer(buf: Buffer) {
+  if (!aligned.has(buf)) {
+    return;
+  }
   const pool = pools.get(buf.length) ?? [];
   pools.set(buf.length, pool);
   if (pool.length < MAX_POOLED_BUFFERS) {
     pool.push(buf);
   }
+}
+
+/**
+ * `count` page-aligned buffers of `size` bytes for `O_DIRECT` writes, or
+ * undefined where WebAssembly is off (`--jitless`). The memory of a
+ * `WebAssembly.Memory` starts on a page boundary (64 KiB); a `Buffer`'s
+ * does not, and a direct write from memory that is only sector-aligned
+ * (512 bytes) is accepted by the kernel but was 3-10x slower on a virtual
+ * disk (the pages are split into more segments).
+ */
+function pageAlignedBuffers(count: number, size: number): Buffer[] | undefined {
+  const pooled = pools.get(size) ?? [];
+  const out = pooled.splice(0, count);
+  const missing = count - out.length;
+  if (missing > 0) {
+    const stride = Math.ceil(size / WASM_PAGE) * WASM_PAGE;
+    let memory: WebAssembly.Memory;
+    try {
+      memory = new WebAssembly.Memory({
+        initial: (stride * missing) / WASM_PAGE,
+      });
+    } catch {
+      out.forEach(releaseBuffer);
+      return undefined;
+    }
+    const all = Buffer.from(memory.buffer);
+    for (let i = 0; i < missing; i++) {
+      const buf = all.subarray(i * stride, i * stride + size);
+      aligned.add(buf);
+      out.push(buf);
+    }
+  }
+  return out;
 }
 
 /** Opens a file for direct writes; undefined where the filesystem refuses. */
@@ -50,68 +136,119 @@ async function openDirect(path: string): Promise<fs.FileHandle | undefined> {
   }
 }
 
-/**
- * An aligned buffer of `size` bytes for `O_DIRECT` writes. JavaScript
- * cannot see the address of a buffer, so a slightly larger one is
- * allocated and the aligned offset inside it is found by probing a scratch
- * file in `dir`: a direct write of one block from an unaligned address
- * fails with `EINVAL`. Returns undefined when no offset works (a device
- * with larger blocks). Buffers are pooled, so probing is rare.
- */
-async function alignedBuffer(
+/** What {@link resolveWriteMode} measured in a folder. @internal */
+export type WriteModeDecision = {
+  mode: 'direct' | 'buffered';
+  /** MB/s of each mode, written and fsynced (best of two); 0: unavailable. */
+  directMBs: number;
+  bufferedMBs: number;
+};
+
+const decisions = new Map<string, Promise<WriteModeDecision>>();
+
+async function probeOnce(
   dir: string,
-  size: number,
-): Promise<Buffer | undefined> {
-  const pooled = pools.get(size)?.pop();
-  if (pooled) {
-    return pooled;
-  }
-  const path = join(dir, `.direct-io-probe-${randomUUID()}`);
-  const probe = await fs
-    .open(
-      path,
-      // eslint-disable-next-line no-bitwise
-      constants.O_WRONLY | constants.O_CREAT | constants.O_DIRECT,
-      0o600,
-    )
-    .catch(() => undefined);
+  mode: 'direct' | 'buffered',
+  bytes: number,
+  chunk: Buffer,
+): Promise<number> {
+  const path = join(dir, `.write-probe-${randomUUID()}`);
+  await fs.writeFile(path, '', { mode: 0o600 });
   try {
-    if (!probe) {
-      return undefined;
-    }
-    const raw = Buffer.allocUnsafeSlow(size + DIRECT_IO_ALIGNMENT);
-    raw.fill(0, 0, DIRECT_IO_ALIGNMENT * 2);
-    // V8 backing stores are at least 8-byte aligned
-    for (let offset = 0; offset < DIRECT_IO_ALIGNMENT; offset += 8) {
-      try {
-        await probe.write(raw, offset, DIRECT_IO_ALIGNMENT, 0);
-        return raw.subarray(offset, offset + size);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EINVAL') {
-          throw error;
+    const t0 = process.hrtime.bigint();
+    const writer = await SequentialFileWriter.open(path, 0, { mode });
+    try {
+      if (mode === 'direct' && !writer.usesDirectIo) {
+        return 0;
+      }
+      for (let done = 0; done < bytes; done += chunk.length) {
+        const wait = writer.write(chunk);
+        if (wait) {
+          await wait;
         }
       }
+      await writer.sync();
+    } finally {
+      await writer.close();
     }
-    return undefined;
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    return bytes / secs / 1e6;
   } finally {
-    await probe?.close().catch(() => {});
     await fs.rm(path, { force: true });
   }
 }
 
 /**
+ * The write mode for files in `dir`: `direct` and `buffered` are taken as
+ * they are; `auto` writes `probeBytes` (default 32 MiB) twice each way into
+ * a scratch file there, fsync included, and takes page-cache writes when
+ * they are at least 10% faster, else direct I/O (less CPU, no eviction of
+ * the page cache). The measurement is made once per filesystem (device) and
+ * process; concurrent callers share it.
+ *
+ * @internal
+ */
+export async function resolveWriteMode(
+  dir: string,
+  mode: WriteMode = 'auto',
+  options: { probeBytes?: number } = {},
+): Promise<WriteModeDecision> {
+  if (mode !== 'auto') {
+    return { mode, directMBs: 0, bufferedMBs: 0 };
+  }
+  if (constants.O_DIRECT === undefined) {
+    return { mode: 'buffered', directMBs: 0, bufferedMBs: 0 };
+  }
+  const { dev } = await fs.stat(dir);
+  const key = String(dev);
+  let decision = decisions.get(key);
+  if (!decision) {
+    const bytes = options.probeBytes ?? DEFAULT_PROBE_BYTES;
+    decision = (async () => {
+      const chunk = randomBytes(Math.min(bytes, 1024 * 1024));
+      let direct = 0;
+      let buffered = 0;
+      for (let round = 0; round < 2; round++) {
+        direct = Math.max(direct, await probeOnce(dir, 'direct', bytes, chunk));
+        buffered = Math.max(
+          buffered,
+          await probeOnce(dir, 'buffered', bytes, chunk),
+        );
+      }
+      const chosen: 'direct' | 'buffered' =
+        direct > 0 && buffered < direct * 1.1 ? 'direct' : 'buffered';
+      return { mode: chosen, directMBs: direct, bufferedMBs: buffered };
+    })();
+    decisions.set(key, decision);
+    decision.catch(() => decisions.delete(key));
+  }
+  return decision;
+}
+
+/** Forgets the measurements of {@link resolveWriteMode} (tests). @internal */
+export function forgetWriteModeDecisions() {
+  decisions.clear();
+}
+
+/**
  * Writes a stream of chunks to a file from an offset on, in large blocks
  * with up to `maxInflight` positional writes running in libuv's threads
- * while the next block fills. Blocks that start and end on 4 KiB
- * boundaries are written with `O_DIRECT` where the filesystem allows: the
- * bytes go to the device without passing through (and evicting) the page
- * cache, which costs the process far less CPU for files of many GiB and
- * leaves little dirty data for the final fsync. The caller's chunks are
- * copied into the block, so they may be reused as soon as `write` returns.
+ * while the next block fills. The caller's chunks are copied into the
+ * block, so they may be reused as soon as `write` returns.
+ *
+ * In `direct` mode, blocks that start and end on 4 KiB boundaries are
+ * written with `O_DIRECT` from page-aligned memory: the bytes go to the
+ * device without passing through (and evicting) the page cache, and little
+ * is left for the final fsync. In `buffered` mode every block goes through
+ * the page cache and an `fdatasync` runs in the background every
+ * `syncEveryBytes`, so dirty data stays bounded. `auto` (the default)
+ * takes the faster of the two for the file's filesystem, measured once
+ * ({@link resolveWriteMode}): on one virtual disk direct writes win 4x, on
+ * tmpfs page-cache writes win 3x.
  *
  * `written` is the offset up to which every byte has been written (not yet
- * fsynced: call {@link SequentialFileWriter.sync}); a failed write fails
- * the next call.
+ * fsynced: call {@link SequentialFileWriter.sync}); a failed write or
+ * background sync fails the next call.
  *
  * @internal
  */
@@ -131,6 +268,12 @@ export class SequentialFileWriter {
   private error: unknown;
   private writtenOffset: number;
   private closed = false;
+  /** The background fdatasync in progress (buffered mode). */
+  private syncing: Promise<void> | undefined;
+  /** Offset written when the last background sync started. */
+  private syncStartedAt: number;
+  /** Offset known synced (written when a completed sync started). */
+  private syncedOffset: number;
 
   private constructor(
     private readonly handle: fs.FileHandle,
@@ -138,11 +281,14 @@ export class SequentialFileWriter {
     private readonly blockSize: number,
     private readonly buffers: Buffer[],
     start: number,
+    private readonly syncEveryBytes: number,
   ) {
     this.free = [...buffers];
     this.block = this.free.pop()!;
     this.blockStart = start;
     this.writtenOffset = start;
+    this.syncStartedAt = start;
+    this.syncedOffset = start;
   }
 
   /**
@@ -161,30 +307,31 @@ export class SequentialFileWriter {
     const count = Math.max(1, options.maxInflight ?? 2) + 1;
     const handle = await fs.open(path, 'r+');
     let directHandle: fs.FileHandle | undefined;
-    const buffers: Buffer[] = [];
+    let buffers: Buffer[] | undefined;
+    let mode: WriteMode;
     try {
-      if (options.direct ?? true) {
+      mode =
+        options.mode ??
+        (options.direct === undefined
+          ? 'auto'
+          : options.direct
+          ? 'direct'
+          : 'buffered');
+      if (mode === 'auto') {
+        mode = (await resolveWriteMode(dirname(path))).mode;
+      }
+      // pooled for both modes: fresh memory costs page faults per write
+      buffers = pageAlignedBuffers(count, blockSize);
+      if (mode === 'direct' && buffers) {
         directHandle = await openDirect(path);
       }
-      if (directHandle) {
-        for (let i = 0; i < count && directHandle; i++) {
-          const buf = await alignedBuffer(dirname(path), blockSize);
-          if (buf) {
-            buffers.push(buf);
-          } else {
-            await directHandle.close();
-            directHandle = undefined;
-          }
-        }
-      }
     } catch (error) {
-      await directHandle?.close().catch(() => {});
+      buffers?.forEach(releaseBuffer);
       await handle.close();
       throw error;
     }
-    if (!directHandle) {
-      buffers.forEach(releaseBuffer);
-      buffers.length = 0;
+    if (!buffers) {
+      buffers = [];
       for (let i = 0; i < count; i++) {
         buffers.push(Buffer.allocUnsafeSlow(blockSize));
       }
@@ -193,8 +340,9 @@ export class SequentialFileWriter {
       handle,
       directHandle,
       blockSize,
-      buffers,
+      buffers!,
       start,
+      directHandle ? 0 : options.syncEveryBytes ?? DEFAULT_SYNC_EVERY_BYTES,
     );
   }
 
@@ -211,6 +359,19 @@ export class SequentialFileWriter {
   /** Whether aligned blocks go past the page cache. */
   get usesDirectIo(): boolean {
     return Boolean(this.directHandle);
+  }
+
+  /**
+   * Every byte before this offset is durable through the background syncs
+   * of buffered mode (the caller's own syncs are not counted).
+   */
+  get synced(): number {
+    return this.syncedOffset;
+  }
+
+  /** The mode the writer uses (`auto` resolved). */
+  get mode(): 'direct' | 'buffered' {
+    return this.directHandle ? 'direct' : 'buffered';
   }
 
   /** Room left in the current block before its (block-aligned) end. */
@@ -232,17 +393,21 @@ export class SequentialFileWriter {
       offset += n;
       if (this.capacity() === 0) {
         this.submit();
-        if (!this.nextBlock()) {
+        const throttled = this.tooMuchUnsynced();
+        if (throttled || !this.nextBlock()) {
           const rest =
             offset < chunk.length
               ? Buffer.from(chunk.subarray(offset))
               : undefined;
-          return this.waitForBuffer().then(() => {
-            if (rest) {
-              return this.write(rest);
+          return (async () => {
+            if (throttled) {
+              await this.waitForSyncs();
             }
-            return undefined;
-          });
+            await this.waitForBuffer();
+            if (rest) {
+              await this.write(rest);
+            }
+          })();
         }
       }
     }
@@ -290,6 +455,63 @@ export class SequentialFileWriter {
       this.writtenOffset = entry.end;
       this.free.push(entry.buf);
     }
+    this.maybeStartSync();
+  }
+
+  /**
+   * Buffered mode: starts an fdatasync of what is written once
+   * `syncEveryBytes` more are, one at a time, off the caller's path.
+   */
+  private maybeStartSync() {
+    if (
+      this.syncEveryBytes <= 0 ||
+      this.syncing ||
+      this.closed ||
+      this.error !== undefined ||
+      this.writtenOffset - this.syncStartedAt < this.syncEveryBytes
+    ) {
+      return;
+    }
+    const startedAt = this.writtenOffset;
+    this.syncStartedAt = startedAt;
+    this.syncing = this.handle.datasync().then(
+      () => {
+        this.syncedOffset = Math.max(this.syncedOffset, startedAt);
+        this.syncing = undefined;
+        this.maybeStartSync();
+      },
+      error => {
+        // never retried (fsyncgate): the writer fails
+        this.error ??= error;
+        this.syncing = undefined;
+      },
+    );
+  }
+
+  /** Whether the caller must wait for background syncs (bounded dirty data). */
+  private tooMuchUnsynced() {
+    return (
+      this.syncEveryBytes > 0 &&
+      this.blockStart - this.syncedOffset > 2 * this.syncEveryBytes
+    );
+  }
+
+  private async waitForSyncs() {
+    while (this.tooMuchUnsynced()) {
+      this.throwIfFailed();
+      if (this.syncing) {
+        await this.syncing;
+      } else if (this.inflight.length) {
+        await this.inflight[0].done;
+      } else {
+        this.syncStartedAt = Math.min(this.syncStartedAt, this.syncedOffset);
+        this.maybeStartSync();
+        if (!this.syncing) {
+          return;
+        }
+      }
+    }
+    this.throwIfFailed();
   }
 
   private nextBlock(): boolean {
@@ -345,6 +567,8 @@ export class SequentialFileWriter {
   /** Writes every accepted byte and fsyncs the file. */
   async sync(): Promise<void> {
     await this.flush();
+    await this.syncing;
+    this.throwIfFailed();
     // an fsync error is never retried (fsyncgate): it fails the writer
     try {
       await this.handle.sync();
@@ -381,7 +605,8 @@ export class SequentialFileWriter {
     }
     await Promise.all(this.inflight.map(i => i.done));
     this.closed = true;
-    if (this.error === undefined && this.directHandle !== undefined) {
+    await this.syncing;
+    if (this.error === undefined) {
       this.buffers.forEach(releaseBuffer);
     }
     await this.directHandle?.close().catch(() => {});
