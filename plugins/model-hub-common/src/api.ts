@@ -41,6 +41,52 @@ export const FILE_KINDS = [
 /** @public */
 export type FileKind = (typeof FILE_KINDS)[number];
 
+/**
+ * The kind of a file, from its path: the one classifier that uploads,
+ * packages, HF downloads and the local scan use.
+ *
+ * @public
+ */
+export function fileKindOf(path: string): FileKind {
+  const base = path.split('/').pop()!.toLocaleLowerCase('en-US');
+  if (
+    /\.(safetensors|bin|pt|pth|ckpt|gguf|ggml|onnx|h5|keras|pb|tflite|msgpack|joblib|pkl|npz)$/.test(
+      base,
+    )
+  ) {
+    return 'weights';
+  }
+  if (
+    /^(tokenizer.*|vocab\..*|merges\.txt|special_tokens_map\.json|added_tokens\.json|.*\.model|spiece\..*)$/.test(
+      base,
+    )
+  ) {
+    return 'tokenizer';
+  }
+  if (
+    /^(config|generation_config|preprocessor_config)\.json$|\.(ya?ml|json|toml|cfg|ini)$/.test(
+      base,
+    )
+  ) {
+    return 'config';
+  }
+  if (/\.(md|rst|txt|pdf|html)$|^(license|notice|readme)(\..*)?$/.test(base)) {
+    return 'docs';
+  }
+  return 'other';
+}
+
+/**
+ * The states in which a version's files may change; in every other state
+ * its files are frozen.
+ *
+ * @public
+ */
+export const EDITABLE_VERSION_STATES: readonly VersionState[] = [
+  'draft',
+  'changes_requested',
+];
+
 /** The states of a background job. @public */
 export const JOB_STATES = [
   'queued',
@@ -98,6 +144,13 @@ export type HubVersion = {
   createdAt: string;
   updatedAt: string;
   revision: number;
+  /**
+   * `sha256:<hex>` over the sorted path, sha256 and size of the files;
+   * changes with every added or removed file.
+   */
+  contentDigest?: string;
+  /** The content digest the version was approved with. */
+  approvedDigest?: string;
   fileCount: number;
   totalSize: number;
 };

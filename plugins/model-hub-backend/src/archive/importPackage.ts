@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { isDatabaseConflictError } from '@backstage/backend-plugin-api';
 import { ConflictError, InputError } from '@backstage/errors';
+import { fileKindOf } from '@internal/plugin-model-hub-common';
 import { Knex } from 'knex';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { HubFile, HubModel } from '../database/types';
@@ -15,7 +16,6 @@ import { inspectFile } from '../inspection/inspectFile';
 import { fileSource } from '../inspection/source';
 import { InspectionLimits, InspectionCheck } from '../inspection/types';
 import { VersionChecksStore } from '../inspection/VersionChecksStore';
-import { inferFileKind } from '../service/validation';
 import { ArtifactStore, PutBlobResult } from '../store/ArtifactStore';
 import { extractZip, StagedFile } from './extractZip';
 import { ArchiveOptions, requiredFilePattern } from './limits';
@@ -132,8 +132,9 @@ export type ImportPackageResult = {
  * archive is spooled to a staging folder, validated, extracted into staged
  * temporary files (hashed while written), verified file by file against its
  * manifest and the required files of the model type, and inspected. Only
- * then are the blobs written to the store and the version, its files and
- * checks inserted in one transaction. Any failure removes the staging
+ * then are the blobs written to the store and the version and its files
+ * inserted in one transaction of the store (the same file commit as every
+ * other way into a version), followed by the checks. Any failure removes the staging
  * folder and every blob this import created, leaving no row behind.
  *
  * @internal
@@ -220,68 +221,26 @@ export async function importPackage(options: {
       await fs.rm(file.stagedPath, { force: true });
     }
 
-    // then every row in one transaction
-    const now = new Date();
-    const versionId = randomUUID();
-    const rows: HubFile[] = [];
-    await db.transaction(async tx => {
-      await tx('model_versions').insert({
-        id: versionId,
-        model_id: model.id,
-        label,
-        state: 'draft',
-        source_type: 'upload',
-        source: JSON.stringify({ package: { layout: manifest.layout } }),
-        resolved_commit: null,
-        manifest_digest: `sha256:${manifestFile.sha256}`,
-        notes: null,
-        created_by: options.createdBy,
-        created_at: now,
-        updated_at: now,
-        revision: 0,
-      });
-      for (const file of files) {
-        const blob = blobs.get(file.path)!;
-        await tx('blobs')
-          .insert({
-            sha256: blob.sha256,
-            size: blob.size,
-            ref_count: 1,
-            location: blob.location,
-            created_at: now,
-            last_referenced_at: now,
-          })
-          .onConflict('sha256')
-          .merge({
-            ref_count: tx.raw('?? + 1', ['blobs.ref_count']),
-            last_referenced_at: now,
-          });
-        const kind = inferFileKind(file.path);
-        await tx('version_files').insert({
-          id: randomUUID(),
-          version_id: versionId,
-          path: file.path,
-          size: file.size,
-          sha256: file.sha256,
-          kind,
-          created_by: options.createdBy,
-          created_at: now,
-        });
-        rows.push({
-          path: file.path,
-          size: file.size,
-          sha256: file.sha256,
-          kind,
-          createdBy: options.createdBy,
-          createdAt: now.toISOString(),
-        });
-      }
-      await new VersionChecksStore(tx).write(versionId, checks, tx);
-      await tx('models').where({ id: model.id }).update({ updated_at: now });
+    // then the version and all its files in one transaction of the store,
+    // and the checks of the inspection
+    const version = await options.store.createVersion({
+      modelId: model.id,
+      label,
+      sourceType: 'upload',
+      source: { package: { layout: manifest.layout } },
+      manifestDigest: `sha256:${manifestFile.sha256}`,
+      createdBy: options.createdBy,
+      files: files.map(file => ({
+        path: file.path,
+        kind: fileKindOf(file.path),
+        blob: blobs.get(file.path)!,
+      })),
     });
     created.length = 0; // committed: the blobs are referenced now
+    await new VersionChecksStore(db).write(version.id, checks);
+    const rows = await options.store.listFiles({ versionId: version.id });
     return {
-      version: { id: versionId, label, state: 'draft' },
+      version: { id: version.id, label, state: 'draft' },
       files: rows.sort((a, b) => a.path.localeCompare(b.path)),
       checks,
       manifest: { layout: manifest.layout, sha256: manifestFile.sha256 },

@@ -4,7 +4,8 @@ import {
   isDatabaseConflictError,
   resolvePackagePath,
 } from '@backstage/backend-plugin-api';
-import { ConflictError, NotFoundError } from '@backstage/errors';
+import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
+import { EDITABLE_VERSION_STATES } from '@internal/plugin-model-hub-common';
 import { Knex } from 'knex';
 import {
   AddFileOptions,
@@ -14,6 +15,7 @@ import {
   CreateJobOptions,
   CreateModelOptions,
   CreateVersionOptions,
+  ExpectedFile,
   ListJobsOptions,
   ListModelsOptions,
   ModelHubStore,
@@ -30,6 +32,7 @@ import {
   VERSION_STATES,
   VersionState,
 } from './types';
+import { contentDigest, EMPTY_CONTENT_DIGEST } from './contentDigest';
 
 const migrationsDir = resolvePackagePath(
   '@internal/plugin-model-hub-backend',
@@ -74,6 +77,8 @@ type VersionRow = {
   created_at: DbDate;
   updated_at: DbDate;
   revision: number;
+  content_digest: string | null;
+  approved_digest: string | null;
 };
 
 type FileRow = {
@@ -175,6 +180,71 @@ async function conflictOnDuplicate<T>(
 /** The lower-cased entity ref of a model. */
 export function modelEntityRef(namespace: string, name: string): string {
   return `model:${namespace}/${name}`.toLocaleLowerCase('en-US');
+}
+
+/**
+ * States in which a version with an expected file list (HF) may still get
+ * the bytes of listed files: its content digest is that of the list, which
+ * review and approval are bound to.
+ */
+const FILLABLE_STATES: VersionState[] = [
+  ...EDITABLE_VERSION_STATES,
+  'in_review',
+  'approved',
+  'deprecated',
+];
+
+function notEditable(version: { label: string; state: string }) {
+  return new ConflictError(
+    `Version ${version.label} is ${version.state}; files can only change in a draft version or one with changes requested`,
+  );
+}
+
+type ExpectedFileRow = {
+  path: string;
+  size: number | string;
+  sha256: string | null;
+  git_oid: string | null;
+};
+
+/** The content digest of an expected file list; git blob ids stand in for missing sha256s. */
+function expectedDigest(rows: ExpectedFileRow[]): string {
+  return contentDigest(
+    rows.map(r => ({
+      path: r.path,
+      sha256: r.sha256 ?? `git-sha1:${r.git_oid ?? ''}`,
+      size: Number(r.size),
+    })),
+  );
+}
+
+/** Checks a file against the entry of an expected file list. */
+function assertExpected(
+  options: AddFileOptions,
+  expected: ExpectedFileRow | undefined,
+  label: string,
+) {
+  if (!expected) {
+    throw new ConflictError(
+      `${options.path} is not in the file list of version ${label}; no other file can be added`,
+    );
+  }
+  const matches =
+    Number(expected.size) === options.blob.size &&
+    (expected.sha256
+      ? expected.sha256 === options.blob.sha256
+      : Boolean(expected.git_oid) && expected.git_oid === options.gitOid);
+  if (!matches) {
+    throw new ConflictError(
+      `${options.path} does not match the file list of version ${label} (size ${
+        expected.size
+      }, ${
+        expected.sha256
+          ? `sha256 ${expected.sha256}`
+          : `git blob ${expected.git_oid}`
+      })`,
+    );
+  }
 }
 
 const SORT_COLUMNS = {
@@ -376,7 +446,19 @@ export class DatabaseModelHubStore implements ModelHubStore {
       created_at: now,
       updated_at: now,
       revision: 0,
+      content_digest: options.expectedFiles?.length
+        ? expectedDigest(
+            options.expectedFiles.map(f => ({
+              path: f.path,
+              size: f.size,
+              sha256: f.sha256 ?? null,
+              git_oid: f.gitOid ?? null,
+            })),
+          )
+        : EMPTY_CONTENT_DIGEST,
+      approved_digest: null,
     };
+    const files = options.files ?? [];
     await conflictOnDuplicate(`Version ${options.label} already exists`, () =>
       this.db.transaction(async tx => {
         const existing = await tx('model_versions')
@@ -386,12 +468,45 @@ export class DatabaseModelHubStore implements ModelHubStore {
           throw new ConflictError(`Version ${options.label} already exists`);
         }
         await tx('model_versions').insert(row);
+        for (let i = 0; i < (options.expectedFiles ?? []).length; i += 200) {
+          await tx('version_expected_files').insert(
+            options.expectedFiles!.slice(i, i + 200).map(f => ({
+              version_id: row.id,
+              path: f.path,
+              size: f.size,
+              sha256: f.sha256 ?? null,
+              git_oid: f.gitOid ?? null,
+            })),
+          );
+        }
+        for (const file of files) {
+          const { created } = await this.insertFile(
+            tx,
+            { ...file, versionId: row.id, createdBy: options.createdBy },
+            now,
+          );
+          if (!created) {
+            throw new InputError(`File ${file.path} is listed twice`);
+          }
+        }
+        if (files.length) {
+          await this.advanceVersion(
+            tx,
+            row.id,
+            Boolean(options.expectedFiles?.length),
+          );
+          row.revision = 1;
+        }
         await tx('models')
           .where({ id: options.modelId })
           .update({ updated_at: now });
       }),
     );
-    return this.mapVersion(row, { file_count: 0, total_size: 0 });
+    const version = await this.getVersion({
+      modelId: options.modelId,
+      label: options.label,
+    });
+    return version ?? this.mapVersion(row, { file_count: 0, total_size: 0 });
   }
 
   async getVersion(options: {
@@ -417,49 +532,33 @@ export class DatabaseModelHubStore implements ModelHubStore {
   async addFile(
     options: AddFileOptions,
   ): Promise<{ file: HubFile; created: boolean }> {
-    const now = new Date();
     return conflictOnDuplicate(`File ${options.path} already exists`, () =>
       this.db.transaction(async tx => {
-        const existing = await tx<FileRow>('version_files')
-          .where({ version_id: options.versionId, path: options.path })
+        const version = await this.lockVersion(tx, options.versionId);
+        const expected = await tx('version_expected_files')
+          .where({ version_id: version.id, path: options.path })
           .first();
-        if (existing) {
-          if (existing.sha256 === options.blob.sha256) {
-            return { file: this.mapFile(existing), created: false };
+        const hasList = Boolean(
+          expected ??
+            (await tx('version_expected_files')
+              .where({ version_id: version.id })
+              .first('path')),
+        );
+        if (hasList) {
+          assertExpected(options, expected, version.label);
+          if (!FILLABLE_STATES.includes(version.state as VersionState)) {
+            throw notEditable(version);
           }
-          throw new ConflictError(
-            `File ${options.path} already exists with other content`,
-          );
+        } else if (
+          !EDITABLE_VERSION_STATES.includes(version.state as VersionState)
+        ) {
+          throw notEditable(version);
         }
-        await tx('blobs')
-          .insert({
-            sha256: options.blob.sha256,
-            size: options.blob.size,
-            ref_count: 1,
-            location: options.blob.location,
-            created_at: now,
-            last_referenced_at: now,
-          })
-          .onConflict('sha256')
-          .merge({
-            ref_count: tx.raw('?? + 1', ['blobs.ref_count']),
-            last_referenced_at: now,
-          });
-        const row: FileRow = {
-          id: randomUUID(),
-          version_id: options.versionId,
-          path: options.path,
-          size: options.blob.size,
-          sha256: options.blob.sha256,
-          kind: options.kind,
-          created_by: options.createdBy,
-          created_at: now,
-        };
-        await tx('version_files').insert(row);
-        await tx('model_versions')
-          .where({ id: options.versionId })
-          .update({ updated_at: now, revision: tx.raw('revision + 1') });
-        return { file: this.mapFile(row), created: true };
+        const result = await this.insertFile(tx, options, new Date());
+        if (result.created) {
+          await this.advanceVersion(tx, version.id, hasList);
+        }
+        return result;
       }),
     );
   }
@@ -467,6 +566,10 @@ export class DatabaseModelHubStore implements ModelHubStore {
   async removeFile(options: { versionId: string; path: string }) {
     const now = new Date();
     await this.db.transaction(async tx => {
+      const version = await this.lockVersion(tx, options.versionId);
+      if (!EDITABLE_VERSION_STATES.includes(version.state as VersionState)) {
+        throw notEditable(version);
+      }
       const existing = await tx<FileRow>('version_files')
         .where({ version_id: options.versionId, path: options.path })
         .first();
@@ -480,10 +583,141 @@ export class DatabaseModelHubStore implements ModelHubStore {
           ref_count: tx.raw('ref_count - 1'),
           last_referenced_at: now,
         });
-      await tx('model_versions')
-        .where({ id: options.versionId })
-        .update({ updated_at: now, revision: tx.raw('revision + 1') });
+      const hasList = Boolean(
+        await tx('version_expected_files')
+          .where({ version_id: options.versionId })
+          .first('path'),
+      );
+      await this.advanceVersion(tx, options.versionId, hasList);
     });
+  }
+
+  async listExpectedFiles(options: {
+    versionId: string;
+  }): Promise<ExpectedFile[]> {
+    const rows = await this.db('version_expected_files')
+      .where({ version_id: options.versionId })
+      .orderBy('path', 'asc');
+    return rows.map(r => ({
+      path: r.path,
+      size: Number(r.size),
+      ...(r.sha256 && { sha256: r.sha256 }),
+      ...(r.git_oid && { gitOid: r.git_oid }),
+    }));
+  }
+
+  async listContributors(options: { versionId: string }): Promise<string[]> {
+    const rows = await this.db('version_contributors')
+      .where({ version_id: options.versionId })
+      .orderBy('principal', 'asc')
+      .select('principal');
+    return rows.map(r => r.principal as string);
+  }
+
+  /**
+   * Locks the row of a version for the rest of the transaction (`FOR
+   * UPDATE` on PostgreSQL; SQLite runs one writer at a time) and returns
+   * it; a transition of the version waits for the transaction, and one
+   * that already committed is seen here.
+   */
+  private async lockVersion(
+    tx: Knex.Transaction,
+    versionId: string,
+  ): Promise<Pick<VersionRow, 'id' | 'label' | 'state' | 'revision'>> {
+    const query = tx<VersionRow>('model_versions')
+      .where({ id: versionId })
+      .first('id', 'label', 'state', 'revision');
+    if (tx.client.config.client === 'pg') {
+      query.forUpdate();
+    }
+    const version = await query;
+    if (!version) {
+      throw new NotFoundError(`Version ${versionId} not found`);
+    }
+    return version;
+  }
+
+  /** Inserts a file (and its blob reference and uploader) into a version. */
+  private async insertFile(
+    tx: Knex.Transaction,
+    options: AddFileOptions,
+    now: Date,
+  ): Promise<{ file: HubFile; created: boolean }> {
+    const existing = await tx<FileRow>('version_files')
+      .where({ version_id: options.versionId, path: options.path })
+      .first();
+    if (existing) {
+      if (existing.sha256 === options.blob.sha256) {
+        return { file: this.mapFile(existing), created: false };
+      }
+      throw new ConflictError(
+        `File ${options.path} already exists with other content`,
+      );
+    }
+    await tx('blobs')
+      .insert({
+        sha256: options.blob.sha256,
+        size: options.blob.size,
+        ref_count: 1,
+        location: options.blob.location,
+        created_at: now,
+        last_referenced_at: now,
+      })
+      .onConflict('sha256')
+      .merge({
+        ref_count: tx.raw('?? + 1', ['blobs.ref_count']),
+        last_referenced_at: now,
+      });
+    const row: FileRow = {
+      id: randomUUID(),
+      version_id: options.versionId,
+      path: options.path,
+      size: options.blob.size,
+      sha256: options.blob.sha256,
+      kind: options.kind,
+      created_by: options.createdBy,
+      created_at: now,
+    };
+    await tx('version_files').insert(row);
+    await tx('version_contributors')
+      .insert({
+        version_id: options.versionId,
+        principal: options.createdBy,
+        created_at: now,
+      })
+      .onConflict(['version_id', 'principal'])
+      .ignore();
+    return { file: this.mapFile(row), created: true };
+  }
+
+  /**
+   * Advances the revision of a version and recomputes its content digest:
+   * over its files, or for a version with an expected file list (HF) over
+   * that list, which the files only fill in.
+   */
+  private async advanceVersion(
+    tx: Knex.Transaction,
+    versionId: string,
+    hasList: boolean,
+  ): Promise<void> {
+    const digest = hasList
+      ? expectedDigest(
+          await tx('version_expected_files')
+            .where({ version_id: versionId })
+            .select('path', 'size', 'sha256', 'git_oid'),
+        )
+      : contentDigest(
+          await tx('version_files')
+            .where({ version_id: versionId })
+            .select('path', 'sha256', 'size'),
+        );
+    await tx('model_versions')
+      .where({ id: versionId })
+      .update({
+        updated_at: new Date(),
+        revision: tx.raw('revision + 1'),
+        content_digest: digest,
+      });
   }
 
   async getFile(options: {
@@ -901,6 +1135,8 @@ export class DatabaseModelHubStore implements ModelHubStore {
       createdAt: toIso(row.created_at),
       updatedAt: toIso(row.updated_at),
       revision: Number(row.revision),
+      contentDigest: opt(row.content_digest),
+      approvedDigest: opt(row.approved_digest),
       fileCount: Number(counts.file_count ?? 0),
       totalSize: Number(counts.total_size ?? 0),
     };

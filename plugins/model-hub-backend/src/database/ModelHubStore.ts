@@ -49,6 +49,25 @@ export type CreateVersionOptions = {
   manifestDigest?: string;
   notes?: string;
   createdBy: string;
+  /**
+   * Files of the new version, added in the same transaction (a ZIP package
+   * is imported all or nothing).
+   */
+  files?: Omit<AddFileOptions, 'versionId' | 'createdBy'>[];
+  /**
+   * The file list an HF version is synced with: later files of the version
+   * must be in it with the same content (sha256 for LFS files, the git blob
+   * id for files stored in git).
+   */
+  expectedFiles?: ExpectedFile[];
+};
+
+/** A file an HF version is expected to have. @internal */
+export type ExpectedFile = {
+  path: string;
+  size: number;
+  sha256?: string;
+  gitOid?: string;
 };
 
 /** @internal */
@@ -58,6 +77,11 @@ export type AddFileOptions = {
   kind: FileKind;
   blob: { sha256: string; size: number; location: string };
   createdBy: string;
+  /**
+   * The git blob id the bytes were verified against (HF files stored in
+   * git, which have no sha256 in the file list).
+   */
+  gitOid?: string;
 };
 
 /** @internal */
@@ -131,14 +155,29 @@ export interface ModelHubStore {
 
   /**
    * Adds a file to a version, pointing at a blob that is already durable in
-   * the artifact store. Creates the blob row or adds a reference to it, in
-   * one transaction. Adding the same content at the same path again is a
-   * no-op; other content at an existing path is a conflict.
+   * the artifact store, in one transaction that locks the version row,
+   * checks that the version is editable (`draft`, `changes_requested`),
+   * creates the blob row or adds a reference to it, inserts the file,
+   * records its uploader as a contributor and advances the version's
+   * revision and content digest. A version with an expected file list (HF)
+   * takes only files of that list with the listed content, and in any
+   * state after approval only those (the bytes of an approved list filling
+   * in). Adding the same content at the same path again is a no-op; other
+   * content at an existing path, or a version that is not editable, is a
+   * conflict (`ConflictError`).
    */
   addFile(
     options: AddFileOptions,
   ): Promise<{ file: HubFile; created: boolean }>;
+  /**
+   * Removes a file of an editable version (`ConflictError` otherwise),
+   * advancing its revision and content digest.
+   */
   removeFile(options: { versionId: string; path: string }): Promise<void>;
+  /** The expected file list of an HF version (empty for other versions). */
+  listExpectedFiles(options: { versionId: string }): Promise<ExpectedFile[]>;
+  /** Everyone who put a file into a version (its uploaders). */
+  listContributors(options: { versionId: string }): Promise<string[]>;
   getFile(options: {
     versionId: string;
     path: string;

@@ -1,6 +1,5 @@
 import { parse as parseYaml } from 'yaml';
 import type { ModelFormat, ModelType } from '@internal/plugin-model-hub-common';
-import type { FileKind } from '../database/types';
 
 /** What a model card's front matter says about a model. @internal */
 export type CardMetadata = {
@@ -99,24 +98,6 @@ export function modelFormatOf(paths: string[]): ModelFormat | undefined {
   if (has(/\.(bin|pt|pth)$/)) return 'pytorch';
   if (has(/\.joblib$/)) return 'joblib';
   return undefined;
-}
-
-/** The kind of a file of a version, from its path. @internal */
-export function fileKindOf(path: string): FileKind {
-  const name = path.split('/').pop()!.toLowerCase();
-  if (/\.(safetensors|gguf|onnx|bin|pt|pth|h5|msgpack|ckpt|joblib|tflite)$/.test(name)) {
-    return 'weights';
-  }
-  if (/^(tokenizer.*|vocab\..*|merges\.txt|special_tokens_map\.json|.*\.model)$/.test(name)) {
-    return 'tokenizer';
-  }
-  if (/\.(json|ya?ml)$/.test(name)) {
-    return 'config';
-  }
-  if (/\.(md|txt)$/.test(name) || name === 'license') {
-    return 'docs';
-  }
-  return 'other';
 }
 
 const TAG_PATTERN = /^[a-z0-9:+#]+(-[a-z0-9:+#]+)*$/;

@@ -1,7 +1,7 @@
 import { InputError } from '@backstage/errors';
 import { ModelHubStore } from '../database/ModelHubStore';
 import type { FileResponse } from '../huggingface/HuggingFaceClient';
-import { fileKindOf } from '../huggingface/metadata';
+import { commitBlob } from '../service/ingest';
 import { ArtifactStore } from '../store/ArtifactStore';
 import {
   DownloadFile,
@@ -154,36 +154,23 @@ export function createDownloadExecutor(options: {
         );
         blob = result;
       }
-      try {
-        await store.addFile({
-          versionId,
-          path: file.path,
-          kind: fileKindOf(file.path),
-          blob,
-          createdBy: job.createdBy,
-        });
-      } catch (error) {
-        if (blob.created && !(await store.getBlob({ sha256: blob.sha256 }))) {
-          await artifacts.delete(blob.sha256);
-        }
-        throw error;
-      }
-      if (options.onFileStored) {
-        await options
-          .onFileStored(versionId, {
-            path: file.path,
-            sha256: blob.sha256,
-            size: file.size,
-          })
-          .catch(error =>
-            ctx.log(
-              'warn',
-              `${file.path}: format inspection failed: ${
-                (error as Error).message
-              }`,
-            ),
-          );
-      }
+      // the one commit path into a version: an HF version takes only the
+      // files of the list it was synced (and approved) with
+      await commitBlob({
+        store,
+        artifacts,
+        versionId,
+        path: file.path,
+        blob,
+        createdBy: job.createdBy,
+        ...(!file.lfsSha256 && file.oid && { gitOid: file.oid }),
+        inspect: options.onFileStored,
+        onInspectionError: error =>
+          ctx.log(
+            'warn',
+            `${file.path}: format inspection failed: ${error.message}`,
+          ),
+      });
       doneBytes += file.size;
       filesDone += 1;
       report(file.path, 0);

@@ -55,6 +55,14 @@ export function addScanRoutes(
           namespace: options.namespace,
           owner,
           createdBy: principalRef(credentials),
+          inspect: ctx.options.inspection
+            ? (versionId, file) =>
+                ctx.options.inspection!.inspectStoredFile(
+                  versionId,
+                  file,
+                  ctx.options.artifacts,
+                )
+            : undefined,
         });
         return {
           result: scanned,

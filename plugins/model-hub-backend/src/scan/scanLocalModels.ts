@@ -3,10 +3,10 @@ import { createReadStream, promises as fs } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { InputError, NotFoundError } from '@backstage/errors';
 import { ModelHubStore } from '../database/ModelHubStore';
-import { ingestFile } from '../service/ingest';
+import { EDITABLE_VERSION_STATES } from '@internal/plugin-model-hub-common';
+import { ingestFile, InspectCommitted } from '../service/ingest';
 import { ArtifactStore } from '../store/ArtifactStore';
 import {
-  fileKindOf,
   modelFormatOf,
   modelTypeOf,
   parseModelCard,
@@ -105,6 +105,8 @@ export async function scanLocalModels(options: {
   namespace: string;
   owner: string;
   createdBy: string;
+  /** The format inspection of each committed file. */
+  inspect?: InspectCommitted;
 }): Promise<{ models: ScannedModel[]; skipped: string[] }> {
   const realRoot = await fs.realpath(options.root);
   const start = await resolveInsideRoot(options.root, options.path);
@@ -211,6 +213,11 @@ export async function scanLocalModels(options: {
       });
       continue;
     }
+    if (existing && !EDITABLE_VERSION_STATES.includes(existing.state)) {
+      // its files are frozen: a scan never adds to a submitted version
+      skipped.push(id);
+      continue;
+    }
     const version =
       existing ??
       (await options.store.createVersion({
@@ -228,11 +235,11 @@ export async function scanLocalModels(options: {
         artifacts: options.artifacts,
         versionId: version.id,
         path: f.path,
-        kind: fileKindOf(f.path),
         content: createReadStream(f.full, { highWaterMark: 1024 * 1024 }),
         expectedSha256: f.sha256,
         expectedSize: f.size,
         createdBy: options.createdBy,
+        inspect: options.inspect,
       });
     }
     models.push({

@@ -1,73 +1,85 @@
 import { Readable } from 'node:stream';
 import { ConflictError } from '@backstage/errors';
+import { fileKindOf } from '@internal/plugin-model-hub-common';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { FileKind, HubFile } from '../database/types';
 import { ArtifactStore, PutBlobResult } from '../store/ArtifactStore';
 
 /**
- * Stores a file of a version: the bytes first, into the content-addressed
- * store, and the rows that point at them only once the bytes are durable.
- * A failed row insert leaves no row, and a blob that this call created and
- * nothing references is removed again.
+ * What runs once a file is committed to a version (the format inspection
+ * into the version's checks). Its failure never undoes the commit.
  *
  * @internal
  */
-export async function ingestFile(options: {
-  store: ModelHubStore;
-  artifacts: ArtifactStore;
-  versionId: string;
-  path: string;
-  kind: FileKind;
-  content: Readable;
-  expectedSha256?: string;
-  expectedSize?: number;
-  maxSize?: number;
-  createdBy: string;
-}): Promise<{ file: HubFile; created: boolean }> {
-  const { store, artifacts } = options;
-  const blob = await artifacts.put(options.content, {
+export type InspectCommitted = (
+  versionId: string,
+  file: { path: string; sha256: string; size: number },
+) => Promise<unknown>;
+
+/**
+ * The one way a file enters a version (PUT, multipart, tus, HF downloads,
+ * the local scan; ZIP packages commit their files with the new version in
+ * the store's `createVersion`): the bytes first, into the content-addressed
+ * store, then {@link commitBlob}.
+ *
+ * @internal
+ */
+export async function ingestFile(
+  options: Omit<CommitFileOptions, 'blob'> & {
+    content: Readable;
+    expectedSha256?: string;
+    expectedSize?: number;
+    maxSize?: number;
+  },
+): Promise<{ file: HubFile; created: boolean }> {
+  const blob = await options.artifacts.put(options.content, {
     expectedSha256: options.expectedSha256,
     expectedSize: options.expectedSize,
     maxSize: options.maxSize,
   });
-  return commitBlob({
-    store,
-    artifacts,
-    versionId: options.versionId,
-    path: options.path,
-    kind: options.kind,
-    blob,
-    createdBy: options.createdBy,
-  });
+  return commitBlob({ ...options, blob });
 }
 
-/**
- * Adds the rows of a file whose blob is already durable in the store (the
- * second half of {@link ingestFile}; uploads that were hashed and written
- * as they arrived start here): a failed insert removes a blob that only
- * this call created, and a blob garbage collected in between fails with a
- * 409.
- *
- * @internal
- */
-export async function commitBlob(options: {
+/** @internal */
+export type CommitFileOptions = {
   store: ModelHubStore;
   artifacts: ArtifactStore;
   versionId: string;
   path: string;
-  kind: FileKind;
+  /** Defaults to the kind {@link fileKindOf} gives the path. */
+  kind?: FileKind;
   blob: PutBlobResult;
   createdBy: string;
-}): Promise<{ file: HubFile; created: boolean }> {
+  /** The git blob id an HF file stored in git was verified against. */
+  gitOid?: string;
+  /** Runs after the commit; its errors go to `onInspectionError`. */
+  inspect?: InspectCommitted;
+  onInspectionError?: (error: Error) => unknown;
+};
+
+/**
+ * Commits a file whose blob is already durable in the store: the store's
+ * `addFile` locks the version row, refuses a version that is not editable
+ * (409), inserts the file and advances the version's revision and content
+ * digest in one transaction; then the inspection runs. A failed commit
+ * removes a blob that only this call created, and a blob garbage collected
+ * in between fails with a 409.
+ *
+ * @internal
+ */
+export async function commitBlob(
+  options: CommitFileOptions,
+): Promise<{ file: HubFile; created: boolean }> {
   const { store, artifacts, blob } = options;
   let result: { file: HubFile; created: boolean };
   try {
     result = await store.addFile({
       versionId: options.versionId,
       path: options.path,
-      kind: options.kind,
+      kind: options.kind ?? fileKindOf(options.path),
       blob,
       createdBy: options.createdBy,
+      ...(options.gitOid && { gitOid: options.gitOid }),
     });
   } catch (error) {
     if (blob.created && !(await store.getBlob({ sha256: blob.sha256 }))) {
@@ -79,14 +91,20 @@ export async function commitBlob(options: {
   // bytes of a long unreferenced blob between the write and addFile.
   if (!(await artifacts.stat(blob.sha256))) {
     if (result.created) {
-      await store.removeFile({
-        versionId: options.versionId,
-        path: options.path,
-      });
+      await store
+        .removeFile({ versionId: options.versionId, path: options.path })
+        .catch(() => {});
     }
     throw new ConflictError(
       'The content was garbage collected during the upload; retry the upload',
     );
+  }
+  if (options.inspect) {
+    try {
+      await options.inspect(options.versionId, result.file);
+    } catch (error) {
+      options.onInspectionError?.(error as Error);
+    }
   }
   return result;
 }

@@ -209,33 +209,3 @@ export function parseFilePath(raw: unknown): string {
   }
   return path.normalize('NFC');
 }
-
-/** Guesses the kind of a file from its path. @internal */
-export function inferFileKind(path: string): (typeof FILE_KINDS)[number] {
-  const base = path.split('/').pop()!.toLocaleLowerCase('en-US');
-  if (
-    /\.(safetensors|bin|pt|pth|ckpt|gguf|ggml|onnx|h5|keras|pb|tflite|msgpack|joblib|pkl|npz)$/.test(
-      base,
-    )
-  ) {
-    return 'weights';
-  }
-  if (
-    /^(tokenizer.*|vocab\..*|merges\.txt|special_tokens_map\.json|added_tokens\.json|.*\.model|spiece\..*)$/.test(
-      base,
-    )
-  ) {
-    return 'tokenizer';
-  }
-  if (
-    /^(config|generation_config|preprocessor_config)\.json$|\.(ya?ml|json|toml|cfg|ini)$/.test(
-      base,
-    )
-  ) {
-    return 'config';
-  }
-  if (/\.(md|rst|txt|pdf|html)$|^(license|notice|readme)(\..*)?$/.test(base)) {
-    return 'docs';
-  }
-  return 'other';
-}

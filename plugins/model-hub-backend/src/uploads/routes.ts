@@ -11,6 +11,7 @@ import {
   NotFoundError,
 } from '@backstage/errors';
 import {
+  EDITABLE_VERSION_STATES,
   modelHubArtifactUploadPermission,
   modelHubVersionCreatePermission,
 } from '@internal/plugin-model-hub-common';
@@ -27,7 +28,6 @@ import {
 import { InspectionCheck } from '../inspection/types';
 import { RouteContext, principalRef } from '../service/context';
 import {
-  inferFileKind,
   parseFilePath,
   parseInput,
   versionParams,
@@ -35,7 +35,8 @@ import {
 } from '../service/validation';
 import { stagingDirectory, tusDirectory, UploadsConfig } from './config';
 import { ArtifactStore } from '../store/ArtifactStore';
-import { adoptIntoLocalStore, commitBlob } from './commit';
+import { commitBlob } from '../service/ingest';
+import { moveIntoLocalStore } from '../store/LocalArtifactStore';
 import { HashingFileStore, UPLOAD_ID_PATTERN } from './HashingFileStore';
 import { parseMultipartFile } from './multipart';
 import { UploadSessionsStore } from './UploadSessionsStore';
@@ -52,11 +53,12 @@ export type UploadRoutesOptions = {
   localStorePath?: string;
 };
 
-/** Versions in these states accept files (as for PUT …/files/{path}). */
-const MUTABLE_STATES: HubVersion['state'][] = ['draft', 'changes_requested'];
-
+/**
+ * Fails early for versions whose files cannot change (as for PUT
+ * …/files/{path}); the store checks again when the file is committed.
+ */
 function assertMutable(version: { label: string; state: string }) {
-  if (!MUTABLE_STATES.includes(version.state as HubVersion['state'])) {
+  if (!EDITABLE_VERSION_STATES.includes(version.state as HubVersion['state'])) {
     throw new ConflictError(
       `Version ${version.label} is ${version.state}; files can only change in a draft version or one with changes requested`,
     );
@@ -147,7 +149,7 @@ export async function createUploadRoutes(options: UploadRoutesOptions) {
     sessions,
     expirationMs: config.expirationMs,
     syncIntervalBytes: config.syncIntervalBytes,
-    directIo: config.directIo,
+    writeMode: config.writeMode,
   });
 
   /** Removes expired uploads and leftovers of interrupted imports. */
@@ -292,6 +294,7 @@ function addUploadRoutes(
         throw new NotFoundError('Upload not found');
       }
       const size = upload.size!;
+      let found: InspectionCheck[] = [];
       const result = await ctx.audited(
         node,
         {
@@ -318,13 +321,11 @@ function addUploadRoutes(
               `Checksum mismatch: expected sha256 ${expected}, got ${sha256}`,
             );
           }
-          const kind =
-            (upload.metadata?.kind as FileKind | undefined) ??
-            inferFileKind(session.path);
+          const kind = upload.metadata?.kind as FileKind | undefined;
           const file = datastore.filePath(upload.id);
           const blob =
             (localStorePath &&
-              (await adoptIntoLocalStore({
+              (await moveIntoLocalStore({
                 storeRoot: localStorePath,
                 file,
                 sha256,
@@ -342,6 +343,13 @@ function addUploadRoutes(
             kind,
             blob,
             createdBy: principalRef(credentials),
+            inspect: async (versionId, committed) => {
+              found = await inspectAndRecord(
+                versionId,
+                committed.path,
+                committed,
+              );
+            },
           });
           return {
             result: ingested,
@@ -349,11 +357,6 @@ function addUploadRoutes(
             meta: { sha256, versionLabel: version.label },
           };
         },
-      );
-      const found = await inspectAndRecord(
-        session.versionId,
-        session.path,
-        result.file,
       );
       await datastore.discard(upload.id);
       return {
@@ -624,7 +627,7 @@ function addUploadRoutes(
           const path = parseFilePath(fields.path ?? filename);
           const kind = fields.kind
             ? parseInput(z.enum(FILE_KINDS), fields.kind, 'kind')
-            : inferFileKind(path);
+            : undefined;
           const sha256 = fields.sha256
             ? parseInput(
                 z
@@ -649,6 +652,7 @@ function addUploadRoutes(
           }
         },
       );
+      let found: InspectionCheck[] = [];
       const result = await ctx.audited(
         req,
         {
@@ -668,6 +672,13 @@ function addUploadRoutes(
             kind: staged.kind,
             blob: staged.blob,
             createdBy: principalRef(credentials),
+            inspect: async (versionId, committed) => {
+              found = await inspectAndRecord(
+                versionId,
+                committed.path,
+                committed,
+              );
+            },
           });
           return {
             result: { ...ingested, path: staged.path },
@@ -675,11 +686,6 @@ function addUploadRoutes(
             meta: { sha256: ingested.file.sha256, size: ingested.file.size },
           };
         },
-      );
-      const found = await inspectAndRecord(
-        version.id,
-        result.path,
-        result.file,
       );
       res
         .status(result.created ? 201 : 200)

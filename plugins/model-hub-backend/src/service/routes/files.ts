@@ -1,6 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import { ConflictError, InputError } from '@backstage/errors';
 import {
+  EDITABLE_VERSION_STATES,
   modelHubArtifactDownloadPermission,
   modelHubArtifactUploadPermission,
 } from '@internal/plugin-model-hub-common';
@@ -13,18 +14,18 @@ import { buildFileTree } from '../fileTree';
 import { ingestFile } from '../ingest';
 import { parseRange } from '../range';
 import {
-  inferFileKind,
   parseFilePath,
   parseInput,
   uploadQuery,
   versionParams,
 } from '../validation';
 
-/** Versions in these states accept changes to their files. */
-const MUTABLE_STATES: HubVersion['state'][] = ['draft', 'changes_requested'];
-
+/**
+ * Fails early (before a body is read) for versions whose files cannot
+ * change; the store checks again when the file is committed.
+ */
 function assertMutable(version: HubVersion) {
-  if (!MUTABLE_STATES.includes(version.state)) {
+  if (!EDITABLE_VERSION_STATES.includes(version.state)) {
     throw new ConflictError(
       `Version ${version.label} is ${version.state}; files can only change in a draft version or one with changes requested`,
     );
@@ -96,18 +97,23 @@ export function addFileRoutes(router: Router, ctx: RouteContext) {
           artifacts,
           versionId: version.id,
           path,
-          kind: query.kind ?? inferFileKind(path),
+          kind: query.kind,
           content: req,
           expectedSha256: query.sha256,
           expectedSize,
           maxSize: maxUploadBytes,
           createdBy: principalRef(credentials),
+          inspect: ctx.options.inspection
+            ? (versionId, file) =>
+                ctx.options.inspection!.inspectStoredFile(
+                  versionId,
+                  file,
+                  artifacts,
+                )
+            : undefined,
+          onInspectionError: error =>
+            ctx.options.logger.warn(`Inspection of ${path} failed: ${error}`),
         });
-        await ctx.options.inspection?.inspectStoredFile(
-          version.id,
-          ingested.file,
-          artifacts,
-        );
         return {
           result: ingested,
           credentials,
