@@ -8,6 +8,7 @@
 
 export { catalogModuleModelHub as default } from './module';
 export { ModelEntityProcessor } from './processor/ModelEntityProcessor';
+export { ModelHubSyncProcessor } from './processor/ModelHubSyncProcessor';
 export {
   ModelHubEntityProvider,
   HUGGINGFACE_REPO_ID_ANNOTATION,

@@ -19,6 +19,10 @@ import { createUploadRoutes } from './uploads/routes';
 import { join } from 'node:path';
 
 /**
+import { CatalogModelSync } from './catalogSync/CatalogModelSync';
+import { readCatalogSyncConfig, readRetentionConfig } from './lifecycle/config';
+import { ModelLifecycleStore } from './lifecycle/ModelLifecycleStore';
+import { applyRetention } from './lifecycle/retention';
  * Model Hub backend plugin: model versions, a content-addressed artifact
  * store, its REST API under `/api/model-hub`, and its permissions.
  *
@@ -176,8 +180,68 @@ export const modelHubPlugin = createBackendPlugin({
             userInfo: deps.userInfo,
             permissions: deps.permissions,
             auditor: deps.auditor,
+        // catalog and hub as one: catalog-defined Models are reconciled
+        // into hub rows on a schedule (and on the catalog module's
+        // notifications, through POST /catalog-sync/entities)
+        const db = await deps.database.getClient();
+        const catalogSync = new CatalogModelSync({
+          db,
+          store,
+          catalog: deps.catalog,
+          auth: deps.auth,
+          discovery: deps.discovery,
+          auditor: deps.auditor,
+          logger: logger.child({ target: 'catalog-sync' }),
+        });
+        const catalogSyncConfig = readCatalogSyncConfig(config);
+        if (catalogSyncConfig.enabled) {
+          await scheduler.scheduleTask({
+            id: 'model-hub-catalog-sync',
+            scope: 'global',
+            ...catalogSyncConfig.schedule,
+            fn: async () => {
+              try {
+                const result = await catalogSync.reconcile();
+                logger.info(
+                  `Catalog reconcile: ${result.created} created, ${result.updated} updated, ${result.restored} restored, ${result.orphaned} orphaned, ${result.unchanged} unchanged`,
+                );
+              } catch (error) {
+                logger.error('Catalog reconcile failed', error as Error);
+              }
+            },
+          });
+        }
+        // deletes, metadata edits and the retention policy
+        const lifecycle = new ModelLifecycleStore(db);
+        const retention = readRetentionConfig(config);
+        if (retention) {
+          await scheduler.scheduleTask({
+            id: 'model-hub-retention',
+            scope: 'global',
+            ...retention.schedule,
+            fn: async () => {
+              try {
+                const result = await applyRetention({
+                  config: retention,
+                  lifecycle,
+                  store,
+                  approvals,
+                  auditor: deps.auditor,
+                  logger,
+                });
+                logger.info(
+                  `Retention archived ${result.archived} versions and released ${result.releasedFiles} files (${result.releasedBytes} bytes) of ${result.releasedVersions} archived versions`,
+                );
+              } catch (error) {
+                logger.error('Retention failed', error as Error);
+              }
+            },
+          });
+        }
             catalog: deps.catalog,
             logger,
+            lifecycle,
+            catalogSync,
             maxUploadBytes: hubConfig.upload.maxFileSizeBytes,
             gcGracePeriodMs: hubConfig.gc.gracePeriodMs,
           }),

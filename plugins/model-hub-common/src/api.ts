@@ -124,6 +124,19 @@ export type HubModel = {
   sourceType: SourceType;
   source?: ModelSource;
   tags: string[];
+  /** Entity ref of the system the model is part of. */
+  system?: string;
+  /**
+   * Where the model is defined, and so which side is the source of truth:
+   * `catalog` (catalog YAML; reconciled into the hub, read-only here) or
+   * `hub` (created through the API; emitted into the catalog).
+   */
+  origin?: 'catalog' | 'hub';
+  /**
+   * When the catalog stopped holding this catalog-defined model: it is
+   * read-only and an administrator may delete it.
+   */
+  orphanedAt?: string;
   createdBy: string;
   createdAt: string;
   updatedAt: string;

@@ -15,6 +15,15 @@ export const MODEL_API_VERSION = 'model-hub.dev/v1alpha1' as const;
 export const MODEL_KIND = 'Model' as const;
 
 /**
+ * The annotation (value `hub`) on the Model entities the Model Hub entity
+ * provider emits, i.e. models created through the API: their hub row is
+ * their source of truth, so the catalog reconcile never reads them back.
+ *
+ * @public
+ */
+export const MODEL_HUB_ORIGIN_ANNOTATION = 'model-hub.dev/origin';
+
+/**
  * The types a Model can have.
  *
  * @public

@@ -4,12 +4,15 @@ import {
 } from '@backstage/backend-plugin-api';
 import { catalogProcessingExtensionPoint } from '@backstage/plugin-catalog-node';
 import { ModelEntityProcessor } from '../processor/ModelEntityProcessor';
+import { ModelHubSyncProcessor } from '../processor/ModelHubSyncProcessor';
 import { ModelHubEntityProvider } from '../providers/ModelHubEntityProvider';
 
 /**
  * Adds the `Model` kind of Model Hub to the catalog: registers the
- * {@link ModelEntityProcessor}, and the {@link ModelHubEntityProvider} that
- * emits the hub's models (`catalog.providers.modelHub`).
+ * {@link ModelEntityProcessor}, the {@link ModelHubSyncProcessor} that tells
+ * the hub about edited catalog-defined Models, and the
+ * {@link ModelHubEntityProvider} that emits the hub's models
+ * (`catalog.providers.modelHub`).
  *
  * @public
  */
@@ -28,6 +31,13 @@ export const catalogModuleModelHub = createBackendModule({
       },
       async init({ catalog, config, ...services }) {
         catalog.addProcessor(new ModelEntityProcessor());
+        // edits of catalog-defined Models reach the hub as they are
+        // processed (off with modelHub.catalogSync.enabled: false)
+        if (
+          config.getOptionalBoolean('modelHub.catalogSync.enabled') !== false
+        ) {
+          catalog.addProcessor(new ModelHubSyncProcessor(services));
+        }
         catalog.addEntityProvider(
           ModelHubEntityProvider.fromConfig(config, services),
         );

@@ -48,6 +48,7 @@ describe('ModelHubEntityProvider helpers', () => {
           'backstage.io/managed-by-location': 'url:http://hub/models/default/acme--tiny-llm',
           'backstage.io/managed-by-origin-location':
             'url:http://hub/models/default/acme--tiny-llm',
+          'model-hub.dev/origin': 'hub',
           'huggingface.co/repo-id': 'acme/tiny-llm',
           'model-hub.dev/synced-commit': 'a'.repeat(40),
           'model-hub.dev/upstream-commit': 'b'.repeat(40),

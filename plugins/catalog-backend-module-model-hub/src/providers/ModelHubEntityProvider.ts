@@ -18,6 +18,7 @@ import {
 import {
   MODEL_API_VERSION,
   MODEL_FORMATS,
+  MODEL_HUB_ORIGIN_ANNOTATION,
   MODEL_KIND,
   MODEL_TYPES,
   ModelEntityV1alpha1,
@@ -117,6 +118,7 @@ export function toModelEntity(
   const annotations: Record<string, string> = {
     [ANNOTATION_LOCATION]: options.location,
     [ANNOTATION_ORIGIN_LOCATION]: options.location,
+    [MODEL_HUB_ORIGIN_ANNOTATION]: 'hub',
   };
   if (hf) {
     annotations[HUGGINGFACE_REPO_ID_ANNOTATION] = hf.repoId;

@@ -71,6 +71,8 @@ type VersionRow = {
   source_type: string;
   source: string | null;
   resolved_commit: string | null;
+  system?: string | null;
+  orphaned_at?: DbDate | null;
   manifest_digest: string | null;
   notes: string | null;
   created_by: string;
@@ -307,6 +309,7 @@ export class DatabaseModelHubStore implements ModelHubStore {
         .toLocaleLowerCase('en-US'),
       created_by: options.createdBy,
       created_at: now,
+      ...(options.system && { system: options.system }),
       updated_at: now,
     };
     await conflictOnDuplicate(`Model ${entityRef} already exists`, () =>
@@ -1186,4 +1189,7 @@ export class DatabaseModelHubStore implements ModelHubStore {
       finishedAt: toOptionalIso(row.finished_at),
     };
   }
+      ...(row.system && { system: row.system }),
+      origin: row.created_by === 'catalog' ? 'catalog' : 'hub',
+      ...(row.orphaned_at && { orphanedAt: toIso(row.orphaned_at) }),
 }

@@ -44,6 +44,10 @@ export type RouterOptions = {
   /** Grace period of the garbage collection, in milliseconds. */
   gcGracePeriodMs: number;
   /** The approvals workflow; its routes answer 503 without it. */
+  /** Deletes and metadata edits; their routes answer 503 without it. */
+  lifecycle?: import('../lifecycle/ModelLifecycleStore').ModelLifecycleStore;
+  /** The catalog to hub reconcile; its routes answer 503 without it. */
+  catalogSync?: import('../catalogSync/CatalogModelSync').CatalogModelSync;
   approvals?: ApprovalsService;
   /**
    * Format inspection of stored files (safetensors, GGUF, ONNX, pickle, …),

@@ -7,6 +7,8 @@ import { addJobRoutes } from './routes/jobs';
 import { addModelRoutes } from './routes/models';
 import { addApprovalRoutes } from '../approvals/router';
 import { MirrorRoutes, addDisabledMirrorRoutes } from '../mirror';
+import { addLifecycleRoutes } from '../lifecycle/routes';
+import { addCatalogSyncRoutes } from '../catalogSync/routes';
 import {
   disabledHuggingFaceRoutes,
   RouteExtension,
@@ -42,3 +44,5 @@ export async function createRouter(
   );
   return router;
 }
+  addLifecycleRoutes(router, ctx);
+  addCatalogSyncRoutes(router, ctx);

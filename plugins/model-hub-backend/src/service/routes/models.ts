@@ -89,6 +89,18 @@ async function resolveModel(
 /** Routes of models and their versions. @internal */
 export function addModelRoutes(router: Router, ctx: RouteContext) {
   const { store } = ctx;
+/**
+ * A catalog-defined model that the catalog no longer holds is read-only
+ * (visible, deletable by an admin); 409 for changes.
+ */
+export function requireNotOrphaned(model: HubModel) {
+  if (model.orphanedAt) {
+    throw new ConflictError(
+      `Model ${model.entityRef} was removed from the catalog and is read-only; an administrator may delete it`,
+    );
+  }
+}
+
 
   router.get('/models', async (req, res) => {
     await ctx.credentials(req);
@@ -184,6 +196,7 @@ export function addModelRoutes(router: Router, ctx: RouteContext) {
           req,
           modelHubVersionCreatePermission,
           model.entityRef,
+        requireNotOrphaned(model);
         );
         const source = body.source ?? model.source;
         const created = await store.createVersion({
@@ -222,6 +235,7 @@ export function addModelRoutes(router: Router, ctx: RouteContext) {
           req,
           modelHubSyncTriggerPermission,
           model.entityRef,
+        requireNotOrphaned(model);
         );
         const source = model.source;
         if (
