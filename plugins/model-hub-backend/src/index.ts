@@ -20,3 +20,4 @@ export type {
   VersionState,
 } from './database/types';
 export { FILE_KINDS, JOB_STATES, VERSION_STATES } from './database/types';
+export { MODEL_HUB_TOKEN_IDENTITY_PROVIDER_ID } from './mirror/tokenIdentity';

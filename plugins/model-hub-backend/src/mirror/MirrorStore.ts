@@ -30,12 +30,6 @@ export type MirrorToken = {
   revokedAt?: string;
 };
 
-/** A token with the stored permission decision of its user. @internal */
-export type MirrorTokenWithDecision = MirrorToken & {
-  decision: unknown;
-  decidedAt: string;
-};
-
 type TokenRow = {
   id: string;
   user_entity_ref: string;
@@ -77,7 +71,6 @@ export class MirrorStore {
     name: string;
     prefix: string;
     tokenHash: string;
-    decision: unknown;
     expiresAt?: Date;
   }): Promise<MirrorToken> {
     const now = new Date();
@@ -87,7 +80,8 @@ export class MirrorStore {
       name: options.name,
       token_prefix: options.prefix,
       token_hash: options.tokenHash,
-      decision: JSON.stringify(options.decision),
+      // decisions are taken on use (kept for the column, never read)
+      decision: 'null',
       decided_at: now,
       created_at: now,
       expires_at: options.expiresAt ?? null,
@@ -109,49 +103,58 @@ export class MirrorStore {
     return rows.map(toToken);
   }
 
-  async getTokenByHash(
-    tokenHash: string,
-  ): Promise<MirrorTokenWithDecision | undefined> {
-    const row = await this.db<TokenRow>('mirror_tokens')
-      .where({ token_hash: tokenHash })
-      .first();
-    if (!row) {
-      return undefined;
-    }
-    return {
-      ...toToken(row),
-      decision: JSON.parse(row.decision),
-      decidedAt: toIso(row.decided_at),
+  /**
+   * A page of the tokens of every user (admins), or of one user, newest
+   * first, revoked ones included, with the total count.
+   */
+  async listAllTokens(options: {
+    userEntityRef?: string;
+    offset: number;
+    limit: number;
+  }): Promise<{ items: MirrorToken[]; totalCount: number }> {
+    const filtered = () => {
+      const query = this.db<TokenRow>('mirror_tokens');
+      return options.userEntityRef
+        ? query.where({ user_entity_ref: options.userEntityRef })
+        : query;
     };
+    const [rows, [{ count }]] = await Promise.all([
+      filtered()
+        .orderBy([
+          { column: 'created_at', order: 'desc' },
+          { column: 'id', order: 'asc' },
+        ])
+        .offset(options.offset)
+        .limit(options.limit),
+      filtered().count({ count: '*' }),
+    ]);
+    return { items: rows.map(toToken), totalCount: Number(count) };
   }
 
-  /** Revokes a token of a user; false when the user has no such token. */
-  async revokeToken(options: {
-    id: string;
-    userEntityRef: string;
-  }): Promise<MirrorToken | undefined> {
-    await this.db<TokenRow>('mirror_tokens')
-      .where({ id: options.id, user_entity_ref: options.userEntityRef })
-      .whereNull('revoked_at')
-      .update({ revoked_at: new Date() });
+  async getTokenByHash(tokenHash: string): Promise<MirrorToken | undefined> {
     const row = await this.db<TokenRow>('mirror_tokens')
-      .where({ id: options.id, user_entity_ref: options.userEntityRef })
+      .where({ token_hash: tokenHash })
       .first();
     return row ? toToken(row) : undefined;
   }
 
-  /** Replaces the stored permission decision of every live token of a user. */
-  async updateDecision(options: {
-    userEntityRef: string;
-    decision: unknown;
-  }): Promise<void> {
+  /**
+   * Revokes a token, of the given user only when one is given (admins
+   * revoke any); undefined when there is no such token.
+   */
+  async revokeToken(options: {
+    id: string;
+    userEntityRef?: string;
+  }): Promise<MirrorToken | undefined> {
+    const match = options.userEntityRef
+      ? { id: options.id, user_entity_ref: options.userEntityRef }
+      : { id: options.id };
     await this.db<TokenRow>('mirror_tokens')
-      .where({ user_entity_ref: options.userEntityRef })
+      .where(match)
       .whereNull('revoked_at')
-      .update({
-        decision: JSON.stringify(options.decision),
-        decided_at: new Date(),
-      });
+      .update({ revoked_at: new Date() });
+    const row = await this.db<TokenRow>('mirror_tokens').where(match).first();
+    return row ? toToken(row) : undefined;
   }
 
   async touchToken(options: { id: string; at: Date }): Promise<void> {

@@ -1,27 +1,31 @@
 import {
-  AuthService,
+  AuditorService,
   BackstageCredentials,
-  DiscoveryService,
   HttpAuthService,
   LoggerService,
   PermissionsService,
 } from '@backstage/backend-plugin-api';
 import {
   AuthorizeResult,
-  PolicyDecision,
+  BasicPermission,
+  ResourcePermission,
 } from '@backstage/plugin-permission-common';
-import { modelHubArtifactDownloadPermission } from '@internal/plugin-model-hub-common';
+import {
+  modelHubArtifactDownloadPermission,
+  modelHubModelCreatePermission,
+} from '@internal/plugin-model-hub-common';
 import { Request } from 'express';
 import { HubModel } from '../database/types';
 import { HfError } from './errors';
-import { MirrorStore, MirrorTokenWithDecision } from './MirrorStore';
+import { MirrorStore, MirrorToken } from './MirrorStore';
+import { TokenOwnerCredentials } from './tokenIdentity';
 import { hashToken, looksLikePersonalToken } from './tokens';
 
 /** Who calls the mirror. @internal */
 export type MirrorCaller =
   | { type: 'anonymous' }
   | { type: 'credentials'; credentials: BackstageCredentials }
-  | { type: 'token'; token: MirrorTokenWithDecision };
+  | { type: 'token'; token: MirrorToken };
 
 /** The entity ref of a caller (user or service), if it has one. @internal */
 export function callerRef(caller: MirrorCaller): string | undefined {
@@ -38,75 +42,25 @@ export function callerRef(caller: MirrorCaller): string | undefined {
   return undefined;
 }
 
-/**
- * Evaluates a conditional decision of the download permission for one model,
- * the way the permission backend does: by asking the plugin that owns the
- * resource type to apply the conditions to the resource.
- *
- * @internal
- */
-export type ConditionalDecisionEvaluator = (
-  decision: Extract<PolicyDecision, { result: AuthorizeResult.CONDITIONAL }>,
-  resourceRef: string,
-) => Promise<boolean>;
-
-/**
- * Applies conditions through `/.well-known/backstage/permissions/apply-conditions`
- * of the plugin that owns the resource type (the catalog for `catalog-entity`),
- * with the mirror's own service credentials.
- *
- * @internal
- */
-export function createApplyConditionsEvaluator(options: {
-  auth: AuthService;
-  discovery: DiscoveryService;
-}): ConditionalDecisionEvaluator {
-  return async (decision, resourceRef) => {
-    const baseUrl = await options.discovery.getBaseUrl(decision.pluginId);
-    const { token } = await options.auth.getPluginRequestToken({
-      onBehalfOf: await options.auth.getOwnServiceCredentials(),
-      targetPluginId: decision.pluginId,
-    });
-    const response = await fetch(
-      `${baseUrl}/.well-known/backstage/permissions/apply-conditions`,
-      {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/json',
-          Authorization: `Bearer ${token}`,
-        },
-        body: JSON.stringify({
-          items: [
-            {
-              id: '0',
-              resourceRef,
-              resourceType: decision.resourceType,
-              conditions: decision.conditions,
-            },
-          ],
-        }),
-      },
-    );
-    if (!response.ok) {
-      throw new Error(
-        `Applying permission conditions through ${decision.pluginId} failed with HTTP ${response.status}`,
-      );
-    }
-    const body = (await response.json()) as {
-      items?: { id: string; result: string }[];
-    };
-    return body.items?.[0]?.result === AuthorizeResult.ALLOW;
-  };
-}
-
 /** Tokens are marked as used at most this often. */
 const TOUCH_INTERVAL_MS = 60_000;
 
-/** How long the result of applying a conditional decision is reused. */
-const CONDITION_CACHE_MS = 30_000;
+/** The longest a token owner's credentials and decisions are reused. */
+export const MAX_TOKEN_DECISION_CACHE_MS = 60_000;
+
+/** Token owners whose credentials are kept at the same time, at most. */
+const MAX_CACHED_OWNERS = 10_000;
+
+/** The signed-in owner of tokens, and the decisions taken for them. */
+type OwnerEntry = {
+  credentials: Promise<BackstageCredentials>;
+  /** When the owner was signed in; the entry is dropped `ttl` later. */
+  at: number;
+  decisions: Map<string, Promise<boolean>>;
+};
 
 /**
- * Authentication and the download permission of the mirror.
+ * Authentication and the permissions of the mirror.
  *
  * The mirror is mounted with an `unauthenticated` auth policy, because Hub
  * clients send `Authorization: Bearer hf_...`, which the Backstage
@@ -115,37 +69,37 @@ const CONDITION_CACHE_MS = 30_000;
  * - `Bearer hf_...`: a personal access token, looked up by its SHA-256. A
  *   revoked or expired token is refused (401); a token the portal does not
  *   know (Python clients send the user's real Hugging Face token to any
- *   `HF_ENDPOINT`) counts as no credentials.
+ *   `HF_ENDPOINT`) counts as no credentials. Every use is audited by token
+ *   id (`mirror-token-use`).
  * - any other bearer token or cookie: whatever `httpAuth` accepts, i.e.
  *   Backstage user tokens and `backend.auth.externalAccess` tokens.
  * - nothing: anonymous, allowed only with `modelHub.mirror.allowAnonymous`.
  *
- * The download permission (`model-hub.artifact.download` on the model) is
- * checked with the caller's credentials. Backstage cannot mint credentials
- * for a user without the user's token, so a personal token carries the
- * download decision of the policy for its user, taken with the user's own
- * credentials (`authorizeConditional`) when the token is created and again
- * whenever the user lists their tokens. An ALLOW or DENY is used as is; a
- * CONDITIONAL decision (e.g. "owner of the model") is applied to the model
- * on every use through the resource plugin's `apply-conditions` endpoint,
- * exactly as the permission backend resolves it.
+ * Permissions are decided by the permission framework with the caller's
+ * credentials. A personal token acts as its owner: the owner is signed in
+ * through the auth backend (which resolves the user and their groups in the
+ * catalog, as a sign-in does) and the decision is taken with those
+ * credentials; both are reused for at most `decisionCacheMs` (60 s), so a
+ * change of the policy, of the owner's groups or of the catalog applies to
+ * the token within that time.
  *
  * @internal
  */
 export class MirrorAccess {
-  private readonly conditionCache = new Map<
-    string,
-    { allowed: boolean; at: number }
-  >();
+  private readonly owners = new Map<string, OwnerEntry>();
 
   constructor(
     private readonly options: {
       httpAuth: HttpAuthService;
       permissions: PermissionsService;
+      auditor: AuditorService;
       mirrorStore: MirrorStore;
       logger: LoggerService;
       allowAnonymous: boolean;
-      evaluateConditions: ConditionalDecisionEvaluator;
+      /** Signs in the owner of a token. */
+      tokenOwnerCredentials: TokenOwnerCredentials;
+      /** How long an owner's credentials and decisions are reused. */
+      decisionCacheMs: number;
     },
   ) {}
 
@@ -165,16 +119,17 @@ export class MirrorAccess {
         return this.anonymous();
       }
       const now = Date.now();
-      if (
-        token.revokedAt ||
-        (token.expiresAt && Date.parse(token.expiresAt) <= now)
-      ) {
+      const refused = token.revokedAt
+        ? 'revoked'
+        : token.expiresAt && Date.parse(token.expiresAt) <= now
+        ? 'expired'
+        : undefined;
+      await this.auditTokenUse(req, token, refused);
+      if (refused) {
         throw new HfError(
           401,
           undefined,
-          `Invalid credentials in Authorization header: the token ${
-            token.prefix
-          }... is ${token.revokedAt ? 'revoked' : 'expired'}`,
+          `Invalid credentials in Authorization header: the token ${token.prefix}... is ${refused}`,
         );
       }
       if (
@@ -210,6 +165,29 @@ export class MirrorAccess {
     return { type: 'credentials', credentials };
   }
 
+  /** Records one use of a personal token, by its id, never its secret. */
+  private async auditTokenUse(
+    req: Request,
+    token: MirrorToken,
+    refused: string | undefined,
+  ) {
+    const event = await this.options.auditor.createEvent({
+      eventId: 'mirror-token-use',
+      severityLevel: 'low',
+      meta: {
+        tokenId: token.id,
+        userEntityRef: token.userEntityRef,
+        method: req.method,
+        path: req.path,
+      },
+    });
+    if (refused) {
+      await event.fail({ error: new Error(`token ${refused}`) });
+    } else {
+      await event.success();
+    }
+  }
+
   private anonymous(): MirrorCaller {
     if (!this.options.allowAnonymous) {
       throw new HfError(
@@ -223,7 +201,14 @@ export class MirrorAccess {
 
   /** Throws a 403 `HfError` unless the caller may download the model. */
   async authorizeDownload(caller: MirrorCaller, model: HubModel) {
-    const allowed = await this.canDownload(caller, model.entityRef);
+    if (caller.type === 'anonymous' && this.options.allowAnonymous) {
+      return;
+    }
+    const allowed = await this.isAllowed(
+      caller,
+      modelHubArtifactDownloadPermission,
+      model.entityRef,
+    );
     if (!allowed) {
       throw new HfError(
         403,
@@ -233,56 +218,89 @@ export class MirrorAccess {
     }
   }
 
-  private async canDownload(
+  /** Whether the caller may create models (pull-through registers one). */
+  async canCreateModels(caller: MirrorCaller): Promise<boolean> {
+    return this.isAllowed(caller, modelHubModelCreatePermission);
+  }
+
+  private async isAllowed(
     caller: MirrorCaller,
-    modelRef: string,
+    permission: BasicPermission | ResourcePermission,
+    resourceRef?: string,
   ): Promise<boolean> {
     if (caller.type === 'anonymous') {
-      return this.options.allowAnonymous;
-    }
-    if (caller.type === 'credentials') {
-      const [decision] = await this.options.permissions.authorize(
-        [
-          {
-            permission: modelHubArtifactDownloadPermission,
-            resourceRef: modelRef,
-          },
-        ],
-        { credentials: caller.credentials },
-      );
-      return decision.result === AuthorizeResult.ALLOW;
-    }
-    const decision = caller.token.decision as PolicyDecision;
-    if (decision.result === AuthorizeResult.ALLOW) {
-      return true;
-    }
-    if (decision.result !== AuthorizeResult.CONDITIONAL) {
       return false;
     }
-    const key = `${caller.token.id}\0${caller.token.decidedAt}\0${modelRef}`;
-    const cached = this.conditionCache.get(key);
-    if (cached && Date.now() - cached.at < CONDITION_CACHE_MS) {
-      return cached.allowed;
+    if (caller.type === 'credentials') {
+      return this.decide(caller.credentials, permission, resourceRef);
     }
-    const allowed = await this.options.evaluateConditions(decision, modelRef);
-    if (this.conditionCache.size > 10_000) {
-      this.conditionCache.clear();
+    const owner = this.ownerEntry(caller.token.userEntityRef);
+    const key = `${permission.name}\0${resourceRef ?? ''}`;
+    let decision = owner.decisions.get(key);
+    if (!decision) {
+      decision = owner.credentials.then(
+        credentials => this.decide(credentials, permission, resourceRef),
+        () => false,
+      );
+      owner.decisions.set(key, decision);
+      // an error is not cached as a decision
+      decision.catch(() => owner.decisions.delete(key));
     }
-    this.conditionCache.set(key, { allowed, at: Date.now() });
-    return allowed;
+    return decision;
+  }
+
+  private async decide(
+    credentials: BackstageCredentials,
+    permission: BasicPermission | ResourcePermission,
+    resourceRef?: string,
+  ): Promise<boolean> {
+    const request =
+      permission.type === 'resource'
+        ? { permission, resourceRef: resourceRef! }
+        : { permission: permission as BasicPermission };
+    const [decision] = await this.options.permissions.authorize([request], {
+      credentials,
+    });
+    return decision.result === AuthorizeResult.ALLOW;
   }
 
   /**
-   * The download decision of the policy for a user, taken with the user's
-   * own credentials, to be stored with their tokens.
+   * The signed-in owner of a token, reused for `decisionCacheMs` from the
+   * sign-in; an owner who can no longer be signed in (removed from the
+   * catalog, ...) is allowed nothing, and is tried again on the next use.
    */
-  async decideForUser(
-    credentials: BackstageCredentials,
-  ): Promise<PolicyDecision> {
-    const [decision] = await this.options.permissions.authorizeConditional(
-      [{ permission: modelHubArtifactDownloadPermission }],
-      { credentials },
-    );
-    return decision;
+  private ownerEntry(userEntityRef: string): OwnerEntry {
+    const now = Date.now();
+    const cached = this.owners.get(userEntityRef);
+    if (cached && now - cached.at < this.options.decisionCacheMs) {
+      return cached;
+    }
+    if (this.owners.size >= MAX_CACHED_OWNERS) {
+      for (const [ref, entry] of this.owners) {
+        if (now - entry.at >= this.options.decisionCacheMs) {
+          this.owners.delete(ref);
+        }
+      }
+      if (this.owners.size >= MAX_CACHED_OWNERS) {
+        this.owners.clear();
+      }
+    }
+    const entry: OwnerEntry = {
+      at: now,
+      decisions: new Map(),
+      credentials: this.options.tokenOwnerCredentials(userEntityRef),
+    };
+    entry.credentials.catch(error => {
+      this.options.logger.warn(
+        `The owner ${userEntityRef} of a personal access token could not be signed in; the token is allowed nothing: ${
+          (error as Error).message
+        }`,
+      );
+      if (this.owners.get(userEntityRef) === entry) {
+        this.owners.delete(userEntityRef);
+      }
+    });
+    this.owners.set(userEntityRef, entry);
+    return entry;
   }
 }

@@ -8,6 +8,11 @@ export type MirrorConfig = {
   treePageSize: number;
   /** Longest lifetime of a personal access token, in days. */
   tokenMaxLifetimeDays: number;
+  /**
+   * How long the signed-in owner of a personal token and the permission
+   * decisions taken for it are reused, in milliseconds (at most 60 s).
+   */
+  tokenDecisionCacheMs: number;
   /** Pull-through: sync repos that are not mirrored yet (off by default). */
   pullThrough?: { owner: string; revision: string };
 };
@@ -28,6 +33,17 @@ export function readMirrorConfig(config: Config): MirrorConfig {
       `modelHub.mirror.tokens.maxLifetimeDays must be a positive integer, got ${tokenMaxLifetimeDays}`,
     );
   }
+  const decisionCacheSeconds =
+    mirror?.getOptionalNumber('tokens.decisionCacheSeconds') ?? 60;
+  if (
+    !Number.isFinite(decisionCacheSeconds) ||
+    decisionCacheSeconds < 0 ||
+    decisionCacheSeconds > 60
+  ) {
+    throw new Error(
+      `modelHub.mirror.tokens.decisionCacheSeconds must be between 0 and 60, got ${decisionCacheSeconds}`,
+    );
+  }
   let pullThrough: MirrorConfig['pullThrough'];
   if (mirror?.getOptionalBoolean('pullThrough.enabled')) {
     const owner = mirror.getOptionalString('pullThrough.owner');
@@ -46,5 +62,6 @@ export function readMirrorConfig(config: Config): MirrorConfig {
     allowAnonymous: mirror?.getOptionalBoolean('allowAnonymous') ?? false,
     treePageSize,
     tokenMaxLifetimeDays,
+    tokenDecisionCacheMs: decisionCacheSeconds * 1000,
   };
 }

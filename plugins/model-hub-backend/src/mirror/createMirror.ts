@@ -1,4 +1,5 @@
 import {
+  AuditorService,
   AuthService,
   DatabaseService,
   DiscoveryService,
@@ -12,16 +13,16 @@ import { ModelHubStore } from '../database/ModelHubStore';
 import { RouteContext } from '../service/context';
 import { ArtifactStore } from '../store/ArtifactStore';
 import { recordDownloadSafely } from '../service/routes/activity';
-import {
-  ConditionalDecisionEvaluator,
-  createApplyConditionsEvaluator,
-  MirrorAccess,
-} from './access';
+import { MirrorAccess } from './access';
 import { readMirrorConfig } from './config';
 import { addMirrorRoutes } from './hfRoutes';
 import { MirrorStore } from './MirrorStore';
 import { MirrorRepository } from './repository';
 import { addMirrorTokenRoutes } from './tokenRoutes';
+import {
+  createAuthBackendTokenOwnerCredentials,
+  TokenOwnerCredentials,
+} from './tokenIdentity';
 
 /** Adds the routes of the mirror to the plugin's router. @internal */
 export type MirrorRoutes = (router: Router, ctx: RouteContext) => void;
@@ -31,6 +32,8 @@ export const MIRROR_ROUTES = [
   'GET /tokens',
   'POST /tokens',
   'DELETE /tokens/:id',
+  'GET /admin/tokens',
+  'DELETE /admin/tokens/:id',
   'GET /hf/api/whoami-v2',
   'GET /hf/api/models/:org/:name',
   'GET /hf/api/models/:org/:name/revision/:rev',
@@ -72,9 +75,13 @@ export type MirrorOptions = {
   auth: AuthService;
   httpAuth: HttpAuthService;
   permissions: PermissionsService;
+  auditor: AuditorService;
   logger: LoggerService;
-  /** Overrides how conditional decisions are applied (tests). */
-  evaluateConditions?: ConditionalDecisionEvaluator;
+  /**
+   * Signs in the owner of a personal token; defaults to the auth backend's
+   * `model-hub-token-identity` provider (tests replace it).
+   */
+  tokenOwnerCredentials?: TokenOwnerCredentials;
   /**
    * Registers a Hub repo with the Hugging Face sync, for pull-through
    * (`modelHub.mirror.pullThrough`); resolved on use, so it may be wired
@@ -104,12 +111,14 @@ export async function createMirror(
   const access = new MirrorAccess({
     httpAuth: options.httpAuth,
     permissions: options.permissions,
+    auditor: options.auditor,
     mirrorStore,
     logger: options.logger,
     allowAnonymous: mirrorConfig.allowAnonymous,
-    evaluateConditions:
-      options.evaluateConditions ??
-      createApplyConditionsEvaluator({
+    decisionCacheMs: mirrorConfig.tokenDecisionCacheMs,
+    tokenOwnerCredentials:
+      options.tokenOwnerCredentials ??
+      createAuthBackendTokenOwnerCredentials({
         auth: options.auth,
         discovery: options.discovery,
       }),
@@ -119,7 +128,6 @@ export async function createMirror(
     const artifacts: ArtifactStore = ctx.options.artifacts;
     addMirrorTokenRoutes(router, ctx, {
       mirrorStore,
-      access,
       maxLifetimeDays: mirrorConfig.tokenMaxLifetimeDays,
     });
     addMirrorRoutes(router, {

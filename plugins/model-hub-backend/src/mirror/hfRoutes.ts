@@ -1,4 +1,5 @@
 import { DiscoveryService, LoggerService } from '@backstage/backend-plugin-api';
+import { modelHubModelCreatePermission } from '@internal/plugin-model-hub-common';
 import express, { Request, Response, Router } from 'express';
 import { ArtifactStore } from '../store/ArtifactStore';
 import { parseRange } from '../service/range';
@@ -181,14 +182,22 @@ export function addMirrorRoutes(router: Router, options: MirrorRoutesOptions) {
     };
 
   /**
-   * Pull-through of a repo that is not mirrored: an authenticated caller
-   * queues its sync and is asked to come back (503 + Retry-After); the repo
-   * is served once a version of it is approved.
+   * Pull-through of a repo that is not mirrored: a caller allowed to create
+   * models (`model-hub.model.create`) queues its sync and is asked to come
+   * back (503 + Retry-After); the repo is served once a version of it is
+   * approved. Other callers get a 403 that says so.
    */
   async function pullThrough(caller: MirrorCaller, repoId: string) {
     const actor = callerRef(caller);
     if (!options.pullThrough || !actor) {
       return;
+    }
+    if (!(await access.canCreateModels(caller))) {
+      throw new HfError(
+        403,
+        undefined,
+        `${repoId} is not mirrored, and pulling it through needs ${modelHubModelCreatePermission.name}`,
+      );
     }
     try {
       await options.pullThrough({ repoId, actor });

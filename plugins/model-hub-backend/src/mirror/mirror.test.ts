@@ -24,14 +24,10 @@ import {
   startMirrorHarness,
 } from './__testUtils__/mirrorHarness';
 import { gitBlobSha1, lfsPointer } from './gitObjects';
-import { createApplyConditionsEvaluator } from './access';
 import { MIRROR_ROUTES } from './createMirror';
-import { mockServices } from '@backstage/backend-test-utils';
-import express from 'express';
 import { ConfigReader } from '@backstage/config';
 import { ConflictError, NotFoundError } from '@backstage/errors';
 import { readMirrorConfig } from './config';
-import { AddressInfo } from 'node:net';
 
 jest.setTimeout(120_000);
 
@@ -750,8 +746,10 @@ describe('HF mirror authentication', () => {
     );
     const service = await resolveWith(mockCredentials.service.header());
     expect(service.status).toBe(200);
-    h.policy.authorize = (principal: string) =>
-      principal === ALICE ? AuthorizeResult.DENY : AuthorizeResult.ALLOW;
+    h.policy.authorize = (principal, _ref, permission) =>
+      principal === ALICE && permission === 'model-hub.artifact.download'
+        ? AuthorizeResult.DENY
+        : AuthorizeResult.ALLOW;
     try {
       const denied = await resolveWith(mockCredentials.user.header(ALICE));
       expect(denied.status).toBe(403);
@@ -843,19 +841,172 @@ describe('HF mirror authentication', () => {
     expect(bad.status).toBe(400);
   });
 
-  it('enforces the download decision of the token owner', async () => {
-    h.policy.conditional = () => ({ result: AuthorizeResult.DENY });
-    const denied = await createToken('user:default/carol');
-    h.policy.conditional = () => ({ result: AuthorizeResult.ALLOW });
-    const res = await resolveWith(`Bearer ${denied.token}`);
-    expect(res.status).toBe(403);
-    // listing the tokens refreshes the stored decision
-    await fetch(`${h.baseUrl}/tokens`, {
-      headers: {
-        Authorization: mockCredentials.user.header('user:default/carol'),
+  it('takes the decision of a token with its owner, again once the cache time is over', async () => {
+    const carolMayDownload = (allowed: boolean) => {
+      h.policy.authorize = (principal, _ref, permission) =>
+        principal === 'user:default/carol' &&
+        permission === 'model-hub.artifact.download' &&
+        !allowed
+          ? AuthorizeResult.DENY
+          : AuthorizeResult.ALLOW;
+    };
+    carolMayDownload(false);
+    const created = await createToken('user:default/carol');
+    const now = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now);
+    try {
+      h.authorize.mockClear();
+      const denied = await resolveWith(`Bearer ${created.token}`);
+      expect(denied.status).toBe(403);
+      expect(h.authorize).toHaveBeenLastCalledWith(
+        [
+          {
+            permission: expect.objectContaining({
+              name: 'model-hub.artifact.download',
+            }),
+            resourceRef: 'model:acme/secure',
+          },
+        ],
+        {
+          credentials: expect.objectContaining({
+            principal: expect.objectContaining({
+              type: 'user',
+              userEntityRef: 'user:default/carol',
+            }),
+          }),
+        },
+      );
+      // the policy changes: the token follows within the cache time
+      carolMayDownload(true);
+      clock.mockReturnValue(now + 59_000);
+      expect((await resolveWith(`Bearer ${created.token}`)).status).toBe(403);
+      clock.mockReturnValue(now + 60_000);
+      expect((await resolveWith(`Bearer ${created.token}`)).status).toBe(200);
+      // listing tokens changes nothing about decisions
+      carolMayDownload(false);
+      await fetch(`${h.baseUrl}/tokens`, {
+        headers: {
+          Authorization: mockCredentials.user.header('user:default/carol'),
+        },
+      });
+      expect((await resolveWith(`Bearer ${created.token}`)).status).toBe(200);
+      clock.mockReturnValue(now + 120_001);
+      expect((await resolveWith(`Bearer ${created.token}`)).status).toBe(403);
+    } finally {
+      clock.mockRestore();
+      h.policy.authorize = () => AuthorizeResult.ALLOW;
+    }
+    // every use is audited by token id, never with the secret
+    const uses = h.auditor.createEvent.mock.calls.filter(
+      ([e]: any[]) =>
+        e.eventId === 'mirror-token-use' && e.meta.tokenId === created.id,
+    );
+    expect(uses).toHaveLength(5);
+    expect(uses[0][0].meta).toEqual(
+      expect.objectContaining({ userEntityRef: 'user:default/carol' }),
+    );
+    expect(JSON.stringify(uses.map(([e]: any[]) => e.meta))).not.toContain(
+      created.token,
+    );
+  });
+
+  it('lets admins list and revoke the tokens of any user', async () => {
+    const DANA = 'user:default/dana';
+    h.policy.authorize = (principal, _ref, permission) =>
+      permission === 'model-hub.admin' && principal !== DANA
+        ? AuthorizeResult.DENY
+        : AuthorizeResult.ALLOW;
+    try {
+      const created = await createToken('user:default/erin', 'erin laptop');
+      const list = (who: string, query = '') =>
+        fetch(`${h.baseUrl}/admin/tokens${query}`, {
+          headers: { Authorization: mockCredentials.user.header(who) },
+        });
+      expect((await list(ALICE)).status).toBe(403);
+      const all = await (await list(DANA)).json();
+      expect(all.totalCount).toBeGreaterThan(1);
+      expect(all.items.map((t: any) => t.userEntityRef)).toContain(ALICE);
+      const erin = await (
+        await list(DANA, '?user=user:default/erin&limit=10')
+      ).json();
+      expect(erin).toEqual(
+        expect.objectContaining({ totalCount: 1, offset: 0, limit: 10 }),
+      );
+      expect(erin.items[0]).toEqual(
+        expect.objectContaining({ id: created.id, name: 'erin laptop' }),
+      );
+      expect(JSON.stringify(erin)).not.toContain(created.token);
+      expect((await list(DANA, '?user=alice')).status).toBe(400);
+      expect((await list(DANA, '?limit=100000')).status).toBe(400);
+
+      const revoke = (who: string, id: string) =>
+        fetch(`${h.baseUrl}/admin/tokens/${id}`, {
+          method: 'DELETE',
+          headers: { Authorization: mockCredentials.user.header(who) },
+        });
+      expect((await revoke(ALICE, created.id)).status).toBe(403);
+      expect((await resolveWith(`Bearer ${created.token}`)).status).toBe(200);
+      expect((await revoke(DANA, created.id)).status).toBe(204);
+      expect((await revoke(DANA, crypto.randomUUID())).status).toBe(404);
+      expect((await revoke(DANA, 'not-a-uuid')).status).toBe(400);
+      const refused = await resolveWith(`Bearer ${created.token}`);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('x-error-message')).toContain('revoked');
+      expect(h.auditor.createEvent).toHaveBeenCalledWith(
+        expect.objectContaining({
+          eventId: 'mirror-token-revoke',
+          meta: { tokenId: created.id, byAdmin: true },
+        }),
+      );
+    } finally {
+      h.policy.authorize = () => AuthorizeResult.ALLOW;
+    }
+  });
+
+  it('refuses a token whose owner can no longer be signed in', async () => {
+    const knex = await databases.init('SQLITE_3');
+    const artifacts = await LocalArtifactStore.create({
+      path: join(mockDir.path, 'gone'),
+    });
+    const gone = new Set<string>();
+    const other = await startMirrorHarness({
+      knex,
+      artifacts,
+      mirrorConfig: { tokens: { decisionCacheSeconds: 0 } },
+      tokenOwnerCredentials: async ref => {
+        if (gone.has(ref)) {
+          throw new NotFoundError(`User ${ref} not found in the catalog`);
+        }
+        return mockCredentials.user(ref);
       },
     });
-    expect((await resolveWith(`Bearer ${denied.token}`)).status).toBe(200);
+    try {
+      const model = await other.addModel('acme', 'secure');
+      const v1 = await other.addVersion(model, 'v1', { 'config.json': CONFIG });
+      await other.setState(v1, 'approved');
+      const created = await (
+        await fetch(`${other.baseUrl}/tokens`, {
+          method: 'POST',
+          headers: {
+            Authorization: mockCredentials.user.header(ALICE),
+            'Content-Type': 'application/json',
+          },
+          body: JSON.stringify({ name: 'ci' }),
+        })
+      ).json();
+      const get = () =>
+        fetch(`${other.hubUrl}/acme/secure/resolve/main/config.json`, {
+          headers: { Authorization: `Bearer ${created.token}` },
+        });
+      expect((await get()).status).toBe(200);
+      gone.add(ALICE);
+      // allowed nothing: neither to see the model (404) nor to download it
+      expect([403, 404]).toContain((await get()).status);
+      gone.delete(ALICE);
+      expect((await get()).status).toBe(200);
+    } finally {
+      await other.stop();
+    }
   });
 });
 
@@ -918,97 +1069,7 @@ describe('HF mirror with anonymous reads', () => {
   });
 });
 
-describe('HF mirror with conditional decisions', () => {
-  it('applies the conditions of a token owner through the resource plugin', async () => {
-    // a real apply-conditions endpoint, as the catalog serves it
-    const applied: any[] = [];
-    const catalog = express()
-      .use(express.json())
-      .post(
-        '/api/catalog/.well-known/backstage/permissions/apply-conditions',
-        (req, res) => {
-          applied.push({ body: req.body, auth: req.headers.authorization });
-          res.json({
-            items: req.body.items.map((i: any) => ({
-              id: i.id,
-              result: i.resourceRef === 'model:acme/owned' ? 'ALLOW' : 'DENY',
-            })),
-          });
-        },
-      );
-    const catalogServer = catalog.listen(0, '127.0.0.1');
-    await new Promise(r => catalogServer.once('listening', r));
-    const catalogUrl = `http://127.0.0.1:${
-      (catalogServer.address() as AddressInfo).port
-    }/api/catalog`;
-    const knex = await databases.init('SQLITE_3');
-    const artifacts = await LocalArtifactStore.create({
-      path: join(mockDir.path, 'conditional'),
-    });
-    const h = await startMirrorHarness({
-      knex,
-      artifacts,
-      evaluateConditions: createApplyConditionsEvaluator({
-        auth: mockServices.auth(),
-        discovery: {
-          getBaseUrl: async () => catalogUrl,
-          getExternalBaseUrl: async () => catalogUrl,
-        },
-      }),
-    });
-    try {
-      for (const name of ['owned', 'foreign']) {
-        const model = await h.addModel('acme', name);
-        const v1 = await h.addVersion(model, 'v1', { 'config.json': CONFIG });
-        await h.setState(v1, 'approved');
-      }
-      const conditions = {
-        rule: 'IS_ENTITY_OWNER',
-        resourceType: 'catalog-entity',
-        params: { claims: ['group:default/ml-engineers'] },
-      };
-      h.policy.conditional = () => ({
-        result: AuthorizeResult.CONDITIONAL,
-        pluginId: 'catalog',
-        resourceType: 'catalog-entity',
-        conditions,
-      });
-      const created = await (
-        await fetch(`${h.baseUrl}/tokens`, {
-          method: 'POST',
-          headers: {
-            Authorization: mockCredentials.user.header(ALICE),
-            'Content-Type': 'application/json',
-          },
-          body: JSON.stringify({ name: 'ci' }),
-        })
-      ).json();
-      const get = (name: string) =>
-        fetch(`${h.hubUrl}/acme/${name}/resolve/main/config.json`, {
-          headers: { Authorization: `Bearer ${created.token}` },
-        });
-      expect((await get('owned')).status).toBe(200);
-      expect((await get('foreign')).status).toBe(403);
-      expect(applied[0].body).toEqual({
-        items: [
-          {
-            id: '0',
-            resourceRef: 'model:acme/owned',
-            resourceType: 'catalog-entity',
-            conditions,
-          },
-        ],
-      });
-      expect(applied[0].auth).toMatch(/^Bearer /);
-      // the result is reused for a short while
-      expect((await get('owned')).status).toBe(200);
-      expect(applied).toHaveLength(2);
-    } finally {
-      await h.stop();
-      catalogServer.close();
-    }
-  });
-
+describe('HF mirror routes', () => {
   it('registers exactly the documented mirror routes', async () => {
     const knex = await databases.init('SQLITE_3');
     const artifacts = await LocalArtifactStore.create({
@@ -1026,7 +1087,7 @@ describe('HF mirror with conditional decisions', () => {
             .filter(m => m !== '_all')
             .map(m => `${m.toUpperCase()} ${l.route.path}`),
         )
-        .filter((r: string) => / \/(hf|tokens)/.test(r));
+        .filter((r: string) => / \/(hf|tokens|admin\/tokens)/.test(r));
       expect(routes.sort()).toEqual([...MIRROR_ROUTES].sort());
     } finally {
       await h.stop();
@@ -1064,6 +1125,40 @@ describe('HF mirror pull-through', () => {
       // anonymous callers never trigger a sync
       const anonymous = await fetch(`${h.hubUrl}/api/models/upstream/new`);
       expect(anonymous.status).toBe(404);
+      expect(calls).toHaveLength(0);
+
+      // pulling a repo through registers a model: model-hub.model.create
+      h.policy.authorize = (principal, _ref, permission) =>
+        permission === 'model-hub.model.create' &&
+        principal === 'user:default/carol'
+          ? AuthorizeResult.DENY
+          : AuthorizeResult.ALLOW;
+      const carol = await fetch(
+        `${h.hubUrl}/upstream/new/resolve/main/config.json`,
+        {
+          headers: {
+            Authorization: mockCredentials.user.header('user:default/carol'),
+          },
+        },
+      );
+      expect(carol.status).toBe(403);
+      expect(carol.headers.get('x-error-message')).toContain(
+        'model-hub.model.create',
+      );
+      const carolToken = await (
+        await fetch(`${h.baseUrl}/tokens`, {
+          method: 'POST',
+          headers: {
+            Authorization: mockCredentials.user.header('user:default/carol'),
+            'Content-Type': 'application/json',
+          },
+          body: JSON.stringify({ name: 'ci' }),
+        })
+      ).json();
+      const viaToken = await fetch(`${h.hubUrl}/api/models/upstream/new`, {
+        headers: { Authorization: `Bearer ${carolToken.token}` },
+      });
+      expect(viaToken.status).toBe(403);
       expect(calls).toHaveLength(0);
 
       const user = { Authorization: mockCredentials.user.header(ALICE) };

@@ -1,27 +1,38 @@
 import { BackstageCredentials } from '@backstage/backend-plugin-api';
 import { NotFoundError } from '@backstage/errors';
+import { modelHubAdminPermission } from '@internal/plugin-model-hub-common';
 import express, { Request, Router } from 'express';
 import { z } from 'zod';
 import { RouteContext } from '../service/context';
 import { parseInput } from '../service/validation';
-import { MirrorAccess } from './access';
 import { MirrorStore } from './MirrorStore';
 import { generateToken, hashToken, TOKEN_PREFIX_LENGTH } from './tokens';
 
 /** What the token routes need. @internal */
 export type MirrorTokenRoutesOptions = {
   mirrorStore: MirrorStore;
-  access: MirrorAccess;
   maxLifetimeDays: number;
 };
 
 const DAY_MS = 86_400_000;
 
+const adminListQuery = z.strictObject({
+  user: z
+    .string()
+    .regex(/^user:[a-z0-9._-]{1,63}\/[A-Za-z0-9._-]{1,253}$/i, {
+      message: 'must be a user entity ref, e.g. user:default/alice',
+    })
+    .optional(),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
 /**
  * Personal access tokens (`hf_...`) for Hugging Face clients, under
- * `/tokens`: a signed-in user creates, lists and revokes their own. The
+ * `/tokens`: a signed-in user creates, lists and revokes their own; under
+ * `/admin/tokens`, admins (`model-hub.admin`) list and revoke anyone's. The
  * token is shown once, at creation; only its SHA-256 and first characters
- * are stored, and it is never logged or audited.
+ * are stored, and it is never logged or audited (its id is).
  *
  * @internal
  */
@@ -30,7 +41,7 @@ export function addMirrorTokenRoutes(
   ctx: RouteContext,
   options: MirrorTokenRoutesOptions,
 ) {
-  const { mirrorStore, access, maxLifetimeDays } = options;
+  const { mirrorStore, maxLifetimeDays } = options;
   const json = express.json({ limit: '16kb' });
   const createBody = z.strictObject({
     name: z.string().trim().min(1).max(100),
@@ -49,13 +60,9 @@ export function addMirrorTokenRoutes(
 
   router.get('/tokens', async (req, res) => {
     const credentials = await userCredentials(req);
-    const { userEntityRef } = credentials.principal;
-    // refresh the permission decision that the user's tokens carry
-    await mirrorStore.updateDecision({
-      userEntityRef,
-      decision: await access.decideForUser(credentials),
+    const items = await mirrorStore.listTokens({
+      userEntityRef: credentials.principal.userEntityRef,
     });
-    const items = await mirrorStore.listTokens({ userEntityRef });
     res.json({ items });
   });
 
@@ -67,7 +74,6 @@ export function addMirrorTokenRoutes(
       async () => {
         const credentials = await userCredentials(req);
         const { userEntityRef } = credentials.principal;
-        const decision = await access.decideForUser(credentials);
         const token = generateToken();
         const expiresAt = new Date(
           Date.now() + (body.expiresInDays ?? maxLifetimeDays) * DAY_MS,
@@ -77,7 +83,6 @@ export function addMirrorTokenRoutes(
           name: body.name,
           prefix: token.slice(0, TOKEN_PREFIX_LENGTH),
           tokenHash: hashToken(token),
-          decision,
           expiresAt,
         });
         return {
@@ -105,6 +110,42 @@ export function addMirrorTokenRoutes(
           throw new NotFoundError(`Token ${id} not found`);
         }
         return { result: revoked, credentials };
+      },
+    );
+    res.status(204).end();
+  });
+
+  router.get('/admin/tokens', async (req, res) => {
+    await ctx.authorize(req, modelHubAdminPermission);
+    const query = parseInput(adminListQuery, req.query, 'query');
+    const page = await mirrorStore.listAllTokens({
+      userEntityRef: query.user,
+      offset: query.offset,
+      limit: query.limit,
+    });
+    res.json({ ...page, offset: query.offset, limit: query.limit });
+  });
+
+  router.delete('/admin/tokens/:id', async (req, res) => {
+    const id = parseInput(z.uuid(), req.params.id, 'token id');
+    await ctx.audited(
+      req,
+      {
+        eventId: 'mirror-token-revoke',
+        severityLevel: 'high',
+        meta: { tokenId: id, byAdmin: true },
+      },
+      async () => {
+        const credentials = await ctx.authorize(req, modelHubAdminPermission);
+        const revoked = await mirrorStore.revokeToken({ id });
+        if (!revoked) {
+          throw new NotFoundError(`Token ${id} not found`);
+        }
+        return {
+          result: revoked,
+          credentials,
+          meta: { userEntityRef: revoked.userEntityRef },
+        };
       },
     );
     res.status(204).end();

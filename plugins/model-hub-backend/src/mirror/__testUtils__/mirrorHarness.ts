@@ -19,14 +19,18 @@ import { HubModel, HubVersion } from '../../database/types';
 import { ingestFile } from '../../service/ingest';
 import { createRouter } from '../../service/router';
 import { ArtifactStore } from '../../store/ArtifactStore';
-import { ConditionalDecisionEvaluator } from '../access';
+import { TokenOwnerCredentials } from '../tokenIdentity';
 import { createMirror } from '../createMirror';
 
 /** The policy of a harness: decisions per user and permission. */
 export type HarnessPolicy = {
   /** Decision of `authorize` for Backstage credentials. */
-  authorize: (principal: string, resourceRef?: string) => AuthorizeResult;
-  /** Decision of `authorizeConditional` (stored with personal tokens). */
+  authorize: (
+    principal: string,
+    resourceRef?: string,
+    permission?: string,
+  ) => AuthorizeResult;
+  /** Decision of `authorizeConditional`. */
   conditional: (principal: string) => PolicyDecision;
 };
 
@@ -40,7 +44,7 @@ export async function startMirrorHarness(options: {
   mirrorConfig?: {
     allowAnonymous?: boolean;
     treePageSize?: number;
-    tokens?: { maxLifetimeDays?: number };
+    tokens?: { maxLifetimeDays?: number; decisionCacheSeconds?: number };
     pullThrough?: { enabled?: boolean; owner?: string; revision?: string };
   };
   registerHubRepo?: (options: {
@@ -49,7 +53,8 @@ export async function startMirrorHarness(options: {
     owner: string;
     createdBy: string;
   }) => Promise<unknown>;
-  evaluateConditions?: ConditionalDecisionEvaluator;
+  /** Signs in token owners; defaults to plain user credentials. */
+  tokenOwnerCredentials?: TokenOwnerCredentials;
   discoveryBaseUrl?: (pluginId: string) => Promise<string>;
 }) {
   const store = await DatabaseModelHubStore.create({
@@ -68,7 +73,11 @@ export async function startMirrorHarness(options: {
     'none';
   const authorize = jest.fn(async (requests: any[], opts: any) =>
     requests.map(r => ({
-      result: policy.authorize(principalOf(opts.credentials), r.resourceRef),
+      result: policy.authorize(
+        principalOf(opts.credentials),
+        r.resourceRef,
+        r.permission?.name,
+      ),
     })),
   );
   const authorizeConditional = jest.fn(async (requests: any[], opts: any) =>
@@ -83,6 +92,7 @@ export async function startMirrorHarness(options: {
   });
   const auth = mockServices.auth();
   const logger = mockServices.logger.mock();
+  const auditor = mockServices.auditor.mock();
   let externalBase = '';
   const discovery = {
     getBaseUrl: options.discoveryBaseUrl ?? (async () => externalBase),
@@ -97,8 +107,10 @@ export async function startMirrorHarness(options: {
     auth,
     httpAuth,
     permissions,
+    auditor,
     logger,
-    evaluateConditions: options.evaluateConditions,
+    tokenOwnerCredentials:
+      options.tokenOwnerCredentials ?? (async ref => mockCredentials.user(ref)),
     registerHubRepo: options.registerHubRepo,
   });
   const router = await createRouter({
@@ -109,7 +121,7 @@ export async function startMirrorHarness(options: {
     httpAuth,
     userInfo: mockServices.userInfo(),
     permissions,
-    auditor: mockServices.auditor.mock(),
+    auditor,
     catalog: catalogServiceMock({ entities: [] }),
     logger,
     maxUploadBytes: 1024 ** 3,
@@ -189,6 +201,7 @@ export async function startMirrorHarness(options: {
     policy,
     authorize,
     authorizeConditional,
+    auditor,
     addModel,
     addVersion,
     setState,
