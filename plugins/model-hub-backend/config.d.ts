@@ -12,12 +12,18 @@ export interface Config {
        */
       type?: 'local' | 's3';
       /**
-       * (Optional) Write uploads and downloads of large files with
-       * `O_DIRECT`, past the page cache, where the filesystem allows it
-       * (others, such as tmpfs, fall back to ordinary writes by
-       * themselves). It costs the backend far less CPU per GiB, does not
-       * evict the page cache and leaves little for the final fsync.
-       * Defaults to true.
+       * (Optional) How uploads and downloads of large files are written:
+       * `direct` (`O_DIRECT` from page-aligned memory, past the page cache,
+       * where the filesystem allows it), `buffered` (the page cache, with
+       * an fdatasync every 64 MiB in the background so dirty data stays
+       * bounded) or `auto`: whichever writes durably faster, measured once
+       * per filesystem when the first file is written there. Defaults to
+       * `auto`.
+       */
+      writeMode?: 'auto' | 'direct' | 'buffered';
+      /**
+       * (Optional) The older switch, read when `writeMode` is not set:
+       * true is `writeMode: direct`, false is `writeMode: buffered`.
        */
       directIo?: boolean;
       /** (Optional) The local filesystem store. */

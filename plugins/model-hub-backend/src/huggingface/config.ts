@@ -4,6 +4,7 @@ import {
   SchedulerServiceTaskScheduleDefinition,
 } from '@backstage/backend-plugin-api';
 import { Config } from '@backstage/config';
+import { readWriteMode, WriteMode } from '../store/SequentialFileWriter';
 
 /** When artifacts of a synced version are downloaded. @internal */
 export type HuggingFaceFetchMode = 'registration' | 'approval' | 'on-demand';
@@ -21,8 +22,8 @@ export type HuggingFaceConfig = {
   fetchMode: HuggingFaceFetchMode;
   /** Where partial downloads live until they are verified. */
   downloadDir: string;
-  /** Write downloads past the page cache (`modelHub.storage.directIo`). */
-  directIo: boolean;
+  /** How downloads are written (`modelHub.storage.writeMode`). */
+  writeMode: WriteMode;
   /** The root of `POST /scan`; scanning is off when unset. */
   scanRoot?: string;
   /** The namespace of models created from the Hub. */
@@ -89,7 +90,7 @@ export function readHuggingFaceConfig(
     ).map(o => o.toLocaleLowerCase('en-US')),
     downloadConcurrency,
     fetchMode,
-    directIo: config.getOptionalBoolean('modelHub.storage.directIo') ?? true,
+    writeMode: readWriteMode(config),
     downloadDir: resolve(
       cwd,
       hf?.getOptionalString('downloadDir') ??

@@ -146,7 +146,7 @@ export async function setupHuggingFace(deps: {
           artifacts: deps.artifacts,
           partials: new PartialDownloadStore(knex),
           downloadDir: config.downloadDir,
-          directIo: config.directIo,
+          writeMode: config.writeMode,
           onFileStored: deps.onFileStored,
         }),
       },

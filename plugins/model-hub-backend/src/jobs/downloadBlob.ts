@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ArtifactStore, PutBlobResult } from '../store/ArtifactStore';
 import type { FileResponse } from '../huggingface/HuggingFaceClient';
 import { PartialDownloadStore } from './PartialDownloadStore';
-import { SequentialFileWriter } from '../store/SequentialFileWriter';
+import { SequentialFileWriter, WriteMode } from '../store/SequentialFileWriter';
 import { RetryableJobError } from './JobWorker';
 
 /** A file to download, as the Hub's tree lists it. @internal */
@@ -104,8 +104,8 @@ export async function downloadBlob(options: {
   onBytes?: (bytes: number) => void;
   log?: (message: string) => Promise<void> | void;
   checkpointBytes?: number;
-  /** Write past the page cache where possible (default true). */
-  directIo?: boolean;
+  /** How the partial file is written (default `auto`). */
+  writeMode?: WriteMode;
 }): Promise<PutBlobResult & { resumedFrom: number }> {
   const { file, partials, signal } = options;
   const checkpointBytes = options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
@@ -227,7 +227,7 @@ export async function downloadBlob(options: {
     // blocks that are written (past the page cache where possible) while
     // the next ones fill.
     const writer = await SequentialFileWriter.open(tempPath, offset, {
-      direct: options.directIo,
+      mode: options.writeMode,
     });
     closeWriter = () => writer.close();
     let received = offset; // bytes hashed and handed to the writer

@@ -3,6 +3,7 @@ import { ModelHubStore } from '../database/ModelHubStore';
 import type { FileResponse } from '../huggingface/HuggingFaceClient';
 import { commitBlob } from '../service/ingest';
 import { ArtifactStore } from '../store/ArtifactStore';
+import { WriteMode } from '../store/SequentialFileWriter';
 import {
   DownloadFile,
   downloadBlob,
@@ -38,8 +39,8 @@ export function createDownloadExecutor(options: {
   partials: PartialDownloadStore;
   downloadDir: string;
   checkpointBytes?: number;
-  /** Write downloads past the page cache where possible (default true). */
-  directIo?: boolean;
+  /** How downloads are written (default `auto`: measured per filesystem). */
+  writeMode?: WriteMode;
   /**
    * Called once a file is stored and listed in the version, e.g. to run the
    * format inspection; its failure is logged on the job, never fails it.
@@ -134,7 +135,7 @@ export function createDownloadExecutor(options: {
           onBytes: bytes => report(file.path, bytes),
           log: message => ctx.log('info', message),
           checkpointBytes: options.checkpointBytes,
-          directIo: options.directIo,
+          writeMode: options.writeMode,
         }).catch(async error => {
           if (error instanceof DownloadVerificationError) {
             await ctx.log('error', error.message);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FileStore } from '@tus/file-store';
 import { ERRORS, Upload } from '@tus/server';
-import { SequentialFileWriter } from '../store/SequentialFileWriter';
+import { SequentialFileWriter, WriteMode } from '../store/SequentialFileWriter';
 import { UploadSessionsStore } from './UploadSessionsStore';
 
 /** Server-generated upload ids: 32 lower-case hex characters. @internal */
@@ -20,7 +20,7 @@ const WRITE_BLOCK = 2 * 1024 * 1024;
  *
  * - Every PATCH updates the running SHA-256 with exactly the bytes it
  *   accepts and writes them through a {@link SequentialFileWriter} (4 MiB
- *   blocks, `O_DIRECT` where the filesystem allows), fsyncs every
+ *   blocks, direct or buffered as measured for the filesystem), fsyncs every
  *   `syncIntervalBytes` and at its end; the fsynced offset is recorded in
  *   the session row (`durableOffset`).
  * - The running hash lives in memory. A Node `Hash` cannot be serialised,
@@ -45,8 +45,8 @@ export class HashingFileStore extends FileStore {
       sessions: UploadSessionsStore;
       expirationMs: number;
       syncIntervalBytes: number;
-      /** Write past the page cache where possible (default true). */
-      directIo?: boolean;
+      /** How the bytes are written (default `auto`). */
+      writeMode?: WriteMode;
     },
   ) {
     super({
@@ -142,7 +142,7 @@ export class HashingFileStore extends FileStore {
     let sourceError: unknown;
     try {
       writer = await SequentialFileWriter.open(path, offset, {
-        direct: this.opts.directIo,
+        mode: this.opts.writeMode,
         blockSize: WRITE_BLOCK,
         maxInflight: 1,
       });

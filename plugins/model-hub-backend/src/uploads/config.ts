@@ -5,6 +5,7 @@ import {
   DEFAULT_INSPECTION_LIMITS,
   InspectionLimits,
 } from '../inspection/types';
+import { readWriteMode, WriteMode } from '../store/SequentialFileWriter';
 
 /** The default folder of uploads in progress, relative to the working directory. */
 export const DEFAULT_UPLOADS_PATH = 'data/model-hub/uploads';
@@ -21,8 +22,8 @@ export type UploadsConfig = {
   maxActiveUploadsPerUser: number;
   /** Bytes between fsyncs (and durable offset updates) within one PATCH. */
   syncIntervalBytes: number;
-  /** Write uploads past the page cache (`modelHub.storage.directIo`). */
-  directIo: boolean;
+  /** How uploads are written (`modelHub.storage.writeMode`). */
+  writeMode: WriteMode;
   archive: ArchiveOptions;
   inspection: InspectionLimits;
 };
@@ -103,7 +104,7 @@ export function readUploadsConfig(
         'maxActiveUploadsPerUser',
       ) ?? 50,
     syncIntervalBytes: 256 * MIB,
-    directIo: config.getOptionalBoolean('modelHub.storage.directIo') ?? true,
+    writeMode: readWriteMode(config),
     archive: {
       maxArchiveBytes: mib('maxArchiveSizeMiB') ?? options.maxFileBytes,
       maxEntryBytes: options.maxFileBytes,

@@ -36,7 +36,7 @@ export async function createHubEnv(
     endpoint: options.endpoint,
     token: options.token,
     schedule: { frequency: { hours: 1 }, timeout: { minutes: 10 } },
-    directIo: true,
+    writeMode: 'direct',
     include: [],
     exclude: [],
     allowedOrganizations: [],

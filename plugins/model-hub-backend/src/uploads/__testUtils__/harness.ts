@@ -50,7 +50,7 @@ export async function createHarness(options: {
     expirationMs: 3_600_000,
     maxActiveUploadsPerUser: 5,
     syncIntervalBytes: 64 * 1024 * 1024,
-    directIo: true,
+    writeMode: 'direct',
     archive: {
       ...DEFAULT_ARCHIVE_OPTIONS,
       maxArchiveBytes: 64 * 1024 * 1024,
