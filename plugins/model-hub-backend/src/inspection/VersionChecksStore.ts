@@ -51,9 +51,13 @@ type Row = {
  * - one check per inspected file, `inspect:<path>`;
  * - `model-hub.format`: failed when a file failed its format inspection
  *   (e.g. a safetensors header whose offsets do not match the file);
- * - `model-hub.safety`: failed when a pickle-based file imports dangerous
- *   globals; passed with a warning when pickle-based (unsafe) formats are
- *   present; name it in `modelHub.approvals.requiredChecks` to gate reviews.
+ * - `model-hub.safety`: failed when a pickle-based file (by name or by
+ *   content) imports anything outside the allowlist, has computed imports,
+ *   or could not be scanned completely (fail closed); passed with a warning
+ *   when all pickle-based files are verified, passed when there are none.
+ *
+ * Both are written whenever a file is inspected; the default approval
+ * policy requires both (`modelHub.approvals.requiredChecks`).
  *
  * @internal
  */
@@ -108,14 +112,12 @@ export class VersionChecksStore {
       .where({ version_id: versionId })
       .where('name', 'like', `${FILE_CHECK_PREFIX}%`)
       .select('name', 'status', 'summary', 'details');
-    if (!rows.length) {
-      return;
-    }
     const files = rows.map(r => {
       const d = JSON.parse(r.details || '{}');
       return {
         check: String(d.check ?? r.name),
         level: d.level as CheckStatus,
+        summary: r.summary ?? '',
         d,
       };
     });
@@ -143,26 +145,31 @@ export class VersionChecksStore {
         inspected: format.length,
       },
     });
-    if (safety.length) {
-      const dangerous = safety
-        .filter(f => f.level === 'fail')
-        .map(f => f.check);
-      await this.upsert(tx, versionId, now, {
-        name: SAFETY_CHECK,
-        status: dangerous.length ? 'failed' : 'passed',
-        summary: dangerous.length
-          ? `Dangerous imports in pickle-based files: ${dangerous
-              .slice(0, 5)
-              .join(', ')}`
-          : `Warning: ${safety.length} pickle-based files (unsafe format, never loaded by the hub; no dangerous imports found); prefer safetensors`,
-        details: {
-          unsafeFormatFiles: safety.map(f =>
-            f.check.replace(/^safety:pickle:/, ''),
-          ),
-          dangerous,
-        },
-      });
-    }
+    // fails closed: any pickle-based file that is not verified fails it
+    const failed = safety.filter(f => f.level === 'fail');
+    const pickles = safety.filter(f => f.d.unsafeFormat);
+    const path = (check: string) => check.replace(/^safety:pickle:/, '');
+    await this.upsert(tx, versionId, now, {
+      name: SAFETY_CHECK,
+      status: failed.length ? 'failed' : 'passed',
+      summary: failed.length
+        ? `${failed.length} of ${
+            safety.length
+          } pickle-based files failed the safety scan: ${failed
+            .slice(0, 3)
+            .map(f => `${path(f.check)} (${f.summary})`)
+            .join('; ')}`
+        : pickles.length
+        ? `Warning: ${pickles.length} pickle-based files (unsafe format, never loaded by the hub) import only allowlisted globals; prefer safetensors`
+        : 'No pickle-based files',
+      details: {
+        unsafeFormatFiles: pickles.map(f => path(f.check)),
+        failed: failed.map(f => path(f.check)),
+        dangerous: failed
+          .filter(f => (f.d.dangerousImports ?? []).length)
+          .map(f => f.check),
+      },
+    });
   }
 
   /** Removes the checks of a file that left the version; re-aggregates. */

@@ -15,13 +15,17 @@ export type GgufInfo = {
   metadata: Record<string, unknown>;
 };
 
-const MAX_STRING = 16 * 1024 * 1024;
+/** GGML_MAX_DIMS is 4; a few more leave room for future versions. */
 const MAX_DIMS = 8;
 
-async function readString(c: Cursor, v1: boolean): Promise<string> {
+async function readString(
+  c: Cursor,
+  v1: boolean,
+  max: number,
+): Promise<string> {
   const len = v1 ? BigInt(await c.u32()) : await c.u64();
-  if (len > BigInt(MAX_STRING)) {
-    throw new FormatError(`string of ${len} bytes`);
+  if (len > BigInt(max)) {
+    throw new FormatError(`string of ${len} bytes (limit ${max})`);
   }
   return (await c.take(Number(len))).toString('utf8');
 }
@@ -44,6 +48,7 @@ async function readValue(
   c: Cursor,
   type: number,
   v1: boolean,
+  max: number,
   depth = 0,
 ): Promise<unknown> {
   switch (type) {
@@ -64,7 +69,7 @@ async function readValue(
     case 7:
       return (await c.u8()) !== 0;
     case 8:
-      return readString(c, v1);
+      return readString(c, v1, max);
     case 10:
       return exactNumber(await c.u64());
     case 11: {
@@ -90,7 +95,7 @@ async function readValue(
         c.skip(n * SCALAR_SIZES[itemType]);
       } else {
         for (let i = 0; i < n; i++) {
-          await readValue(c, itemType, v1, depth + 1);
+          await readValue(c, itemType, v1, max, depth + 1);
         }
       }
       return { type: 'array', itemType, length: n };
@@ -109,7 +114,10 @@ async function readValue(
  */
 export async function inspectGguf(
   source: ByteSource,
-  limits: Pick<InspectionLimits, 'maxTensors' | 'maxMetadataBytes'>,
+  limits: Pick<
+    InspectionLimits,
+    'maxTensors' | 'maxMetadataBytes' | 'maxMetadataEntries' | 'maxStringBytes'
+  >,
 ): Promise<GgufInfo> {
   const c = new Cursor(source, 0, limits.maxMetadataBytes);
   if (source.size < 16 || (await c.u32()) !== GGUF_MAGIC) {
@@ -125,18 +133,21 @@ export async function inspectGguf(
   if (tensorCount > BigInt(limits.maxTensors)) {
     throw new FormatError(`more than ${limits.maxTensors} tensors`);
   }
-  if (kvCount > 1_000_000n) {
-    throw new FormatError(`${kvCount} metadata entries`);
+  if (kvCount > BigInt(limits.maxMetadataEntries)) {
+    throw new FormatError(
+      `${kvCount} metadata entries (limit ${limits.maxMetadataEntries})`,
+    );
   }
-  const metadata: Record<string, unknown> = {};
+  const entries = new Map<string, unknown>();
   for (let i = 0; i < Number(kvCount); i++) {
-    const key = await readString(c, v1);
+    const key = await readString(c, v1, limits.maxStringBytes);
     const type = await c.u32();
-    metadata[key] = await readValue(c, type, v1);
+    entries.set(key, await readValue(c, type, v1, limits.maxStringBytes));
   }
+  const metadata: Record<string, unknown> = Object.fromEntries(entries);
   let params = 0n;
   for (let i = 0; i < Number(tensorCount); i++) {
-    await readString(c, v1);
+    await readString(c, v1, limits.maxStringBytes);
     const nDims = await c.u32();
     if (nDims > MAX_DIMS) {
       throw new FormatError(`tensor ${i} has ${nDims} dimensions`);
@@ -150,7 +161,7 @@ export async function inspectGguf(
     params += numel;
   }
   const str = (k: string) =>
-    typeof metadata[k] === 'string' ? (metadata[k] as string) : undefined;
+    typeof entries.get(k) === 'string' ? (entries.get(k) as string) : undefined;
   return {
     version,
     tensorCount: Number(tensorCount),

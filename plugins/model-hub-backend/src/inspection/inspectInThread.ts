@@ -2,21 +2,37 @@ import { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { inspectGguf } from './gguf';
 import { inspectOnnx } from './onnx';
-import { scanPickle } from './pickle';
+import { constants as zlibConstants, gunzipSync, inflateSync } from 'node:zlib';
+import { looksLikePickle, scanPickle } from './pickle';
 import { inspectSafetensors } from './safetensors';
 import { ByteSource, FormatError } from './source';
 import { InspectionLimits, InspectionCheck } from './types';
 
-/** Extensions of pickle-based formats (unsafe to load). @internal */
+/**
+ * Extensions of pickle-based formats (unsafe to load): PyTorch checkpoints,
+ * raw pickles, joblib, NumPy arrays (`np.load` unpickles object arrays and
+ * files without the NumPy magic). Files of other names are sniffed too.
+ *
+ * @internal
+ */
 export const PICKLE_EXTENSIONS = [
   '.bin',
   '.pt',
   '.pth',
   '.pkl',
   '.pickle',
+  '.p',
+  '.pk',
+  '.pck',
+  '.pcl',
   '.joblib',
+  '.sav',
   '.ckpt',
+  '.npy',
+  '.npz',
 ];
+
+const HEAD_BYTES = 64 * 1024;
 
 function ext(path: string): string {
   const base = path.split('/').pop()!.toLocaleLowerCase('en-US');
@@ -40,11 +56,61 @@ class SourceReader extends yauzl.RandomAccessReader {
   }
 }
 
-/** Reads the `*.pkl` entries of a zip (PyTorch's zip serialization). */
+/** Reads up to `max` bytes of an entry; `complete` when it had no more. */
+function readEntry(
+  zip: yauzl.ZipFile,
+  entry: yauzl.Entry,
+  max: number,
+): Promise<{ data: Buffer; complete: boolean }> {
+  return new Promise((resolve, reject) => {
+    zip.openReadStream(entry, (err, stream) => {
+      if (err) {
+        reject(err);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let length = 0;
+      let done = false;
+      const finish = (complete: boolean) => {
+        if (!done) {
+          done = true;
+          const data = Buffer.concat(chunks);
+          resolve({ data: data.subarray(0, max), complete });
+        }
+      };
+      stream.on('data', (c: Buffer) => {
+        chunks.push(c);
+        length += c.length;
+        if (length > max) {
+          stream.destroy();
+          finish(false);
+        }
+      });
+      stream.on('error', e => (done ? undefined : reject(e)));
+      stream.on('end', () => finish(true));
+    });
+  });
+}
+
+/** Raw tensor storages of a PyTorch zip: never unpickled by the loader. */
+const TORCH_STORAGE_ENTRY = /(^|\/)data\/\d+$/;
+
+type PicklePart = {
+  name: string;
+  data: Buffer;
+  /** False when the data was cut at the scan limit. */
+  complete: boolean;
+};
+
+/**
+ * The pickle streams in a zip (PyTorch's format, NumPy's `.npz`): every
+ * `*.pkl` entry, the pickle of every object-dtype `.npy` entry, and every
+ * other entry (except raw storages) whose content is a pickle.
+ */
 async function zipPickles(
   source: ByteSource,
-  maxBytes: number,
-): Promise<{ name: string; data: Buffer }[]> {
+  limits: InspectionLimits,
+): Promise<{ parts: PicklePart[]; notes: string[] }> {
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
     yauzl.fromRandomAccessReader(
       new SourceReader(source),
@@ -53,125 +119,349 @@ async function zipPickles(
       (err, z) => (err ? reject(err) : resolve(z!)),
     ),
   );
-  const out: { name: string; data: Buffer }[] = [];
+  const parts: PicklePart[] = [];
+  const notes: string[] = [];
   let total = 0;
+  let entries = 0;
+  const budget = () => Math.max(0, limits.maxPickleScanBytes - total);
   try {
-    await new Promise<void>((resolve, reject) => {
+    const list: yauzl.Entry[] = await new Promise((resolve, reject) => {
+      const out: yauzl.Entry[] = [];
       zip.on('error', reject);
-      zip.on('end', () => resolve());
+      zip.on('end', () => resolve(out));
       zip.on('entry', (entry: yauzl.Entry) => {
-        if (!/\.pkl$/.test(entry.fileName) || entry.fileName.endsWith('/')) {
-          zip.readEntry();
+        if (++entries > limits.maxTensors) {
+          reject(
+            new FormatError(`zip of more than ${limits.maxTensors} entries`),
+          );
           return;
         }
-        if (total + entry.uncompressedSize > maxBytes) {
-          reject(new FormatError(`pickle data larger than ${maxBytes} bytes`));
-          return;
-        }
-        zip.openReadStream(entry, (err, stream) => {
-          if (err) {
-            reject(err);
-            return;
-          }
-          const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => {
-            total += c.length;
-            chunks.push(c);
-          });
-          stream.on('error', reject);
-          stream.on('end', () => {
-            out.push({ name: entry.fileName, data: Buffer.concat(chunks) });
-            zip.readEntry();
-          });
-        });
+        out.push(entry);
+        zip.readEntry();
       });
       zip.readEntry();
     });
+    for (const entry of list) {
+      const name = entry.fileName;
+      if (name.endsWith('/') || TORCH_STORAGE_ENTRY.test(name)) {
+        continue;
+      }
+      const head = await readEntry(zip, entry, HEAD_BYTES);
+      const npy = head.data.subarray(0, 6).equals(NPY_MAGIC);
+      if (!name.endsWith('.pkl') && !npy && !looksLikePickle(head.data)) {
+        continue;
+      }
+      if (!budget()) {
+        throw new FormatError(
+          `pickle data larger than the scan limit of ${limits.maxPickleScanBytes} bytes`,
+        );
+      }
+      const whole = head.complete
+        ? head
+        : await readEntry(zip, entry, budget());
+      total += whole.data.length;
+      if (npy) {
+        const array = npyPickle(whole.data, name);
+        notes.push(array.note);
+        if (array.pickle) {
+          parts.push({ name, data: array.pickle, complete: whole.complete });
+        }
+      } else {
+        parts.push({ name, data: whole.data, complete: whole.complete });
+      }
+    }
   } finally {
     zip.close();
   }
-  return out;
+  return { parts, notes };
+}
+
+const NPY_MAGIC = Buffer.from('\x93NUMPY', 'latin1');
+
+/**
+ * The parts of a `.npy` file: the header's dtype, and the pickle that
+ * follows the header when the dtype holds Python objects.
+ */
+function npyPickle(
+  data: Buffer,
+  name: string,
+): { pickle?: Buffer; note: string } {
+  if (data.length < 10) {
+    throw new FormatError(`${name}: truncated NumPy header`);
+  }
+  const major = data[6];
+  const lenSize = major === 1 ? 2 : 4;
+  if (major < 1 || major > 3) {
+    throw new FormatError(`${name}: unsupported NumPy format version ${major}`);
+  }
+  const headerLen = lenSize === 2 ? data.readUInt16LE(8) : data.readUInt32LE(8);
+  const start = 8 + lenSize + headerLen;
+  if (start > data.length || headerLen > HEAD_BYTES) {
+    throw new FormatError(`${name}: NumPy header of ${headerLen} bytes`);
+  }
+  const header = data.subarray(8 + lenSize, start).toString('latin1');
+  const descr = /['"]descr['"]\s*:\s*(['"][^'"]*['"]|\[)/.exec(header);
+  if (!descr) {
+    throw new FormatError(`${name}: NumPy header without descr`);
+  }
+  // an object dtype, alone or as a field of a structured dtype
+  const objects = /['"][|<>=]?O\d*['"]/.test(
+    descr[1] === '[' ? header.slice(descr.index) : descr[1],
+  );
+  return objects
+    ? { pickle: data.subarray(start), note: `${name}: object array (pickle)` }
+    : { note: `${name}: ${descr[1]} array, no pickle` };
+}
+
+/** How a compressed joblib file starts, and whether it can be opened here. */
+function compression(head: Buffer): string | undefined {
+  if (head.length < 4) {
+    return undefined;
+  }
+  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head[0] === 0x78 && ((head[0] << 8) | head[1]) % 31 === 0) return 'zlib';
+  if (head.subarray(0, 3).toString('latin1') === 'BZh') return 'bz2';
+  if (head.subarray(0, 6).equals(Buffer.from('fd377a585a00', 'hex')))
+    return 'xz';
+  if (head.subarray(0, 4).equals(Buffer.from('04224d18', 'hex'))) return 'lz4';
+  if (head.subarray(0, 2).toString('latin1') === 'ZF') return 'joblib-zlib';
+  return undefined;
 }
 
 function fail(name: string, summary: string, details = {}): InspectionCheck {
   return { name, status: 'fail', summary, details };
 }
 
+/** Whether a file not named like a pickle holds one (by content). */
+async function sniffPickle(source: ByteSource): Promise<boolean> {
+  const head = await source.read(0, Math.min(source.size, HEAD_BYTES));
+  if (head.length < 2) {
+    return false;
+  }
+  if (
+    (head.length >= 4 && head.readUInt32BE(0) === 0x504b0304) ||
+    head.subarray(0, 6).equals(NPY_MAGIC)
+  ) {
+    return true;
+  }
+  return looksLikePickle(head);
+}
+
+/**
+ * The safety check of a pickle-based file. Fails unless every pickle in it
+ * parses completely within the limits and imports only allowlisted
+ * globals; a zip without any pickle, or a NumPy array of numbers, passes.
+ */
 async function pickleCheck(
   path: string,
   source: ByteSource,
   limits: InspectionLimits,
-): Promise<InspectionCheck> {
+  byExtension: boolean,
+): Promise<InspectionCheck | undefined> {
   const name = `safety:pickle:${path}`;
-  const head = await source.read(0, 4);
-  let parts: { name: string; data: Buffer }[];
+  const head = await source.read(0, Math.min(source.size, HEAD_BYTES));
+  let parts: PicklePart[];
   let container: string;
-  if (head.readUInt32BE(0) === 0x504b0304) {
-    container = 'zip (PyTorch)';
-    parts = await zipPickles(source, limits.maxPickleScanBytes);
-  } else if (head[0] === 0x80 || head[0] === 0x28 || head[0] === 0x63) {
-    container = 'raw pickle';
+  let notes: string[] = [];
+  const raw = async () => {
+    const data = await source.read(
+      0,
+      Math.min(source.size, limits.maxPickleScanBytes),
+    );
+    return [
+      { name: path, data, complete: source.size <= limits.maxPickleScanBytes },
+    ];
+  };
+  const packed = compression(head);
+  if (head.length >= 4 && head.readUInt32BE(0) === 0x504b0304) {
+    container = 'zip';
+    ({ parts, notes } = await zipPickles(source, limits));
+    if (!parts.length && !byExtension && !notes.length) {
+      return undefined; // a zip of something else
+    }
+  } else if (head.subarray(0, 6).equals(NPY_MAGIC)) {
+    container = 'NumPy array';
+    const array = npyPickle(
+      await source.read(0, Math.min(source.size, limits.maxPickleScanBytes)),
+      path,
+    );
+    notes = [array.note];
+    parts = array.pickle
+      ? [
+          {
+            name: path,
+            data: array.pickle,
+            complete: source.size <= limits.maxPickleScanBytes,
+          },
+        ]
+      : [];
+  } else if (packed && byExtension && ext(path) === '.joblib') {
+    if (packed !== 'gzip' && packed !== 'zlib') {
+      return fail(
+        name,
+        `Cannot scan a ${packed}-compressed joblib file; it is unverified`,
+        { unsafeFormat: true, container: `joblib (${packed})` },
+      );
+    }
+    container = `joblib (${packed})`;
+    const compressed = await source.read(
+      0,
+      Math.min(source.size, limits.maxPickleScanBytes),
+    );
+    let data: Buffer;
+    try {
+      data = (packed === 'gzip' ? gunzipSync : inflateSync)(compressed, {
+        maxOutputLength: limits.maxPickleScanBytes,
+        finishFlush: zlibConstants.Z_SYNC_FLUSH,
+      });
+    } catch (e) {
+      throw new FormatError(
+        (e as Error).name === 'RangeError'
+          ? `decompressed pickle larger than the scan limit of ${limits.maxPickleScanBytes} bytes`
+          : `cannot decompress: ${(e as Error).message}`,
+      );
+    }
     parts = [
-      { name: path, data: await source.read(0, limits.maxPickleScanBytes) },
+      {
+        name: path,
+        data,
+        complete: source.size <= limits.maxPickleScanBytes,
+      },
     ];
   } else {
-    return {
-      name,
-      status: 'warn',
-      summary: `${ext(
-        path,
-      )} file that is neither a pickle nor a PyTorch zip; unknown binary format`,
-      details: { unsafeFormat: false },
-    };
+    container = 'raw pickle';
+    parts = await raw();
   }
-  const scans = parts.map(p => ({ entry: p.name, ...scanPickle(p.data) }));
+  const pickleLimits = {
+    maxOpcodes: limits.maxPickleOpcodes,
+    maxStackItems: limits.maxTensors,
+  };
+  const scans = parts.map(p => ({
+    entry: p.name,
+    ...scanPickle(p.data, { complete: p.complete, limits: pickleLimits }),
+  }));
   const imports = scans.flatMap(s => s.imports);
-  const dangerous = imports.filter(i => i.severity === 'dangerous');
-  const suspicious = imports.filter(i => i.severity === 'suspicious');
+  const list = (severity: string) => [
+    ...new Set(
+      imports
+        .filter(i => i.severity === severity)
+        .map(i => `${i.module}.${i.name}`),
+    ),
+  ];
+  const dangerous = list('dangerous');
+  const unverified = list('unverified');
   const unresolved = scans.reduce((a, s) => a + s.unresolvedGlobals, 0);
+  const errors = scans
+    .filter(s => s.error)
+    .map(s => (s.entry === path ? s.error! : `${s.entry}: ${s.error}`));
   const details = {
-    unsafeFormat: true,
+    unsafeFormat: parts.length > 0,
     container,
-    dangerousImports: dangerous.map(i => `${i.module}.${i.name}`),
-    suspiciousImports: suspicious.map(i => `${i.module}.${i.name}`),
+    dangerousImports: dangerous,
+    unverifiedImports: unverified,
     unresolvedGlobals: unresolved,
-    scans: scans.map(s => ({
+    ...(notes.length ? { notes: notes.slice(0, 20) } : {}),
+    ...(errors.length ? { errors: errors.slice(0, 20) } : {}),
+    scans: scans.slice(0, 20).map(s => ({
       entry: s.entry,
       pickles: s.pickles,
       bytesScanned: s.bytesScanned,
+      opcodes: s.opcodes,
       imports: s.imports.length,
       error: s.error,
     })),
   };
+  const problems: string[] = [];
   if (dangerous.length) {
+    problems.push(
+      `imports dangerous globals: ${dangerous.slice(0, 5).join(', ')}`,
+    );
+  }
+  if (unverified.length) {
+    problems.push(
+      `imports globals outside the allowlist: ${unverified
+        .slice(0, 5)
+        .join(', ')}`,
+    );
+  }
+  if (unresolved) {
+    problems.push(`${unresolved} imports whose names are computed`);
+  }
+  if (errors.length) {
+    problems.push(`scan could not complete: ${errors.slice(0, 3).join('; ')}`);
+  }
+  if (problems.length) {
+    return fail(
+      name,
+      `Pickle-based ${container} ${problems.join(
+        '; ',
+      )}; never load it unless an admin waives this check`,
+      details,
+    );
+  }
+  if (!parts.length) {
     return {
       name,
-      status: 'fail',
-      summary: `Pickle-based format imports dangerous globals: ${details.dangerousImports
-        .slice(0, 5)
-        .join(', ')}; never load it`,
+      status: 'pass',
+      summary: `${container} holds no pickle: ${
+        notes.slice(0, 3).join(', ') || 'no pickle entries'
+      }`,
       details,
     };
   }
   return {
     name,
     status: 'warn',
-    summary: `Unsafe format: pickle-based ${container} can run code when loaded (not unpickled here); ${
-      suspicious.length || unresolved
-        ? `${suspicious.length} unknown imports, ${unresolved} unresolved`
-        : 'no dangerous imports found'
-    }; prefer safetensors`,
+    summary: `Pickle-based ${container} imports only allowlisted globals (tensors, storages, dtypes, containers); it can still run code when loaded by an unpatched loader; prefer safetensors`,
     details,
   };
 }
 
+const FORMATS: Record<string, string> = {
+  '.safetensors': 'safetensors',
+  '.gguf': 'gguf',
+  '.onnx': 'onnx',
+};
+
 /**
- * Inspects one file of a version by its extension and content, returning
- * the checks to store (none for files of no known format).
+ * The check a file's inspection records when it cannot complete (a
+ * malformed file, a worker that ran out of time or memory): the format
+ * check of a known format, else the safety check (files of other names are
+ * inspected only when they hold pickles).
  *
  * @internal
  */
-export async function inspectFile(
+export function failedInspection(
+  path: string,
+  reason: string,
+): InspectionCheck {
+  const e = ext(path);
+  const base = path.split('/').pop()!;
+  if (FORMATS[e]) {
+    return fail(
+      `format:${FORMATS[e]}:${path}`,
+      `Invalid ${FORMATS[e]}: ${reason}`,
+    );
+  }
+  if (base === 'config.json') {
+    return fail(`format:config:${path}`, `Invalid config.json: ${reason}`);
+  }
+  return fail(
+    `safety:pickle:${path}`,
+    `Safety scan could not complete: ${reason}; the file is unverified`,
+    { unsafeFormat: true },
+  );
+}
+
+/**
+ * Inspects one file of a version by its extension and content, in the
+ * calling thread, returning the checks to store (none for files of no
+ * known format that hold no pickle). Runs in an inspection worker: see
+ * {@link inspectFile}.
+ *
+ * @internal
+ */
+export async function inspectFileInThread(
   path: string,
   source: ByteSource,
   limits: InspectionLimits,
@@ -272,19 +562,14 @@ export async function inspectFile(
         },
       ];
     }
-    if (PICKLE_EXTENSIONS.includes(e)) {
-      return [await pickleCheck(path, source, limits)];
+    const byExtension = PICKLE_EXTENSIONS.includes(e);
+    if (byExtension || (await sniffPickle(source))) {
+      const check = await pickleCheck(path, source, limits, byExtension);
+      return check ? [check] : [];
     }
   } catch (error) {
-    const kind = e === '.safetensors' ? 'safetensors' : e.slice(1) || 'file';
-    const name = PICKLE_EXTENSIONS.includes(e)
-      ? `safety:pickle:${path}`
-      : `format:${kind}:${path}`;
-    return [
-      fail(name, `Invalid ${kind}: ${(error as Error).message}`, {
-        unsafeFormat: PICKLE_EXTENSIONS.includes(e) || undefined,
-      }),
-    ];
+    // malformed input, a zip yauzl cannot read, a failed read: fail closed
+    return [failedInspection(path, String((error as Error)?.message ?? error))];
   }
   return [];
 }

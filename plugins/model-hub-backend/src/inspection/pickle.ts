@@ -1,12 +1,18 @@
 /**
  * A static scan of pickle opcodes for the globals a pickle imports. The
- * pickle is never unpickled: the scanner walks the opcode stream, tracks
- * string constants on an approximate stack and in the memo (for
- * STACK_GLOBAL), and records every GLOBAL, INST and STACK_GLOBAL import.
+ * pickle is never unpickled: the scanner walks the opcode stream with the
+ * exact stack, mark and memo semantics of CPython's unpickler (so that
+ * STACK_GLOBAL operands fetched through the memo, DUP or marks resolve as
+ * they would when loading), and records every GLOBAL, INST and
+ * STACK_GLOBAL import.
  *
- * Denylist scanners are bypassed regularly (picklescan advisories), so a
- * clean scan is only an extra signal: every pickle-based file is flagged as
- * an unsafe format regardless.
+ * The verdict is an allowlist, the one `torch.load(weights_only=True)`
+ * holds: tensor rebuild helpers, storages, dtypes, `OrderedDict`, plain
+ * NumPy arrays and builtin containers. Everything else is `unverified` (or
+ * `dangerous` when it is a known way to run code), a STACK_GLOBAL whose
+ * operands are not constant strings or an EXT opcode is `unresolved`, and a
+ * stream that does not parse completely within the limits is an error: all
+ * of them fail the safety check (fail closed).
  *
  * @internal
  */
@@ -15,20 +21,36 @@
 export type PickleImport = {
   module: string;
   name: string;
-  severity: 'safe' | 'suspicious' | 'dangerous';
+  severity: 'safe' | 'unverified' | 'dangerous';
 };
 
 /** @internal */
 export type PickleScan = {
   imports: PickleImport[];
-  /** STACK_GLOBALs whose module or name was not a known string. */
+  /** STACK_GLOBALs whose module or name was not a constant string, and EXTs. */
   unresolvedGlobals: number;
   pickles: number;
-  /** Why the scan stopped early, if it did. */
+  /** Why the scan could not complete, if it did not. */
   error?: string;
   bytesScanned: number;
+  opcodes: number;
 };
 
+/** Limits of one scan. @internal */
+export type PickleScanLimits = {
+  /** Most opcodes executed over all pickles of the data. */
+  maxOpcodes: number;
+  /** Most items on the stack plus saved marks, and memo entries. */
+  maxStackItems: number;
+};
+
+/** @internal */
+export const DEFAULT_PICKLE_SCAN_LIMITS: PickleScanLimits = {
+  maxOpcodes: 8_000_000,
+  maxStackItems: 1_000_000,
+};
+
+/** Modules whose callables run code, touch files, processes or the network. */
 const DANGEROUS_MODULES = new Set([
   'os',
   'posix',
@@ -63,6 +85,7 @@ const DANGEROUS_MODULES = new Set([
   'telnetlib',
   'pip',
   'setuptools',
+  'distutils',
   'inspect',
   'pdb',
   'bdb',
@@ -85,21 +108,92 @@ const DANGEROUS_MODULES = new Set([
   'operator',
   'functools',
   'dill',
-  'joblib',
-  'numpy.testing',
   'torch.hub',
   'torch.jit',
+  'torch.package',
   'torch.serialization',
+  'torch.utils.collect_env',
+  'torch.distributed',
+  'torch._dynamo',
+  'torch._inductor',
+  'numpy.testing',
+  'numpy.f2py',
+  'numpy.distutils',
+  'numpy.ctypeslib',
 ]);
+const DANGEROUS_NAMES =
+  /^(eval|exec|execfile|compile|open|getattr|setattr|delattr|__import__|import_module|system|popen|spawn\w*|exec\w+|run|call|check_call|check_output|load|loads|breakpoint|globals|locals|vars|input|apply|attrgetter|methodcaller|itemgetter|partial|reduce)$/;
 
-/** Imports that legitimate PyTorch, NumPy and scikit-learn pickles use. */
+const TORCH_DTYPES = [
+  'float32',
+  'float',
+  'float64',
+  'double',
+  'float16',
+  'half',
+  'bfloat16',
+  'complex32',
+  'chalf',
+  'complex64',
+  'cfloat',
+  'complex128',
+  'cdouble',
+  'uint8',
+  'uint16',
+  'uint32',
+  'uint64',
+  'int8',
+  'int16',
+  'short',
+  'int32',
+  'int',
+  'int64',
+  'long',
+  'bool',
+  'quint8',
+  'qint8',
+  'qint32',
+  'quint4x2',
+  'quint2x4',
+  'float8_e4m3fn',
+  'float8_e4m3fnuz',
+  'float8_e5m2',
+  'float8_e5m2fnuz',
+  'float8_e8m0fnu',
+];
+const TORCH_STORAGES = [
+  'Float',
+  'Double',
+  'Half',
+  'BFloat16',
+  'ComplexFloat',
+  'ComplexDouble',
+  'Byte',
+  'Char',
+  'Short',
+  'Int',
+  'Long',
+  'Bool',
+  'QUInt8',
+  'QInt8',
+  'QInt32',
+  'QUInt4x2',
+  'QUInt2x4',
+].map(s => `${s}Storage`);
+
+/**
+ * What a plain checkpoint or array pickle may import: the globals
+ * `torch.load(weights_only=True)` accepts, plain NumPy arrays and scalars,
+ * and builtin containers.
+ */
 const SAFE_GLOBALS = new Set([
   'collections.OrderedDict',
-  'collections.defaultdict',
+  'collections.Counter',
   'builtins.set',
   'builtins.frozenset',
   'builtins.slice',
   'builtins.bytearray',
+  'builtins.bytes',
   'builtins.complex',
   'builtins.dict',
   'builtins.list',
@@ -108,68 +202,78 @@ const SAFE_GLOBALS = new Set([
   'builtins.float',
   'builtins.bool',
   'builtins.str',
-  'builtins.object',
+  '__builtin__.set',
+  '__builtin__.frozenset',
+  '__builtin__.slice',
+  '__builtin__.bytearray',
+  '__builtin__.complex',
   '_codecs.encode',
-  'copyreg._reconstructor',
-  'torch._utils._rebuild_tensor',
-  'torch._utils._rebuild_tensor_v2',
-  'torch._utils._rebuild_tensor_v3',
-  'torch._utils._rebuild_parameter',
-  'torch._utils._rebuild_parameter_with_state',
-  'torch._utils._rebuild_qtensor',
-  'torch._utils._rebuild_sparse_tensor',
-  'torch._utils._rebuild_device_tensor_from_numpy',
+  ...[
+    '_rebuild_tensor',
+    '_rebuild_tensor_v2',
+    '_rebuild_tensor_v3',
+    '_rebuild_parameter',
+    '_rebuild_parameter_with_state',
+    '_rebuild_qtensor',
+    '_rebuild_sparse_tensor',
+    '_rebuild_nested_tensor',
+    '_rebuild_meta_tensor_no_storage',
+    '_rebuild_wrapper_subclass',
+    '_rebuild_device_tensor_from_numpy',
+    '_rebuild_device_tensor_from_cpu_tensor',
+  ].map(n => `torch._utils.${n}`),
   'torch._tensor._rebuild_from_type_v2',
+  'torch.Tensor',
   'torch.Size',
   'torch.device',
-  'torch.dtype',
-  'numpy.core.multiarray._reconstruct',
-  'numpy._core.multiarray._reconstruct',
-  'numpy.core.multiarray.scalar',
-  'numpy._core.multiarray.scalar',
+  'torch.nn.parameter.Parameter',
+  'torch.storage.UntypedStorage',
+  'torch.storage.TypedStorage',
+  'torch.serialization._get_layout',
+  'torch.per_tensor_affine',
+  'torch.per_channel_affine',
+  'torch.per_channel_affine_float_qparams',
+  'torch.contiguous_format',
+  'torch.channels_last',
+  'torch.channels_last_3d',
+  'torch.preserve_format',
+  'torch.strided',
+  'torch.sparse_coo',
+  'torch.sparse_csr',
+  ...TORCH_DTYPES.map(d => `torch.${d}`),
+  ...TORCH_STORAGES.map(s => `torch.${s}`),
+  ...TORCH_STORAGES.map(s => `torch.cuda.${s}`),
+  ...['numpy.core', 'numpy._core'].flatMap(m => [
+    `${m}.multiarray._reconstruct`,
+    `${m}.multiarray.scalar`,
+    `${m}.numeric._frombuffer`,
+  ]),
   'numpy.ndarray',
   'numpy.dtype',
 ]);
 
-const SAFE_MODULE_PREFIXES = ['torch.', 'numpy.', 'sklearn.', 'scipy.'];
-
 function classify(module: string, name: string): PickleImport['severity'] {
-  const full = `${module}.${name}`;
-  if (SAFE_GLOBALS.has(full)) {
+  if (SAFE_GLOBALS.has(`${module}.${name}`)) {
     return 'safe';
   }
-  const top = module.split('.')[0];
+  const parts = module.split('.');
   if (
-    DANGEROUS_MODULES.has(module) ||
-    DANGEROUS_MODULES.has(top) ||
-    /^(eval|exec|compile|open|getattr|setattr|__import__|system|popen|breakpoint|globals|locals|vars|input|apply)$/.test(
-      name,
-    )
+    parts.some((_, i) =>
+      DANGEROUS_MODULES.has(parts.slice(0, i + 1).join('.')),
+    ) ||
+    name.split('.').some(n => DANGEROUS_NAMES.test(n))
   ) {
     return 'dangerous';
   }
-  if (
-    (module === 'torch' && /Storage$/.test(name)) ||
-    SAFE_MODULE_PREFIXES.some(p => module.startsWith(p))
-  ) {
-    return module.startsWith('torch.') || module === 'torch'
-      ? 'safe'
-      : 'suspicious';
-  }
-  return 'suspicious';
+  return 'unverified';
 }
 
-/** Fixed argument sizes of opcodes. */
+/** Sizes of fixed arguments. */
 const FIXED: Record<number, number> = {
   0x4b: 1, // K BININT1
   0x4d: 2, // M BININT2
   0x4a: 4, // J BININT
   0x47: 8, // G BINFLOAT
-  0x80: 1, // PROTO
-  0x82: 1, // EXT1
-  0x83: 2, // EXT2
-  0x84: 4, // EXT4
-  0x95: 8, // FRAME
 };
 /** Length-prefixed arguments: size of the length field. */
 const LENGTH_PREFIXED: Record<number, number> = {
@@ -185,33 +289,30 @@ const LENGTH_PREFIXED: Record<number, number> = {
   0x8a: 1, // LONG1
   0x8b: 4, // LONG4
 };
-/** Opcodes whose length-prefixed argument is a string pushed on the stack. */
+/** Opcodes whose length-prefixed argument is a text string. */
 const STRING_PUSH = new Set([0x55, 0x54, 0x58, 0x8c, 0x8d]);
-/** Newline-terminated single-line arguments. */
-const LINE = new Set([0x49, 0x4c, 0x46, 0x53, 0x56, 0x50, 0x70, 0x67]);
-const MARK = Symbol('mark');
-type Item = string | null | typeof MARK;
+/** Newline-terminated single-line arguments that push a value. */
+const LINE_PUSH = new Set([0x49, 0x4c, 0x46, 0x53, 0x56, 0x50]);
 
-/** Opcodes without argument: [pops, pushes]; -1 pops to the mark. */
+/**
+ * Opcodes without argument: [pops, pushes]. `pops` of -1 pops to the last
+ * mark; -2 pops to the mark and then one item below it (APPENDS, SETITEMS,
+ * ADDITEMS keep their target); top-only ops (BUILD, APPEND, …) are exact.
+ */
 const NO_ARG: Record<number, [number, number]> = {
-  0x28: [0, 0], // ( MARK (handled)
-  0x2e: [0, 0], // . STOP (handled)
-  0x30: [1, 0], // 0 POP
-  0x31: [-1, 0], // 1 POP_MARK
-  0x32: [0, 0], // 2 DUP (handled)
   0x4e: [0, 1], // N NONE
   0x52: [2, 1], // R REDUCE
   0x5d: [0, 1], // ] EMPTY_LIST
-  0x61: [1, 0], // a APPEND
-  0x62: [1, 0], // b BUILD
+  0x61: [1, 0], // a APPEND (target stays)
+  0x62: [1, 0], // b BUILD (target stays)
   0x64: [-1, 1], // d DICT
   0x7d: [0, 1], // } EMPTY_DICT
-  0x65: [-1, 0], // e APPENDS
+  0x65: [-1, 0], // e APPENDS (target stays)
   0x6c: [-1, 1], // l LIST
   0x29: [0, 1], // ) EMPTY_TUPLE
-  0x73: [2, 0], // s SETITEM
+  0x73: [2, 0], // s SETITEM (target stays)
   0x74: [-1, 1], // t TUPLE
-  0x75: [-1, 0], // u SETITEMS
+  0x75: [-1, 0], // u SETITEMS (target stays)
   0x6f: [-1, 1], // o OBJ
   0x51: [1, 1], // Q BINPERSID
   0x81: [2, 1], // NEWOBJ
@@ -221,162 +322,327 @@ const NO_ARG: Record<number, [number, number]> = {
   0x88: [0, 1], // NEWTRUE
   0x89: [0, 1], // NEWFALSE
   0x8f: [0, 1], // EMPTY_SET
-  0x90: [-1, 0], // ADDITEMS
+  0x90: [-1, 0], // ADDITEMS (target stays)
   0x91: [-1, 1], // FROZENSET
   0x92: [3, 1], // NEWOBJ_EX
-  0x93: [2, 1], // STACK_GLOBAL (handled)
-  0x94: [0, 0], // MEMOIZE (handled)
   0x97: [0, 1], // NEXT_BUFFER
   0x98: [0, 0], // READONLY_BUFFER
 };
+/** Opcodes that need an item below the popped ones (their target). */
+const NEEDS_TARGET = new Set([0x61, 0x62, 0x65, 0x73, 0x75, 0x90, 0x98]);
 
-/** Scans pickle data (several pickles in a row, as legacy torch files have). @internal */
-export function scanPickle(data: Buffer): PickleScan {
+/** A value on the simulated stack: a constant string, or anything else. */
+type Item = { s: string } | null;
+
+class ScanError extends Error {}
+
+/**
+ * The magic number a legacy (pre-zip) `torch.save` file starts with, as
+ * its first pickle: PROTO 2, LONG1 0x1950a86a20f9469cfc6c, STOP. Such a
+ * file holds five pickles followed by raw storage bytes.
+ */
+const TORCH_LEGACY_MAGIC = Buffer.from('80028a0a6cfc9c46f9206aa850192e', 'hex');
+
+/**
+ * Scans pickle data: one pickle, then any pickle that follows it (a loader
+ * may read several in a row), except that a legacy PyTorch file is read as
+ * its five pickles and raw storage data. `complete` is false when the data
+ * was cut at the scan limit (a file larger than the limit): then running
+ * out of bytes is reported as too large, not as truncated.
+ *
+ * @internal
+ */
+export function scanPickle(
+  data: Buffer,
+  options: { complete?: boolean; limits?: PickleScanLimits } = {},
+): PickleScan {
+  const limits = options.limits ?? DEFAULT_PICKLE_SCAN_LIMITS;
+  const complete = options.complete ?? true;
   const imports = new Map<string, PickleImport>();
   let unresolvedGlobals = 0;
   let pickles = 0;
   let pos = 0;
+  let opcodes = 0;
   let error: string | undefined;
+  const legacyTorch =
+    data.length >= TORCH_LEGACY_MAGIC.length &&
+    data.subarray(0, TORCH_LEGACY_MAGIC.length).equals(TORCH_LEGACY_MAGIC);
+
   const add = (module: string, name: string) => {
     const key = `${module}.${name}`;
     if (!imports.has(key)) {
       imports.set(key, { module, name, severity: classify(module, name) });
     }
   };
+  const endOfData = (what: string) =>
+    new ScanError(
+      complete
+        ? `truncated pickle: ${what} runs past the end of the data at offset ${pos}`
+        : `pickle data continues past the scan limit of ${data.length} bytes`,
+    );
+  const need = (n: number, what: string) => {
+    if (n > data.length - pos) {
+      throw endOfData(what);
+    }
+  };
   const readLine = (): string => {
     const end = data.indexOf(0x0a, pos);
     if (end < 0) {
-      throw new Error('unterminated line argument');
+      throw endOfData('a line argument');
     }
     const s = data.subarray(pos, end).toString('latin1');
     pos = end + 1;
     return s;
   };
-  const need = (n: number) => {
-    if (pos + n > data.length) {
-      throw new Error('truncated opcode argument');
-    }
-  };
 
-  let stopped = true;
-  while (pos < data.length && stopped) {
-    // another pickle follows only if it starts with PROTO (or is protocol 0/1 text)
-    if (pickles > 0 && data[pos] !== 0x80) {
-      break;
-    }
-    const stack: Item[] = [];
-    const memo = new Map<number, Item>();
-    const pop = (n: number) => {
-      if (n === -1) {
-        while (stack.length && stack.pop() !== MARK) {
-          /* pop to the mark */
-        }
-      } else {
-        stack.splice(Math.max(0, stack.length - n), n);
+  try {
+    while (pos < data.length) {
+      if (legacyTorch && pickles === 5) {
+        break; // raw storage data follows
       }
-    };
-    stopped = false;
-    try {
+      let stack: Item[] = [];
+      const metastack: Item[][] = [];
+      let depth = 0; // items on the stack and in saved stacks
+      const memo = new Map<number, Item>();
+      const push = (item: Item) => {
+        if (++depth > limits.maxStackItems) {
+          throw new ScanError(
+            `more than ${limits.maxStackItems} items on the pickle stack`,
+          );
+        }
+        stack.push(item);
+      };
+      const pop = (): Item => {
+        if (!stack.length) {
+          throw new ScanError(`stack underflow at offset ${pos - 1}`);
+        }
+        depth -= 1;
+        return stack.pop()!;
+      };
+      const top = (): Item => {
+        if (!stack.length) {
+          throw new ScanError(`empty stack at offset ${pos - 1}`);
+        }
+        return stack[stack.length - 1];
+      };
+      const popMark = (): Item[] => {
+        const items = stack;
+        if (!metastack.length) {
+          throw new ScanError(`no mark to pop at offset ${pos - 1}`);
+        }
+        stack = metastack.pop()!;
+        depth -= items.length;
+        return items;
+      };
+      const memoPut = (index: number) => {
+        if (!Number.isSafeInteger(index) || index < 0) {
+          throw new ScanError(`invalid memo index at offset ${pos}`);
+        }
+        if (!memo.has(index) && memo.size >= limits.maxStackItems) {
+          throw new ScanError(
+            `more than ${limits.maxStackItems} memo entries in a pickle`,
+          );
+        }
+        memo.set(index, top());
+      };
+      const memoGet = (index: number) => {
+        if (!memo.has(index)) {
+          throw new ScanError(`memo key ${index} not found at offset ${pos}`);
+        }
+        push(memo.get(index)!);
+      };
+
+      let stopped = false;
       while (!stopped) {
-        need(1);
-        const op = data[pos++];
-        if (op === 0x2e) {
-          pickles += 1;
-          stopped = true;
-          continue;
+        need(1, 'an opcode');
+        if (++opcodes > limits.maxOpcodes) {
+          throw new ScanError(`more than ${limits.maxOpcodes} pickle opcodes`);
         }
-        if (op === 0x28) {
-          stack.push(MARK);
-        } else if (op === 0x32) {
-          stack.push(stack.length ? stack[stack.length - 1] : null);
-        } else if (op === 0x63 || op === 0x69) {
-          // c GLOBAL, i INST: "module\nname\n"
-          const module = readLine();
-          const name = readLine();
-          add(module, name);
-          if (op === 0x69) {
-            pop(-1);
+        const op = data[pos++];
+        switch (op) {
+          case 0x2e: // . STOP
+            pop();
+            pickles += 1;
+            stopped = true;
+            break;
+          case 0x28: // ( MARK
+            if (++depth > limits.maxStackItems) {
+              throw new ScanError(
+                `more than ${limits.maxStackItems} marks on the pickle stack`,
+              );
+            }
+            metastack.push(stack);
+            stack = [];
+            break;
+          case 0x30: // 0 POP (pops the mark when the frame is empty)
+            if (stack.length) {
+              pop();
+            } else {
+              popMark();
+            }
+            break;
+          case 0x31: // 1 POP_MARK
+            popMark();
+            break;
+          case 0x32: // 2 DUP
+            push(top());
+            break;
+          case 0x80: {
+            // PROTO
+            need(1, 'PROTO');
+            const proto = data[pos++];
+            if (proto > 5) {
+              throw new ScanError(`unsupported pickle protocol ${proto}`);
+            }
+            break;
           }
-          stack.push(null);
-        } else if (op === 0x93) {
-          const name = stack.pop();
-          const module = stack.pop();
-          if (typeof module === 'string' && typeof name === 'string') {
+          case 0x95: // FRAME
+            need(8, 'FRAME');
+            pos += 8;
+            break;
+          case 0x63: // c GLOBAL
+          case 0x69: {
+            // i INST
+            const module = readLine();
+            const name = readLine();
             add(module, name);
-          } else {
+            if (op === 0x69) {
+              popMark();
+            }
+            push(null);
+            break;
+          }
+          case 0x93: {
+            // STACK_GLOBAL
+            const name = pop();
+            const module = pop();
+            if (module && name) {
+              add(module.s, name.s);
+            } else {
+              unresolvedGlobals += 1;
+            }
+            push(null);
+            break;
+          }
+          case 0x82: // EXT1
+          case 0x83: // EXT2
+          case 0x84: {
+            // EXT4: a global from the copyreg extension registry
+            const n = op === 0x82 ? 1 : op === 0x83 ? 2 : 4;
+            need(n, 'EXT');
+            pos += n;
             unresolvedGlobals += 1;
+            push(null);
+            break;
           }
-          stack.push(null);
-        } else if (op === 0x94) {
-          memo.set(memo.size, stack.length ? stack[stack.length - 1] : null);
-        } else if (op === 0x71 || op === 0x72) {
-          // q BINPUT, r LONG_BINPUT
-          const n = op === 0x71 ? 1 : 4;
-          need(n);
-          const idx = n === 1 ? data[pos] : data.readUInt32LE(pos);
-          pos += n;
-          memo.set(idx, stack.length ? stack[stack.length - 1] : null);
-        } else if (op === 0x68 || op === 0x6a) {
-          // h BINGET, j LONG_BINGET
-          const n = op === 0x68 ? 1 : 4;
-          need(n);
-          const idx = n === 1 ? data[pos] : data.readUInt32LE(pos);
-          pos += n;
-          stack.push(memo.get(idx) ?? null);
-        } else if (FIXED[op] !== undefined) {
-          need(FIXED[op]);
-          pos += FIXED[op];
-          if (op !== 0x80 && op !== 0x95) {
-            stack.push(null);
-          }
-        } else if (LENGTH_PREFIXED[op] !== undefined) {
-          const lenSize = LENGTH_PREFIXED[op];
-          need(lenSize);
-          let len = data[pos];
-          if (lenSize === 4) {
-            len = data.readUInt32LE(pos);
-          } else if (lenSize === 8) {
-            len = Number(data.readBigUInt64LE(pos));
-          }
-          pos += lenSize;
-          need(len);
-          const arg = data.subarray(pos, pos + len);
-          pos += len;
-          stack.push(
-            STRING_PUSH.has(op)
-              ? arg.toString(op === 0x55 || op === 0x54 ? 'latin1' : 'utf8')
-              : null,
-          );
-        } else if (LINE.has(op)) {
-          const line = readLine();
-          if (op === 0x70) {
-            memo.set(
-              Number(line),
-              stack.length ? stack[stack.length - 1] : null,
-            );
-          } else if (op === 0x67) {
-            stack.push(memo.get(Number(line)) ?? null);
-          } else if (op === 0x53 || op === 0x56) {
-            stack.push(line.replace(/^'(.*)'$|^"(.*)"$/, '$1$2'));
-          } else {
-            stack.push(null);
-          }
-        } else if (NO_ARG[op] !== undefined) {
-          const [pops, pushes] = NO_ARG[op];
-          pop(pops);
-          if (pushes) {
-            stack.push(null);
-          }
-        } else {
-          throw new Error(
-            `unknown opcode 0x${op.toString(16)} at offset ${pos - 1}`,
-          );
+          case 0x94: // MEMOIZE
+            memoPut(memo.size);
+            break;
+          case 0x71: // q BINPUT
+            need(1, 'BINPUT');
+            memoPut(data[pos++]);
+            break;
+          case 0x72: // r LONG_BINPUT
+            need(4, 'LONG_BINPUT');
+            memoPut(data.readUInt32LE(pos));
+            pos += 4;
+            break;
+          case 0x70: // p PUT
+            memoPut(Number(readLine()));
+            break;
+          case 0x68: // h BINGET
+            need(1, 'BINGET');
+            memoGet(data[pos++]);
+            break;
+          case 0x6a: // j LONG_BINGET
+            need(4, 'LONG_BINGET');
+            memoGet(data.readUInt32LE(pos));
+            pos += 4;
+            break;
+          case 0x67: // g GET
+            memoGet(Number(readLine()));
+            break;
+          default:
+            if (FIXED[op] !== undefined) {
+              need(FIXED[op], 'an argument');
+              pos += FIXED[op];
+              push(null);
+            } else if (LENGTH_PREFIXED[op] !== undefined) {
+              const lenSize = LENGTH_PREFIXED[op];
+              need(lenSize, 'a length');
+              let len: number;
+              if (lenSize === 1) {
+                len = data[pos];
+              } else if (lenSize === 4) {
+                len =
+                  op === 0x54 ? data.readInt32LE(pos) : data.readUInt32LE(pos);
+              } else {
+                const big = data.readBigUInt64LE(pos);
+                len = big > BigInt(data.length) ? data.length + 1 : Number(big);
+              }
+              if (len < 0) {
+                throw new ScanError(`negative length at offset ${pos}`);
+              }
+              pos += lenSize;
+              need(len, 'a string or bytes argument');
+              const arg = data.subarray(pos, pos + len);
+              pos += len;
+              push(
+                STRING_PUSH.has(op)
+                  ? {
+                      s: arg.toString(
+                        op === 0x55 || op === 0x54 ? 'latin1' : 'utf8',
+                      ),
+                    }
+                  : null,
+              );
+            } else if (LINE_PUSH.has(op)) {
+              const line = readLine();
+              if (op === 0x53) {
+                // S STRING: a quoted Python string literal
+                const m = /^'(.*)'$|^"(.*)"$/s.exec(line);
+                if (!m) {
+                  throw new ScanError(
+                    `STRING argument is not quoted at offset ${pos}`,
+                  );
+                }
+                const body = m[1] ?? m[2];
+                // escapes make the value differ from the text: not constant
+                push(body.includes('\\') ? null : { s: body });
+              } else if (op === 0x56) {
+                // V UNICODE: raw-unicode-escape
+                push(line.includes('\\') ? null : { s: line });
+              } else {
+                push(null);
+              }
+            } else if (NO_ARG[op] !== undefined) {
+              const [pops, pushes] = NO_ARG[op];
+              if (pops === -1) {
+                popMark();
+              } else {
+                for (let i = 0; i < pops; i++) {
+                  pop();
+                }
+              }
+              if (NEEDS_TARGET.has(op)) {
+                top();
+              }
+              if (pushes) {
+                push(null);
+              }
+            } else {
+              throw new ScanError(
+                `unknown opcode 0x${op.toString(16)} at offset ${pos - 1}`,
+              );
+            }
         }
       }
-    } catch (e) {
-      error = (e as Error).message;
-      break;
     }
+  } catch (e) {
+    if (!(e instanceof ScanError)) {
+      throw e;
+    }
+    error = e.message;
   }
   return {
     imports: [...imports.values()],
@@ -384,5 +650,28 @@ export function scanPickle(data: Buffer): PickleScan {
     pickles,
     error,
     bytesScanned: pos,
+    opcodes,
   };
+}
+
+/**
+ * Whether data starts like a pickle, by a high bar: protocol 2-5 magic, or
+ * a first pickle that parses completely (protocol 0/1 text pickles have no
+ * magic; a stylesheet or a README does not parse).
+ *
+ * @internal
+ */
+export function looksLikePickle(head: Buffer): boolean {
+  if (head.length >= 2 && head[0] === 0x80 && head[1] >= 2 && head[1] <= 5) {
+    return true;
+  }
+  const scan = scanPickle(head, {
+    complete: false,
+    limits: { maxOpcodes: 100_000, maxStackItems: 100_000 },
+  });
+  return (
+    scan.pickles > 0 ||
+    // a long first pickle that parses up to the end of the head
+    (scan.opcodes > 32 && !!scan.error?.includes('past the scan limit'))
+  );
 }

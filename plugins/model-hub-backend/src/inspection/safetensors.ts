@@ -49,7 +49,13 @@ export type SafetensorsInfo = {
  */
 export async function inspectSafetensors(
   source: ByteSource,
-  limits: Pick<InspectionLimits, 'maxSafetensorsHeaderBytes' | 'maxTensors'>,
+  limits: Pick<
+    InspectionLimits,
+    | 'maxSafetensorsHeaderBytes'
+    | 'maxTensors'
+    | 'maxDimensions'
+    | 'maxMetadataEntries'
+  >,
 ): Promise<SafetensorsInfo> {
   if (source.size < 8) {
     throw new FormatError('file shorter than the 8-byte header length');
@@ -98,6 +104,12 @@ export async function inspectSafetensors(
       ) {
         throw new FormatError('__metadata__ must map strings to strings');
       }
+      const count = Object.keys(value).length;
+      if (count > limits.maxMetadataEntries) {
+        throw new FormatError(
+          `__metadata__ has ${count} entries (limit ${limits.maxMetadataEntries})`,
+        );
+      }
       metadata = value as Record<string, string>;
       continue;
     }
@@ -117,10 +129,15 @@ export async function inspectSafetensors(
         `tensor ${name} has unknown dtype ${String(t.dtype)}`,
       );
     }
-    if (
-      !Array.isArray(t.shape) ||
-      t.shape.some(d => !Number.isSafeInteger(d) || d < 0)
-    ) {
+    if (!Array.isArray(t.shape)) {
+      throw new FormatError(`tensor ${name} has an invalid shape`);
+    }
+    if (t.shape.length > limits.maxDimensions) {
+      throw new FormatError(
+        `tensor ${name} has ${t.shape.length} dimensions (limit ${limits.maxDimensions})`,
+      );
+    }
+    if (t.shape.some(d => !Number.isSafeInteger(d) || d < 0)) {
       throw new FormatError(`tensor ${name} has an invalid shape`);
     }
     const offsets = t.data_offsets;
@@ -132,16 +149,18 @@ export async function inspectSafetensors(
     ) {
       throw new FormatError(`tensor ${name} has invalid data_offsets`);
     }
-    const numel = (t.shape as number[]).reduce((a, d) => a * BigInt(d), 1n);
-    const bits = numel * BigInt(DTYPE_BITS[t.dtype]);
-    const bytes = (bits + 7n) / 8n;
+    const shape = t.shape as number[];
+    const bits = BigInt(DTYPE_BITS[t.dtype]);
+    // at most maxDimensions factors below 2^53: a small bigint product
+    const numel = shape.reduce((a, d) => a * BigInt(d), 1n);
+    const bytes = (numel * bits + 7n) / 8n;
     const begin = BigInt(offsets[0]);
     const end = BigInt(offsets[1]);
     if (end - begin !== bytes) {
       throw new FormatError(
         `tensor ${name}: data_offsets span ${end - begin} bytes but ${
           t.dtype
-        }${JSON.stringify(t.shape)} needs ${bytes}`,
+        }${JSON.stringify(shape)} needs ${bytes}`,
       );
     }
     total += numel;

@@ -31,6 +31,25 @@ export type InspectionLimits = {
   maxPickleScanBytes: number;
   /** Largest config.json parsed. */
   maxConfigJsonBytes: number;
+  /** Most opcodes a pickle scan executes per file. */
+  maxPickleOpcodes: number;
+  /** Most dimensions of one tensor (safetensors, GGUF). */
+  maxDimensions: number;
+  /** Most metadata entries (safetensors `__metadata__`, GGUF key/values, ONNX fields). */
+  maxMetadataEntries: number;
+  /** Longest string read from a header (names, metadata values). */
+  maxStringBytes: number;
+  /** Inspection worker threads (`modelHub.inspection.workers`). */
+  workers: number;
+  /**
+   * CPU time one file's inspection may use in its worker before the worker
+   * is terminated and the file's check fails.
+   */
+  cpuTimeLimitMs: number;
+  /** Wall-clock time one file's inspection may take, reads included. */
+  wallTimeLimitMs: number;
+  /** Heap of an inspection worker, MiB; running out fails the file. */
+  workerMemoryMiB: number;
 };
 
 /** @internal */
@@ -40,4 +59,12 @@ export const DEFAULT_INSPECTION_LIMITS: InspectionLimits = {
   maxMetadataBytes: 64 * 1024 * 1024,
   maxPickleScanBytes: 16 * 1024 * 1024,
   maxConfigJsonBytes: 16 * 1024 * 1024,
+  maxPickleOpcodes: 8_000_000,
+  maxDimensions: 64,
+  maxMetadataEntries: 1_000_000,
+  maxStringBytes: 16 * 1024 * 1024,
+  workers: 2,
+  cpuTimeLimitMs: 20_000,
+  wallTimeLimitMs: 120_000,
+  workerMemoryMiB: 512,
 };

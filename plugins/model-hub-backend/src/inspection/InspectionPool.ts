@@ -1,0 +1,295 @@
+import { Worker } from 'node:worker_threads';
+import {
+  FromWorker,
+  INSPECTION_WORKER,
+  inspectionWorkerPath,
+  ToWorker,
+} from './inspectionWorker';
+import { failedInspection } from './inspectInThread';
+import { ByteSource } from './source';
+import { InspectionCheck, InspectionLimits } from './types';
+
+/**
+ * Loads the worker module: a built module directly; a TypeScript source
+ * (tests, `backstage-cli package start`) through the Backstage CLI's
+ * TypeScript transform, which a worker thread does not inherit.
+ */
+const BOOTSTRAP = `
+const { workerData } = require('node:worker_threads');
+if (workerData.transform) require(workerData.transform);
+require(workerData.entry);
+`;
+
+function transformPath(entry: string): string | undefined {
+  if (!/\.[cm]?ts$/.test(entry)) {
+    return undefined;
+  }
+  for (const id of [
+    '@backstage/cli-node/config/nodeTransform.cjs',
+    '@backstage/cli/config/nodeTransform.cjs',
+  ]) {
+    try {
+      return require.resolve(id);
+    } catch {
+      // try the next
+    }
+  }
+  throw new Error(
+    'Inspection workers run from TypeScript sources need @backstage/cli',
+  );
+}
+
+type Job = {
+  id: number;
+  path: string;
+  source: ByteSource;
+  limits: InspectionLimits;
+  resolve(checks: InspectionCheck[]): void;
+};
+
+type Slot = {
+  worker: Worker;
+  job?: Job;
+  started: number;
+  elu?: ReturnType<Worker['performance']['eventLoopUtilization']>;
+  timer?: NodeJS.Timeout;
+  memoryMiB: number;
+};
+
+const POLL_MS = 25;
+
+/**
+ * A small pool of worker threads that inspect files off the event loop.
+ * Each worker inspects one file at a time; its reads are served by the
+ * pool's thread from the file's {@link ByteSource}. A file whose
+ * inspection uses more CPU time (the worker's busy time) or wall time than
+ * its limits allow, or more memory than the worker's heap, has its worker
+ * terminated and gets a failed check with the reason; the next file gets a
+ * fresh worker. Idle workers do not keep the process alive.
+ *
+ * @internal
+ */
+export class InspectionPool {
+  private readonly slots = new Set<Slot>();
+  private readonly queue: Job[] = [];
+  private nextId = 0;
+  private closed = false;
+
+  constructor(private size: number) {
+    if (!Number.isInteger(size) || size < 1) {
+      throw new Error(
+        `The inspection pool needs 1 or more workers, got ${size}`,
+      );
+    }
+  }
+
+  /** Changes the number of workers (extra busy ones finish first). */
+  resize(size: number) {
+    if (Number.isInteger(size) && size >= 1) {
+      this.size = size;
+    }
+  }
+
+  /** Workers running now (for tests and metrics). */
+  get workerCount() {
+    return this.slots.size;
+  }
+
+  inspect(
+    path: string,
+    source: ByteSource,
+    limits: InspectionLimits,
+  ): Promise<InspectionCheck[]> {
+    if (this.closed) {
+      return Promise.reject(new Error('The inspection pool is closed'));
+    }
+    return new Promise(resolve => {
+      this.queue.push({ id: this.nextId++, path, source, limits, resolve });
+      this.dispatch();
+    });
+  }
+
+  /** Terminates all workers; queued and running inspections fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.queue.splice(0)) {
+      job.resolve([failedInspection(job.path, 'the backend shut down')]);
+    }
+    await Promise.all(
+      [...this.slots].map(slot =>
+        this.finish(slot, [
+          failedInspection(slot.job?.path ?? '', 'the backend shut down'),
+        ]),
+      ),
+    );
+  }
+
+  private dispatch() {
+    while (this.queue.length) {
+      let slot = [...this.slots].find(s => !s.job);
+      if (!slot) {
+        if (this.slots.size >= this.size) {
+          return;
+        }
+        slot = this.spawn(this.queue[0].limits.workerMemoryMiB);
+      }
+      this.start(slot, this.queue.shift()!);
+    }
+  }
+
+  private spawn(memoryMiB: number): Slot {
+    const worker = new Worker(BOOTSTRAP, {
+      eval: true,
+      workerData: {
+        [INSPECTION_WORKER]: true,
+        entry: inspectionWorkerPath,
+        transform: transformPath(inspectionWorkerPath),
+      },
+      resourceLimits: {
+        maxOldGenerationSizeMb: memoryMiB,
+        maxYoungGenerationSizeMb: Math.max(16, Math.floor(memoryMiB / 8)),
+      },
+      stdout: false,
+      stderr: false,
+    });
+    const slot: Slot = { worker, started: 0, memoryMiB };
+    this.slots.add(slot);
+    worker.unref();
+    worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
+    worker.on('error', error => {
+      const reason =
+        (error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? `the inspection ran out of memory (limit ${slot.memoryMiB} MiB)`
+          : `the inspection worker failed: ${error.message}`;
+      void this.finish(
+        slot,
+        slot.job ? [failedInspection(slot.job.path, reason)] : [],
+      );
+    });
+    worker.on('exit', code => {
+      if (this.slots.has(slot)) {
+        void this.finish(
+          slot,
+          slot.job
+            ? [
+                failedInspection(
+                  slot.job.path,
+                  `the inspection worker exited with code ${code}`,
+                ),
+              ]
+            : [],
+        );
+      }
+    });
+    return slot;
+  }
+
+  private start(slot: Slot, job: Job) {
+    slot.job = job;
+    slot.started = Date.now();
+    slot.worker.ref();
+    // the worker's busy time: CPU time of its thread, not waiting for reads
+    slot.elu = slot.worker.performance.eventLoopUtilization();
+    slot.timer = setInterval(() => this.watch(slot), POLL_MS);
+    const message: ToWorker = {
+      type: 'inspect',
+      job: job.id,
+      path: job.path,
+      size: job.source.size,
+      limits: job.limits,
+    };
+    slot.worker.postMessage(message);
+  }
+
+  private watch(slot: Slot) {
+    const job = slot.job;
+    if (!job || !slot.elu) {
+      return;
+    }
+    const busy = slot.worker.performance.eventLoopUtilization(slot.elu).active;
+    const wall = Date.now() - slot.started;
+    let reason: string | undefined;
+    if (busy > job.limits.cpuTimeLimitMs) {
+      reason = `the inspection used more than its CPU time limit of ${job.limits.cpuTimeLimitMs} ms`;
+    } else if (wall > job.limits.wallTimeLimitMs) {
+      reason = `the inspection took longer than its time limit of ${job.limits.wallTimeLimitMs} ms`;
+    }
+    if (reason) {
+      void this.finish(slot, [failedInspection(job.path, reason)]);
+    }
+  }
+
+  private async onMessage(slot: Slot, message: FromWorker) {
+    const job = slot.job;
+    if (!job || message.job !== job.id) {
+      return;
+    }
+    if (message.type === 'read') {
+      let reply: ToWorker;
+      try {
+        const bytes = await job.source.read(message.start, message.length);
+        // a standalone copy, transferred (not cloned) to the worker
+        const copy = new Uint8Array(bytes.length);
+        copy.set(bytes);
+        reply = { type: 'data', req: message.req, data: copy.buffer };
+      } catch (error) {
+        reply = { type: 'data', req: message.req, error: String(error) };
+      }
+      if (slot.job === job) {
+        const transfer = reply.data ? [reply.data] : [];
+        slot.worker.postMessage(reply, transfer);
+      }
+      return;
+    }
+    if (message.type === 'result') {
+      this.release(slot, message.checks as InspectionCheck[]);
+    } else {
+      this.release(slot, [failedInspection(job.path, message.message)]);
+    }
+  }
+
+  /** The job is done and the worker stays for the next one. */
+  private release(slot: Slot, checks: InspectionCheck[]) {
+    const job = slot.job;
+    clearInterval(slot.timer);
+    slot.job = undefined;
+    slot.elu = undefined;
+    if (this.slots.size > this.size) {
+      void this.finish(slot, []);
+    } else {
+      slot.worker.unref();
+    }
+    job?.resolve(checks);
+    this.dispatch();
+  }
+
+  /** The worker is terminated; its job (if any) gets `checks`. */
+  private async finish(slot: Slot, checks: InspectionCheck[]) {
+    if (!this.slots.delete(slot)) {
+      return;
+    }
+    clearInterval(slot.timer);
+    const job = slot.job;
+    slot.job = undefined;
+    job?.resolve(checks);
+    this.dispatch();
+    await slot.worker.terminate().catch(() => undefined);
+  }
+}
+
+let shared: InspectionPool | undefined;
+
+/**
+ * The pool the inspections of this process share (created on first use;
+ * `workers` from `modelHub.inspection.workers`).
+ *
+ * @internal
+ */
+export function sharedInspectionPool(workers: number): InspectionPool {
+  if (!shared) {
+    shared = new InspectionPool(workers);
+  } else {
+    shared.resize(workers);
+  }
+  return shared;
+}
