@@ -239,8 +239,7 @@ export class CatalogModelSync {
     entities: Entity[],
     seenAt: Date = new Date(),
   ): Promise<Array<{ entityRef: string; change: CatalogSyncChange }>> {
-    const results: Array<{ entityRef: string; change: CatalogSyncChange }> =
-      [];
+    const results: Array<{ entityRef: string; change: CatalogSyncChange }> = [];
     const unchanged: string[] = [];
     const candidates: Array<{ ref: string; fields: CatalogModelFields }> = [];
     for (const entity of entities) {

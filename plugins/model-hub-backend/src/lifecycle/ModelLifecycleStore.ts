@@ -97,7 +97,9 @@ export class ModelLifecycleStore {
       );
       // explicit, not only by cascade: SQLite enforces foreign keys only
       // when the connection enables them
-      await tx('version_files').where({ version_id: options.versionId }).delete();
+      await tx('version_files')
+        .where({ version_id: options.versionId })
+        .delete();
       const deleted = await tx('model_versions')
         .where({ id: options.versionId, state: version.state })
         .delete();
@@ -138,7 +140,9 @@ export class ModelLifecycleStore {
       await tx('version_files')
         .whereIn(
           'version_id',
-          tx('model_versions').where({ model_id: options.modelId }).select('id'),
+          tx('model_versions')
+            .where({ model_id: options.modelId })
+            .select('id'),
         )
         .delete();
       await tx('jobs').where({ model_id: options.modelId }).delete();
@@ -254,7 +258,11 @@ export class ModelLifecycleStore {
         options.keepDeprecated !== undefined &&
         index >= options.keepDeprecated
       ) {
-        out.push({ modelRef: row.entity_ref, label: row.label, reason: 'count' });
+        out.push({
+          modelRef: row.entity_ref,
+          label: row.label,
+          reason: 'count',
+        });
       } else if (
         options.deprecatedBefore &&
         toMillis(row.updated_at) < options.deprecatedBefore.getTime()
@@ -306,7 +314,9 @@ export class ModelLifecycleStore {
         q => q.where('f.version_id', options.versionId),
         now,
       );
-      await tx('version_files').where({ version_id: options.versionId }).delete();
+      await tx('version_files')
+        .where({ version_id: options.versionId })
+        .delete();
       await tx('model_versions')
         .where({ id: options.versionId })
         .update({ updated_at: now, revision: tx.raw('revision + 1') });

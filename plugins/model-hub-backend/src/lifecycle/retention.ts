@@ -90,6 +90,7 @@ export async function applyRetention(options: {
           version,
           action: 'archive',
           actor: RETENTION_ACTOR,
+          actorKind: 'service',
           expectedRevision: version.revision,
         });
         result.archived += 1;

@@ -76,11 +76,9 @@ export const patchModelBody = z
     /** The model's `updatedAt` as read; 409 when it changed since. */
     expectedUpdatedAt: z.iso.datetime().optional(),
   })
-  .refine(
-    body =>
-      Object.keys(body).some(k => k !== 'expectedUpdatedAt'),
-    { message: 'at least one field to change is required' },
-  );
+  .refine(body => Object.keys(body).some(k => k !== 'expectedUpdatedAt'), {
+    message: 'at least one field to change is required',
+  });
 
 /**
  * Delete and edit routes:
@@ -113,8 +111,9 @@ export function addLifecycleRoutes(router: Router, ctx: RouteContext) {
     if (!ctx.options.auth.isPrincipal(credentials, 'user')) {
       return true;
     }
-    const { ownershipEntityRefs } =
-      await ctx.options.userInfo.getUserInfo(credentials);
+    const { ownershipEntityRefs } = await ctx.options.userInfo.getUserInfo(
+      credentials,
+    );
     return (
       ownershipEntityRefs
         .map(r => r.toLocaleLowerCase('en-US'))
@@ -179,7 +178,11 @@ export function addLifecycleRoutes(router: Router, ctx: RouteContext) {
     const ref = modelEntityRef(params.namespace, params.name);
     await ctx.audited(
       req,
-      { eventId: 'model-delete', severityLevel: 'high', meta: { modelRef: ref } },
+      {
+        eventId: 'model-delete',
+        severityLevel: 'high',
+        meta: { modelRef: ref },
+      },
       async () => {
         const store = lifecycle();
         const credentials = await ctx.authorize(req, modelHubAdminPermission);
