@@ -4,6 +4,8 @@
  */
 import { createBackend } from '@backstage/backend-defaults';
 import { authModuleDevHeaderProvider } from './modules/devHeaderAuth';
+import { demoMockHubPlugin } from './modules/demoMockHub';
+import { modelHubModuleDemoSeed } from './modules/demoSeed';
 import { permissionModuleModelHubDemoPolicy } from './modules/permissionPolicy';
 
 const backend = createBackend();
@@ -12,7 +14,8 @@ backend.add(import('@backstage/plugin-app-backend'));
 backend.add(import('@backstage/plugin-proxy-backend'));
 
 // auth: guest sign-in for the demo, and the development-only header sign-in
-// that app-config.e2e.yaml switches on for API and browser tests
+// of the example users (alice, bob, carol, dana) that the demo config
+// switches on (auth.environment: development, loopback callers only)
 backend.add(import('@backstage/plugin-auth-backend'));
 backend.add(import('@backstage/plugin-auth-backend-module-guest-provider'));
 backend.add(authModuleDevHeaderProvider);
@@ -27,6 +30,12 @@ backend.add(import('@internal/plugin-catalog-backend-module-model-hub'));
 
 // Model Hub: versions, artifact store, REST API under /api/model-hub
 backend.add(import('@internal/plugin-model-hub-backend'));
+
+// DEMO ONLY, switched on by the demo config (app-config.yaml) and refused
+// outside auth.environment: development: the bundled mock Hugging Face Hub
+// at /api/mock-hf, and the demo data seeded on start
+backend.add(demoMockHubPlugin);
+backend.add(modelHubModuleDemoSeed);
 
 // scaffolder
 backend.add(import('@backstage/plugin-scaffolder-backend'));

@@ -29,11 +29,12 @@ export function chosenDevUser(): string | undefined {
 }
 
 /**
- * DEVELOPMENT ONLY, shown when `modelHub.devAuth.enabled` is true
- * (`app-config.e2e.yaml`): sign in as one of the example users through the
- * backend's `dev-header` provider, or as guest (the usual guest page, with
- * the example users in a panel). The choice holds for the browser tab;
- * `/?as=bob` signs in as bob.
+ * DEVELOPMENT ONLY, shown when `modelHub.devAuth.enabled` is true (the demo
+ * config `app-config.yaml`; the backend answers it only in
+ * `auth.environment: development`, from this machine): sign in as one of the
+ * example users through the backend's `dev-header` provider, or as guest
+ * (the usual guest page, with the example users in a panel). The choice
+ * holds for the browser tab; `/?as=bob` signs in as bob.
  */
 export function DevSignInPage(props: SignInPageProps) {
   const [user, setUser] = useState(chosenDevUser);
@@ -62,7 +63,7 @@ export function DevSignInPage(props: SignInPageProps) {
         aria-label="Development sign-in"
       >
         <Typography variant="subtitle2" gutterBottom>
-          Development sign-in (app-config.e2e.yaml)
+          Sign in as an example user (development only)
         </Typography>
         {DEV_USERS.map(u => (
           <Box

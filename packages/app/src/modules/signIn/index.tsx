@@ -10,7 +10,7 @@ import { DevSignInPage } from './DevSignInPage';
 
 function DemoSignInPage(props: SignInPageProps) {
   const config = useApi(configApiRef);
-  // development sign-in as the example users (app-config.e2e.yaml only)
+  // development sign-in as the example users (the demo config, app-config.yaml)
   if (config.getOptionalBoolean('modelHub.devAuth.enabled')) {
     return <DevSignInPage {...props} />;
   }
