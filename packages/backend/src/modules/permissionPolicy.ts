@@ -88,8 +88,11 @@ export class ModelHubDemoPermissionPolicy implements PermissionPolicy {
           )
         : { result: AuthorizeResult.DENY };
 
-    // Model Hub
-    if (name === 'model-hub.artifact.download') {
+    // Model Hub: everyone signed in reads and downloads
+    if (
+      name === 'model-hub.model.read' ||
+      name === 'model-hub.artifact.download'
+    ) {
       return { result: AuthorizeResult.ALLOW };
     }
     if (name === 'model-hub.model.create') {
