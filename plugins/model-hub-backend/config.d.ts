@@ -166,7 +166,9 @@ export interface Config {
       /**
        * (Optional) Checks that must pass (or be waived by an admin) before a
        * version can be submitted, besides checks recorded as required.
-       * Defaults to none.
+       * Defaults to `['model-hub.format', 'model-hub.safety']`, the file
+       * inspection's checks (a pickle-based file that is not verified fails
+       * `model-hub.safety`); `[]` requires none.
        */
       requiredChecks?: string | string[];
       /**
@@ -331,6 +333,29 @@ export interface Config {
       downloadDir?: string;
       /** (Optional) Namespace of the models created from the Hub. Defaults to `default`. */
       namespace?: string;
+    };
+    /**
+     * (Optional) The format inspection of stored files, which runs in
+     * worker threads with time and memory limits.
+     */
+    inspection?: {
+      /** (Optional) Worker threads, 1 to 64. Defaults to 2. */
+      workers?: number;
+      /** (Optional) CPU time one inspection may use. Defaults to 20 seconds. */
+      cpuTimeLimit?: {
+        minutes?: number;
+        seconds?: number;
+        milliseconds?: number;
+      };
+      /** (Optional) Wall-clock time one inspection may take. Defaults to 120 seconds. */
+      timeLimit?: {
+        hours?: number;
+        minutes?: number;
+        seconds?: number;
+        milliseconds?: number;
+      };
+      /** (Optional) Heap of a worker in MiB, at least 64. */
+      workerMemoryMiB?: number;
     };
     /** (Optional) Registration of models found in a local folder. */
     scan?: {

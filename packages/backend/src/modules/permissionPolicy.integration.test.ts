@@ -107,6 +107,9 @@ describe('demo permission policy, end to end', () => {
             },
             modelHub: {
               storage: { local: { path: join(mockDir.path, 'store') } },
+              // the test's files are placeholders, not valid model files:
+              // no inspection checks required (the default requires them)
+              approvals: { requiredChecks: [] },
             },
           },
         }),

@@ -13,7 +13,7 @@ describe('readApprovalsConfig', () => {
         requiredApprovals: 1,
         reviewerGroups: [],
         separationOfDuties: true,
-        requiredChecks: [],
+        requiredChecks: ['model-hub.format', 'model-hub.safety'],
         allowUnapprovedDownloadsFor: ['owners', 'reviewers'],
       },
       overrides: [],

@@ -60,12 +60,20 @@ export type ApprovalsConfig = {
   webhooks: WebhookTarget[];
 };
 
-/** The policy when nothing is configured. @internal */
+/**
+ * The policy when nothing is configured. Versions need the format and
+ * safety checks of the inspection to pass (an admin may waive one with a
+ * reason); `requiredChecks: []` turns that off.
+ *
+ * @internal
+ */
 export const DEFAULT_APPROVAL_POLICY: ApprovalPolicy = Object.freeze({
   requiredApprovals: 1,
   reviewerGroups: [],
   separationOfDuties: true,
-  requiredChecks: [],
+  // the inspection's aggregate checks (inspection/VersionChecksStore):
+  // fail closed unless the files are valid and their pickles verified
+  requiredChecks: ['model-hub.format', 'model-hub.safety'],
   allowUnapprovedDownloadsFor: ['owners', 'reviewers'],
 }) as ApprovalPolicy;
 

@@ -17,6 +17,10 @@ import express from 'express';
 import request from 'supertest';
 import { DatabaseModelHubStore } from '../database/DatabaseModelHubStore';
 import { VERSION_STATES, VersionState } from '../database/types';
+import { inspectFile } from '../inspection/inspectFile';
+import { bufferSource } from '../inspection/source';
+import { DEFAULT_INSPECTION_LIMITS } from '../inspection/types';
+import { VersionChecksStore } from '../inspection/VersionChecksStore';
 import { createRouter } from '../service/router';
 import { LocalArtifactStore } from '../store/LocalArtifactStore';
 import { ApprovalsService } from './ApprovalsService';
@@ -80,7 +84,13 @@ async function setup(databaseId: TestDatabaseId, approvalsConfig: object = {}) {
     config: readApprovalsConfig(
       new ConfigReader({
         modelHub: {
-          approvals: { reviewerGroups: ['ml-reviewers'], ...approvalsConfig },
+          approvals: {
+            reviewerGroups: ['ml-reviewers'],
+            // the workflow tests need no inspection checks; the default
+            // policy's are tested with { requiredChecks: undefined }
+            requiredChecks: [],
+            ...approvalsConfig,
+          },
         },
       }),
     ),
@@ -91,7 +101,10 @@ async function setup(databaseId: TestDatabaseId, approvalsConfig: object = {}) {
     const user = options.credentials.principal.userEntityRef;
     return requests.map(r => ({
       result:
-        user === DANA || grants[user]?.includes(r.permission.name)
+        user === DANA ||
+        // everyone signed in reads models (model-hub.model.read, catalog.entity.read)
+        r.permission.name.endsWith('.read') ||
+        grants[user]?.includes(r.permission.name)
           ? AuthorizeResult.ALLOW
           : AuthorizeResult.DENY,
     }));
@@ -121,7 +134,11 @@ async function setup(databaseId: TestDatabaseId, approvalsConfig: object = {}) {
         ],
       }),
     },
-    permissions: mockServices.permissions.mock({ authorize: authorize as any }),
+    permissions: mockServices.permissions.mock({
+      authorize: authorize as any,
+      // a policy without conditions: the same answers without a resource
+      authorizeConditional: authorize as any,
+    }),
     auditor,
     catalog: catalogServiceMock({ entities: [] }),
     logger: mockServices.logger.mock(),
@@ -654,6 +671,39 @@ describe.each(databases.eachSupportedId())('approvals (%s)', databaseId => {
   });
 
   describe('review data', () => {
+    it('requires the format and safety checks by default: an unverified pickle blocks submission until an admin waives it', async () => {
+      const t = await setup(databaseId, { requiredChecks: undefined });
+      await t.createModel();
+      await t.createVersion('v1');
+      const [v1] = await t.knex('model_versions').where({ label: 'v1' });
+      const missing = await t.transition('v1', ALICE, 'submit').expect(409);
+      expect(missing.body.error.message).toMatch(
+        /model-hub\.format \(missing\), model-hub\.safety \(missing\)/,
+      );
+      // what the inspection records for a protocol-0 pickle led by NONE
+      const checks = new VersionChecksStore(t.knex);
+      await checks.write(
+        v1.id,
+        await inspectFile(
+          'e.pkl',
+          bufferSource(Buffer.from("N0cos\nsystem\n(S'id'\ntR.", 'latin1')),
+          DEFAULT_INSPECTION_LIMITS,
+        ),
+      );
+      const failed = await t.transition('v1', ALICE, 'submit').expect(409);
+      expect(failed.body.error.message).toMatch(
+        /required checks have not passed: model-hub\.safety \(failed\)/,
+      );
+      await request(t.app)
+        .post(
+          '/models/default/llama/versions/v1/checks/model-hub.safety/waiver',
+        )
+        .set('Authorization', as(DANA))
+        .send({ reason: 'the test suite ships this pickle on purpose' })
+        .expect(201);
+      await t.transition('v1', ALICE, 'submit').expect(200);
+    });
+
     it('gates submission on required checks, waivable by admins with a reason', async () => {
       const t = await setup(databaseId, { requiredChecks: ['license-scan'] });
       await t.createModel();

@@ -1,10 +1,8 @@
 import { join, resolve } from 'node:path';
 import { Config, readDurationFromConfig } from '@backstage/config';
 import { ArchiveOptions, DEFAULT_ARCHIVE_OPTIONS } from '../archive/limits';
-import {
-  DEFAULT_INSPECTION_LIMITS,
-  InspectionLimits,
-} from '../inspection/types';
+import { readInspectionLimits } from '../inspection/config';
+import { InspectionLimits } from '../inspection/types';
 import { readWriteMode, WriteMode } from '../store/SequentialFileWriter';
 
 /** The default folder of uploads in progress, relative to the working directory. */
@@ -123,7 +121,7 @@ export function readUploadsConfig(
       nestedArchives: nested,
       requiredFiles,
     },
-    inspection: DEFAULT_INSPECTION_LIMITS,
+    inspection: readInspectionLimits(config),
   };
 }
 
