@@ -166,9 +166,7 @@ export interface Config {
       /**
        * (Optional) Checks that must pass (or be waived by an admin) before a
        * version can be submitted, besides checks recorded as required.
-       * Defaults to `['model-hub.format', 'model-hub.safety']`, the file
-       * inspection's checks (a pickle-based file that is not verified fails
-       * `model-hub.safety`); `[]` requires none.
+       * Defaults to none.
        */
       requiredChecks?: string | string[];
       /**
@@ -264,6 +262,13 @@ export interface Config {
          * of a token created without one. Defaults to 365.
          */
         maxLifetimeDays?: number;
+        /**
+         * (Optional) How long, in seconds, the signed-in owner of a token
+         * and the permission decisions taken for it are reused: a change of
+         * the policy or of the owner's groups applies to their tokens
+         * within this time. 0 to 60; defaults to 60.
+         */
+        decisionCacheSeconds?: number;
       };
       /**
        * (Optional) Pull-through: a request of an authenticated caller for a
@@ -333,29 +338,6 @@ export interface Config {
       downloadDir?: string;
       /** (Optional) Namespace of the models created from the Hub. Defaults to `default`. */
       namespace?: string;
-    };
-    /**
-     * (Optional) The format inspection of stored files, which runs in
-     * worker threads with time and memory limits.
-     */
-    inspection?: {
-      /** (Optional) Worker threads, 1 to 64. Defaults to 2. */
-      workers?: number;
-      /** (Optional) CPU time one inspection may use. Defaults to 20 seconds. */
-      cpuTimeLimit?: {
-        minutes?: number;
-        seconds?: number;
-        milliseconds?: number;
-      };
-      /** (Optional) Wall-clock time one inspection may take. Defaults to 120 seconds. */
-      timeLimit?: {
-        hours?: number;
-        minutes?: number;
-        seconds?: number;
-        milliseconds?: number;
-      };
-      /** (Optional) Heap of a worker in MiB, at least 64. */
-      workerMemoryMiB?: number;
     };
     /** (Optional) Registration of models found in a local folder. */
     scan?: {

@@ -4,6 +4,7 @@
  */
 import { createBackend } from '@backstage/backend-defaults';
 import { authModuleDevHeaderProvider } from './modules/devHeaderAuth';
+import { authModuleModelHubTokenIdentity } from './modules/modelHubTokenIdentity';
 import { demoMockHubPlugin } from './modules/demoMockHub';
 import { modelHubModuleDemoSeed } from './modules/demoSeed';
 import { permissionModuleModelHubDemoPolicy } from './modules/permissionPolicy';
@@ -19,6 +20,9 @@ backend.add(import('@backstage/plugin-proxy-backend'));
 backend.add(import('@backstage/plugin-auth-backend'));
 backend.add(import('@backstage/plugin-auth-backend-module-guest-provider'));
 backend.add(authModuleDevHeaderProvider);
+// lets personal hf_ tokens of the Model Hub mirror act as their owners
+// (auth.providers.model-hub-token-identity in app-config.yaml)
+backend.add(authModuleModelHubTokenIdentity);
 
 // catalog, with the Model kind of Model Hub
 backend.add(import('@backstage/plugin-catalog-backend'));

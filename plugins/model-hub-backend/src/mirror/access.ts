@@ -119,11 +119,12 @@ export class MirrorAccess {
         return this.anonymous();
       }
       const now = Date.now();
-      const refused = token.revokedAt
-        ? 'revoked'
-        : token.expiresAt && Date.parse(token.expiresAt) <= now
-        ? 'expired'
-        : undefined;
+      let refused: 'revoked' | 'expired' | undefined;
+      if (token.revokedAt) {
+        refused = 'revoked';
+      } else if (token.expiresAt && Date.parse(token.expiresAt) <= now) {
+        refused = 'expired';
+      }
       await this.auditTokenUse(req, token, refused);
       if (refused) {
         throw new HfError(
