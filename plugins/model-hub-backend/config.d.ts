@@ -143,45 +143,6 @@ export interface Config {
       schedule?: import('@backstage/backend-plugin-api').SchedulerServiceTaskScheduleDefinitionConfig;
     };
     /**
-     * (Optional) The reconcile of catalog-defined `Model` entities into hub
-     * rows (the catalog is their source of truth; Models removed from it are
-     * orphaned in the hub).
-     */
-    catalogSync?: {
-      /**
-       * (Optional) false turns off the scheduled reconcile and the catalog
-       * module's notifications of edited Models. Defaults to true.
-       */
-      enabled?: boolean;
-      /** (Optional) How often a pass runs. Defaults to every 5 minutes. */
-      schedule?: import('@backstage/backend-plugin-api').SchedulerServiceTaskScheduleDefinitionConfig;
-    };
-    /**
-     * (Optional) The retention policy, applied by a scheduled task; without
-     * it nothing is archived or released automatically.
-     */
-    retention?: {
-      /**
-       * (Optional) Deprecated versions kept per model, newest deprecation
-       * first; older deprecated versions are archived.
-       */
-      keepDeprecated?: number;
-      /** (Optional) Deprecated versions older than this are archived. */
-      archiveAfter?: {
-        days?: number;
-        hours?: number;
-        minutes?: number;
-        seconds?: number;
-      };
-      /**
-       * (Optional) Whether the files of archived versions are removed, their
-       * blobs released to the garbage collection. Defaults to true.
-       */
-      releaseArchivedFiles?: boolean;
-      /** (Optional) How often it runs. Defaults to daily. */
-      schedule?: import('@backstage/backend-plugin-api').SchedulerServiceTaskScheduleDefinitionConfig;
-    };
-    /**
      * (Optional) The approvals workflow of versions. The keys of the default
      * policy may also be set per model type or lifecycle in `overrides`.
      */
@@ -380,70 +341,6 @@ export interface Config {
     };
     /** (Optional) Registration of models found in a local folder. */
     scan?: {
-    /**
-     * (Optional) Reconciliation of catalog-defined Models into hub rows, on
-     * a schedule (once per interval across instances).
-     */
-    catalogSync?: {
-      /** (Optional) Defaults to true. */
-      enabled?: boolean;
-      /**
-       * (Optional) How often it runs. Defaults to every 5 minutes, 15
-       * seconds after start, with a 10 minute timeout.
-       */
-      schedule?: import('@backstage/backend-plugin-api').SchedulerServiceTaskScheduleDefinitionConfig;
-    };
-    /**
-     * (Optional) Retention of deprecated versions. Without it nothing is
-     * archived or released automatically.
-     */
-    retention?: {
-      /**
-       * (Optional) Deprecated versions kept per model (newest first); older
-       * ones are archived. A whole number of 0 or more. Defaults to no limit.
-       */
-      keepDeprecated?: number;
-      /** (Optional) Deprecated versions older than this are archived. Defaults to never. */
-      archiveAfter?: {
-        years?: number;
-        months?: number;
-        weeks?: number;
-        days?: number;
-        hours?: number;
-        minutes?: number;
-        seconds?: number;
-      };
-      /**
-       * (Optional) Remove the files of archived versions (their blobs are
-       * released). Defaults to true.
-       */
-      releaseArchivedFiles?: boolean;
-      /** (Optional) How often it runs. Defaults to every 24 hours, 15 minutes after start. */
-      schedule?: import('@backstage/backend-plugin-api').SchedulerServiceTaskScheduleDefinitionConfig;
-    };
-    /**
-     * (Optional) The format inspection of stored files, which runs in
-     * worker threads with time and memory limits.
-     */
-    inspection?: {
-      /** (Optional) Worker threads, 1 to 64. Defaults to 2. */
-      workers?: number;
-      /** (Optional) CPU time one inspection may use. Defaults to 20 seconds. */
-      cpuTimeLimit?: {
-        minutes?: number;
-        seconds?: number;
-        milliseconds?: number;
-      };
-      /** (Optional) Wall-clock time one inspection may take. Defaults to 120 seconds. */
-      timeLimit?: {
-        hours?: number;
-        minutes?: number;
-        seconds?: number;
-        milliseconds?: number;
-      };
-      /** (Optional) Heap of a worker in MiB, at least 64. */
-      workerMemoryMiB?: number;
-    };
       /**
        * (Optional) The folder `POST /api/model-hub/scan` walks (`org/name`
        * sub-folders); paths given to the scan must stay under it. Scanning
