@@ -143,6 +143,45 @@ export interface Config {
       schedule?: import('@backstage/backend-plugin-api').SchedulerServiceTaskScheduleDefinitionConfig;
     };
     /**
+     * (Optional) The reconcile of catalog-defined `Model` entities into hub
+     * rows (the catalog is their source of truth; Models removed from it are
+     * orphaned in the hub).
+     */
+    catalogSync?: {
+      /**
+       * (Optional) false turns off the scheduled reconcile and the catalog
+       * module's notifications of edited Models. Defaults to true.
+       */
+      enabled?: boolean;
+      /** (Optional) How often a pass runs. Defaults to every 5 minutes. */
+      schedule?: import('@backstage/backend-plugin-api').SchedulerServiceTaskScheduleDefinitionConfig;
+    };
+    /**
+     * (Optional) The retention policy, applied by a scheduled task; without
+     * it nothing is archived or released automatically.
+     */
+    retention?: {
+      /**
+       * (Optional) Deprecated versions kept per model, newest deprecation
+       * first; older deprecated versions are archived.
+       */
+      keepDeprecated?: number;
+      /** (Optional) Deprecated versions older than this are archived. */
+      archiveAfter?: {
+        days?: number;
+        hours?: number;
+        minutes?: number;
+        seconds?: number;
+      };
+      /**
+       * (Optional) Whether the files of archived versions are removed, their
+       * blobs released to the garbage collection. Defaults to true.
+       */
+      releaseArchivedFiles?: boolean;
+      /** (Optional) How often it runs. Defaults to daily. */
+      schedule?: import('@backstage/backend-plugin-api').SchedulerServiceTaskScheduleDefinitionConfig;
+    };
+    /**
      * (Optional) The approvals workflow of versions. The keys of the default
      * policy may also be set per model type or lifecycle in `overrides`.
      */
@@ -166,7 +205,9 @@ export interface Config {
       /**
        * (Optional) Checks that must pass (or be waived by an admin) before a
        * version can be submitted, besides checks recorded as required.
-       * Defaults to none.
+       * Defaults to `['model-hub.format', 'model-hub.safety']`, the file
+       * inspection's checks (a pickle-based file that is not verified fails
+       * `model-hub.safety`); `[]` requires none.
        */
       requiredChecks?: string | string[];
       /**
@@ -338,6 +379,29 @@ export interface Config {
       downloadDir?: string;
       /** (Optional) Namespace of the models created from the Hub. Defaults to `default`. */
       namespace?: string;
+    };
+    /**
+     * (Optional) The format inspection of stored files, which runs in
+     * worker threads with time and memory limits.
+     */
+    inspection?: {
+      /** (Optional) Worker threads, 1 to 64. Defaults to 2. */
+      workers?: number;
+      /** (Optional) CPU time one inspection may use. Defaults to 20 seconds. */
+      cpuTimeLimit?: {
+        minutes?: number;
+        seconds?: number;
+        milliseconds?: number;
+      };
+      /** (Optional) Wall-clock time one inspection may take. Defaults to 120 seconds. */
+      timeLimit?: {
+        hours?: number;
+        minutes?: number;
+        seconds?: number;
+        milliseconds?: number;
+      };
+      /** (Optional) Heap of a worker in MiB, at least 64. */
+      workerMemoryMiB?: number;
     };
     /** (Optional) Registration of models found in a local folder. */
     scan?: {
