@@ -13,6 +13,7 @@ export interface CliOptions {
   pageSize?: number;
   publicUrl?: string;
   cacheDir?: string;
+  rateLimitMiBps?: number;
   tokens: string[];
   acceptUnknownTokens: boolean;
   demo: boolean;
@@ -31,6 +32,8 @@ Starts a mock Hugging Face Hub with the fixture repos.
   --public-url <url>    base URL for absolute Link headers (behind a proxy)
   --cache-dir <dir>     keep generated files of 64 MiB or more in this folder and
                         serve them from there (a lighter server for benchmarks)
+  --rate-limit-mibps <x> pace each response body to x MiB/s (a Hub that throttles
+                        each connection)
   --token <hf_...>      accept this token with access to everything (repeatable)
   --accept-any-token    treat unknown tokens as users without grants instead of 401
   --demo                the curated repos of the demo portal (tiny-llm with several
@@ -96,6 +99,9 @@ export function parseCliArgs(argv: string[]): CliOptions {
       case '--cache-dir':
         options.cacheDir = next();
         break;
+      case '--rate-limit-mibps':
+        options.rateLimitMiBps = num(next()) || undefined;
+        break;
       case '--token':
         options.tokens.push(next());
         break;
@@ -152,6 +158,9 @@ export async function runCli(
     port: options.port,
     host: options.host,
     publicUrl: options.publicUrl,
+    ...(options.rateLimitMiBps && {
+      rateLimitBytesPerSec: options.rateLimitMiBps * 1024 * 1024,
+    }),
   });
   out(`Mock Hugging Face Hub listening on ${server.url}`);
   out(

@@ -18,6 +18,12 @@ export interface MockHfServerOptions {
    * own `http://host:port`). Set it when the mock is reached through a proxy.
    */
   publicUrl?: string;
+  /**
+   * Paces every response body to at most this many bytes per second (each
+   * response on its own, as a CDN that throttles per connection). Default
+   * unlimited.
+   */
+  rateLimitBytesPerSec?: number;
 }
 
 export interface MockHfServer {
@@ -83,12 +89,22 @@ export async function createMockHfServer(
       }
       res.writeHead(result.status, result.headers);
       if (result.body) {
+        const rate = options.rateLimitBytesPerSec;
+        const started = performance.now();
+        let sent = 0;
         for (const chunk of result.body) {
           if (res.destroyed) {
             return;
           }
           if (!res.write(chunk)) {
             await waitForDrain(res);
+          }
+          sent += chunk.length;
+          if (rate) {
+            const ahead = (sent / rate) * 1000 - (performance.now() - started);
+            if (ahead > 1) {
+              await new Promise(resolve => setTimeout(resolve, ahead));
+            }
           }
         }
       }

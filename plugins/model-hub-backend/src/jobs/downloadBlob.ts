@@ -6,6 +6,12 @@ import type { FileResponse } from '../huggingface/HuggingFaceClient';
 import { PartialDownloadStore } from './PartialDownloadStore';
 import { SequentialFileWriter, WriteMode } from '../store/SequentialFileWriter';
 import { RetryableJobError } from './JobWorker';
+import {
+  downloadPieces,
+  ParallelDownloadOptions,
+  pieceStatePath,
+  RangesUnsupportedError,
+} from './rangedDownload';
 
 /** A file to download, as the Hub's tree lists it. @internal */
 export type DownloadFile = {
@@ -106,12 +112,34 @@ export async function downloadBlob(options: {
   checkpointBytes?: number;
   /** How the partial file is written (default `auto`). */
   writeMode?: WriteMode;
+  /** Parallel ranged requests for large LFS files (default: one stream). */
+  parallel?: ParallelDownloadOptions;
 }): Promise<PutBlobResult & { resumedFrom: number }> {
   const { file, partials, signal } = options;
   const checkpointBytes = options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
   const blobKey = blobKeyOf(file);
   const tempPath = join(options.dir, `${blobKey.replace(':', '-')}.partial`);
   await fs.mkdir(options.dir, { recursive: true });
+
+  const parallel = options.parallel;
+  if (
+    parallel &&
+    parallel.connections > 1 &&
+    file.lfsSha256 &&
+    file.size >= parallel.minBytes
+  ) {
+    const stored = await downloadInPieces(
+      { ...options, parallel },
+      file.lfsSha256,
+      blobKey,
+      tempPath,
+    );
+    if (stored) {
+      return stored;
+    }
+    // the upstream ignores ranges: one stream from the start
+  }
+  await fs.rm(pieceStatePath(tempPath), { force: true });
 
   // Where to resume: the durable offset, if the partial file still has it.
   let offset = 0;
@@ -325,6 +353,93 @@ export async function downloadBlob(options: {
         // the kept bytes may be what went wrong (a crash of the machine)
         throw new RetryableJobError(
           `${error.message}; the download had resumed from byte ${resumedFrom}, so it starts again from the beginning`,
+          0,
+        );
+      }
+    }
+    throw error;
+  }
+}
+
+/**
+ * The parallel path of {@link downloadBlob}: pieces fetched with ranged
+ * requests ({@link downloadPieces}), verified against the LFS SHA-256,
+ * then handed to the store. Undefined when the upstream ignores ranges.
+ */
+async function downloadInPieces(
+  options: Parameters<typeof downloadBlob>[0] & {
+    parallel: ParallelDownloadOptions;
+  },
+  sha256: string,
+  blobKey: string,
+  tempPath: string,
+): Promise<(PutBlobResult & { resumedFrom: number }) | undefined> {
+  const { file, partials } = options;
+  const previous = await partials.get(blobKey);
+  // the row marks the temporary file as a download in progress
+  await partials.put({
+    blobKey,
+    url: options.url,
+    etag: previous?.etag,
+    size: file.size,
+    durableOffset: 0,
+    tempPath,
+    jobId: options.jobId,
+  });
+  let resumedFrom = 0;
+  const discard = async () => {
+    await fs.rm(tempPath, { force: true }).catch(() => {});
+    await fs.rm(pieceStatePath(tempPath), { force: true }).catch(() => {});
+    await partials.delete(blobKey).catch(() => {});
+  };
+  let lastReport = 0;
+  try {
+    const result = await downloadPieces({
+      size: file.size,
+      sha256,
+      path: file.path,
+      tempPath,
+      fetchRange: options.fetchRange,
+      connections: options.parallel.connections,
+      pieceBytes: options.parallel.pieceBytes,
+      signal: options.signal,
+      writeMode: options.writeMode,
+      checkpointBytes: options.checkpointBytes,
+      log: options.log,
+      onBytes: bytes => {
+        const now = Date.now();
+        if (now - lastReport >= PROGRESS_INTERVAL_MS || bytes === file.size) {
+          lastReport = now;
+          options.onBytes?.(bytes);
+        }
+      },
+    });
+    resumedFrom = result.resumedBytes;
+    if (result.sha256 !== sha256) {
+      throw new DownloadVerificationError(
+        `sha256 mismatch for ${file.path}: expected sha256 ${sha256}, got ${result.sha256}; the upstream served wrong bytes and nothing was stored`,
+      );
+    }
+    const blob = await options.artifacts.putFile({
+      path: tempPath,
+      sha256,
+      size: file.size,
+    });
+    await discard();
+    return { ...blob, resumedFrom };
+  } catch (error) {
+    if (error instanceof RangesUnsupportedError) {
+      await options.log?.(
+        `The server ignores ranges for ${file.path}; downloading it in one stream`,
+      );
+      await discard();
+      return undefined;
+    }
+    if (error instanceof DownloadVerificationError) {
+      await discard();
+      if (resumedFrom > 0) {
+        throw new RetryableJobError(
+          `${error.message}; the download had resumed ${resumedFrom} bytes, so it starts again from the beginning`,
           0,
         );
       }
