@@ -11,6 +11,20 @@ import { createPermission } from '@backstage/plugin-permission-common';
 export const MODEL_HUB_MODEL_RESOURCE_TYPE = 'catalog-entity';
 
 /**
+ * Read a model: see it in lists, read its versions, files, reviews,
+ * comments, diff, history, jobs and their logs, activity and statistics,
+ * and its Hugging Face registration. A model the caller may not read is
+ * hidden (404), as the catalog hides entities.
+ *
+ * @public
+ */
+export const modelHubModelReadPermission = createPermission({
+  name: 'model-hub.model.read',
+  attributes: { action: 'read' },
+  resourceType: MODEL_HUB_MODEL_RESOURCE_TYPE,
+});
+
+/**
  * Create a new model (register a Hugging Face repository, or an empty model
  * for uploads).
  *
@@ -104,6 +118,7 @@ export const modelHubAdminPermission = createPermission({
  * @public
  */
 export const modelHubPermissions = [
+  modelHubModelReadPermission,
   modelHubModelCreatePermission,
   modelHubVersionCreatePermission,
   modelHubArtifactUploadPermission,

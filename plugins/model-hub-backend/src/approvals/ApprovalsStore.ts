@@ -1,3 +1,4 @@
+import type { ModelCondition } from '../database/modelReadFilter';
 import type { VersionState } from '../database/types';
 import type { ApprovalPolicy } from './config';
 import type { TransitionAction } from './transitions';
@@ -216,6 +217,8 @@ export interface ApprovalsStore {
     offset: number;
     limit: number;
     modelRef?: string;
+    /** Only versions of models the caller may read. */
+    readable?: ModelCondition;
   }): Promise<{ items: ReviewQueueItem[]; totalCount: number }>;
 
   /** The newest approved or deprecated version created before a version. */

@@ -11,6 +11,10 @@ import {
 } from '@backstage/errors';
 import { Knex } from 'knex';
 import { DatabaseModelHubStore } from '../database/DatabaseModelHubStore';
+import {
+  ModelCondition,
+  whereReadableModel,
+} from '../database/modelReadFilter';
 import { VersionState } from '../database/types';
 import {
   ActiveVersion,
@@ -538,6 +542,7 @@ export class DatabaseApprovalsStore implements ApprovalsStore {
     offset: number;
     limit: number;
     modelRef?: string;
+    readable?: ModelCondition;
   }): Promise<{ items: ReviewQueueItem[]; totalCount: number }> {
     const query = this.db('model_versions as v')
       .join('models as m', 'm.id', 'v.model_id')
@@ -545,6 +550,10 @@ export class DatabaseApprovalsStore implements ApprovalsStore {
     if (options.modelRef) {
       query.where('m.entity_ref', options.modelRef);
     }
+    whereReadableModel(query, this.db, options.readable, {
+      column: 'm.id',
+      key: 'id',
+    });
     const [countRow, rows] = await Promise.all([
       query.clone().count({ count: '*' }).first(),
       query

@@ -90,6 +90,7 @@ export function addApprovalRoutes(router: Router, ctx: RouteContext) {
       offset: q.offset,
       limit: q.limit,
       modelRef: q.model,
+      readable: await ctx.readCondition(req),
     });
     res.json({ ...page, offset: q.offset, limit: q.limit });
   });

@@ -13,6 +13,7 @@ import type {
   SourceType,
   VersionState,
 } from './types';
+import type { ModelCondition } from './modelReadFilter';
 
 /** @internal */
 export type CreateModelOptions = Omit<
@@ -37,6 +38,8 @@ export type ListModelsOptions = {
   /** Case-insensitive text search in name, title, description and tags. */
   search?: string;
   sort?: { field: (typeof MODEL_SORT_FIELDS)[number]; order: 'asc' | 'desc' };
+  /** Only the models the caller may read (`model-hub.model.read`). */
+  readable?: ModelCondition;
 };
 
 /** @internal */
@@ -91,6 +94,8 @@ export type ListJobsOptions = {
   state?: JobState[];
   type?: string;
   modelId?: string;
+  /** Only jobs of models the caller may read (and jobs of no model). */
+  readable?: ModelCondition;
 };
 
 /** @internal */
@@ -223,11 +228,16 @@ export interface ModelHubStore {
     limit: number;
   }): Promise<HubJobLog[]>;
 
-  getStats(): Promise<HubStats>;
+  /** Statistics of the models the caller may read (all by default). */
+  getStats(options?: { readable?: ModelCondition }): Promise<HubStats>;
 
   addAuditEvent(options: AuditEventOptions): Promise<void>;
   /** The newest audit events first. */
-  listAuditEvents(options: { limit: number }): Promise<HubAuditEvent[]>;
+  listAuditEvents(options: {
+    limit: number;
+    /** Only events of models the caller may read (and of no model). */
+    readable?: ModelCondition;
+  }): Promise<HubAuditEvent[]>;
 
   /** Counts a file download on the (UTC) day of `at`. */
   recordDownload(options: { bytes: number; at?: Date }): Promise<void>;

@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Knex } from 'knex';
+import {
+  ModelCondition,
+  whereReadableModel,
+} from '../database/modelReadFilter';
 import type { ModelFormat, ModelType } from '@internal/plugin-model-hub-common';
 import { HfFileEntry } from './HuggingFaceClient';
 
@@ -147,10 +151,20 @@ export class HuggingFaceStore {
   async listRepos(options: {
     offset: number;
     limit: number;
+    /** Only repos of models the caller may read. */
+    readable?: ModelCondition;
   }): Promise<{ items: HfRepo[]; totalCount: number }> {
+    const counted = this.db('hf_repos as r');
+    const listed = this.repos();
+    for (const q of [counted, listed]) {
+      whereReadableModel(q, this.db, options.readable, {
+        column: 'r.model_id',
+        key: 'id',
+      });
+    }
     const [count, rows] = await Promise.all([
-      this.db('hf_repos').count({ count: '*' }).first(),
-      this.repos()
+      counted.count({ count: '*' }).first(),
+      listed
         .orderBy('r.repo_id')
         .offset(options.offset)
         .limit(options.limit),

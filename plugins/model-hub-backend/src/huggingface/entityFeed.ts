@@ -1,3 +1,4 @@
+import { whereReadableModel } from '../database/modelReadFilter';
 import { Router } from 'express';
 import { Knex } from 'knex';
 import { z } from 'zod';
@@ -79,7 +80,9 @@ function asStrings(value: unknown): string[] {
  */
 export function addEntityFeedRoutes(router: Router, ctx: RouteContext, db: Knex) {
   router.get('/entity-feed', async (req, res) => {
-    await ctx.credentials(req);
+    // the catalog's provider reads it with a service token (every model);
+    // a user reads the models they may read
+    const readable = await ctx.readCondition(req);
     const q = parseInput(feedQuery, req.query, 'query');
     const now = new Date();
     let after: { t: Date; id: string } | undefined;
@@ -105,6 +108,7 @@ export function addEntityFeedRoutes(router: Router, ctx: RouteContext, db: Knex)
         'r.card_data as hf_card_data',
         'r.updated_at as hf_updated_at',
       );
+    whereReadableModel(query, db, readable, { column: 'm.id', key: 'id' });
     if (q.since) {
       const since = new Date(q.since);
       query.where(w =>
@@ -164,7 +168,8 @@ export function addEntityFeedRoutes(router: Router, ctx: RouteContext, db: Knex)
             JSON.stringify({ t: toDate(last.updated_at).toISOString(), id: last.id }),
           ).toString('base64url')
         : undefined;
-    const removed = q.since
+    const removed =
+      q.since && readable.op === 'all'
       ? (
           await db('model_tombstones')
             .where('deleted_at', '>=', new Date(q.since))

@@ -87,6 +87,13 @@ describe.each(databases.eachSupportedId())('Hugging Face routes (%s)', id => {
               ? AuthorizeResult.DENY
               : AuthorizeResult.ALLOW,
           }))) as any,
+        // a policy without conditions: the same answers without a resource
+        authorizeConditional: (async (requests: any[]) =>
+          requests.map(r => ({
+            result: options.deny?.includes(r.permission.name)
+              ? AuthorizeResult.DENY
+              : AuthorizeResult.ALLOW,
+          }))) as any,
       }),
       auditor: mockServices.auditor.mock(),
       catalog: catalogServiceMock({ entities: [] }),

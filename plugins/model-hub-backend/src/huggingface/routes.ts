@@ -178,13 +178,21 @@ export function addHuggingFaceRoutes(
   router.get('/huggingface/repos', async (req, res) => {
     await ctx.credentials(req);
     const q = parseInput(pageQuery, req.query, 'query');
-    const { items, totalCount } = await hfStore.listRepos(q);
+    const { items, totalCount } = await hfStore.listRepos({
+      ...q,
+      readable: await ctx.readCondition(req),
+    });
     res.json({ items, totalCount, offset: q.offset, limit: q.limit });
   });
 
   router.get('/huggingface/repos/:org/:name', async (req, res) => {
     await ctx.credentials(req);
     const repo = await requireRepo(req);
+    await ctx.assertReadable(
+      req,
+      repo.modelRef,
+      `${repo.repoId} is not registered`,
+    );
     res.json({ ...repo, files: await hfStore.listFiles(repo.id) });
   });
 

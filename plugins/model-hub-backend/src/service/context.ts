@@ -21,7 +21,8 @@ import { ModelHubStore } from '../database/ModelHubStore';
 import { HubModel, HubVersion } from '../database/types';
 import { ArtifactStore } from '../store/ArtifactStore';
 import type { ApprovalsService } from '../approvals/ApprovalsService';
-import { entityMatchesConditions, entityOfHubModel } from './uncatalogedModels';
+import { ModelCondition } from '../database/modelReadFilter';
+import { ModelAccess } from './modelAccess';
 
 /** JSON metadata of an audit event. */
 type JsonObject = NonNullable<
@@ -43,12 +44,17 @@ export type RouterOptions = {
   maxUploadBytes: number;
   /** Grace period of the garbage collection, in milliseconds. */
   gcGracePeriodMs: number;
-  /** The approvals workflow; its routes answer 503 without it. */
   /** Deletes and metadata edits; their routes answer 503 without it. */
   lifecycle?: import('../lifecycle/ModelLifecycleStore').ModelLifecycleStore;
   /** The catalog to hub reconcile; its routes answer 503 without it. */
   catalogSync?: import('../catalogSync/CatalogModelSync').CatalogModelSync;
+  /** The approvals workflow; its routes answer 503 without it. */
   approvals?: ApprovalsService;
+  /**
+   * The decision path of resource permissions on models; made from the
+   * other options when not given.
+   */
+  modelAccess?: ModelAccess;
   /**
    * Format inspection of stored files (safetensors, GGUF, ONNX, pickle, …),
    * kept as checks on the version; without it files are not inspected.
@@ -62,6 +68,20 @@ export type RouterOptions = {
     forgetFile(versionId: string, path: string): Promise<unknown>;
   };
 };
+
+/** Every model of the hub, page by page. @internal */
+export async function listAllModels(
+  store: Pick<ModelHubStore, 'listModels'>,
+): Promise<HubModel[]> {
+  const all: HubModel[] = [];
+  for (let offset = 0; ; offset += 1000) {
+    const { items } = await store.listModels({ offset, limit: 1000 });
+    all.push(...items);
+    if (items.length < 1000) {
+      return all;
+    }
+  }
+}
 
 /** The identity of a caller, for `created_by` columns and the audit trail. */
 export function principalRef(credentials: BackstageCredentials): string {
@@ -77,6 +97,18 @@ export function principalRef(credentials: BackstageCredentials): string {
 }
 
 /**
+ * The kind of principal of a caller: `service` for static and external
+ * access tokens and plugin credentials, which may never approve, reject,
+ * revoke or waive.
+ */
+export function principalKind(
+  credentials: BackstageCredentials,
+): 'user' | 'service' | 'none' {
+  const type = (credentials.principal as { type?: string }).type;
+  return type === 'user' || type === 'service' ? type : 'none';
+}
+
+/**
  * The shared helpers of the route handlers: credentials, the single
  * `authorize` function (style guide 31), auditing, and lookups that throw
  * `NotFoundError`.
@@ -84,7 +116,21 @@ export function principalRef(credentials: BackstageCredentials): string {
  * @internal
  */
 export class RouteContext {
-  constructor(readonly options: RouterOptions) {}
+  /** The decision path of resource permissions on models. */
+  readonly access: ModelAccess;
+
+  constructor(readonly options: RouterOptions) {
+    this.access =
+      options.modelAccess ??
+      new ModelAccess({
+        permissions: options.permissions,
+        catalog: options.catalog,
+        auth: options.auth,
+        store: options.store,
+        logger: options.logger,
+        listAllModels: () => listAllModels(options.store),
+      });
+  }
 
   get store() {
     return this.options.store;
@@ -99,30 +145,48 @@ export class RouteContext {
 
   /**
    * Authorizes a request for a basic permission, or for a resource permission
-   * on the catalog entity ref of a model; throws `NotAllowedError` (403)
-   * unless allowed.
+   * on the catalog entity ref of a model (through {@link ModelAccess}, the
+   * one decision path of models); throws `NotAllowedError` (403) unless
+   * allowed, or `NotFoundError` (404) when the caller may not even read the
+   * model.
    */
   async authorize(
     req: Request,
     permission: BasicPermission | ResourcePermission,
     resourceRef?: string,
   ): Promise<BackstageCredentials> {
+    return this.authorizeWith(req, permission, resourceRef, true);
+  }
+
+  private async authorizeWith(
+    req: Request,
+    permission: BasicPermission | ResourcePermission,
+    resourceRef: string | undefined,
+    hideUnreadable: boolean,
+  ): Promise<BackstageCredentials> {
     const credentials = await this.credentials(req);
-    const request =
-      permission.type === 'resource'
-        ? { permission, resourceRef: resourceRef! }
-        : { permission: permission as BasicPermission };
-    const [decision] = await this.options.permissions.authorize([request], {
-      credentials,
-    });
-    if (
-      decision.result !== AuthorizeResult.ALLOW &&
-      !(await this.allowedOnUncatalogedModel(
+    let allowed: boolean;
+    if (permission.type === 'resource') {
+      allowed = await this.access.decide(
         credentials,
-        permission,
-        resourceRef,
-      ))
-    ) {
+        [permission as ResourcePermission],
+        resourceRef!,
+      );
+      if (
+        !allowed &&
+        hideUnreadable &&
+        !(await this.access.canRead(credentials, resourceRef!))
+      ) {
+        throw new NotFoundError(`Model ${resourceRef} not found`);
+      }
+    } else {
+      const [decision] = await this.options.permissions.authorize(
+        [{ permission: permission as BasicPermission }],
+        { credentials },
+      );
+      allowed = decision.result === AuthorizeResult.ALLOW;
+    }
+    if (!allowed) {
       throw new NotAllowedError(
         `Not allowed: ${permission.name}${
           resourceRef ? ` on ${resourceRef}` : ''
@@ -132,46 +196,6 @@ export class RouteContext {
     return credentials;
   }
 
-  /**
-   * A model created through the API is in the catalog only once the Model
-   * Hub entity provider has emitted it, and the permission backend resolves
-   * conditional catalog decisions (e.g. "owners of the model may upload")
-   * through the catalog, so until then they come back DENY. For such a model
-   * the policy's conditions are evaluated here, with the catalog's own rules,
-   * against the entity the provider will emit from the hub's row.
-   */
-  private async allowedOnUncatalogedModel(
-    credentials: BackstageCredentials,
-    permission: BasicPermission | ResourcePermission,
-    resourceRef: string | undefined,
-  ): Promise<boolean> {
-    if (permission.type !== 'resource' || !resourceRef) {
-      return false;
-    }
-    const model = await this.store.getModel({ entityRef: resourceRef });
-    if (!model) {
-      return false;
-    }
-    const inCatalog = await this.options.catalog.getEntityByRef(resourceRef, {
-      credentials: await this.options.auth.getOwnServiceCredentials(),
-    });
-    if (inCatalog) {
-      return false;
-    }
-    const decisions = await this.options.permissions.authorizeConditional(
-      [{ permission: permission as ResourcePermission }],
-      { credentials },
-    );
-    const conditional = decisions?.[0];
-    if (conditional?.result === AuthorizeResult.ALLOW) {
-      return true;
-    }
-    return (
-      conditional?.result === AuthorizeResult.CONDITIONAL &&
-      entityMatchesConditions(entityOfHubModel(model), conditional.conditions)
-    );
-  }
-
   /** Whether the caller holds a permission, without throwing. */
   async isAllowed(
     req: Request,
@@ -179,7 +203,7 @@ export class RouteContext {
     resourceRef?: string,
   ): Promise<boolean> {
     try {
-      await this.authorize(req, permission, resourceRef);
+      await this.authorizeWith(req, permission, resourceRef, false);
       return true;
     } catch (error) {
       if ((error as Error).name === 'NotAllowedError') {
@@ -187,6 +211,32 @@ export class RouteContext {
       }
       throw error;
     }
+  }
+
+  /** Whether the caller may read a model (`model-hub.model.read`). */
+  async canRead(req: Request, entityRef: string): Promise<boolean> {
+    return this.access.canRead(await this.credentials(req), entityRef);
+  }
+
+  /**
+   * Throws `NotFoundError` (404, as for a model that does not exist) unless
+   * the caller may read the model.
+   */
+  async assertReadable(
+    req: Request,
+    entityRef: string,
+    message = `Model ${entityRef} not found`,
+  ): Promise<BackstageCredentials> {
+    const credentials = await this.credentials(req);
+    if (!(await this.access.canRead(credentials, entityRef))) {
+      throw new NotFoundError(message);
+    }
+    return credentials;
+  }
+
+  /** The models the caller may read, for the queries of the lists. */
+  async readCondition(req: Request): Promise<ModelCondition> {
+    return this.access.readCondition(await this.credentials(req));
   }
 
   /**

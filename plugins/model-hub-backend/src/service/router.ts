@@ -1,14 +1,16 @@
 import { Router } from 'express';
 import PromiseRouter from 'express-promise-router';
+import { modelEntityRef } from '../database/DatabaseModelHubStore';
 import { RouteContext, RouterOptions } from './context';
+import { modelParams } from './validation';
 import { addActivityRoutes } from './routes/activity';
 import { addFileRoutes } from './routes/files';
 import { addJobRoutes } from './routes/jobs';
 import { addModelRoutes } from './routes/models';
-import { addApprovalRoutes } from '../approvals/router';
-import { MirrorRoutes, addDisabledMirrorRoutes } from '../mirror';
 import { addLifecycleRoutes } from '../lifecycle/routes';
 import { addCatalogSyncRoutes } from '../catalogSync/routes';
+import { addApprovalRoutes } from '../approvals/router';
+import { MirrorRoutes, addDisabledMirrorRoutes } from '../mirror';
 import {
   disabledHuggingFaceRoutes,
   RouteExtension,
@@ -33,7 +35,21 @@ export async function createRouter(
 ): Promise<Router> {
   const router = PromiseRouter();
   const ctx = new RouteContext(options);
+  // every route of one model (reads and changes) hides a model the caller
+  // may not read (model-hub.model.read, catalog.entity.read): 404
+  router.use('/models/:namespace/:name', async (req, _res, next) => {
+    const params = modelParams.safeParse(req.params);
+    if (params.success) {
+      await ctx.assertReadable(
+        req,
+        modelEntityRef(params.data.namespace, params.data.name),
+      );
+    }
+    next();
+  });
   addModelRoutes(router, ctx);
+  addLifecycleRoutes(router, ctx);
+  addCatalogSyncRoutes(router, ctx);
   addFileRoutes(router, ctx);
   addJobRoutes(router, ctx);
   addActivityRoutes(router, ctx);
@@ -44,5 +60,3 @@ export async function createRouter(
   );
   return router;
 }
-  addLifecycleRoutes(router, ctx);
-  addCatalogSyncRoutes(router, ctx);

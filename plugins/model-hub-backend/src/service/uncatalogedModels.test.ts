@@ -93,3 +93,45 @@ describe('entityMatchesConditions', () => {
     ).toBe(false);
   });
 });
+
+describe('entityMatchesConditions fails closed under not', () => {
+  const entity = entityOfHubModel(model);
+  const unknown = {
+    rule: 'NO_SUCH_RULE',
+    resourceType: 'catalog-entity',
+    params: {},
+  };
+
+  it('denies a not around an unknown rule, at any depth', () => {
+    expect(entityMatchesConditions(entity, { not: unknown })).toBe(false);
+    expect(
+      entityMatchesConditions(entity, { not: { not: { not: unknown } } }),
+    ).toBe(false);
+    expect(
+      entityMatchesConditions(entity, {
+        anyOf: [ownedBy(['group:default/ml-engineers']), { not: unknown }],
+      }),
+    ).toBe(false);
+    expect(
+      entityMatchesConditions(entity, {
+        not: {
+          rule: 'IS_ENTITY_OWNER',
+          resourceType: 'other',
+          params: { claims: ['x'] },
+        },
+      }),
+    ).toBe(false);
+  });
+
+  it('denies a known rule with malformed parameters', () => {
+    expect(
+      entityMatchesConditions(entity, {
+        not: {
+          rule: 'IS_ENTITY_OWNER',
+          resourceType: 'catalog-entity',
+          params: {},
+        },
+      }),
+    ).toBe(false);
+  });
+});

@@ -27,12 +27,16 @@ export function entityOfHubModel(model: HubModel): Entity {
       name: model.name,
       namespace: model.namespace,
       ...(model.title ? { title: model.title } : {}),
+      ...(model.description ? { description: model.description } : {}),
       tags: model.tags,
     },
     spec: {
       type: model.type,
       lifecycle: model.lifecycle,
       owner,
+      ...(model.task ? { task: model.task } : {}),
+      ...(model.format ? { format: model.format } : {}),
+      ...(model.license ? { license: model.license } : {}),
     },
     relations: [{ type: 'ownedBy', targetRef: owner }],
   };
@@ -59,32 +63,66 @@ function catalogRules(): Map<string, CatalogRule> {
   return rulesByName;
 }
 
+/** A criteria tree of catalog-entity conditions. @internal */
+export type EntityCriteria = PermissionCriteria<
+  PermissionCondition<string, PermissionRuleParams>
+>;
+
 /**
- * Evaluates the conditions of a conditional catalog-entity decision against
- * an entity, with the catalog's own permission rules. An unknown rule
- * counts as not satisfied, so the evaluation fails closed.
+ * The rules of a criteria tree that cannot be evaluated here: rules the
+ * catalog's built-in rules do not know (a portal's own catalog rules) and
+ * conditions on another resource type.
  */
-export function entityMatchesConditions(
-  entity: Entity,
-  criteria: PermissionCriteria<
-    PermissionCondition<string, PermissionRuleParams>
-  >,
-): boolean {
+export function unknownRules(criteria: EntityCriteria): string[] {
   if ('allOf' in criteria) {
-    return criteria.allOf.every(c => entityMatchesConditions(entity, c));
+    return criteria.allOf.flatMap(unknownRules);
   }
   if ('anyOf' in criteria) {
-    return criteria.anyOf.some(c => entityMatchesConditions(entity, c));
+    return criteria.anyOf.flatMap(unknownRules);
   }
   if ('not' in criteria) {
-    return !entityMatchesConditions(entity, criteria.not);
+    return unknownRules(criteria.not);
   }
-  const rule = catalogRules().get(criteria.rule);
-  if (!rule || criteria.resourceType !== 'catalog-entity') {
-    return false;
+  return criteria.resourceType === 'catalog-entity' &&
+    catalogRules().has(criteria.rule)
+    ? []
+    : [`${criteria.resourceType}:${criteria.rule}`];
+}
+
+function matches(entity: Entity, criteria: EntityCriteria): boolean {
+  if ('allOf' in criteria) {
+    return criteria.allOf.every(c => matches(entity, c));
   }
+  if ('anyOf' in criteria) {
+    return criteria.anyOf.some(c => matches(entity, c));
+  }
+  if ('not' in criteria) {
+    return !matches(entity, criteria.not);
+  }
+  const rule = catalogRules().get(criteria.rule)!;
   return (rule.apply as (e: Entity, p: unknown) => boolean)(
     entity,
     criteria.params ?? {},
   );
+}
+
+/**
+ * Evaluates the conditions of a conditional catalog-entity decision against
+ * an entity, with the catalog's own permission rules. It fails closed: a
+ * tree that holds an unknown rule or another resource type anywhere (also
+ * under a `not`) is not satisfied, and neither is one whose rule throws on
+ * its parameters.
+ */
+export function entityMatchesConditions(
+  entity: Entity,
+  criteria: EntityCriteria,
+): boolean {
+  if (unknownRules(criteria).length > 0) {
+    return false;
+  }
+  try {
+    return matches(entity, criteria);
+  } catch {
+    return false;
+  }
 }

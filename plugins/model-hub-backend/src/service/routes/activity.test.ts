@@ -54,6 +54,8 @@ describe.each(databases.eachSupportedId())('activity routes (%s)', id => {
       permissions: mockServices.permissions.mock({
         authorize: (async (requests: any[]) =>
           requests.map(() => ({ result: AuthorizeResult.ALLOW }))) as any,
+        authorizeConditional: (async (requests: any[]) =>
+          requests.map(() => ({ result: AuthorizeResult.ALLOW }))) as any,
       }),
       auditor: mockServices.auditor.mock(),
       catalog: catalogServiceMock({ entities: [] }),

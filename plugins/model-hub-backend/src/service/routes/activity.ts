@@ -25,7 +25,12 @@ export function addActivityRoutes(router: Router, ctx: RouteContext) {
   router.get('/activity', async (req, res) => {
     await ctx.credentials(req);
     const { limit } = parseInput(activityQuery, req.query, 'query');
-    res.json({ items: await store.listAuditEvents({ limit }) });
+    res.json({
+      items: await store.listAuditEvents({
+        limit,
+        readable: await ctx.readCondition(req),
+      }),
+    });
   });
 
   router.get('/stats/history', async (req, res) => {

@@ -18,11 +18,15 @@ import {
 export function addJobRoutes(router: Router, ctx: RouteContext) {
   const { store } = ctx;
 
+  /** A job; a job of a model the caller may not read is not found. */
   async function requireJob(req: Request): Promise<HubJob> {
     const { id } = parseInput(jobParams, req.params, 'job id');
     const job = await store.getJob({ id });
     if (!job) {
       throw new NotFoundError(`Job ${id} not found`);
+    }
+    if (job.modelRef) {
+      await ctx.assertReadable(req, job.modelRef, `Job ${id} not found`);
     }
     return job;
   }
@@ -64,6 +68,7 @@ export function addJobRoutes(router: Router, ctx: RouteContext) {
       state: q.state,
       type: q.type,
       modelId,
+      readable: await ctx.readCondition(req),
     });
     res.json({ items, totalCount, offset: q.offset, limit: q.limit });
   });
@@ -111,7 +116,7 @@ export function addJobRoutes(router: Router, ctx: RouteContext) {
 
   router.get('/stats', async (req, res) => {
     await ctx.credentials(req);
-    res.json(await store.getStats());
+    res.json(await store.getStats({ readable: await ctx.readCondition(req) }));
   });
 
   router.post('/admin/gc', async (req, res) => {
