@@ -20,7 +20,16 @@ if (workerData.transform) require(workerData.transform);
 require(workerData.entry);
 `;
 
+let transform: { path?: string } | undefined;
+
 function transformPath(entry: string): string | undefined {
+  if (!transform) {
+    transform = { path: findTransform(entry) };
+  }
+  return transform.path;
+}
+
+function findTransform(entry: string): string | undefined {
   if (!/\.[cm]?ts$/.test(entry)) {
     return undefined;
   }
