@@ -87,6 +87,23 @@ export const EDITABLE_VERSION_STATES: readonly VersionState[] = [
   'changes_requested',
 ];
 
+/**
+ * Whether the files of a version are the ones it was approved with (its
+ * content digest equals the digest its approval recorded). The mirror, the
+ * download route and deployments serve an approved version only while
+ * this holds.
+ *
+ * @public
+ */
+export function matchesApprovedContent(
+  version: Pick<HubVersion, 'contentDigest' | 'approvedDigest'>,
+): boolean {
+  return (
+    version.approvedDigest !== undefined &&
+    version.contentDigest === version.approvedDigest
+  );
+}
+
 /** The states of a background job. @public */
 export const JOB_STATES = [
   'queued',

@@ -1,5 +1,10 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
-import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
+import {
+  ConflictError,
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+} from '@backstage/errors';
 import type { NotificationService } from '@backstage/plugin-notifications-node';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { HubModel, HubVersion } from '../database/types';
@@ -69,6 +74,11 @@ export class ApprovalsService {
     version: HubVersion;
     action: TransitionAction;
     actor: string;
+    /**
+     * The kind of principal acting; only users can approve, request
+     * changes, reject or revoke.
+     */
+    actorKind: 'user' | 'service' | 'none';
     comment?: string;
     expectedRevision?: number;
   }): Promise<{
@@ -94,6 +104,7 @@ export class ApprovalsService {
       comment,
       expectedRevision: options.expectedRevision,
       policy,
+      actorKind: options.actorKind,
     });
     const updated = (await this.options.hubStore.getVersion({
       modelId: model.id,
@@ -185,7 +196,14 @@ export class ApprovalsService {
     checkName: string;
     reason: string;
     actor: string;
+    /** Only users can waive; service principals never can. */
+    actorKind: 'user' | 'service' | 'none';
   }): Promise<CheckWaiver> {
+    if (options.actorKind !== 'user') {
+      throw new NotAllowedError(
+        `Separation of duties: only a signed-in user can waive a check; ${options.actor} is a service principal`,
+      );
+    }
     if (!WAIVABLE_STATES.includes(options.version.state)) {
       throw new ConflictError(
         `Checks of version ${options.version.label} cannot be waived: it is ${options.version.state}`,

@@ -25,6 +25,8 @@ export type VersionDecision = {
   comment?: string;
   /** The manifest digest the decision was made on. */
   subjectDigest?: string;
+  /** The content digest of the files the decision was made on. */
+  contentDigest?: string;
   createdAt: string;
 };
 
@@ -33,6 +35,8 @@ export type VersionSubmission = {
   round: number;
   submittedBy: string;
   comment?: string;
+  /** The content digest of the files that were submitted. */
+  contentDigest?: string;
   submittedAt: string;
 };
 
@@ -63,6 +67,10 @@ export type CheckWaiver = {
   checkName: string;
   reason: string;
   waivedBy: string;
+  /** The content digest the waiver was granted on. */
+  contentDigest?: string;
+  /** Whether the files changed since: a lapsed waiver waives nothing. */
+  lapsed: boolean;
   createdAt: string;
 };
 
@@ -134,6 +142,13 @@ export type ApplyTransitionOptions = {
   /** The revision the caller saw; a different one is a conflict. */
   expectedRevision?: number;
   policy: ApprovalPolicy;
+  /**
+   * The kind of principal acting: only a `user` can approve, request
+   * changes, reject or revoke (service principals, such as static or
+   * external tokens and plugin credentials, never can). Defaults to
+   * `service`.
+   */
+  actorKind?: 'user' | 'service' | 'none';
 };
 
 /** What a transition did. @internal */
@@ -186,7 +201,11 @@ export interface ApprovalsStore {
     detailsUrl?: string;
   }): Promise<VersionCheck>;
   listChecks(options: { versionId: string }): Promise<VersionCheck[]>;
-  /** Waives a check; a second waiver of the same check is a conflict. */
+  /**
+   * Waives a check for the version's current content digest; a second
+   * waiver of the same check and content is a conflict, one of changed
+   * content replaces the lapsed waiver.
+   */
   addWaiver(options: {
     versionId: string;
     checkName: string;

@@ -33,7 +33,15 @@ import {
   WebhookDelivery,
 } from './ApprovalsStore';
 import { blockingChecks } from './checks';
-import { TRANSITIONS } from './transitions';
+import { TRANSITIONS, TransitionAction } from './transitions';
+
+/** Decisions only a signed-in user can make, never a service principal. */
+const DECISIONS: TransitionAction[] = [
+  'approve',
+  'request_changes',
+  'reject',
+  'revoke',
+];
 
 type DbDate = Date | string | number;
 
@@ -88,7 +96,9 @@ export class DatabaseApprovalsStore implements ApprovalsStore {
     const rule = TRANSITIONS[action];
     const now = new Date();
     return this.db.transaction(async tx => {
-      const version = await tx('model_versions')
+      // the row lock orders the transition with file commits (which lock
+      // the same row) on PostgreSQL; SQLite runs one writer at a time
+      const versionQuery = tx('model_versions')
         .where({ id: options.versionId })
         .first(
           'id',
@@ -98,7 +108,12 @@ export class DatabaseApprovalsStore implements ApprovalsStore {
           'revision',
           'created_by',
           'manifest_digest',
+          'content_digest',
         );
+      if (tx.client.config.client === 'pg') {
+        versionQuery.forUpdate();
+      }
+      const version = await versionQuery;
       if (!version) {
         throw new NotFoundError(`Version ${options.versionId} not found`);
       }
@@ -119,10 +134,22 @@ export class DatabaseApprovalsStore implements ApprovalsStore {
           }: it is ${from}; allowed from ${rule.from.join(' or ')}`,
         );
       }
+      if (
+        DECISIONS.includes(action) &&
+        (options.actorKind ?? 'service') !== 'user'
+      ) {
+        throw new NotAllowedError(
+          `Separation of duties: only a signed-in user can ${action.replace(
+            '_',
+            ' ',
+          )} a version; ${actor} is a service principal`,
+        );
+      }
+      const contentDigest: string | null = version.content_digest ?? null;
       const last = await tx('version_submissions')
         .where({ version_id: version.id })
         .orderBy('round', 'desc')
-        .first('round', 'submitted_by');
+        .first('round', 'submitted_by', 'content_digest');
       let round = last ? Number(last.round) : 0;
       let to = rule.to;
       let approvals: string[] = [];
@@ -136,6 +163,7 @@ export class DatabaseApprovalsStore implements ApprovalsStore {
           decision,
           comment: options.comment ?? null,
           subject_digest: version.manifest_digest ?? null,
+          content_digest: contentDigest,
           created_at: now,
           round,
         });
@@ -149,6 +177,7 @@ export class DatabaseApprovalsStore implements ApprovalsStore {
           requiredChecks: policy.requiredChecks,
           checks,
           waivers,
+          contentDigest: contentDigest ?? undefined,
         });
         if (blocking.length) {
           throw new ConflictError(
@@ -167,19 +196,16 @@ export class DatabaseApprovalsStore implements ApprovalsStore {
           submitted_by: actor,
           comment: options.comment ?? null,
           submitted_at: now,
+          content_digest: contentDigest,
         });
       } else if (action === 'approve') {
         if (policy.separationOfDuties) {
-          if (last?.submitted_by === actor) {
-            throw new NotAllowedError(
-              `Separation of duties: ${actor} submitted version ${version.label} and cannot approve it`,
-            );
-          }
-          if (version.created_by === actor) {
-            throw new NotAllowedError(
-              `Separation of duties: ${actor} created version ${version.label} and cannot approve it`,
-            );
-          }
+          await this.assertNotAuthor(tx, version, actor);
+        }
+        if (last?.content_digest && last.content_digest !== contentDigest) {
+          throw new ConflictError(
+            `The files of version ${version.label} changed after it was submitted (${last.content_digest} submitted, ${contentDigest} now); it cannot be approved`,
+          );
         }
         const previous = await tx('version_reviews')
           .where({ version_id: version.id, round, decision: 'approve' })
@@ -221,7 +247,17 @@ export class DatabaseApprovalsStore implements ApprovalsStore {
 
       const updated = await tx('model_versions')
         .where({ id: version.id, revision, state: from })
-        .update({ state: to, revision: revision + 1, updated_at: now });
+        .update({
+          state: to,
+          revision: revision + 1,
+          updated_at: now,
+          // an approval is bound to the content it approved; the mirror,
+          // the download route and deployments serve the version only
+          // while its files still match
+          ...(to === 'approved' && from !== 'approved'
+            ? { approved_digest: contentDigest }
+            : {}),
+        });
       if (!updated) {
         throw new ConflictError(
           `Version ${version.label} was changed concurrently; reload it and try again`,
@@ -229,6 +265,37 @@ export class DatabaseApprovalsStore implements ApprovalsStore {
       }
       return { from, to, round, approvals, clearedActive };
     });
+  }
+
+  /**
+   * Separation of duties: the approver is neither the creator of the
+   * version, nor anyone who submitted it, nor anyone who put a file into
+   * it.
+   */
+  private async assertNotAuthor(
+    tx: Knex.Transaction,
+    version: { id: string; label: string; created_by: string },
+    actor: string,
+  ): Promise<void> {
+    const deny = (role: string) =>
+      new NotAllowedError(
+        `Separation of duties: ${actor} ${role} version ${version.label} and cannot approve it`,
+      );
+    const submitted = await tx('version_submissions')
+      .where({ version_id: version.id, submitted_by: actor })
+      .first('round');
+    if (submitted) {
+      throw deny('submitted');
+    }
+    if (version.created_by === actor) {
+      throw deny('created');
+    }
+    const contributed = await tx('version_contributors')
+      .where({ version_id: version.id, principal: actor })
+      .first('principal');
+    if (contributed) {
+      throw deny('uploaded files into');
+    }
   }
 
   async listSubmissions(options: {
@@ -241,6 +308,7 @@ export class DatabaseApprovalsStore implements ApprovalsStore {
       round: Number(r.round),
       submittedBy: r.submitted_by,
       comment: opt(r.comment),
+      contentDigest: opt(r.content_digest),
       submittedAt: toIso(r.submitted_at),
     }));
   }
@@ -261,6 +329,7 @@ export class DatabaseApprovalsStore implements ApprovalsStore {
       decision: r.decision,
       comment: opt(r.comment),
       subjectDigest: opt(r.subject_digest),
+      contentDigest: opt(r.content_digest),
       createdAt: toIso(r.created_at),
     }));
   }
@@ -377,18 +446,34 @@ export class DatabaseApprovalsStore implements ApprovalsStore {
     waivedBy: string;
   }): Promise<CheckWaiver> {
     const now = new Date();
+    let contentDigest: string | undefined;
     try {
       await this.db.transaction(async tx => {
+        const versionQuery = tx('model_versions')
+          .where({ id: options.versionId })
+          .first('content_digest');
+        if (tx.client.config.client === 'pg') {
+          versionQuery.forUpdate();
+        }
+        const version = await versionQuery;
+        if (!version) {
+          throw new NotFoundError(`Version ${options.versionId} not found`);
+        }
+        contentDigest = opt(version.content_digest);
         const existing = await tx('check_waivers')
           .where({
             version_id: options.versionId,
             check_name: options.checkName,
           })
-          .first('id');
-        if (existing) {
+          .first('id', 'content_digest');
+        if (existing && existing.content_digest === version.content_digest) {
           throw new ConflictError(
             `Check ${options.checkName} is already waived`,
           );
+        }
+        // a waiver of other content has lapsed: the new one replaces it
+        if (existing) {
+          await tx('check_waivers').where({ id: existing.id }).delete();
         }
         await tx('check_waivers').insert({
           id: randomUUID(),
@@ -397,6 +482,7 @@ export class DatabaseApprovalsStore implements ApprovalsStore {
           reason: options.reason,
           waived_by: options.waivedBy,
           created_at: now,
+          content_digest: version.content_digest ?? null,
         });
       });
     } catch (error) {
@@ -412,6 +498,8 @@ export class DatabaseApprovalsStore implements ApprovalsStore {
       checkName: options.checkName,
       reason: options.reason,
       waivedBy: options.waivedBy,
+      contentDigest,
+      lapsed: false,
       createdAt: now.toISOString(),
     };
   }
@@ -420,13 +508,18 @@ export class DatabaseApprovalsStore implements ApprovalsStore {
     options: { versionId: string },
     tx: Knex = this.db,
   ): Promise<CheckWaiver[]> {
-    const rows = await tx('check_waivers')
-      .where({ version_id: options.versionId })
-      .orderBy('check_name', 'asc');
+    const rows = await tx('check_waivers as w')
+      .join('model_versions as v', 'v.id', 'w.version_id')
+      .where({ 'w.version_id': options.versionId })
+      .orderBy('w.check_name', 'asc')
+      .select('w.*', 'v.content_digest as current_digest');
     return rows.map(r => ({
       checkName: r.check_name,
       reason: r.reason,
       waivedBy: r.waived_by,
+      contentDigest: opt(r.content_digest),
+      // a waiver holds for the content it was granted on only
+      lapsed: !r.content_digest || r.content_digest !== r.current_digest,
       createdAt: toIso(r.created_at),
     }));
   }

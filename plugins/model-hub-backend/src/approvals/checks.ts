@@ -3,7 +3,8 @@ import { CheckStatus, CheckWaiver, VersionCheck } from './ApprovalsStore';
 /**
  * The required checks that block a submission, with why: the policy's
  * `requiredChecks` and checks recorded as required, unless they passed or
- * an admin waived them. A required check that never ran is `missing`.
+ * an admin waived them for the version's current content (a waiver lapses
+ * when the files change). A required check that never ran is `missing`.
  *
  * @internal
  */
@@ -11,8 +12,19 @@ export function blockingChecks(options: {
   requiredChecks: string[];
   checks: VersionCheck[];
   waivers: CheckWaiver[];
+  /** The version's content digest: waivers of other content have lapsed. */
+  contentDigest?: string;
 }): { name: string; status: CheckStatus | 'missing' }[] {
-  const waived = new Set(options.waivers.map(w => w.checkName));
+  const waived = new Set(
+    options.waivers
+      .filter(
+        w =>
+          !w.lapsed &&
+          (options.contentDigest === undefined ||
+            w.contentDigest === options.contentDigest),
+      )
+      .map(w => w.checkName),
+  );
   const byName = new Map(options.checks.map(c => [c.name, c]));
   const required = new Set([
     ...options.requiredChecks,

@@ -1,5 +1,8 @@
-import { NotAllowedError } from '@backstage/errors';
-import { modelHubVersionReviewPermission } from '@internal/plugin-model-hub-common';
+import { ConflictError, NotAllowedError } from '@backstage/errors';
+import {
+  matchesApprovedContent,
+  modelHubVersionReviewPermission,
+} from '@internal/plugin-model-hub-common';
 import { BackstageCredentials } from '@backstage/backend-plugin-api';
 import { Request } from 'express';
 import { HubModel, HubVersion } from '../database/types';
@@ -12,7 +15,9 @@ import { RELEASED_STATES } from './transitions';
  * the audiences of the model's policy (`allowUnapprovedDownloadsFor`):
  * `owners` (the owner of the model is the caller or one of their groups)
  * and `reviewers` (holders of `model-hub.version.review` on the model).
- * Throws `NotAllowedError` (403) otherwise. Without an approvals service
+ * Throws `NotAllowedError` (403) otherwise. A released version whose files
+ * no longer match the content digest it was approved with is served to
+ * nobody (`ConflictError`, 409). Without an approvals service
  * the default policy applies.
  *
  * @internal
@@ -25,6 +30,14 @@ export async function assertDownloadAllowed(
   version: HubVersion,
 ): Promise<void> {
   if (RELEASED_STATES.includes(version.state)) {
+    if (!matchesApprovedContent(version)) {
+      // never serve files that are not the approved ones
+      throw new ConflictError(
+        `The files of version ${version.label} of ${model.entityRef} do not match the content it was approved with (${
+          version.approvedDigest ?? 'none recorded'
+        }); it is not served`,
+      );
+    }
     return;
   }
   const policy =

@@ -7,7 +7,11 @@ import {
 import express, { Request, Router } from 'express';
 import { z } from 'zod';
 import { modelEntityRef } from '../database/DatabaseModelHubStore';
-import { RouteContext, principalRef } from '../service/context';
+import {
+  RouteContext,
+  principalKind,
+  principalRef,
+} from '../service/context';
 import {
   createVersionBody,
   modelParams,
@@ -126,6 +130,7 @@ export function addApprovalRoutes(router: Router, ctx: RouteContext) {
             version,
             action: body.action,
             actor: principalRef(credentials),
+            actorKind: principalKind(credentials),
             comment: body.comment,
             expectedRevision: body.revision,
           });
@@ -247,6 +252,7 @@ export function addApprovalRoutes(router: Router, ctx: RouteContext) {
             checkName: params.check,
             reason: body.reason,
             actor: principalRef(credentials),
+            actorKind: principalKind(credentials),
           });
           return { result: created, credentials };
         },

@@ -265,6 +265,13 @@ export class HuggingFaceSync {
               .filter(Boolean)
               .join(' '),
             createdBy: 'huggingface-sync',
+            // the version is reviewed and approved with this file list;
+            // downloads only fill in bytes that match it
+            expectedFiles: files.map(f =>
+              f.lfs
+                ? { path: f.path, size: f.lfs.size, sha256: f.lfs.sha256 }
+                : { path: f.path, size: f.size, gitOid: f.oid },
+            ),
           });
           await log(`Created version ${label}`);
         } catch (error) {

@@ -1,3 +1,4 @@
+import { matchesApprovedContent } from '@internal/plugin-model-hub-common';
 import { HubVersion } from '../database/types';
 
 /**
@@ -13,8 +14,8 @@ export function pickActiveVersion(
   versions: HubVersion[],
   activeVersionId?: string,
 ): HubVersion | undefined {
-  const promoted = versions.find(
-    v => v.id === activeVersionId && v.state === 'approved',
+  const promoted = servableVersions(versions).find(
+    v => v.id === activeVersionId,
   );
   if (promoted) {
     return promoted;
@@ -33,7 +34,12 @@ export function pickActiveVersion(
   return active;
 }
 
-/** The versions the mirror serves: approved ones only. @internal */
+/**
+ * The versions the mirror serves: approved ones whose files are still
+ * those they were approved with. @internal
+ */
 export function servableVersions(versions: HubVersion[]): HubVersion[] {
-  return versions.filter(v => v.state === 'approved');
+  return versions.filter(
+    v => v.state === 'approved' && matchesApprovedContent(v),
+  );
 }

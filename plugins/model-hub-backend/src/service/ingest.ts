@@ -101,7 +101,8 @@ export async function commitBlob(
   }
   if (options.inspect) {
     try {
-      await options.inspect(options.versionId, result.file);
+      const { path, sha256, size } = result.file;
+      await options.inspect(options.versionId, { path, sha256, size });
     } catch (error) {
       options.onInspectionError?.(error as Error);
     }

@@ -202,6 +202,35 @@ describe('model-hub:gpu:provision', () => {
     );
   });
 
+  it('refuses an approved version whose files no longer match its approval', async () => {
+    const changed = createGpuProvisionAction({
+      client: createFakeModelHubClient({
+        'default/llama-3-8b-instruct@v1': {
+          version: {
+            ...approvedVersion,
+            contentDigest: `sha256:${'d'.repeat(64)}`,
+          },
+        },
+        'default/llama-3-8b-instruct@v2': {
+          version: {
+            ...approvedVersion,
+            label: 'v2',
+            approvedDigest: undefined,
+          },
+        },
+      }),
+      gpu: gpuConfig,
+      clusters: [],
+    });
+    for (const version of ['v1', 'v2']) {
+      await expect(run(changed, { version })).rejects.toThrow(
+        new InputError(
+          `The files of version ${version} of model:default/llama-3-8b-instruct do not match the content it was approved with; it cannot be provisioned`,
+        ),
+      );
+    }
+  });
+
   it('refuses an unknown version and a version that is not pinned', async () => {
     const unpinned = createGpuProvisionAction({
       client: createFakeModelHubClient({

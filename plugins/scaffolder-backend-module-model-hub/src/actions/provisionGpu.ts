@@ -7,6 +7,7 @@ import {
 } from '@backstage/errors';
 import { resolveSafeChildPath } from '@backstage/backend-plugin-api';
 import { createTemplateAction } from '@backstage/plugin-scaffolder-node';
+import { matchesApprovedContent } from '@internal/plugin-model-hub-common';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import yaml from 'yaml';
@@ -224,6 +225,11 @@ export function createGpuProvisionAction(options: {
       if (version.state !== 'approved') {
         throw new InputError(
           `Version ${input.version} of ${modelRef} is ${version.state}; only approved versions can be provisioned`,
+        );
+      }
+      if (!matchesApprovedContent(version)) {
+        throw new InputError(
+          `The files of version ${input.version} of ${modelRef} do not match the content it was approved with; it cannot be provisioned`,
         );
       }
       const revision = version.resolvedCommit ?? version.manifestDigest;

@@ -51,6 +51,10 @@ export type HubVersion = {
   source?: ModelSource;
   resolvedCommit?: string;
   manifestDigest?: string;
+  /** The digest of the version's files now. */
+  contentDigest?: string;
+  /** The digest of the files the version was approved with. */
+  approvedDigest?: string;
   fileCount?: number;
   totalSize?: number;
   checks?: HubCheck[];

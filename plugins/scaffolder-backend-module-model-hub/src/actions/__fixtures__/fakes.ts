@@ -25,6 +25,8 @@ export const approvedVersion: HubVersion = {
   state: 'approved',
   sourceType: 'huggingface',
   resolvedCommit: COMMIT,
+  contentDigest: `sha256:${'c'.repeat(64)}`,
+  approvedDigest: `sha256:${'c'.repeat(64)}`,
   checks: [
     {
       name: 'safetensors',
