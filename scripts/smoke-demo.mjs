@@ -1,8 +1,10 @@
 // Smoke test of the demo portal, as a user would meet it: starts the real
-// backend (app-config.yaml plus the development overlay app-config.e2e.yaml)
-// in a fresh data folder, signs in as example users and checks the catalog
-// API. With --frontend it also starts the frontend dev server and checks
-// that it answers on :3000; with --e2e it then runs the Playwright tests.
+// backend with the plain demo config (app-config.yaml: example users'
+// sign-in, bundled mock Hugging Face Hub, demo data; no overlay but a fresh
+// data folder), signs in as example users and checks the catalog API, the
+// mock Hub and the seeded demo data. With --frontend it also starts the
+// frontend dev server and checks that it answers on :3000; with --e2e it
+// then runs the Playwright tests.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -36,13 +38,16 @@ async function waitFor(what, fn, timeoutMs) {
   );
 }
 
-// A fresh SQLite folder, so the smoke test never touches the demo's own data.
+// A fresh data folder (SQLite files, artifact store), so the smoke test
+// never touches the demo's own data and always meets a first start.
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'model-hub-smoke-'));
 const overlay = path.join(dataDir, 'app-config.smoke.yaml');
 writeFileSync(
   overlay,
   `backend:\n  database:\n    client: better-sqlite3\n    connection:\n      directory: ${JSON.stringify(
     path.join(dataDir, 'sqlite'),
+  )}\nmodelHub:\n  storage:\n    local:\n      path: ${JSON.stringify(
+    path.join(dataDir, 'store'),
   )}\n`,
 );
 
@@ -75,7 +80,6 @@ process.on('exit', stopAll);
 
 const configs = [
   path.join(root, 'app-config.yaml'),
-  path.join(root, 'app-config.e2e.yaml'),
   ...(process.env.MODEL_HUB_SMOKE_CONFIG
     ? [process.env.MODEL_HUB_SMOKE_CONFIG]
     : []),
@@ -110,6 +114,37 @@ try {
   check(
     'alice signs in through the development header provider',
     Boolean(alice),
+  );
+
+  const proxied = await fetch(`${BACKEND}/api/auth/dev-header/refresh`, {
+    headers: {
+      'x-model-hub-dev-user': 'alice',
+      'x-forwarded-for': '203.0.113.7',
+    },
+  });
+  check(
+    'the development sign-in refuses a request relayed by a proxy',
+    proxied.status === 403,
+    `${proxied.status}`,
+  );
+
+  const mockHub = await fetch(
+    `${BACKEND}/api/mock-hf/api/models/acme/tiny-llm/refs`,
+  );
+  const refs = mockHub.ok ? await mockHub.json() : {};
+  check(
+    'the bundled mock Hugging Face Hub answers at /api/mock-hf, tiny-llm with several revisions',
+    (refs.branches ?? []).length >= 2 && (refs.tags ?? []).length >= 1,
+    `${mockHub.status} ${(refs.branches ?? []).map(b => b.name).join(',')}`,
+  );
+  const gated = await fetch(
+    `${BACKEND}/api/mock-hf/gated-org/gated-llm/resolve/main/model.safetensors`,
+    { method: 'HEAD' },
+  );
+  check(
+    'the mock Hub keeps its gated repo closed to anonymous callers',
+    gated.status === 401 || gated.status === 403,
+    `${gated.status}`,
   );
 
   const anonymous = await fetch(
@@ -215,6 +250,70 @@ try {
       `validate-entity rejects a Model with ${name}, naming ${field}`,
       res.status === 400 && text.includes(field),
       `${res.status}`,
+    );
+  }
+
+  // The demo data, seeded on the first start through the hub's REST API.
+  {
+    const hubGet = async p => {
+      const res = await fetch(`${BACKEND}/api/model-hub${p}`, {
+        headers: { authorization: `Bearer ${carol}` },
+      });
+      return res.ok ? res.json() : undefined;
+    };
+    const expected = {
+      'llama-3-8b-instruct': { 'v1.0': 'approved', 'v0.9': 'deprecated' },
+      'llama-3-8b-instruct-q4-gguf': { 'q4_k_m-v1': 'approved' },
+      'all-minilm-l6-v2': { v1: 'approved' },
+      'mistral-7b-instruct-v0-3': { 'v0.3': 'in_review' },
+      'support-assistant-llama3': { 2025.06: 'changes_requested' },
+      'churn-predictor': { 'v2-draft': 'draft' },
+    };
+    const states = await waitFor(
+      'the seeded demo data',
+      async () => {
+        const found = {};
+        for (const [model, versions] of Object.entries(expected)) {
+          const detail = await hubGet(`/models/default/${model}`);
+          for (const label of Object.keys(versions)) {
+            const v = (detail?.versions ?? []).find(x => x.label === label);
+            if (!v || v.state !== versions[label]) return false;
+            found[`${model}@${label}`] = v.state;
+          }
+        }
+        return found;
+      },
+      180_000,
+    );
+    check(
+      'the demo data is seeded: approved, deprecated, in review, changes requested, draft',
+      Object.keys(states).length === 7,
+      Object.entries(states)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', '),
+    );
+    const active = await hubGet('/models/default/llama-3-8b-instruct/active');
+    check(
+      'a seeded version is active',
+      active?.active?.label === 'v1.0',
+      JSON.stringify(active?.active?.label),
+    );
+    const review = await hubGet(
+      '/models/default/churn-predictor/versions/v2-draft/review',
+    );
+    const safety = (review?.checks?.items ?? []).find(
+      c => c.name === 'model-hub.safety',
+    );
+    check(
+      "the seeded draft's safety check failed",
+      safety?.status === 'failed',
+      `${safety?.status}`,
+    );
+    const jobs = await hubGet('/jobs?limit=10');
+    check(
+      'the seed registered a mock Hub repo: the jobs list holds its sync',
+      (jobs?.items ?? []).some(j => j.type === 'huggingface-sync'),
+      `${jobs?.totalCount} jobs`,
     );
   }
 

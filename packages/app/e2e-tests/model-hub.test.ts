@@ -1,22 +1,22 @@
 import { expect, Page, test } from '@playwright/test';
-import { spawn, ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
 /*
- * The Model Hub workflow in the browser, acting as the example users through
- * the development sign-in (`/?as=<user>`, app-config.e2e.yaml):
+ * The Model Hub workflow in the browser, from the plain demo config
+ * (app-config.yaml: the bundled mock Hugging Face Hub at /api/mock-hf, the
+ * example users' sign-in, `/?as=<user>`), acting as the example users:
  *
- * 1. alice imports acme/tiny-llm from the mock Hugging Face Hub
- *    (modelHub.huggingface.endpoint http://127.0.0.1:5555; the test starts
- *    the mock Hub there when nothing listens);
+ * 1. alice imports acme/tiny-llm from the bundled mock Hugging Face Hub;
  * 2. alice uploads a weights file into a new draft version of the catalog
  *    Model llama-3-8b-instruct (her group owns it), watching its progress,
  *    and submits the version for review;
  * 3. bob (ml-reviewers) approves it from the approvals queue;
- * 4. the version shows as approved on the Model's catalog page.
+ * 4. the version shows as approved on the Model's catalog page;
+ * 5. carol (no group) creates a personal hf_ token and downloads the
+ *    approved file through the Hugging Face mirror with it.
  *
  * MODEL_HUB_SCREENSHOTS=1 also writes the screenshots of docs/screenshots.
  */
@@ -25,7 +25,7 @@ const ROOT = path.resolve(__dirname, '../../..');
 const SHOTS = process.env.MODEL_HUB_SCREENSHOTS
   ? path.join(ROOT, 'docs/screenshots')
   : undefined;
-const MOCK_HF_PORT = 5555;
+const BACKEND = process.env.PLAYWRIGHT_BACKEND_URL ?? 'http://localhost:7007';
 const MODEL = 'llama-3-8b-instruct';
 const LABEL = `e2e-${Date.now().toString(36)}`;
 
@@ -36,17 +36,6 @@ async function shot(page: Page, name: string) {
       fullPage: true,
     });
   }
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise(resolve => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 async function signInAs(page: Page, user: string, to: string) {
@@ -80,29 +69,14 @@ function safetensors(bytes: number): Buffer {
 }
 
 test.describe.serial('Model Hub', () => {
-  let mockHub: ChildProcess | undefined;
   let tmp: string;
+  let uploaded: { size: number; sha256: string } | undefined;
 
-  test.beforeAll(async () => {
+  test.beforeAll(() => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'model-hub-e2e-'));
-    if (!(await listening(MOCK_HF_PORT))) {
-      mockHub = spawn(
-        process.execPath,
-        [
-          path.join(ROOT, 'packages/mock-hf-server/bin/mock-hf-server.js'),
-          '--port',
-          String(MOCK_HF_PORT),
-        ],
-        { stdio: 'ignore' },
-      );
-      await expect
-        .poll(() => listening(MOCK_HF_PORT), { timeout: 60_000 })
-        .toBe(true);
-    }
   });
 
   test.afterAll(() => {
-    mockHub?.kill('SIGTERM');
     rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -148,7 +122,12 @@ test.describe.serial('Model Hub', () => {
   }) => {
     const file = path.join(tmp, 'model.safetensors');
     // two 50 MiB tus chunks, so that the progress shows between them
-    writeFileSync(file, safetensors(96 * 1024 * 1024));
+    const content = safetensors(96 * 1024 * 1024);
+    writeFileSync(file, content);
+    uploaded = {
+      size: content.length,
+      sha256: createHash('sha256').update(content).digest('hex'),
+    };
 
     await signInAs(
       page,
@@ -213,6 +192,34 @@ test.describe.serial('Model Hub', () => {
     await expect(page.getByText('Versions by state')).toBeVisible();
     await expect(page.getByLabel('Approved versions')).toBeVisible();
     await shot(page, 'hub-dashboard');
+  });
+
+  test('carol creates an hf_ token and downloads the version through the mirror', async ({
+    page,
+    request,
+  }) => {
+    expect(uploaded).toBeDefined();
+    await signInAs(page, 'carol', '/model-hub/access-tokens');
+    await page.getByLabel('Token name').fill(`laptop ${LABEL}`);
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const created = page.getByTestId('created-token');
+    await expect(created).toHaveText(/^hf_[A-Za-z0-9]{34}$/);
+    const token = (await created.textContent())!;
+    await shot(page, 'access-tokens');
+
+    // what huggingface_hub does with HF_ENDPOINT=<portal>/api/model-hub/hf
+    const url = `${BACKEND}/api/model-hub/hf/default/${MODEL}/resolve/${LABEL}/model.safetensors`;
+    const anonymous = await request.get(url, { maxRedirects: 0 });
+    expect(anonymous.status()).toBe(401);
+    const download = await request.get(url, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(download.status()).toBe(200);
+    const body = await download.body();
+    expect(body.length).toBe(uploaded!.size);
+    expect(createHash('sha256').update(body).digest('hex')).toBe(
+      uploaded!.sha256,
+    );
   });
 
   test('alice resumes an interrupted upload after a page reload', async ({
