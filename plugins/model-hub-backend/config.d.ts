@@ -365,6 +365,20 @@ export interface Config {
        */
       downloadConcurrency?: number;
       /**
+       * (Optional) Parallel ranged requests for large LFS files: each file
+       * is fetched in pieces over several connections (the Hub throttles
+       * each one), written at their offsets, verified against the LFS
+       * SHA-256 before it becomes a blob and resumed per piece.
+       */
+      parallelDownload?: {
+        /** (Optional) Connections per file; 1 turns it off. Defaults to 8. */
+        connections?: number;
+        /** (Optional) Smallest file fetched in pieces, MiB. Defaults to 64. */
+        minSizeMiB?: number;
+        /** (Optional) Bytes per ranged request, MiB. Defaults to 32. */
+        pieceSizeMiB?: number;
+      };
+      /**
        * (Optional) When the artifacts of a synced version are downloaded:
        * right after each sync (`registration`), once the version is approved
        * (`approval`), or only when requested (`on-demand`). Defaults to

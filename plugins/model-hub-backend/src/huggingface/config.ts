@@ -5,6 +5,7 @@ import {
 } from '@backstage/backend-plugin-api';
 import { Config } from '@backstage/config';
 import { readWriteMode, WriteMode } from '../store/SequentialFileWriter';
+import type { ParallelDownloadOptions } from '../jobs/rangedDownload';
 
 /** When artifacts of a synced version are downloaded. @internal */
 export type HuggingFaceFetchMode = 'registration' | 'approval' | 'on-demand';
@@ -24,6 +25,8 @@ export type HuggingFaceConfig = {
   downloadDir: string;
   /** How downloads are written (`modelHub.storage.writeMode`). */
   writeMode: WriteMode;
+  /** Parallel ranged requests for large files (`parallelDownload`). */
+  parallelDownload: ParallelDownloadOptions;
   /** The root of `POST /scan`; scanning is off when unset. */
   scanRoot?: string;
   /** The namespace of models created from the Hub. */
@@ -66,6 +69,20 @@ export function readHuggingFaceConfig(
       `modelHub.huggingface.downloadConcurrency must be a positive integer, got ${downloadConcurrency}`,
     );
   }
+  const parallelNumber = (key: string, fallback: number) => {
+    const value = hf?.getOptionalNumber(`parallelDownload.${key}`) ?? fallback;
+    if (!Number.isInteger(value) || value < 1) {
+      throw new Error(
+        `modelHub.huggingface.parallelDownload.${key} must be a positive integer, got ${value}`,
+      );
+    }
+    return value;
+  };
+  const parallelDownload: ParallelDownloadOptions = {
+    connections: parallelNumber('connections', 8),
+    minBytes: parallelNumber('minSizeMiB', 64) * 1024 * 1024,
+    pieceBytes: parallelNumber('pieceSizeMiB', 32) * 1024 * 1024,
+  };
   const schedule = hf?.has('schedule')
     ? readSchedulerServiceTaskScheduleDefinitionFromConfig(
         hf.getConfig('schedule'),
@@ -91,6 +108,7 @@ export function readHuggingFaceConfig(
     downloadConcurrency,
     fetchMode,
     writeMode: readWriteMode(config),
+    parallelDownload,
     downloadDir: resolve(
       cwd,
       hf?.getOptionalString('downloadDir') ??

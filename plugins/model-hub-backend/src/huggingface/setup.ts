@@ -147,6 +147,7 @@ export async function setupHuggingFace(deps: {
           partials: new PartialDownloadStore(knex),
           downloadDir: config.downloadDir,
           writeMode: config.writeMode,
+          parallel: config.parallelDownload,
           onFileStored: deps.onFileStored,
         }),
       },

@@ -4,6 +4,7 @@ import type { FileResponse } from '../huggingface/HuggingFaceClient';
 import { commitBlob } from '../service/ingest';
 import { ArtifactStore } from '../store/ArtifactStore';
 import { WriteMode } from '../store/SequentialFileWriter';
+import type { ParallelDownloadOptions } from './rangedDownload';
 import {
   DownloadFile,
   downloadBlob,
@@ -41,6 +42,8 @@ export function createDownloadExecutor(options: {
   checkpointBytes?: number;
   /** How downloads are written (default `auto`: measured per filesystem). */
   writeMode?: WriteMode;
+  /** Parallel ranged requests for large files (default: one stream). */
+  parallel?: ParallelDownloadOptions;
   /**
    * Called once a file is stored and listed in the version, e.g. to run the
    * format inspection; its failure is logged on the job, never fails it.
@@ -136,6 +139,7 @@ export function createDownloadExecutor(options: {
           log: message => ctx.log('info', message),
           checkpointBytes: options.checkpointBytes,
           writeMode: options.writeMode,
+          parallel: options.parallel,
         }).catch(async error => {
           if (error instanceof DownloadVerificationError) {
             await ctx.log('error', error.message);

@@ -37,6 +37,8 @@ export async function createHubEnv(
     token: options.token,
     schedule: { frequency: { hours: 1 }, timeout: { minutes: 10 } },
     writeMode: 'direct',
+    // one stream: the crash tests check its durable offsets
+    parallelDownload: { connections: 1, minBytes: 64 * 1024 * 1024 },
     include: [],
     exclude: [],
     allowedOrganizations: [],
