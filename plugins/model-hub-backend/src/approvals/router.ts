@@ -4,7 +4,7 @@ import {
   modelHubVersionCreatePermission,
   modelHubVersionReviewPermission,
 } from '@internal/plugin-model-hub-common';
-import express, { Request, Router } from 'express';
+import { Request, Router } from 'express';
 import { z } from 'zod';
 import { modelEntityRef } from '../database/DatabaseModelHubStore';
 import {
@@ -12,6 +12,7 @@ import {
   principalKind,
   principalRef,
 } from '../service/context';
+import { BODY_LIMITS, jsonBody } from '../service/jsonBody';
 import {
   createVersionBody,
   modelParams,
@@ -21,7 +22,7 @@ import {
 import { ApprovalsService } from './ApprovalsService';
 import { TRANSITION_ACTIONS, TRANSITIONS } from './transitions';
 
-const json = express.json({ limit: '1mb' });
+const json = jsonBody(BODY_LIMITS.text);
 
 const label = createVersionBody.shape.label;
 const offset = z.coerce.number().int().min(0).max(1_000_000).default(0);

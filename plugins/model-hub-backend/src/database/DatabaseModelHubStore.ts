@@ -38,6 +38,11 @@ const migrationsDir = resolvePackagePath(
   '@internal/plugin-model-hub-backend',
   'migrations',
 );
+import {
+  assertModelIdentityFree,
+  findHfRepoHolder,
+  HfRepoHolder,
+} from './hfRepoIdentity';
 
 type DbDate = Date | string | number;
 
@@ -325,6 +330,7 @@ export class DatabaseModelHubStore implements ModelHubStore {
           await tx('model_tags').insert(
             tags.map(tag => ({ model_id: id, tag })),
           );
+        await assertModelIdentityFree(tx, options);
         }
       }),
     );
@@ -336,6 +342,12 @@ export class DatabaseModelHubStore implements ModelHubStore {
   }): Promise<HubModel | undefined> {
     const row = await this.db<ModelRow>('models')
       .where({ entity_ref: options.entityRef.toLocaleLowerCase('en-US') })
+  getHfRepoHolder(
+    filter: { repoId: string } | { modelId: string },
+  ): Promise<HfRepoHolder | undefined> {
+    return findHfRepoHolder(this.db, filter);
+  }
+
       .first();
     return row ? this.mapModel(row) : undefined;
   }

@@ -14,6 +14,7 @@ import type {
   VersionState,
 } from './types';
 import type { ModelCondition } from './modelReadFilter';
+import type { HfRepoHolder } from './hfRepoIdentity';
 
 /** @internal */
 export type CreateModelOptions = Omit<
@@ -147,6 +148,13 @@ export type HubStatsPoint = {
 export interface ModelHubStore {
   createModel(options: CreateModelOptions): Promise<HubModel>;
   getModel(options: { entityRef: string }): Promise<HubModel | undefined>;
+  /**
+   * The model holding a registered Hugging Face repo (by repo id, case
+   * insensitive), or the registered repo of a model (by model id).
+   */
+  getHfRepoHolder(
+    filter: { repoId: string } | { modelId: string },
+  ): Promise<HfRepoHolder | undefined>;
   listModels(
     options: ListModelsOptions,
   ): Promise<{ items: HubModelSummary[]; totalCount: number }>;

@@ -21,6 +21,59 @@ export type FileResponse = {
 
 const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
 
+/** The largest answer of the Hub API read (model info, a page of the tree). @internal */
+export const MAX_API_RESPONSE_BYTES = 16 * 1024 * 1024;
+/** The largest small file read by default (`config.json`, ...). @internal */
+export const MAX_TEXT_FILE_BYTES = 5 * 1024 * 1024;
+/** The most files of one commit a listing reads. @internal */
+export const MAX_LISTED_FILES = 100_000;
+
+/** Upstream content over a size cap. @internal */
+export class UpstreamTooLargeError extends Error {
+  name = 'UpstreamTooLargeError';
+}
+
+/**
+ * The same response, with a body that fails once more than `maxBytes`
+ * arrive (and a refusal up front when `Content-Length` says so): JSON of the
+ * Hub is parsed whole, so its size is bounded before it is read.
+ */
+function boundedResponse(
+  response: Response,
+  maxBytes: number,
+  what: string,
+): Response {
+  const tooLarge = () =>
+    new UpstreamTooLargeError(
+      `${what}: the Hub's answer is larger than ${maxBytes} bytes`,
+    );
+  if (Number(response.headers.get('content-length')) > maxBytes) {
+    void response.body?.cancel();
+    throw tooLarge();
+  }
+  if (!response.body) {
+    return response;
+  }
+  let seen = 0;
+  const body = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > maxBytes) {
+          controller.error(tooLarge());
+        } else {
+          controller.enqueue(chunk);
+        }
+      },
+    }),
+  );
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}
+
 /** A file of a repo at a commit, as the tree API lists it. @internal */
 export type HfFileEntry = {
   path: string;
@@ -90,11 +143,15 @@ export class HuggingFaceClient {
   }
 
   private hubFetch(what: string, signal?: AbortSignal): typeof fetch {
-    return async (input, init) =>
-      checkHubResponse(
+    return async (input, init) => {
+      const response = await checkHubResponse(
         await this.fetchFn(input, { ...init, signal: signal ?? init?.signal }),
         what,
       );
+      return response.ok
+        ? boundedResponse(response, MAX_API_RESPONSE_BYTES, what)
+        : response;
+    };
   }
 
   /** Resolves a revision of a repo to its commit, with the model info. */
@@ -146,6 +203,11 @@ export class HuggingFaceClient {
       if (entry.type !== 'file') {
         continue;
       }
+      if (files.length >= MAX_LISTED_FILES) {
+        throw new UpstreamTooLargeError(
+          `Repository ${repoId} has more than ${MAX_LISTED_FILES} files at ${commit}`,
+        );
+      }
       files.push({
         path: entry.path,
         size: entry.size,
@@ -183,12 +245,18 @@ export class HuggingFaceClient {
     return checkHubResponse(response, `Repository ${repoId}`);
   }
 
-  /** Reads a small text file; undefined when it does not exist. */
+  /**
+   * Reads a small text file; undefined when it does not exist. At most
+   * `maxBytes` are read: a larger file fails with `UpstreamTooLargeError`,
+   * or with `truncate` gives its first `maxBytes` (a model card, whose
+   * front matter comes first).
+   */
   async readText(
     repoId: string,
     commit: string,
     path: string,
     signal?: AbortSignal,
+    limit: { maxBytes?: number; truncate?: boolean } = {},
   ): Promise<string | undefined> {
     const response = await this.fetchFile(repoId, commit, path, { signal });
     if (response.status === 404) {
@@ -200,7 +268,39 @@ export class HuggingFaceClient {
         `Reading ${path} of ${repoId} failed: ${response.status} ${response.statusText}`,
       );
     }
-    return response.text();
+    const maxBytes = limit.maxBytes ?? MAX_TEXT_FILE_BYTES;
+    const tooLarge = () =>
+      new UpstreamTooLargeError(
+        `${path} of ${repoId} is larger than ${maxBytes} bytes`,
+      );
+    if (
+      !limit.truncate &&
+      Number(response.headers.get('content-length')) > maxBytes
+    ) {
+      await response.body?.cancel();
+      throw tooLarge();
+    }
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const reader = response.body?.getReader();
+    while (reader) {
+      const { done, value } = await reader.read();
+      if (done) {
+        break;
+      }
+      if (size + value.byteLength > maxBytes) {
+        await reader.cancel();
+        if (!limit.truncate) {
+          throw tooLarge();
+        }
+        chunks.push(value.subarray(0, maxBytes - size));
+        size = maxBytes;
+        break;
+      }
+      chunks.push(value);
+      size += value.byteLength;
+    }
+    return new TextDecoder().decode(Buffer.concat(chunks, size));
   }
 
   /**

@@ -344,6 +344,23 @@ export class HuggingFaceStore {
     });
   }
 
+  /**
+   * Removes a model that a registration created but could not register (a
+   * concurrent registration of the same repo won): it has no versions yet.
+   */
+  async deleteUnregisteredModel(modelId: string): Promise<void> {
+    await this.db.transaction(async tx => {
+      const registered = await tx('hf_repos').where({ model_id: modelId }).first('id');
+      const versions = await tx('model_versions').where({ model_id: modelId }).first('id');
+      if (registered || versions) {
+        return;
+      }
+      await tx('jobs').where({ model_id: modelId }).delete();
+      await tx('model_tags').where({ model_id: modelId }).delete();
+      await tx('models').where({ id: modelId }).delete();
+    });
+  }
+
   /** Forgets the tombstone of a model that is created again. */
   async clearTombstone(entityRef: string): Promise<void> {
     await this.db('model_tombstones').where({ entity_ref: entityRef }).delete();

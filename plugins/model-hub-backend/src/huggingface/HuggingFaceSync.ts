@@ -1,7 +1,11 @@
-import { LoggerService } from '@backstage/backend-plugin-api';
+import {
+  isDatabaseConflictError,
+  LoggerService,
+} from '@backstage/backend-plugin-api';
 import { ConflictError, InputError, NotAllowedError } from '@backstage/errors';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { HubModel } from '../database/types';
+import { modelEntityRef } from '../database/DatabaseModelHubStore';
 import { JobQueue } from '../jobs/JobQueue';
 import { HuggingFaceConfig } from './config';
 import { HfFileEntry, HuggingFaceClient } from './HuggingFaceClient';
@@ -21,6 +25,23 @@ export const HF_SYNC_JOB = 'huggingface-sync';
 export const HF_DOWNLOAD_JOB = 'huggingface-download';
 
 const MAX_METADATA_FILE = 5 * 1024 * 1024;
+/** The most of a model card that is read: its front matter comes first. @internal */
+export const MAX_CARD_BYTES = 1024 * 1024;
+
+/** Turns a unique-constraint violation of a write into a `ConflictError`. */
+async function conflictOnDuplicate<T>(
+  message: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (isDatabaseConflictError(error)) {
+      throw new ConflictError(message, error);
+    }
+    throw error;
+  }
+}
 
 /** The label of the version of a synced commit. @internal */
 export function versionLabelOf(commit: string): string {
@@ -89,13 +110,12 @@ export class HuggingFaceSync {
   }): Promise<{ model: HubModel; repo: HfRepo; jobId: string }> {
     const { client, hfStore, store } = this.options;
     this.checkAllowed(options.repoId);
-    const existing = await hfStore.getRepo({ repoId: options.repoId });
-    if (existing) {
-      throw new ConflictError(
-        `${options.repoId} is already registered as ${existing.modelRef}`,
-      );
-    }
+    await this.assertRegistrable(options.repoId);
     const info = await client.getModelInfo(options.repoId, options.revision);
+    if (info.id && info.id !== options.repoId) {
+      // the Hub's spelling of the id is the one registered
+      await this.assertRegistrable(info.id);
+    }
     if (info.gated) {
       // Metadata of gated repos is public; the files are not. Probe one.
       const files = await client.listFiles(options.repoId, info.sha);
@@ -128,14 +148,24 @@ export class HuggingFaceSync {
       tags: toCatalogTags(['huggingface', ...info.tags]),
       createdBy: options.createdBy,
     });
+    try {
+      await conflictOnDuplicate(
+        `${info.id || options.repoId} was registered concurrently`,
+        () =>
+          hfStore.insertRepo({
+            modelId: model.id,
+            repoId: info.id || options.repoId,
+            revision: options.revision,
+            gated: info.gated ? String(info.gated) : undefined,
+            createdBy: options.createdBy,
+          }),
+      );
+    } catch (error) {
+      // the model was created for this registration only
+      await hfStore.deleteUnregisteredModel(model.id);
+      throw error;
+    }
     await hfStore.clearTombstone(model.entityRef);
-    await hfStore.insertRepo({
-      modelId: model.id,
-      repoId: info.id || options.repoId,
-      revision: options.revision,
-      gated: info.gated ? String(info.gated) : undefined,
-      createdBy: options.createdBy,
-    });
     const jobId = await this.options.queue.enqueue({
       type: HF_SYNC_JOB,
       modelId: model.id,
@@ -147,29 +177,64 @@ export class HuggingFaceSync {
     return { model, repo, jobId };
   }
 
+  /**
+   * Throws a `ConflictError` naming the holder when a repo is registered
+   * already, or when a model's `namespace/name` is the repo id (the mirror
+   * serves that id from the registered repo: such a model would lose it).
+   */
+  private async assertRegistrable(repoId: string) {
+    const { hfStore, store } = this.options;
+    const existing = await hfStore.getRepo({ repoId });
+    if (existing) {
+      throw new ConflictError(
+        `${repoId} is already registered as ${existing.modelRef}`,
+      );
+    }
+    const [org, name] = repoId.split('/');
+    const namesake = await store.getModel({ entityRef: modelEntityRef(org, name) });
+    if (namesake) {
+      throw new ConflictError(
+        `${repoId} is the namespace and name of the model ${namesake.entityRef}; it cannot be registered`,
+      );
+    }
+  }
+
   private async ensureRepo(options: {
     repoId: string;
     revision: string;
     modelId?: string;
   }): Promise<HfRepo> {
     const { hfStore } = this.options;
-    const byModel = options.modelId
-      ? await hfStore.getRepo({ modelId: options.modelId })
-      : undefined;
-    const repo = byModel ?? (await hfStore.getRepo({ repoId: options.repoId }));
-    if (repo) {
+    if (!options.modelId) {
+      const repo = await hfStore.getRepo({ repoId: options.repoId });
+      if (!repo) {
+        throw new InputError(`${options.repoId} is not registered`);
+      }
       return repo;
     }
-    if (!options.modelId) {
-      throw new InputError(`${options.repoId} is not registered`);
+    // a sync of a model acts only on that model: on the repo it holds, or on
+    // the repo of its source when no other model holds that one
+    const own = await hfStore.getRepo({ modelId: options.modelId });
+    if (own) {
+      return own;
+    }
+    const held = await hfStore.getRepo({ repoId: options.repoId });
+    if (held) {
+      throw new ConflictError(
+        `The Hugging Face repo ${held.repoId} is registered as ${held.modelRef}; another model cannot sync it`,
+      );
     }
     // a model created with a Hugging Face source but never registered
-    await hfStore.insertRepo({
-      modelId: options.modelId,
-      repoId: options.repoId,
-      revision: options.revision,
-      createdBy: 'huggingface-sync',
-    });
+    await conflictOnDuplicate(
+      `The Hugging Face repo ${options.repoId} was registered concurrently`,
+      () =>
+        hfStore.insertRepo({
+          modelId: options.modelId!,
+          repoId: options.repoId,
+          revision: options.revision,
+          createdBy: 'huggingface-sync',
+        }),
+    );
     return (await hfStore.getRepo({ modelId: options.modelId }))!;
   }
 
@@ -207,7 +272,18 @@ export class HuggingFaceSync {
         if (!f || f.size > MAX_METADATA_FILE) {
           return undefined;
         }
-        const text = await client.readText(repo.repoId, info.sha, path, options.signal);
+        let text: string | undefined;
+        try {
+          text = await client.readText(repo.repoId, info.sha, path, options.signal, {
+            maxBytes: MAX_METADATA_FILE,
+          });
+        } catch (error) {
+          if ((error as Error).name !== 'UpstreamTooLargeError') {
+            throw error;
+          }
+          await log(`${(error as Error).message}; ignored`);
+          return undefined;
+        }
         try {
           return text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
         } catch {
@@ -218,7 +294,10 @@ export class HuggingFaceSync {
       const config = await readJson('config.json');
       const modelIndex = await readJson('model_index.json');
       const readme = byPath.has('README.md')
-        ? await client.readText(repo.repoId, info.sha, 'README.md', options.signal)
+        ? await client.readText(repo.repoId, info.sha, 'README.md', options.signal, {
+            maxBytes: MAX_CARD_BYTES,
+            truncate: true,
+          })
         : undefined;
       const card = parseModelCard(readme);
       const pipelineTag = card.pipelineTag ?? info.pipelineTag;

@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import type { ModelFormat, ModelType } from '@internal/plugin-model-hub-common';
+import { trimEndWhere, trimWhere } from '../service/linearText';
 
 /** What a model card's front matter says about a model. @internal */
 export type CardMetadata = {
@@ -22,6 +23,26 @@ function asStrings(value: unknown): string[] {
     : [];
 }
 
+/** The longest front matter of a model card that is parsed. @internal */
+export const MAX_FRONT_MATTER_CHARS = 32 * 1024;
+const MAX_FRONT_MATTER_DEPTH = 32;
+
+/** The deepest nesting of `[` and `{` in a text (quotes not considered). */
+function flowDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) {
+      depth++;
+      max = Math.max(max, depth);
+    } else if ((c === 0x5d || c === 0x7d) && depth > 0) {
+      depth--;
+    }
+  }
+  return max;
+}
+
 /**
  * Parses the YAML front matter of a model card (README.md): license,
  * base_model, datasets, pipeline_tag, library_name and tags. A card without
@@ -34,13 +55,17 @@ export function parseModelCard(text: string | undefined): CardMetadata {
   if (!text) {
     return empty;
   }
-  const m = /^\uFEFF?---[ \t]*\r?\n([\s\S]*?)\r?\n---[ \t]*(\r?\n|$)/.exec(text);
-  if (!m) {
+  // the front matter is bounded before YAML parses it: the parser's time
+  // grows fast with size and nesting (deep flow collections exhaust it)
+  const m = /^\uFEFF?---[ \t]*\r?\n([\s\S]*?)\r?\n---[ \t]*(\r?\n|$)/.exec(
+    text.slice(0, MAX_FRONT_MATTER_CHARS + 16),
+  );
+  if (!m || flowDepth(m[1]) > MAX_FRONT_MATTER_DEPTH) {
     return empty;
   }
   let data: unknown;
   try {
-    data = parseYaml(m[1]);
+    data = parseYaml(m[1], { uniqueKeys: false, maxAliasCount: 100 });
   } catch {
     return empty;
   }
@@ -127,6 +152,9 @@ export function toCatalogTags(tags: Iterable<string>): string[] {
   return [...out];
 }
 
+const isAlphanumeric = (c: string) =>
+  (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+
 /**
  * A valid entity name for a Hub repo id: `org/name` becomes `org--name`
  * lower-cased... only `[a-z0-9-_.]`, starting and ending alphanumeric, at
@@ -138,15 +166,16 @@ export function toEntityName(repoId: string): string {
   let name = repoId
     .toLocaleLowerCase('en-US')
     .replace(/\//g, '--')
-    .replace(/[^a-z0-9\-_.]+/g, '-')
-    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
+    .replace(/[^a-z0-9\-_.]+/g, '-');
+  // trimmed in linear time: the id comes from upstream
+  name = trimWhere(name, c => !isAlphanumeric(c));
   if (name.length > 63) {
     let h = 0;
     for (let i = 0; i < repoId.length; i++) {
       h = (Math.imul(h, 31) + repoId.charCodeAt(i)) >>> 0;
     }
     const suffix = h.toString(36).padStart(7, '0').slice(0, 7);
-    name = `${name.slice(0, 55).replace(/[^a-z0-9]+$/, '')}-${suffix}`;
+    name = `${trimEndWhere(name.slice(0, 55), c => !isAlphanumeric(c))}-${suffix}`;
   }
   return name || 'model';
 }

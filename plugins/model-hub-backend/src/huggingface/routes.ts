@@ -4,16 +4,22 @@ import {
   modelHubModelCreatePermission,
   modelHubSyncTriggerPermission,
 } from '@internal/plugin-model-hub-common';
-import express, { Request, Router } from 'express';
+import { Request, Router } from 'express';
 import { z } from 'zod';
 import { RouteContext, principalRef } from '../service/context';
 import { parseInput } from '../service/validation';
+import { BODY_LIMITS, jsonBody } from '../service/jsonBody';
 import { HuggingFaceClient } from './HuggingFaceClient';
 import { HuggingFaceStore } from './HuggingFaceStore';
 import { parseModelCard } from './metadata';
-import { HuggingFaceSync, versionLabelOf } from './HuggingFaceSync';
+import {
+  HuggingFaceSync,
+  MAX_CARD_BYTES,
+  versionLabelOf,
+} from './HuggingFaceSync';
 
-const json = express.json({ limit: '1mb' });
+const json = jsonBody(BODY_LIMITS.small);
+const list = jsonBody(BODY_LIMITS.list);
 
 const HF_REPO_PATTERN = /^[A-Za-z0-9][\w.-]{0,95}\/[A-Za-z0-9][\w.-]{0,95}$/;
 const REVISION_PATTERN = /^[\w.\-/]{1,255}$/;
@@ -153,7 +159,10 @@ export function addHuggingFaceRoutes(
       }
     }
     const card = files.some(f => f.path === 'README.md')
-      ? await client.readText(repoId, info.sha, 'README.md')
+      ? await client.readText(repoId, info.sha, 'README.md', undefined, {
+          maxBytes: MAX_CARD_BYTES,
+          truncate: true,
+        })
       : undefined;
     const metadata = parseModelCard(card);
     res.json({
@@ -223,7 +232,7 @@ export function addHuggingFaceRoutes(
     res.status(204).end();
   });
 
-  router.post('/huggingface/repos/:org/:name/download', json, async (req, res) => {
+  router.post('/huggingface/repos/:org/:name/download', list, async (req, res) => {
     const repo = await requireRepo(req);
     const body = parseInput(downloadBody, req.body ?? {}, 'download request');
     const jobId = await ctx.audited(

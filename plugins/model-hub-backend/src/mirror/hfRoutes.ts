@@ -3,6 +3,8 @@ import { modelHubModelCreatePermission } from '@internal/plugin-model-hub-common
 import express, { Request, Response, Router } from 'express';
 import { ArtifactStore } from '../store/ArtifactStore';
 import { parseRange } from '../service/range';
+import { trimChar } from '../service/linearText';
+import { BODY_LIMITS, jsonBody } from '../service/jsonBody';
 import { callerRef, MirrorAccess, MirrorCaller } from './access';
 import { entryNotFound, HfError, repoNotFound, sendHfError } from './errors';
 import {
@@ -424,15 +426,19 @@ export function addMirrorRoutes(router: Router, options: MirrorRoutesOptions) {
 
   router.post(
     '/hf/api/models/:org/:name/paths-info/:rev',
-    express.json({ limit: '1mb' }),
-    express.urlencoded({ extended: false, limit: '1mb' }),
+    jsonBody(BODY_LIMITS.list),
+    express.urlencoded({
+      extended: false,
+      limit: BODY_LIMITS.list,
+      parameterLimit: 1000,
+    }),
     handle(async (req, res) => {
       const body = (req.body ?? {}) as { paths?: unknown; expand?: unknown };
       const raw = body.paths;
       const list: unknown[] = Array.isArray(raw) ? raw : [raw];
       const paths = list
         .filter((p): p is string => typeof p === 'string')
-        .map(p => p.replace(/^\/+|\/+$/g, ''));
+        .map(p => trimChar(p, '/'));
       const snapshot = await authorizedSnapshot(req, param(req, 'rev'));
       const expand = bool(body.expand);
       const found: RepoEntry[] = [];

@@ -110,18 +110,20 @@ export class MirrorRepository {
   ) {}
 
   /**
-   * The model a Hub repo id names: the model `<org>/<name>` of the portal,
-   * else the model a Hugging Face repo `<org>/<name>` was synced into (so
-   * that clients keep using upstream repo ids).
+   * The model a Hub repo id names: the model a registered Hugging Face repo
+   * `<org>/<name>` is synced into (so that clients keep using upstream repo
+   * ids; a registered repo id always wins, so no portal model named
+   * `<org>/<name>` can stand in for the upstream repo), else the model
+   * `<org>/<name>` of the portal.
    */
   async getModel(org: string, name: string): Promise<HubModel> {
     const { store, mirrorStore } = this.options;
-    let model = await store.getModel({
-      entityRef: `model:${org}/${name}`.toLocaleLowerCase('en-US'),
-    });
+    const ref = await mirrorStore.findModelRefByHfRepo(`${org}/${name}`);
+    let model = ref ? await store.getModel({ entityRef: ref }) : undefined;
     if (!model) {
-      const ref = await mirrorStore.findModelRefByHfRepo(`${org}/${name}`);
-      model = ref ? await store.getModel({ entityRef: ref }) : undefined;
+      model = await store.getModel({
+        entityRef: `model:${org}/${name}`.toLocaleLowerCase('en-US'),
+      });
     }
     if (!model) {
       throw repoNotFound(`${org}/${name}`);

@@ -1,12 +1,13 @@
 import { InputError, NotFoundError } from '@backstage/errors';
 import { modelHubAdminPermission } from '@internal/plugin-model-hub-common';
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import { RouteContext, principalRef } from '../service/context';
 import { parseInput } from '../service/validation';
+import { BODY_LIMITS, jsonBody } from '../service/jsonBody';
 import { scanLocalModels } from './scanLocalModels';
 
-const json = express.json({ limit: '64kb' });
+const json = jsonBody(BODY_LIMITS.small);
 
 const scanBody = z.strictObject({
   path: z.string().min(1).max(4096).default('.'),

@@ -12,10 +12,12 @@ import {
   modelHubSyncTriggerPermission,
   modelHubVersionCreatePermission,
 } from '@internal/plugin-model-hub-common';
-import express, { Request, Router } from 'express';
+import { Request, Router } from 'express';
 import { modelEntityRef } from '../../database/DatabaseModelHubStore';
+import { hfRepoOfSource } from '../../database/hfRepoIdentity';
 import { HubModel } from '../../database/types';
 import { RouteContext, principalRef } from '../context';
+import { BODY_LIMITS, jsonBody } from '../jsonBody';
 import {
   createModelBody,
   createVersionBody,
@@ -26,7 +28,8 @@ import {
   versionParams,
 } from '../validation';
 
-const json = express.json({ limit: '1mb' });
+const json = jsonBody(BODY_LIMITS.text);
+const small = jsonBody(BODY_LIMITS.small);
 
 function sourceType(source: ModelSource | undefined) {
   return source && typeof source === 'object' && 'huggingface' in source
@@ -222,7 +225,7 @@ export function requireNotOrphaned(model: HubModel) {
     res.json(await ctx.requireVersion(model, params.label));
   });
 
-  router.post('/models/:namespace/:name/sync', json, async (req, res) => {
+  router.post('/models/:namespace/:name/sync', small, async (req, res) => {
     const params = parseInput(modelParams, req.params, 'model reference');
     const body = parseInput(syncBody, req.body ?? {}, 'sync request');
     const ref = modelEntityRef(params.namespace, params.name);
@@ -238,16 +241,29 @@ export function requireNotOrphaned(model: HubModel) {
         requireNotOrphaned(model);
         );
         const source = model.source;
-        if (
-          !source ||
-          typeof source !== 'object' ||
-          !('huggingface' in source)
-        ) {
+        // a registered repo belongs to one model: the model syncs the repo
+        // it holds, or claims the repo of its source when nobody holds it
+        const own = await store.getHfRepoHolder({ modelId: model.id });
+        const sourceRepo = hfRepoOfSource(source);
+        if (!own && !sourceRepo) {
           throw new ConflictError(
             `Model ${ref} has no Hugging Face source to sync from`,
           );
         }
         const active = await store.listJobs({
+        const repoId = own?.repoId ?? sourceRepo!;
+        if (!own) {
+          const holder = await store.getHfRepoHolder({ repoId });
+          if (holder && holder.modelId !== model.id) {
+            throw new ConflictError(
+              `The Hugging Face repo ${holder.repoId} is registered as ${holder.modelRef}; ${ref} cannot sync it`,
+            );
+          }
+        }
+        const sourceRevision =
+          source && typeof source === 'object' && 'huggingface' in source
+            ? source.huggingface.revision
+            : undefined;
           offset: 0,
           limit: 1,
           modelId: model.id,
@@ -263,8 +279,8 @@ export function requireNotOrphaned(model: HubModel) {
           type: 'huggingface-sync',
           modelId: model.id,
           params: {
-            repo: source.huggingface.repo,
-            revision: body.revision ?? source.huggingface.revision ?? 'main',
+            repo: repoId,
+            revision: body.revision ?? sourceRevision ?? 'main',
           },
           createdBy: principalRef(credentials),
         });
