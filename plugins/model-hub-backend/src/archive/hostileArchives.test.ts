@@ -660,9 +660,14 @@ describe.each(databases.eachSupportedId())('ZIP packages (%s)', id => {
         }),
       }),
     );
+    // every inspected version has one (passed when it has no pickles)
     const safety = await h
       .knex('version_checks')
       .where({ name: 'model-hub.safety' })
+      .whereIn(
+        'version_id',
+        h.knex('model_versions').where({ label: 'v3' }).select('id'),
+      )
       .first();
     expect(safety.status).toBe('failed');
   });
