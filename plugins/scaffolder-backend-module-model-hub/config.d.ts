@@ -55,6 +55,40 @@ export interface Config {
        * `--gpu-memory-utilization`). Defaults to 0.9.
        */
       memoryUtilization?: number;
+      /**
+       * (Optional) What `apply: true` may do. Applying also needs
+       * `model-hub.deploy` on the model; template input never chooses the
+       * command, the Secret or a namespace outside these lists.
+       */
+      deploy?: {
+        /**
+         * (Optional) The Kubernetes Secret with the mirror token (`hf_...`
+         * under the key `token`) that workloads read. Defaults to
+         * `model-hub-mirror-token`.
+         */
+        tokenSecretName?: string;
+        /**
+         * (Optional) Container commands per runtime; only `job` takes one
+         * (the serving runtimes run their image's server). Defaults to a
+         * `huggingface-cli download` of the version (see the README).
+         */
+        commands?: {
+          /** (Optional) The command of `runtime: job`. */
+          job?: string[];
+        };
+        /**
+         * (Optional) Namespaces a workload may be applied to: a namespace
+         * must be listed for the cluster and for the GPU profile where each
+         * has a list, and at least one must have one. Defaults to none, so
+         * nothing is applied until namespaces are listed.
+         */
+        namespaces?: {
+          /** (Optional) Per cluster name of `kubernetes.clusterLocatorMethods`. */
+          clusters?: { [cluster: string]: string[] };
+          /** (Optional) Per GPU profile name of `modelHub.gpu.profiles`. */
+          profiles?: { [profile: string]: string[] };
+        };
+      };
     };
     /** (Optional) The Hugging Face compatible mirror of the Model Hub backend. */
     mirror?: {

@@ -102,6 +102,19 @@ export const modelHubSyncTriggerPermission = createPermission({
 });
 
 /**
+ * Deploy a model: apply the GPU workload manifests of one of its approved
+ * versions to a cluster (`model-hub:gpu:provision` with `apply: true`).
+ * Rendering the manifests (and dry runs) needs read access only.
+ *
+ * @public
+ */
+export const modelHubDeployPermission = createPermission({
+  name: 'model-hub.deploy',
+  attributes: { action: 'create' },
+  resourceType: MODEL_HUB_MODEL_RESOURCE_TYPE,
+});
+
+/**
  * Administer Model Hub: waive checks, manage jobs of any model, garbage
  * collect the store.
  *
@@ -126,5 +139,6 @@ export const modelHubPermissions = [
   modelHubVersionApprovePermission,
   modelHubArtifactDownloadPermission,
   modelHubSyncTriggerPermission,
+  modelHubDeployPermission,
   modelHubAdminPermission,
 ];

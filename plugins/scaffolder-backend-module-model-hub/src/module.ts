@@ -23,8 +23,9 @@ export const scaffolderModuleModelHub = createBackendModule({
         config: coreServices.rootConfig,
         discovery: coreServices.discovery,
         auth: coreServices.auth,
+        permissions: coreServices.permissions,
       },
-      async init({ scaffolder, config, discovery, auth }) {
+      async init({ scaffolder, config, discovery, auth, permissions }) {
         const client = new DefaultModelHubClient({ discovery, auth });
         scaffolder.addActions(
           createModelRegisterAction({
@@ -35,6 +36,7 @@ export const scaffolderModuleModelHub = createBackendModule({
             client,
             gpu: readGpuConfig(config),
             clusters: readKubernetesClusters(config),
+            permissions,
           }),
         );
       },

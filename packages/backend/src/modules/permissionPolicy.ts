@@ -38,6 +38,7 @@ const OWNER_PERMISSIONS = new Set([
   'model-hub.version.create',
   'model-hub.artifact.upload',
   'model-hub.sync.trigger',
+  'model-hub.deploy',
 ]);
 
 /** Model Hub permissions of the reviewers, on every model. */
@@ -50,8 +51,8 @@ const REVIEWER_PERMISSIONS = new Set([
  * The permission policy of the Model Hub demo portal, for its example org:
  *
  * - `ml-admins` (dana) may do everything;
- * - `ml-engineers` (alice) create models, and create versions, upload and
- *   sync on the models their group owns (a conditional decision on catalog
+ * - `ml-engineers` (alice) create models, and create versions, upload,
+ *   sync and deploy (GPU workloads) on the models their group owns (a conditional decision on catalog
  *   ownership); they register catalog entities, delete the ones they own and
  *   run templates (but do not manage them);
  * - `ml-reviewers` (bob) review and approve versions of every model;

@@ -2,6 +2,7 @@ import { createMockActionContext } from '@backstage/plugin-scaffolder-node-test-
 import yaml from 'yaml';
 import {
   createFakeModelHubClient,
+  fakePermissions,
   gpuConfig,
   gpuNode,
   startFakeKubernetes,
@@ -30,6 +31,7 @@ describe('model-hub:gpu:provision examples', () => {
       const action = createGpuProvisionAction({
         client: createFakeModelHubClient(),
         gpu: gpuConfig,
+        permissions: fakePermissions(),
         clusters: [
           {
             name: 'gpu-cluster',

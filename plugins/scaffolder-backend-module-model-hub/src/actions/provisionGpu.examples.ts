@@ -70,7 +70,7 @@ export const examples: TemplateExample[] = [
   },
   {
     description:
-      'Run a batch Job and apply it to the portal cluster named gpu-cluster',
+      'Run a batch Job (its command is modelHub.gpu.deploy.commands.job) and apply it to the portal cluster named gpu-cluster, in a namespace modelHub.gpu.deploy.namespaces allows; needs model-hub.deploy on the model',
     example: yaml.stringify({
       steps: [
         {
@@ -83,13 +83,6 @@ export const examples: TemplateExample[] = [
             runtime: 'job',
             namespace: 'ml-batch',
             maxContextLength: 2048,
-            command: [
-              'python3',
-              '-m',
-              'batch_infer',
-              '--input',
-              '/data/prompts.jsonl',
-            ],
             apply: true,
             cluster: 'gpu-cluster',
           },

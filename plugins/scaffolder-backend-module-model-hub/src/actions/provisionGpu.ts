@@ -5,13 +5,25 @@ import {
   ResponseError,
   isError,
 } from '@backstage/errors';
-import { resolveSafeChildPath } from '@backstage/backend-plugin-api';
+import {
+  PermissionsService,
+  resolveSafeChildPath,
+} from '@backstage/backend-plugin-api';
 import { createTemplateAction } from '@backstage/plugin-scaffolder-node';
-import { matchesApprovedContent } from '@internal/plugin-model-hub-common';
+import {
+  matchesApprovedContent,
+  modelHubDeployPermission,
+} from '@internal/plugin-model-hub-common';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import yaml from 'yaml';
-import { GpuConfig, KubernetesCluster, RUNTIMES, Runtime } from '../lib/config';
+import {
+  GpuConfig,
+  KubernetesCluster,
+  RUNTIMES,
+  Runtime,
+  namespaceRefusal,
+} from '../lib/config';
 import {
   DTYPES,
   Dtype,
@@ -50,14 +62,22 @@ function upstreamMessage(e: unknown): string {
  * an approved, pinned model version, picks a GPU profile, renders
  * Kubernetes manifests into the workspace and optionally applies them.
  *
+ * Applying (`apply: true`, not a dry run) needs `model-hub.deploy` on the
+ * model, decided by the permission framework with the credentials of the
+ * user who runs the template, and a namespace that `modelHub.gpu.deploy`
+ * allows for the cluster and the GPU profile; images, the job command and
+ * the token Secret come from the config, never from template input.
+ * Rendering (and dry runs) needs read access to the model only.
+ *
  * @public
  */
 export function createGpuProvisionAction(options: {
   client: ModelHubClient;
   gpu: GpuConfig;
   clusters: KubernetesCluster[];
+  permissions: Pick<PermissionsService, 'authorize'>;
 }) {
-  const { client, gpu, clusters } = options;
+  const { client, gpu, clusters, permissions } = options;
   return createTemplateAction({
     id: 'model-hub:gpu:provision',
     description:
@@ -92,7 +112,10 @@ export function createGpuProvisionAction(options: {
             .default(1),
         namespace: z =>
           z
-            .string({ description: 'Kubernetes namespace' })
+            .string({
+              description:
+                'Kubernetes namespace; with apply, one that modelHub.gpu.deploy.namespaces allows for the cluster and GPU profile',
+            })
             .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
             .max(63),
         maxContextLength: z =>
@@ -126,17 +149,6 @@ export function createGpuProvisionAction(options: {
             .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
             .max(63)
             .optional(),
-        command: z =>
-          z
-            .array(z.string(), { description: 'Command of runtime job' })
-            .optional(),
-        tokenSecretName: z =>
-          z
-            .string({
-              description:
-                'Kubernetes Secret with the mirror token (hf_...) under the key token; default model-hub-mirror-token',
-            })
-            .optional(),
         outputPath: z =>
           z
             .string({ description: 'Workspace folder of the manifests' })
@@ -145,7 +157,7 @@ export function createGpuProvisionAction(options: {
           z
             .boolean({
               description:
-                'Apply with server-side apply through the portal Kubernetes config',
+                'Apply with server-side apply through the portal Kubernetes config; needs model-hub.deploy on the model',
             })
             .default(false),
         cluster: z =>
@@ -198,6 +210,19 @@ export function createGpuProvisionAction(options: {
       }
       const modelRef = stringifyEntityRef(ref);
       const credentials = await ctx.getInitiatorCredentials();
+      const applying = Boolean(input.apply) && !ctx.isDryRun;
+      if (applying) {
+        const [decision] = await permissions.authorize(
+          [{ permission: modelHubDeployPermission, resourceRef: modelRef }],
+          { credentials },
+        );
+        // AuthorizeResult.ALLOW is the string 'ALLOW'
+        if (String(decision.result) !== 'ALLOW') {
+          throw new NotAllowedError(
+            `Not allowed: ${modelHubDeployPermission.name} on ${modelRef}; rendering without apply needs read access only`,
+          );
+        }
+      }
       const where = {
         namespace: ref.namespace,
         name: ref.name,
@@ -322,7 +347,7 @@ export function createGpuProvisionAction(options: {
         versionLabel: input.version,
         revision,
         mirrorRevision: version.resolvedCommit ?? version.label,
-        tokenSecretName: input.tokenSecretName ?? 'model-hub-mirror-token',
+        tokenSecretName: gpu.deploy.tokenSecretName,
         mirrorBaseUrl: gpu.mirrorBaseUrl,
         profile: placement.profile,
         gpuCount: placement.gpuCount,
@@ -330,7 +355,7 @@ export function createGpuProvisionAction(options: {
         maxContextLength: contextLength,
         memoryUtilization: gpu.memoryUtilization,
         dtype: estimate.dtype,
-        command: input.command,
+        command: gpu.deploy.commands[runtime],
       });
       const manifests = objects.map(o => yaml.stringify(o)).join('---\n');
       const manifestPath = path.posix.join(
@@ -343,7 +368,7 @@ export function createGpuProvisionAction(options: {
 
       let applied;
       if (input.apply) {
-        if (ctx.isDryRun) {
+        if (!applying) {
           ctx.logger.info('Dry run: the manifests are not applied');
         } else {
           const cluster = input.cluster
@@ -357,6 +382,14 @@ export function createGpuProvisionAction(options: {
                   }`
                 : 'apply: true needs a cluster in kubernetes.clusterLocatorMethods[].clusters',
             );
+          }
+          const refusal = namespaceRefusal(gpu.deploy, {
+            cluster: cluster.name,
+            profile: placement.profile.name,
+            namespace: input.namespace,
+          });
+          if (refusal) {
+            throw new NotAllowedError(`Not applied: ${refusal}`);
           }
           const kube = new KubernetesApplier(cluster);
           try {

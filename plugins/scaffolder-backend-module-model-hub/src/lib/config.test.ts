@@ -17,7 +17,52 @@ describe('readGpuConfig', () => {
       images: DEFAULT_IMAGES,
       memoryUtilization: 0.9,
       mirrorBaseUrl: 'http://localhost:7007/api/model-hub/hf',
+      deploy: {
+        tokenSecretName: 'model-hub-mirror-token',
+        commands: {},
+        clusterNamespaces: {},
+        profileNamespaces: {},
+      },
     });
+  });
+
+  it('reads what deployments may do from modelHub.gpu.deploy', () => {
+    const read = (deploy: unknown) =>
+      readGpuConfig(
+        new ConfigReader({
+          backend: { baseUrl: 'http://localhost:7007' },
+          modelHub: { gpu: { deploy } },
+        } as any),
+      ).deploy;
+    expect(
+      read({
+        tokenSecretName: 'team-a.hf-token',
+        commands: { job: ['python3', '-m', 'batch'] },
+        namespaces: {
+          clusters: { 'gpu-cluster': ['ml-serving'] },
+          profiles: { a100: ['ml-batch', 'ml-serving'] },
+        },
+      }),
+    ).toEqual({
+      tokenSecretName: 'team-a.hf-token',
+      commands: { job: ['python3', '-m', 'batch'] },
+      clusterNamespaces: { 'gpu-cluster': ['ml-serving'] },
+      profileNamespaces: { a100: ['ml-batch', 'ml-serving'] },
+    });
+    expect(() => read({ tokenSecretName: 'Not_A_Name' })).toThrow(
+      'modelHub.gpu.deploy.tokenSecretName must be a Kubernetes Secret name, got Not_A_Name',
+    );
+    expect(() => read({ commands: { vllm: ['sh'] } })).toThrow(
+      'modelHub.gpu.deploy.commands.vllm: only the job runtime takes a command',
+    );
+    expect(() => read({ commands: { job: [] } })).toThrow(
+      'modelHub.gpu.deploy.commands.job is empty',
+    );
+    expect(() =>
+      read({ namespaces: { clusters: { c1: ['Kube_System'] } } }),
+    ).toThrow(
+      'modelHub.gpu.deploy.namespaces.clusters.c1: Kube_System is not a Kubernetes namespace name',
+    );
   });
 
   it('reads profiles, images and the mirror', () => {
@@ -74,6 +119,7 @@ describe('readGpuConfig', () => {
       },
       memoryUtilization: 0.85,
       mirrorBaseUrl: 'https://hub.example.com/hf',
+      deploy: expect.objectContaining({ commands: {} }),
     });
   });
 

@@ -24,13 +24,116 @@ export type GpuProfile = {
   gpusPerNode: number;
 };
 
+/**
+ * What a deployment (`apply: true`) may do, from `modelHub.gpu.deploy`:
+ * never from template input.
+ */
+export type DeployConfig = {
+  /** The Secret with the mirror token (`hf_...`, key `token`). */
+  tokenSecretName: string;
+  /** The container command per runtime (only `job` sets one). */
+  commands: Partial<Record<Runtime, string[]>>;
+  /** Namespaces a workload may be applied to, per cluster name. */
+  clusterNamespaces: Record<string, string[]>;
+  /** Namespaces a workload may be applied to, per GPU profile name. */
+  profileNamespaces: Record<string, string[]>;
+};
+
 /** The parsed `modelHub.gpu` and `modelHub.mirror` configuration. */
 export type GpuConfig = {
   profiles: GpuProfile[];
   images: Record<Runtime, string>;
   memoryUtilization: number;
   mirrorBaseUrl: string;
+  deploy: DeployConfig;
 };
+
+export const DEFAULT_TOKEN_SECRET_NAME = 'model-hub-mirror-token';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * Whether a workload may be applied to a namespace: it must be listed for
+ * the cluster and for the GPU profile, where each has a list, and at least
+ * one of them must have one (nothing is allowed by default). Returns the
+ * reason when it may not.
+ */
+export function namespaceRefusal(
+  deploy: DeployConfig,
+  options: { cluster: string; profile: string; namespace: string },
+): string | undefined {
+  const byCluster = deploy.clusterNamespaces[options.cluster];
+  const byProfile = deploy.profileNamespaces[options.profile];
+  if (!byCluster && !byProfile) {
+    return `no namespace is allowed on cluster ${options.cluster} for GPU profile ${options.profile}; list them in modelHub.gpu.deploy.namespaces`;
+  }
+  if (byCluster && !byCluster.includes(options.namespace)) {
+    return `namespace ${options.namespace} is not allowed on cluster ${
+      options.cluster
+    } (allowed: ${byCluster.join(', ') || 'none'})`;
+  }
+  if (byProfile && !byProfile.includes(options.namespace)) {
+    return `namespace ${options.namespace} is not allowed for GPU profile ${
+      options.profile
+    } (allowed: ${byProfile.join(', ') || 'none'})`;
+  }
+  return undefined;
+}
+
+function readNamespaceMap(
+  config: Config | undefined,
+  key: string,
+): Record<string, string[]> {
+  const map: Record<string, string[]> = {};
+  const section = config?.getOptionalConfig(key);
+  for (const name of section?.keys() ?? []) {
+    const namespaces = section!.getStringArray(name);
+    for (const namespace of namespaces) {
+      if (!DNS_LABEL.test(namespace) || namespace.length > 63) {
+        throw new Error(
+          `modelHub.gpu.deploy.${key}.${name}: ${namespace} is not a Kubernetes namespace name`,
+        );
+      }
+    }
+    map[name] = namespaces;
+  }
+  return map;
+}
+
+function readDeployConfig(gpu: Config | undefined): DeployConfig {
+  const deploy = gpu?.getOptionalConfig('deploy');
+  const tokenSecretName =
+    deploy?.getOptionalString('tokenSecretName') ?? DEFAULT_TOKEN_SECRET_NAME;
+  if (
+    !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(tokenSecretName) ||
+    tokenSecretName.length > 253
+  ) {
+    throw new Error(
+      `modelHub.gpu.deploy.tokenSecretName must be a Kubernetes Secret name, got ${tokenSecretName}`,
+    );
+  }
+  const commands: DeployConfig['commands'] = {};
+  for (const runtime of RUNTIMES) {
+    const command = deploy?.getOptionalStringArray(`commands.${runtime}`);
+    if (command) {
+      if (runtime !== 'job') {
+        throw new Error(
+          `modelHub.gpu.deploy.commands.${runtime}: only the job runtime takes a command; the serving runtimes run their image's server`,
+        );
+      }
+      if (command.length === 0) {
+        throw new Error(`modelHub.gpu.deploy.commands.${runtime} is empty`);
+      }
+      commands[runtime] = command;
+    }
+  }
+  return {
+    tokenSecretName,
+    commands,
+    clusterNamespaces: readNamespaceMap(deploy, 'namespaces.clusters'),
+    profileNamespaces: readNamespaceMap(deploy, 'namespaces.profiles'),
+  };
+}
 
 /**
  * Default images, pinned to exact release tags. Portals should pin their own
@@ -147,6 +250,7 @@ export function readGpuConfig(config: Config): GpuConfig {
     images,
     memoryUtilization,
     mirrorBaseUrl: mirrorBaseUrl.replace(/\/+$/, ''),
+    deploy: readDeployConfig(gpu),
   };
 }
 

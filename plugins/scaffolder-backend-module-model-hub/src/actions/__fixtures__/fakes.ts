@@ -124,7 +124,25 @@ export const gpuConfig: GpuConfig = {
   },
   memoryUtilization: 0.9,
   mirrorBaseUrl: 'http://portal.example.com/api/model-hub/hf',
+  deploy: {
+    tokenSecretName: 'model-hub-mirror-token',
+    commands: { job: ['python3', 'batch.py'] },
+    clusterNamespaces: { 'gpu-cluster': ['ml-serving', 'ml-batch'] },
+    profileNamespaces: { 'a100-80gb': ['ml-batch'] },
+  },
 };
+
+/**
+ * A permissions service that answers `model-hub.deploy` (and anything else)
+ * with the given decision, recording the requests.
+ */
+export function fakePermissions(allowed = true) {
+  return {
+    authorize: jest.fn(async (requests: unknown[]) =>
+      requests.map(() => ({ result: allowed ? 'ALLOW' : 'DENY' } as any)),
+    ),
+  };
+}
 
 export type RecordedRequest = {
   method: string;
