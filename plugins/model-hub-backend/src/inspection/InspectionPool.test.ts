@@ -175,16 +175,16 @@ describe('bounded inspection', () => {
   it('stops a parser at its CPU-time limit and fails the file with the reason', async () => {
     // without the dimension cap, the 100,000-dim shape is the measured
     // 155 s of big-integer products; the worker is stopped after 500 ms
-    const limits: InspectionLimits = {
+    const uncapped: InspectionLimits = {
       ...LIMITS,
       maxDimensions: 1_000_000,
       cpuTimeLimitMs: 500,
     };
     const pool = new InspectionPool(1);
     try {
-      await warmUp((p, s, l) => pool.inspect(p, s, l));
+      await warmUp((p, src, l) => pool.inspect(p, src, l));
       const { result, maxDelayMs, elapsedMs } = await measured(() =>
-        pool.inspect('model.safetensors', bufferSource(hugeShape()), limits),
+        pool.inspect('model.safetensors', bufferSource(hugeShape()), uncapped),
       );
       expect(result).toEqual([
         expect.objectContaining({

@@ -149,19 +149,21 @@ export class VersionChecksStore {
     const failed = safety.filter(f => f.level === 'fail');
     const pickles = safety.filter(f => f.d.unsafeFormat);
     const path = (check: string) => check.replace(/^safety:pickle:/, '');
+    let safetySummary = 'No pickle-based files';
+    if (failed.length) {
+      safetySummary = `${failed.length} of ${
+        safety.length
+      } pickle-based files failed the safety scan: ${failed
+        .slice(0, 3)
+        .map(f => `${path(f.check)} (${f.summary})`)
+        .join('; ')}`;
+    } else if (pickles.length) {
+      safetySummary = `Warning: ${pickles.length} pickle-based files (unsafe format, never loaded by the hub) import only allowlisted globals; prefer safetensors`;
+    }
     await this.upsert(tx, versionId, now, {
       name: SAFETY_CHECK,
       status: failed.length ? 'failed' : 'passed',
-      summary: failed.length
-        ? `${failed.length} of ${
-            safety.length
-          } pickle-based files failed the safety scan: ${failed
-            .slice(0, 3)
-            .map(f => `${path(f.check)} (${f.summary})`)
-            .join('; ')}`
-        : pickles.length
-        ? `Warning: ${pickles.length} pickle-based files (unsafe format, never loaded by the hub) import only allowlisted globals; prefer safetensors`
-        : 'No pickle-based files',
+      summary: safetySummary,
       details: {
         unsafeFormatFiles: pickles.map(f => path(f.check)),
         failed: failed.map(f => path(f.check)),

@@ -92,6 +92,8 @@ function readEntry(
   });
 }
 
+const NPY_MAGIC = Buffer.from('\x93NUMPY', 'latin1');
+
 /** Raw tensor storages of a PyTorch zip: never unpickled by the loader. */
 const TORCH_STORAGE_ENTRY = /(^|\/)data\/\d+$/;
 
@@ -175,8 +177,6 @@ async function zipPickles(
   }
   return { parts, notes };
 }
-
-const NPY_MAGIC = Buffer.from('\x93NUMPY', 'latin1');
 
 /**
  * The parts of a `.npy` file: the header's dtype, and the pickle that

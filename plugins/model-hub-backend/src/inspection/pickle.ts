@@ -289,6 +289,8 @@ const LENGTH_PREFIXED: Record<number, number> = {
   0x8a: 1, // LONG1
   0x8b: 4, // LONG4
 };
+/** Argument sizes of EXT1, EXT2, EXT4. */
+const EXT_SIZES: Record<number, number> = { 0x82: 1, 0x83: 2, 0x84: 4 };
 /** Opcodes whose length-prefixed argument is a text string. */
 const STRING_PUSH = new Set([0x55, 0x54, 0x58, 0x8c, 0x8d]);
 /** Newline-terminated single-line arguments that push a value. */
@@ -395,63 +397,68 @@ export function scanPickle(
     return s;
   };
 
+  // the unpickler's state, fresh for each pickle
+  let stack: Item[] = [];
+  let metastack: Item[][] = [];
+  let depth = 0; // items on the stack and in saved stacks
+  let memo = new Map<number, Item>();
+  const push = (item: Item) => {
+    if (++depth > limits.maxStackItems) {
+      throw new ScanError(
+        `more than ${limits.maxStackItems} items on the pickle stack`,
+      );
+    }
+    stack.push(item);
+  };
+  const pop = (): Item => {
+    if (!stack.length) {
+      throw new ScanError(`stack underflow at offset ${pos - 1}`);
+    }
+    depth -= 1;
+    return stack.pop()!;
+  };
+  const top = (): Item => {
+    if (!stack.length) {
+      throw new ScanError(`empty stack at offset ${pos - 1}`);
+    }
+    return stack[stack.length - 1];
+  };
+  const popMark = (): Item[] => {
+    const items = stack;
+    if (!metastack.length) {
+      throw new ScanError(`no mark to pop at offset ${pos - 1}`);
+    }
+    stack = metastack.pop()!;
+    depth -= items.length;
+    return items;
+  };
+  const memoPut = (index: number) => {
+    if (!Number.isSafeInteger(index) || index < 0) {
+      throw new ScanError(`invalid memo index at offset ${pos}`);
+    }
+    if (!memo.has(index) && memo.size >= limits.maxStackItems) {
+      throw new ScanError(
+        `more than ${limits.maxStackItems} memo entries in a pickle`,
+      );
+    }
+    memo.set(index, top());
+  };
+  const memoGet = (index: number) => {
+    if (!memo.has(index)) {
+      throw new ScanError(`memo key ${index} not found at offset ${pos}`);
+    }
+    push(memo.get(index)!);
+  };
+
   try {
     while (pos < data.length) {
       if (legacyTorch && pickles === 5) {
         break; // raw storage data follows
       }
-      let stack: Item[] = [];
-      const metastack: Item[][] = [];
-      let depth = 0; // items on the stack and in saved stacks
-      const memo = new Map<number, Item>();
-      const push = (item: Item) => {
-        if (++depth > limits.maxStackItems) {
-          throw new ScanError(
-            `more than ${limits.maxStackItems} items on the pickle stack`,
-          );
-        }
-        stack.push(item);
-      };
-      const pop = (): Item => {
-        if (!stack.length) {
-          throw new ScanError(`stack underflow at offset ${pos - 1}`);
-        }
-        depth -= 1;
-        return stack.pop()!;
-      };
-      const top = (): Item => {
-        if (!stack.length) {
-          throw new ScanError(`empty stack at offset ${pos - 1}`);
-        }
-        return stack[stack.length - 1];
-      };
-      const popMark = (): Item[] => {
-        const items = stack;
-        if (!metastack.length) {
-          throw new ScanError(`no mark to pop at offset ${pos - 1}`);
-        }
-        stack = metastack.pop()!;
-        depth -= items.length;
-        return items;
-      };
-      const memoPut = (index: number) => {
-        if (!Number.isSafeInteger(index) || index < 0) {
-          throw new ScanError(`invalid memo index at offset ${pos}`);
-        }
-        if (!memo.has(index) && memo.size >= limits.maxStackItems) {
-          throw new ScanError(
-            `more than ${limits.maxStackItems} memo entries in a pickle`,
-          );
-        }
-        memo.set(index, top());
-      };
-      const memoGet = (index: number) => {
-        if (!memo.has(index)) {
-          throw new ScanError(`memo key ${index} not found at offset ${pos}`);
-        }
-        push(memo.get(index)!);
-      };
-
+      stack = [];
+      metastack = [];
+      depth = 0;
+      memo = new Map();
       let stopped = false;
       while (!stopped) {
         need(1, 'an opcode');
@@ -528,7 +535,7 @@ export function scanPickle(
           case 0x83: // EXT2
           case 0x84: {
             // EXT4: a global from the copyreg extension registry
-            const n = op === 0x82 ? 1 : op === 0x83 ? 2 : 4;
+            const n = EXT_SIZES[op];
             need(n, 'EXT');
             pos += n;
             unresolvedGlobals += 1;
