@@ -295,15 +295,15 @@ async function pickleCheck(
           },
         ]
       : [];
-  } else if (packed && byExtension && ext(path) === '.joblib') {
+  } else if (packed && byExtension) {
     if (packed !== 'gzip' && packed !== 'zlib') {
       return fail(
         name,
-        `Cannot scan a ${packed}-compressed joblib file; it is unverified`,
-        { unsafeFormat: true, container: `joblib (${packed})` },
+        `Cannot scan a ${packed}-compressed file (joblib loads it as a pickle); it is unverified`,
+        { unsafeFormat: true, container: `${packed}-compressed (joblib)` },
       );
     }
-    container = `joblib (${packed})`;
+    container = `${packed}-compressed pickle (joblib)`;
     const compressed = await source.read(
       0,
       Math.min(source.size, limits.maxPickleScanBytes),
