@@ -403,7 +403,6 @@ async function downloadInPieces(
       connections: options.parallel.connections,
       pieceBytes: options.parallel.pieceBytes,
       signal: options.signal,
-      writeMode: options.writeMode,
       checkpointBytes: options.checkpointBytes,
       log: options.log,
       onBytes: bytes => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { FileResponse } from '../huggingface/HuggingFaceClient';
-import { SequentialFileWriter, WriteMode } from '../store/SequentialFileWriter';
+import { SequentialFileWriter } from '../store/SequentialFileWriter';
 import { RetryableJobError } from './JobWorker';
 
 /** Parallel ranged downloads of large files. @internal */
@@ -25,7 +25,7 @@ export class RangesUnsupportedError extends Error {
 const DEFAULT_PIECE_BYTES = 32 * 1024 * 1024;
 const PIECE_ALIGNMENT = 4 * 1024 * 1024;
 const READ_CHUNK = 4 * 1024 * 1024;
-const WRITE_BLOCK = 2 * 1024 * 1024;
+const WRITE_BLOCK = 4 * 1024 * 1024;
 const ATTEMPTS_PER_PIECE = 3;
 
 /** The resume state, next to the partial file. */
@@ -84,8 +84,11 @@ class Latch {
  * at a time, each writing its piece at its offset through its own
  * {@link SequentialFileWriter}. Pieces are taken in file order, so the
  * SHA-256 follows close behind: a hasher reads each piece back as soon as
- * every piece before it is complete (from the page cache, or the device
- * after direct writes) while the later ones are still downloading.
+ * every piece before it is complete, while the later ones are still
+ * downloading. Pieces are written through the page cache (read back from
+ * memory: after direct writes the read-back from a virtual disk cost more
+ * than the download), and each checkpoint's fdatasync bounds the dirty
+ * data.
  *
  * Resume: after each 64 MiB written and each finished piece, the file is
  * fdatasynced and the bytes durable per piece are recorded in
@@ -113,7 +116,6 @@ export async function downloadPieces(options: {
   connections: number;
   pieceBytes?: number;
   signal: AbortSignal;
-  writeMode?: WriteMode;
   checkpointBytes?: number;
   onBytes?: (bytes: number) => void;
   log?: (message: string) => Promise<void> | void;
@@ -236,8 +238,11 @@ export async function downloadPieces(options: {
               ? new TypeError(message) // retried below
               : new RetryableJobError(message);
           }
+          // through the page cache, so that the hasher reads the piece
+          // back from memory; the checkpoints' fdatasync bounds dirty data
           writer = await SequentialFileWriter.open(tempPath, from, {
-            mode: options.writeMode,
+            mode: 'buffered',
+            syncEveryBytes: 0,
             blockSize: WRITE_BLOCK,
             maxInflight: 1,
           });

@@ -7,7 +7,7 @@ import type { Config } from '@backstage/config';
 export const DIRECT_IO_ALIGNMENT = 4096;
 const DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024;
 /** Free aligned buffers kept for the next writers, per block size. */
-const MAX_POOLED_BUFFERS = 8;
+const MAX_POOLED_BUFFERS = 16;
 const WASM_PAGE = 65536;
 const DEFAULT_SYNC_EVERY_BYTES = 64 * 1024 * 1024;
 const DEFAULT_PROBE_BYTES = 32 * 1024 * 1024;
