@@ -162,6 +162,33 @@ describe('WebhookDispatcher.resumeStale', () => {
     },
   );
 
+  it('never logs the credentials or the path of a webhook target', async () => {
+    const { store, target, leftBehind, row } = await setup('SQLITE_3');
+    const secretUrl =
+      'http://hook:pw@127.0.0.1:1/services/T0/B0/SECRETPATH?token=abc';
+    await leftBehind('d-secret', 2, 10 * 60_000, secretUrl);
+    const logger = mockServices.logger.mock();
+    const dispatcher = new WebhookDispatcher({
+      store,
+      targets: [{ ...target, url: secretUrl, maxAttempts: 3 }],
+      logger,
+    });
+    // resumed, its last attempt fails: nothing listens on port 1
+    expect(await dispatcher.resumeStale()).toBe(1);
+    await dispatcher.whenIdle();
+    expect(await row('d-secret')).toMatchObject({ status: 'failed' });
+    const logged = JSON.stringify([
+      ...logger.info.mock.calls,
+      ...logger.warn.mock.calls,
+      ...logger.error.mock.calls,
+    ]);
+    expect(logged).toContain('http://***@127.0.0.1:1/***');
+    for (const secret of ['SECRETPATH', 'token=abc', 'hook:pw', 'pw@']) {
+      expect(logged).not.toContain(secret);
+    }
+    expect((await row('d-secret')).error).not.toContain('SECRETPATH');
+  });
+
   it('waits twice the longest retry cycle, at least a minute', () => {
     const logger = mockServices.logger.mock();
     const store = {} as any;

@@ -2,6 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { ApprovalsStore } from './ApprovalsStore';
 import { ApprovalEvent, WebhookTarget } from './config';
+import { redactUrl, redactUrlsInText } from '../service/redactUrl';
 
 /** The signature header: `sha256=<hex HMAC-SHA256 of the raw body>`. @internal */
 export const SIGNATURE_HEADER = 'X-Model-Hub-Signature';
@@ -112,14 +113,16 @@ export class WebhookDispatcher {
           error,
         });
         this.options.logger.warn(
-          `Webhook delivery ${delivery.id} to ${delivery.url} failed: ${error}`,
+          `Webhook delivery ${delivery.id} to ${redactUrl(delivery.url, {
+            keepPath: false,
+          })} failed: ${error}`,
         );
         continue;
       }
       this.options.logger.info(
-        `Resuming webhook delivery ${delivery.id} to ${
-          delivery.url
-        } at attempt ${delivery.attempts + 1}`,
+        `Resuming webhook delivery ${delivery.id} to ${redactUrl(delivery.url, {
+          keepPath: false,
+        })} at attempt ${delivery.attempts + 1}`,
       );
       this.track(
         delivery.id,
@@ -140,8 +143,9 @@ export class WebhookDispatcher {
     const run = delivery
       .catch(error =>
         this.options.logger.error(
-          `Webhook delivery ${id} to ${target.url} failed`,
-          error,
+          `Webhook delivery ${id} to ${redactUrl(target.url, {
+            keepPath: false,
+          })} failed: ${redactUrlsInText(String(error), { keepPath: false })}`,
         ),
       )
       .finally(() => this.inFlight.delete(run));
@@ -194,7 +198,10 @@ export class WebhookDispatcher {
         }
         error = `HTTP ${status}`;
       } catch (e) {
-        error = String((e as Error).message ?? e);
+        // a network error may name the target, whose path can be a secret
+        error = redactUrlsInText(String((e as Error).message ?? e), {
+          keepPath: false,
+        });
       }
       const retry =
         attempt < target.maxAttempts &&
@@ -208,7 +215,9 @@ export class WebhookDispatcher {
       });
       if (!retry) {
         this.options.logger.warn(
-          `Webhook ${event} to ${target.url} failed after ${attempt} attempts: ${error}`,
+          `Webhook ${event} to ${redactUrl(target.url, {
+            keepPath: false,
+          })} failed after ${attempt} attempts: ${error}`,
         );
         return;
       }

@@ -18,6 +18,7 @@ import {
   toCatalogTags,
   toEntityName,
 } from './metadata';
+import { redactUrl } from '../service/redactUrl';
 
 /** The job types of the Hugging Face sync. @internal */
 export const HF_SYNC_JOB = 'huggingface-sync';
@@ -337,7 +338,7 @@ export class HuggingFaceSync {
             source: { huggingface: { repo: repo.repoId, revision: info.sha } },
             resolvedCommit: info.sha,
             notes: [
-              `Synced from ${client.endpoint}/${repo.repoId} at ${info.sha} (${revision}).`,
+              `Synced from ${redactUrl(`${client.endpoint}/${repo.repoId}`)} at ${info.sha} (${revision}).`,
               card.baseModels.length ? `Base models: ${card.baseModels.join(', ')}.` : '',
               card.datasets.length ? `Datasets: ${card.datasets.join(', ')}.` : '',
             ]

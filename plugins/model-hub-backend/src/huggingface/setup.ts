@@ -28,6 +28,7 @@ import {
   HuggingFaceSync,
 } from './HuggingFaceSync';
 import { addHuggingFaceRoutes } from './routes';
+import { redactUrl } from '../service/redactUrl';
 
 /** Adds routes to the Model Hub router. @internal */
 export type RouteExtension = (router: Router, ctx: RouteContext) => void;
@@ -97,9 +98,9 @@ export async function setupHuggingFace(deps: {
     token: config.token,
     onRetry: ({ url, status, delayMs }) =>
       logger.info(
-        `Hugging Face answered ${
-          status ?? 'a network error'
-        } for ${url}; retrying in ${delayMs} ms`,
+        `Hugging Face answered ${status ?? 'a network error'} for ${redactUrl(
+          url,
+        )}; retrying in ${delayMs} ms`,
       ),
   });
   const hfStore = new HuggingFaceStore(knex);

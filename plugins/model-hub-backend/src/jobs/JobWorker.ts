@@ -1,6 +1,7 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { SignalsService } from '@backstage/plugin-signals-node';
 import { ClaimedJob, JobQueue } from './JobQueue';
+import { redactUrlsInText } from '../service/redactUrl';
 
 /** The signals channel of job progress. @public */
 export const JOBS_SIGNAL_CHANNEL = 'model-hub:jobs';
@@ -178,7 +179,9 @@ export class JobWorker {
       job,
       signal: controller.signal,
       logger,
-      log: async (level, message) => {
+      log: async (level, text) => {
+        // job logs are shown to users: no credentials of URLs in them
+        const message = redactUrlsInText(text);
         logger[level](message);
         await queue.log(job.id, level, message);
       },
@@ -200,7 +203,9 @@ export class JobWorker {
       }
     } catch (error) {
       clearInterval(heartbeat);
-      const message = error instanceof Error ? error.message : String(error);
+      const message = redactUrlsInText(
+        error instanceof Error ? error.message : String(error),
+      );
       if (this.stopped && controller.signal.aborted && !lost) {
         await queue.release(job).catch(() => {});
         logger.info('Released the job at shutdown');
