@@ -150,7 +150,14 @@ async function zipPickles(
       }
       const head = await readEntry(zip, entry, HEAD_BYTES);
       const npy = head.data.subarray(0, 6).equals(NPY_MAGIC);
-      if (!name.endsWith('.pkl') && !npy && !looksLikePickle(head.data)) {
+      if (npy) {
+        // a NumPy array holds a pickle only when its dtype has objects
+        const header = npyPickle(head.data, name);
+        notes.push(header.note);
+        if (!header.pickle) {
+          continue;
+        }
+      } else if (!name.endsWith('.pkl') && !looksLikePickle(head.data)) {
         continue;
       }
       if (!budget()) {
@@ -162,15 +169,11 @@ async function zipPickles(
         ? head
         : await readEntry(zip, entry, budget());
       total += whole.data.length;
-      if (npy) {
-        const array = npyPickle(whole.data, name);
-        notes.push(array.note);
-        if (array.pickle) {
-          parts.push({ name, data: array.pickle, complete: whole.complete });
-        }
-      } else {
-        parts.push({ name, data: whole.data, complete: whole.complete });
-      }
+      parts.push({
+        name,
+        data: npy ? npyPickle(whole.data, name).pickle! : whole.data,
+        complete: whole.complete,
+      });
     }
   } finally {
     zip.close();
@@ -196,7 +199,7 @@ function npyPickle(
   }
   const headerLen = lenSize === 2 ? data.readUInt16LE(8) : data.readUInt32LE(8);
   const start = 8 + lenSize + headerLen;
-  if (start > data.length || headerLen > HEAD_BYTES) {
+  if (start > data.length || headerLen > HEAD_BYTES - 16) {
     throw new FormatError(`${name}: NumPy header of ${headerLen} bytes`);
   }
   const header = data.subarray(8 + lenSize, start).toString('latin1');
@@ -281,20 +284,20 @@ async function pickleCheck(
     }
   } else if (head.subarray(0, 6).equals(NPY_MAGIC)) {
     container = 'NumPy array';
-    const array = npyPickle(
-      await source.read(0, Math.min(source.size, limits.maxPickleScanBytes)),
-      path,
-    );
-    notes = [array.note];
-    parts = array.pickle
-      ? [
-          {
-            name: path,
-            data: array.pickle,
-            complete: source.size <= limits.maxPickleScanBytes,
-          },
-        ]
-      : [];
+    const header = npyPickle(head, path);
+    notes = [header.note];
+    parts = [];
+    if (header.pickle) {
+      const whole = await source.read(
+        0,
+        Math.min(source.size, limits.maxPickleScanBytes),
+      );
+      parts.push({
+        name: path,
+        data: npyPickle(whole, path).pickle!,
+        complete: source.size <= limits.maxPickleScanBytes,
+      });
+    }
   } else if (packed && byExtension) {
     if (packed !== 'gzip' && packed !== 'zlib') {
       return fail(

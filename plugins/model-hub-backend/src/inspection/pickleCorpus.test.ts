@@ -48,6 +48,21 @@ async function zip(entries: Record<string, Buffer>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** A `.npy` file (format 1.0) of float32 numbers. */
+function npyFloats(count: number): Buffer {
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${count},), }`;
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  const len = Buffer.alloc(2);
+  len.writeUInt16LE(header.length);
+  return cat('\x93NUMPY', [1, 0], len, header, Buffer.alloc(count * 4));
+}
+
+/** numeric arrays of more than the scan limit together */
+const bigArrays = () => ({
+  'a.npy': npyFloats(LIMITS.maxPickleScanBytes / 4),
+  'b.npy': npyFloats(LIMITS.maxPickleScanBytes / 8),
+});
+
 /** joblib's NumpyArrayWrapper followed by raw array bytes (joblib.dump). */
 function joblibWithArray(): Buffer {
   return cat(
@@ -292,6 +307,15 @@ const dangerous: Case[] = [
     path: 'arrays.joblib',
     data: async () => joblibWithArray(),
   },
+  {
+    name: 'an npz whose large numeric arrays come before an object array with os.system',
+    path: 'weights.npz',
+    data: () =>
+      zip({
+        ...bigArrays(),
+        'z.npy': readFileSync(join(FIXTURES, 'evil-objects.npy')),
+      }),
+  },
   ...[
     'evil-os-system-p0.pkl',
     'evil-os-system-p1.pkl',
@@ -341,6 +365,11 @@ const clean: Case[] = [
         readFileSync(join(FIXTURES, 'torch-legacy.bin')),
         Buffer.alloc(LIMITS.maxPickleScanBytes + 1024, 0x80),
       ),
+  },
+  {
+    name: 'an npz of numeric arrays larger than the scan limit',
+    path: 'big.npz',
+    data: () => zip(bigArrays()),
   },
   ...readdirSync(FIXTURES)
     .filter(f => !f.startsWith('evil-') && !f.endsWith('.py'))
@@ -420,6 +449,16 @@ describe('pickle corpus', () => {
         cat([0x80, 0x02], Buffer.alloc(limits.maxPickleOpcodes + 2, 'N0')),
       ),
     ).toMatch(/more than 100000 pickle opcodes/);
+    // numeric arrays are not read past their header, whatever their size
+    expect(
+      await reason(
+        'weights.npz',
+        await zip({
+          ...bigArrays(),
+          'z.npy': readFileSync(join(FIXTURES, 'evil-objects.npy')),
+        }),
+      ),
+    ).toMatch(/dangerous globals: posix\.system/);
     expect(await reason('arrays.joblib', joblibWithArray())).toMatch(
       /joblib\.numpy_pickle\.NumpyArrayWrapper/,
     );
