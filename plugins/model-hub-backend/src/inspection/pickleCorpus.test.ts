@@ -51,7 +51,7 @@ async function zip(entries: Record<string, Buffer>): Promise<Buffer> {
 /** A `.npy` file (format 1.0) of float32 numbers. */
 function npyFloats(count: number): Buffer {
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${count},), }`;
-  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  header += `${' '.repeat(63 - ((10 + header.length) % 64))}\n`;
   const len = Buffer.alloc(2);
   len.writeUInt16LE(header.length);
   return cat('\x93NUMPY', [1, 0], len, header, Buffer.alloc(count * 4));
