@@ -11,6 +11,7 @@ import type {
   HubFileList,
   HubJob,
   HubJobLog,
+  HubModel,
   HubModelSummary,
   HubModelWithVersions,
   HubReview,
@@ -25,6 +26,7 @@ import type {
   ListModelsRequest,
   Page,
   ReviewDecision,
+  UpdateModelRequest,
 } from './types';
 
 /**
@@ -71,6 +73,18 @@ export interface ModelHubApi {
   ): Promise<string>;
   /** Removes a file from a draft version. */
   deleteFile(model: ModelRef, label: string, path: string): Promise<void>;
+  /**
+   * Deletes a version with its files: the model's owners delete drafts and
+   * rejected versions, admins any version.
+   */
+  deleteVersion(model: ModelRef, label: string): Promise<void>;
+  /**
+   * Deletes a model with its versions and files (admins); a catalog-defined
+   * model only once it is orphaned (removed from the catalog).
+   */
+  deleteModel(model: ModelRef): Promise<void>;
+  /** Edits the metadata of a model created through the API. */
+  updateModel(model: ModelRef, request: UpdateModelRequest): Promise<HubModel>;
   /**
    * Fetches files or folders of a synced version from its Hugging Face
    * repository into the hub's store; answers the download job's id.

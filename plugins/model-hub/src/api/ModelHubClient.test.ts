@@ -21,7 +21,7 @@ describe('ModelHubClient', () => {
 
   /** Answers `body` on `method path` and records the request URLs. */
   function answer(
-    method: 'get' | 'post' | 'delete',
+    method: 'get' | 'post' | 'patch' | 'delete',
     path: string,
     body: unknown,
     status = 200,
@@ -227,6 +227,37 @@ describe('ModelHubClient', () => {
       client.deleteFile('model:default/bert', '2.0', 'a/b.bin'),
     ).resolves.toBeUndefined();
     expect(removed).toHaveLength(1);
+    const versionDeleted = answer(
+      'delete',
+      '/models/default/bert/versions/2.0',
+      undefined,
+      204,
+    );
+    await expect(
+      client.deleteVersion('model:default/bert', '2.0'),
+    ).resolves.toBeUndefined();
+    expect(versionDeleted).toHaveLength(1);
+    const modelDeleted = answer(
+      'delete',
+      '/models/default/bert',
+      undefined,
+      204,
+    );
+    await expect(
+      client.deleteModel('model:default/bert'),
+    ).resolves.toBeUndefined();
+    expect(modelDeleted).toHaveLength(1);
+    const patched = answer('patch', '/models/default/bert', {
+      name: 'bert',
+      title: 'BERT',
+    });
+    await expect(
+      client.updateModel('model:default/bert', {
+        title: 'BERT',
+        license: null,
+      }),
+    ).resolves.toEqual({ name: 'bert', title: 'BERT' });
+    expect(patched[0].body).toEqual({ title: 'BERT', license: null });
     await expect(client.getUploadEndpoint()).resolves.toBe(`${base}/uploads`);
     await expect(client.getMirrorEndpoint()).resolves.toBe(`${base}/hf`);
   });

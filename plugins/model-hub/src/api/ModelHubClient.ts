@@ -14,6 +14,7 @@ import type {
   HubFileList,
   HubJob,
   HubJobLog,
+  HubModel,
   HubModelSummary,
   HubModelWithVersions,
   HubReview,
@@ -29,6 +30,7 @@ import type {
   ListModelsRequest,
   Page,
   ReviewDecision,
+  UpdateModelRequest,
 } from './types';
 
 type QueryValue = string | number | boolean | undefined | null;
@@ -151,6 +153,21 @@ export class ModelHubClient implements ModelHubApi {
       'DELETE',
       `${versionPath(model, label)}/files/${filePath(path)}`,
     );
+  }
+
+  async deleteVersion(model: ModelRef, label: string) {
+    await this.fetch('DELETE', versionPath(model, label));
+  }
+
+  async deleteModel(model: ModelRef) {
+    await this.fetch('DELETE', modelPath(model));
+  }
+
+  async updateModel(
+    model: ModelRef,
+    request: UpdateModelRequest,
+  ): Promise<HubModel> {
+    return this.request('PATCH', modelPath(model), { body: request });
   }
 
   async downloadFromHuggingFace(

@@ -288,6 +288,28 @@ export type CreateVersionRequest = {
   source?: ModelSource;
 };
 
+/**
+ * Metadata of a model created through the API, for `updateModel`; `null`
+ * clears an optional field. Catalog-defined models are edited in their
+ * catalog YAML.
+ *
+ * @public
+ */
+export type UpdateModelRequest = {
+  title?: string | null;
+  description?: string | null;
+  type?: HubModel['type'];
+  task?: string | null;
+  format?: HubModel['format'] | null;
+  license?: string | null;
+  lifecycle?: string;
+  owner?: string;
+  system?: string | null;
+  tags?: string[];
+  /** The model's `updatedAt` as read: the change fails (409) if it changed since. */
+  expectedUpdatedAt?: string;
+};
+
 /** A preview of a Hugging Face repository before its import. @public */
 export type HfRepoPreview = {
   repoId: string;

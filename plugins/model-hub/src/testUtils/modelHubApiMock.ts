@@ -174,6 +174,18 @@ function defaults(): { [K in keyof ModelHubApi]: ModelHubApi[K] } {
     downloadFile: async () => new Blob(['']),
     readTextFile: async () => '',
     deleteFile: async () => undefined,
+    deleteVersion: async () => undefined,
+    deleteModel: async () => undefined,
+    updateModel: async (_m, request) => {
+      const { expectedUpdatedAt: _e, ...patch } = request;
+      const { versions: _v, ...model } = modelHubFixtures.model();
+      return {
+        ...model,
+        ...Object.fromEntries(
+          Object.entries(patch).map(([k, v]) => [k, v ?? undefined]),
+        ),
+      };
+    },
     downloadFromHuggingFace: async () => ({ jobId: 'job-2' }),
     triggerSync: async () => modelHubFixtures.job(),
     submitVersion: async (_m, label) => ({

@@ -173,6 +173,10 @@ describe('ModelVersionsContent', () => {
     });
     await render(api);
     expect(await screen.findByText('No versions yet')).toBeInTheDocument();
+    // enabled once the permission decision has arrived
+    await waitFor(() =>
+      expect(screen.getByRole('button', { name: 'New version' })).toBeEnabled(),
+    );
     fireEvent.click(screen.getByRole('button', { name: 'New version' }));
     fireEvent.change(screen.getByLabelText('Version label'), {
       target: { value: '0.1' },
@@ -184,6 +188,78 @@ describe('ModelVersionsContent', () => {
         notes: undefined,
       }),
     );
+  });
+
+  it('shows a model the catalog dropped as read-only, and lets admins delete it after confirmation', async () => {
+    let deleted = false;
+    const deleteModel = jest.fn(async () => {
+      deleted = true;
+    });
+    const getModel = jest.fn(async () => {
+      if (deleted) {
+        throw new ResponseError({
+          name: 'ResponseError',
+          message: 'Not found',
+          response: new Response(null, { status: 404 }),
+          data: { error: { name: 'NotFoundError', message: 'gone' } },
+        } as any);
+      }
+      return modelHubFixtures.model({
+        name: 'dropped-llm',
+        entityRef: 'model:default/dropped-llm',
+        origin: 'catalog',
+        orphanedAt: '2026-01-05T00:00:00.000Z',
+        versions,
+      });
+    });
+    const api = modelHubApiMock({ getModel, deleteModel });
+    await render(api, 'ALLOW', 'dropped-llm');
+    expect(
+      await screen.findByText('Warning: Removed from the catalog'),
+    ).toBeInTheDocument();
+
+    fireEvent.click(screen.getByRole('button', { name: 'Delete model' }));
+    const dialog = screen.getByRole('dialog');
+    expect(dialog).toHaveTextContent('Delete model dropped-llm?');
+    fireEvent.click(
+      Array.from(dialog.querySelectorAll('button')).find(
+        b => b.textContent === 'Delete model',
+      )!,
+    );
+    await waitFor(() =>
+      expect(deleteModel).toHaveBeenCalledWith('model:default/dropped-llm'),
+    );
+    // reloaded: the hub no longer has it
+    expect(await screen.findByText('No versions yet')).toBeInTheDocument();
+  });
+
+  it('deletes the selected draft version after confirmation', async () => {
+    const deleteVersion = jest.fn(async () => undefined);
+    const getModel = jest.fn(async () =>
+      modelHubFixtures.model({ name: 'draft-llm', versions }),
+    );
+    const api = modelHubApiMock({ getModel, deleteVersion });
+    await render(api, 'ALLOW', 'draft-llm');
+    fireEvent.click(
+      (await screen.findByRole('table', { name: 'Versions' })).querySelector(
+        '[data-version="2.0"]',
+      )!,
+    );
+    expect(await screen.findByText('Version 2.0')).toBeInTheDocument();
+    fireEvent.click(screen.getByRole('button', { name: 'Delete version' }));
+    const dialog = screen.getByRole('dialog');
+    fireEvent.click(
+      Array.from(dialog.querySelectorAll('button')).find(
+        b => b.textContent === 'Delete version',
+      )!,
+    );
+    await waitFor(() =>
+      expect(deleteVersion).toHaveBeenCalledWith(
+        'model:default/draft-llm',
+        '2.0',
+      ),
+    );
+    await waitFor(() => expect(getModel).toHaveBeenCalledTimes(2));
   });
 
   it('shows errors', async () => {

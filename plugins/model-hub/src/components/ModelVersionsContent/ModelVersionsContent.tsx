@@ -5,6 +5,7 @@ import {
   LinkButton,
   Progress,
   ResponseErrorPanel,
+  WarningPanel,
 } from '@backstage/core-components';
 import { alertApiRef, useApi } from '@backstage/core-plugin-api';
 import { useEntity } from '@backstage/plugin-catalog-react';
@@ -28,7 +29,7 @@ import Tabs from '@material-ui/core/Tabs';
 import { useCallback, useEffect, useState } from 'react';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
 import useAsync from 'react-use/esm/useAsync';
-import { HubVersion, modelHubApiRef } from '../../api';
+import { HubModel, HubVersion, modelHubApiRef } from '../../api';
 import { formatBytes, formatTime } from '../../lib/format';
 import { isNotFound, useHubLinks } from '../../lib/hooks';
 import { FileBrowser } from '../FileBrowser';
@@ -39,6 +40,7 @@ import {
   VersionChecks,
   VersionDiffView,
 } from '../VersionReview';
+import { DeleteModelButton, DeleteVersionButton } from '../DeleteActions';
 import { CreateVersionDialog } from './CreateVersionDialog';
 import { HowToUse } from './HowToUse';
 import { withRemoteFiles } from './remoteFiles';
@@ -99,9 +101,13 @@ function VersionPanel(props: {
   namespace: string;
   name: string;
   version: HubVersion;
+  /** The hub's model (origin, orphaned). */
+  model?: Pick<HubModel, 'entityRef' | 'orphanedAt'>;
   /** The Hugging Face repository the model syncs from. */
   hfRepoId?: string;
   onChanged(): void;
+  /** After the version was deleted. */
+  onDeleted?(): void;
 }) {
   const { entityRef, namespace, name, version, hfRepoId } = props;
   const api = useApi(modelHubApiRef);
@@ -184,6 +190,11 @@ function VersionPanel(props: {
               Upload files
             </LinkButton>
           )}
+          <DeleteVersionButton
+            model={props.model ?? { entityRef }}
+            version={version}
+            onDeleted={() => (props.onDeleted ?? props.onChanged)()}
+          />
           {mutable && (
             <Button
               variant="contained"
@@ -375,14 +386,41 @@ export function ModelVersionsContent() {
     />
   );
 
+  const modelDeleted = () => {
+    alertApi.post({
+      message: `Model ${entityRef} deleted`,
+      severity: 'success',
+      display: 'transient',
+    });
+    setSelected(undefined);
+    refresh();
+  };
+  const orphanedPanel = value?.orphanedAt ? (
+    <WarningPanel
+      severity="warning"
+      title="Removed from the catalog"
+      message={`The catalog no longer holds this Model (since ${formatTime(
+        value.orphanedAt,
+      )}). Its versions stay visible and read-only; an administrator may delete it.`}
+    />
+  ) : undefined;
+
   if (versions.length === 0) {
     return (
       <>
+        {orphanedPanel}
         <EmptyState
           missing="content"
           title="No versions yet"
           description="Create a draft version and upload its files, or sync it from Hugging Face."
-          action={newVersionButton}
+          action={
+            <Box display="flex" style={{ gap: 8 }}>
+              {value && (
+                <DeleteModelButton model={value} onDeleted={modelDeleted} />
+              )}
+              {newVersionButton}
+            </Box>
+          }
         />
         {dialog}
       </>
@@ -391,6 +429,11 @@ export function ModelVersionsContent() {
 
   return (
     <Grid container spacing={3}>
+      {orphanedPanel && (
+        <Grid item xs={12}>
+          {orphanedPanel}
+        </Grid>
+      )}
       <Grid item xs={12}>
         <InfoCard
           title="Versions"
@@ -420,6 +463,9 @@ export function ModelVersionsContent() {
                 >
                   Sync from Hugging Face
                 </Button>
+              )}
+              {value && (
+                <DeleteModelButton model={value} onDeleted={modelDeleted} />
               )}
               {newVersionButton}
             </Box>
@@ -478,8 +524,13 @@ export function ModelVersionsContent() {
             namespace={namespace}
             name={name}
             version={current}
+            model={value}
             hfRepoId={hfRepoId}
             onChanged={refresh}
+            onDeleted={() => {
+              setSelected(undefined);
+              refresh();
+            }}
           />
         </Grid>
       )}
