@@ -370,6 +370,29 @@ export interface Config {
        * each one), written at their offsets, verified against the LFS
        * SHA-256 before it becomes a blob and resumed per piece.
        */
+      /**
+       * (Optional) The proxy for every request to the Hub (API calls and
+       * file downloads; `CONNECT` tunnels for https). Unset keys fall back
+       * to `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (or their lower-case
+       * forms).
+       */
+      proxy?: {
+        /** (Optional) Proxy URL for https requests. */
+        https?: string;
+        /** (Optional) Proxy URL for http requests. */
+        http?: string;
+        /**
+         * (Optional) Hosts reached directly: `*`, host names, `.domain`
+         * suffixes, IP addresses, each with an optional `:port`.
+         */
+        noProxy?: string[];
+      };
+      /**
+       * (Optional) PEM files of CA certificates trusted for the Hub in
+       * addition to Node's root store (a TLS-inspecting proxy, a private
+       * mirror). Defaults to `NODE_EXTRA_CA_CERTS`.
+       */
+      extraCaCerts?: string[];
       parallelDownload?: {
         /** (Optional) Connections per file; 1 turns it off. Defaults to 8. */
         connections?: number;

@@ -1,6 +1,8 @@
 import { listFiles, modelInfo } from '@huggingface/hub';
 import { RetryableJobError } from '../jobs/JobWorker';
 import { httpGet, HttpGetResponse } from './httpGet';
+import { createNetworkFetch } from './hubFetch';
+import { HubNetwork } from './proxy';
 import {
   checkHubResponse,
   createRetryingFetch,
@@ -104,6 +106,8 @@ export type HuggingFaceClientOptions = {
   fetch?: typeof fetch;
   retry?: Partial<RetryPolicy>;
   onRetry?: (info: { url: string; status?: number; delayMs: number }) => void;
+  /** Proxies and extra CAs for every request to the Hub. */
+  network?: HubNetwork;
 };
 
 function encodePath(path: string) {
@@ -124,8 +128,10 @@ export class HuggingFaceClient {
   private readonly policy: RetryPolicy;
   private readonly token?: string;
   private readonly onRetry?: HuggingFaceClientOptions['onRetry'];
+  private readonly network?: HubNetwork;
 
   constructor(options: HuggingFaceClientOptions) {
+    this.network = options.network;
     this.endpoint = options.endpoint.replace(/\/+$/, '');
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.token = options.token;
@@ -133,7 +139,9 @@ export class HuggingFaceClient {
     // The token goes in the Authorization header ourselves, so that tokens
     // without the `hf_` prefix (mirrors, enterprise hubs) work too.
     this.fetchFn = createRetryingFetch({
-      fetch: options.fetch,
+      fetch: options.network
+        ? createNetworkFetch(options.network, options.fetch)
+        : options.fetch,
       policy: options.retry,
       headers: options.token
         ? { Authorization: `Bearer ${options.token}` }
@@ -330,7 +338,11 @@ export class HuggingFaceClient {
           if (this.token && url.origin === origin) {
             headers.Authorization = `Bearer ${this.token}`;
           }
-          res = await httpGet(url, { headers, signal: init.signal });
+          res = await httpGet(url, {
+            headers,
+            signal: init.signal,
+            network: this.network,
+          });
           const location = res.headers.location;
           if (res.statusCode >= 300 && res.statusCode < 400 && location) {
             res.destroy();

@@ -1,5 +1,13 @@
 import { isIP, connect as netConnect, Socket } from 'node:net';
 import { connect as tlsConnect, ConnectionOptions } from 'node:tls';
+import {
+  connectToProxy,
+  HubNetwork,
+  openTunnel,
+  proxyAuthorization,
+  proxyFor,
+  trustedCa,
+} from './proxy';
 
 /** The largest response head (status line and headers) accepted. */
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -33,6 +41,11 @@ export type HttpGetOptions = {
   idleTimeoutMs?: number;
   /** Extra TLS options (e.g. a `ca` for a private endpoint). */
   tls?: ConnectionOptions;
+  /**
+   * Proxies (`CONNECT` tunnels for https, absolute-form requests for http)
+   * and extra trusted CAs.
+   */
+  network?: HubNetwork;
 };
 
 /** An error of the connection or of the response's framing. @internal */
@@ -134,7 +147,7 @@ class GetConnection {
     this.idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   }
 
-  start(request: string) {
+  start(request: string, proxy: URL | undefined) {
     const { url, options } = this;
     const secure = url.protocol === 'https:';
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -143,16 +156,56 @@ class GetConnection {
       buffer: Buffer.allocUnsafe(READ_BUFFER_SIZE),
       callback: (length: number, buf: Uint8Array) => this.onData(length, buf),
     };
-    const socket: Socket = secure
-      ? tlsConnect({
-          host,
-          port,
-          servername: isIP(host) ? undefined : host,
-          ALPNProtocols: ['http/1.1'],
-          ...options.tls,
-          onread,
-        } as ConnectionOptions)
-      : netConnect({ host, port, onread });
+    const tlsOptions = {
+      servername: isIP(host) ? undefined : host,
+      ALPNProtocols: ['http/1.1'],
+      ca: trustedCa(options.network),
+      ...options.tls,
+    };
+    if (proxy && secure) {
+      // a CONNECT tunnel through the proxy, then TLS with the target
+      openTunnel(proxy, { host, port }, options.network, options.signal).then(
+        raw => {
+          // `onread` is not offered over an existing socket: data events
+          const socket = tlsConnect({
+            ...tlsOptions,
+            socket: raw,
+          } as ConnectionOptions);
+          socket.on('data', (chunk: Buffer) => {
+            if (!this.onData(chunk.length, chunk)) {
+              socket.pause();
+            }
+          });
+          this.attach(socket, request);
+        },
+        error => this.fail(error),
+      );
+      return;
+    }
+    let socket: Socket;
+    if (proxy) {
+      // plain http through a forwarding proxy (absolute-form request)
+      socket = connectToProxy(proxy, options.network, onread);
+    } else if (secure) {
+      socket = tlsConnect({
+        host,
+        port,
+        ...tlsOptions,
+        onread,
+      } as ConnectionOptions);
+    } else {
+      socket = netConnect({ host, port, onread });
+    }
+    this.attach(socket, request);
+  }
+
+  private attach(socket: Socket, request: string) {
+    const { options } = this;
+    if (options.signal?.aborted) {
+      socket.destroy();
+      this.fail(options.signal.reason);
+      return;
+    }
     this.socket = socket;
     socket.on('error', error => this.onError(error));
     socket.on('end', () => this.onEnd());
@@ -456,14 +509,20 @@ export function httpGet(
   if (signal?.aborted) {
     return Promise.reject(signal.reason);
   }
+  const proxy = proxyFor(url, options.network);
+  const forward = proxy && url.protocol === 'http:';
+  const auth = forward ? proxyAuthorization(proxy) : undefined;
   const requestHeaders: Record<string, string> = {
     Host: url.host,
     'User-Agent': 'backstage-model-hub',
     Accept: '*/*',
     ...options.headers,
+    ...(auth && { 'Proxy-Authorization': auth }),
     Connection: 'close',
   };
-  let request = `GET ${url.pathname}${url.search} HTTP/1.1\r\n`;
+  let request = `GET ${
+    forward ? `${url.origin}${url.pathname}` : url.pathname
+  }${url.search} HTTP/1.1\r\n`;
   for (const [name, value] of Object.entries(requestHeaders)) {
     if (!TOKEN.test(name) || /[\r\n]/.test(value)) {
       return Promise.reject(
@@ -475,6 +534,6 @@ export function httpGet(
   request += '\r\n';
 
   return new Promise<HttpGetResponse>((resolve, reject) => {
-    new GetConnection(url, options, resolve, reject).start(request);
+    new GetConnection(url, options, resolve, reject).start(request, proxy);
   });
 }

@@ -20,6 +20,7 @@ import { RouteContext } from '../service/context';
 import { ArtifactStore } from '../store/ArtifactStore';
 import { readHuggingFaceConfig } from './config';
 import { addEntityFeedRoutes } from './entityFeed';
+import { readHubNetwork } from './proxy';
 import { HuggingFaceClient } from './HuggingFaceClient';
 import { HuggingFaceStore } from './HuggingFaceStore';
 import {
@@ -96,6 +97,7 @@ export async function setupHuggingFace(deps: {
   const client = new HuggingFaceClient({
     endpoint: config.endpoint,
     token: config.token,
+    network: readHubNetwork(deps.config),
     onRetry: ({ url, status, delayMs }) =>
       logger.info(
         `Hugging Face answered ${status ?? 'a network error'} for ${redactUrl(
