@@ -331,17 +331,38 @@ describe.each(databases.eachSupportedId())(
       expect(inCatalog.body.error.message).toContain(
         'remove it from the catalog first',
       );
+      await t.createVersion('from-yaml', 'v0');
+      await t.upload('from-yaml', 'v0', 'a.bin', onlyDraft);
       await t
         .knex('models')
         .where({ entity_ref: 'model:default/from-yaml' })
         .update({
           orphaned_at: new Date(),
         });
-      // orphaned: read-only for its owners
-      await request(t.app)
+      // orphaned: visible, read-only for its owners
+      await request(t.app).get('/models/default/from-yaml').expect(200);
+      const readOnly = await request(t.app)
         .post('/models/default/from-yaml/versions')
         .send({ label: 'v1' })
         .expect(409);
+      expect(readOnly.body.error.message).toBe(
+        'Model model:default/from-yaml was removed from the catalog and is read-only; an administrator may delete it',
+      );
+      await request(t.app)
+        .put('/models/default/from-yaml/versions/v0/files/b.bin')
+        .set('Content-Type', 'application/octet-stream')
+        .send(shared)
+        .expect(409);
+      await request(t.app)
+        .post('/models/default/from-yaml/versions/v0/transitions')
+        .send({ action: 'submit' })
+        .expect(409);
+      await request(t.app)
+        .delete('/models/default/from-yaml/versions/v0')
+        .expect(409);
+      await request(t.app)
+        .get('/models/default/from-yaml/versions/v0/files/a.bin')
+        .expect(200);
       await request(t.app)
         .delete('/models/default/from-yaml')
         .set('Authorization', t.as(DANA))

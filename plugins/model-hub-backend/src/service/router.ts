@@ -6,7 +6,7 @@ import { modelParams } from './validation';
 import { addActivityRoutes } from './routes/activity';
 import { addFileRoutes } from './routes/files';
 import { addJobRoutes } from './routes/jobs';
-import { addModelRoutes } from './routes/models';
+import { addModelRoutes, requireNotOrphaned } from './routes/models';
 import { addLifecycleRoutes } from '../lifecycle/routes';
 import { addCatalogSyncRoutes } from '../catalogSync/routes';
 import { addApprovalRoutes } from '../approvals/router';
@@ -17,6 +17,9 @@ import {
 } from '../huggingface/setup';
 
 export type { RouterOptions } from './context';
+
+/** Methods an orphaned model still answers (DELETE decides itself). */
+const READ_ONLY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
 
 /**
  * The REST API of Model Hub, described by `src/schema/openapi.yaml`.
@@ -44,6 +47,21 @@ export async function createRouter(
         req,
         modelEntityRef(params.data.namespace, params.data.name),
       );
+    }
+    next();
+  });
+  // a catalog-defined model the catalog no longer holds is read-only: no
+  // versions, files, transitions, comments, syncs or edits (409); deletes
+  // decide for themselves (an admin may delete it)
+  router.use('/models/:namespace/:name', async (req, _res, next) => {
+    const params = modelParams.safeParse(req.params);
+    if (params.success && !READ_ONLY_METHODS.has(req.method)) {
+      const model = await ctx.store.getModel({
+        entityRef: modelEntityRef(params.data.namespace, params.data.name),
+      });
+      if (model) {
+        requireNotOrphaned(model);
+      }
     }
     next();
   });
