@@ -72,8 +72,16 @@ describe('personal tokens', () => {
 });
 
 describe('pickActiveVersion', () => {
+  // approved versions whose files are those they were approved with
   const v = (id: string, state: HubVersion['state'], updatedAt: string) =>
-    ({ id, state, updatedAt, createdAt: updatedAt } as HubVersion);
+    ({
+      id,
+      state,
+      updatedAt,
+      createdAt: updatedAt,
+      contentDigest: `sha256:${id}`,
+      approvedDigest: state === 'approved' ? `sha256:${id}` : undefined,
+    } as HubVersion);
 
   it('takes the promoted approved version, else the latest approved', () => {
     const versions = [
@@ -86,5 +94,9 @@ describe('pickActiveVersion', () => {
     expect(pickActiveVersion(versions, '1')?.id).toBe('1');
     expect(pickActiveVersion(versions, '4')?.id).toBe('2');
     expect(pickActiveVersion([versions[2]])).toBeUndefined();
+    // an approved version whose files changed since is not served
+    expect(
+      pickActiveVersion([{ ...versions[1], contentDigest: 'sha256:other' }]),
+    ).toBeUndefined();
   });
 });

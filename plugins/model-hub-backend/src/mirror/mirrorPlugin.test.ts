@@ -10,6 +10,7 @@ import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { downloadFile, listFiles } from '@huggingface/hub';
 import { authServiceFactory } from '@backstage/backend-defaults/auth';
 import { httpAuthServiceFactory } from '@backstage/backend-defaults/httpAuth';
+import { EMPTY_CONTENT_DIGEST } from '../database/contentDigest';
 import { modelHubPlugin } from '../plugin';
 
 jest.setTimeout(60_000);
@@ -105,6 +106,7 @@ describe('the mirror in the backend', () => {
 
       await knex('model_versions').update({
         state: 'approved',
+        approved_digest: knex.ref('content_digest'),
         updated_at: new Date(),
       });
       const blob = await downloadFile({
@@ -168,6 +170,9 @@ describe('the mirror in the backend', () => {
         model_id: 'm1',
         label: 'v1',
         state: 'approved',
+        // approved without files, and still without files
+        content_digest: EMPTY_CONTENT_DIGEST,
+        approved_digest: EMPTY_CONTENT_DIGEST,
         source_type: 'upload',
         created_by: 'user:default/a',
         created_at: now,

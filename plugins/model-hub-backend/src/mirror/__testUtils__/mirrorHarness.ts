@@ -177,7 +177,11 @@ export async function startMirrorHarness(options: {
     return version;
   }
 
-  /** Sets the state of a version directly in the database. */
+  /**
+   * Sets the state of a version directly in the database; an approval binds
+   * the version to its files as they are (`approved_digest`), as the
+   * approvals workflow does.
+   */
   let clock = Date.parse('2026-02-01T00:00:00Z');
   async function setState(version: HubVersion, state: HubVersion['state']) {
     clock += 60_000;
@@ -188,6 +192,9 @@ export async function startMirrorHarness(options: {
         state,
         updated_at: new Date(clock),
         revision: options.knex.raw('revision + 1'),
+        ...(state === 'approved'
+          ? { approved_digest: options.knex.ref('content_digest') }
+          : {}),
       });
   }
 
