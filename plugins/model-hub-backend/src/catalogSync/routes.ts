@@ -1,10 +1,12 @@
 import { NotAllowedError, ServiceUnavailableError } from '@backstage/errors';
-import express, { Router } from 'express';
+import { Request, Router } from 'express';
 import { z } from 'zod';
 import { RouteContext } from '../service/context';
+import { jsonBody } from '../service/jsonBody';
 import { parseInput } from '../service/validation';
 
-const json = express.json({ limit: '2mb' });
+// up to 100 entities
+const json = jsonBody('2mb');
 
 const entitiesBody = z.strictObject({
   entities: z
@@ -44,7 +46,9 @@ export function addCatalogSyncRoutes(router: Router, ctx: RouteContext) {
     res.json(await sync().getState());
   });
 
-  router.post('/catalog-sync/entities', json, async (req, res) => {
+  // the caller is checked before the body is parsed: only the catalog's
+  // bodies are read
+  const catalogOnly = async (req: Request) => {
     const credentials = await ctx.options.httpAuth.credentials(req, {
       allow: ['service'],
     });
@@ -53,6 +57,10 @@ export function addCatalogSyncRoutes(router: Router, ctx: RouteContext) {
         'Only the catalog may report processed catalog entities',
       );
     }
+    return 'next';
+  };
+
+  router.post('/catalog-sync/entities', catalogOnly, json, async (req, res) => {
     const body = parseInput(entitiesBody, req.body, 'catalog entities');
     const results = await sync().applyEntities(body.entities as any);
     res.json({ results });

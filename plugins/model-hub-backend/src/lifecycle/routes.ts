@@ -9,11 +9,12 @@ import {
   modelHubVersionCreatePermission,
   VersionState,
 } from '@internal/plugin-model-hub-common';
-import express, { Request, Router } from 'express';
+import { Request, Router } from 'express';
 import { z } from 'zod';
 import { modelEntityRef } from '../database/DatabaseModelHubStore';
 import { HubModel } from '../database/types';
 import { RouteContext } from '../service/context';
+import { BODY_LIMITS, jsonBody } from '../service/jsonBody';
 import {
   createModelBody,
   modelParams,
@@ -22,7 +23,7 @@ import {
 } from '../service/validation';
 import { ModelLifecycleStore } from './ModelLifecycleStore';
 
-const json = express.json({ limit: '1mb' });
+const json = jsonBody(BODY_LIMITS.text);
 
 /** Version states the model's owners may delete; admins delete any. */
 export const OWNER_DELETABLE_STATES: readonly VersionState[] = [
