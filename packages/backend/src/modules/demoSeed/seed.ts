@@ -77,6 +77,12 @@ export async function seedDemo(
     body?: unknown,
   ): Promise<any> {
     const raw = Buffer.isBuffer(body);
+    let payload: Uint8Array | string | undefined;
+    if (raw) {
+      payload = new Uint8Array(body as Buffer);
+    } else if (body !== undefined) {
+      payload = JSON.stringify(body);
+    }
     const res = await fetch(url, {
       method,
       headers: {
@@ -85,11 +91,7 @@ export async function seedDemo(
           'content-type': raw ? 'application/octet-stream' : 'application/json',
         }),
       },
-      body: raw
-        ? new Uint8Array(body as Buffer)
-        : body !== undefined
-        ? JSON.stringify(body)
-        : undefined,
+      body: payload,
     });
     const text = await res.text();
     if (!res.ok) {
