@@ -109,7 +109,7 @@ export class ModelHubSyncProcessor implements CatalogProcessor {
       if (!response.ok) {
         throw new Error(`HTTP ${response.status}`);
       }
-      await response.body?.cancel();
+      await response.text();
       await cache.set(FINGERPRINT_KEY, fingerprint);
     } catch (error) {
       // the hub is down or not installed: retried on the next processing,
