@@ -68,6 +68,33 @@ describe('ModelsTable', () => {
     });
   });
 
+  it('marks models the catalog no longer holds', async () => {
+    const api = modelHubApiMock({
+      listModels: async () => ({
+        items: [
+          modelHubFixtures.modelSummary({ name: 'kept', title: 'Kept' }),
+          modelHubFixtures.modelSummary({
+            name: 'dropped',
+            title: 'Dropped',
+            origin: 'catalog',
+            orphanedAt: '2026-01-05T00:00:00.000Z',
+          }),
+        ],
+        totalCount: 2,
+        offset: 0,
+        limit: 20,
+      }),
+    });
+    await render(api);
+    const dropped = await screen.findByRole('link', { name: 'Dropped' });
+    expect(dropped.closest('td')).toHaveTextContent(
+      'DroppeddroppedRemoved from the catalog',
+    );
+    expect(
+      screen.getByRole('link', { name: 'Kept' }).closest('td'),
+    ).not.toHaveTextContent('Removed from the catalog');
+  });
+
   it('shows the loading state until the first page arrives', async () => {
     const api = modelHubApiMock({ listModels: () => new Promise(() => {}) });
     await render(api);

@@ -143,6 +143,16 @@ export function ModelsTable(props: {
               {m.namespace === 'default' ? m.name : `${m.namespace}/${m.name}`}
             </Typography>
           )}
+          {m.orphanedAt && (
+            <Typography
+              variant="caption"
+              display="block"
+              color="error"
+              title="The catalog no longer holds this Model: read-only, an administrator may delete it"
+            >
+              Removed from the catalog
+            </Typography>
+          )}
         </Box>
       ),
     },
