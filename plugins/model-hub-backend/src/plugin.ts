@@ -9,6 +9,8 @@ import { readModelHubConfig } from './config';
 import { DatabaseModelHubStore } from './database/DatabaseModelHubStore';
 import { collectGarbage } from './service/ingest';
 import { createRouter } from './service/router';
+import { listAllModels } from './service/context';
+import { ModelAccess } from './service/modelAccess';
 import { createArtifactStore } from './store/createArtifactStore';
 import { createMirror } from './mirror';
 import { createApprovals } from './approvals';
@@ -64,6 +66,16 @@ export const modelHubPlugin = createBackendPlugin({
         }
 
         deps.permissionsRegistry.addPermissions(modelHubPermissions);
+        // the one decision path of resource permissions on models, shared by
+        // the REST API and the mirror
+        const modelAccess = new ModelAccess({
+          permissions: deps.permissions,
+          catalog: deps.catalog,
+          auth: deps.auth,
+          store,
+          logger,
+          listAllModels: () => listAllModels(store),
+        });
         const approvals = await createApprovals({
           config,
           database: deps.database,
@@ -131,6 +143,7 @@ export const modelHubPlugin = createBackendPlugin({
         const mirror = await createMirror({
           ...deps,
           logger,
+          modelAccess,
           registerHubRepo: o => huggingface.sync.register(o),
         });
         deps.httpRouter.addAuthPolicy({
@@ -172,6 +185,7 @@ export const modelHubPlugin = createBackendPlugin({
             mirror,
             extensions: [...huggingface.routes, uploads.routes],
             approvals,
+            modelAccess,
             inspection: uploads.inspection,
             store,
             artifacts,

@@ -89,7 +89,27 @@ export class ModelHubDemoPermissionPolicy implements PermissionPolicy {
           )
         : { result: AuthorizeResult.DENY };
 
-    // Model Hub: everyone signed in reads and downloads
+    // Model Hub: everyone signed in reads and downloads.
+    //
+    // To restrict reading, return a catalog condition instead of ALLOW: the
+    // hub hides (404) every model the condition rejects, on every route and
+    // in every list, and applies it in the list's query. For example, only
+    // the models a user's groups own, plus the production ones:
+    //
+    //   if (name === 'model-hub.model.read') {
+    //     return createCatalogConditionalDecision(request.permission as any, {
+    //       anyOf: [
+    //         catalogConditions.isEntityOwner({ claims: ownershipEntityRefs }),
+    //         catalogConditions.hasSpec({ key: 'lifecycle', value: 'production' }),
+    //       ],
+    //     });
+    //   }
+    //
+    // Conditions on owner, kind, type, lifecycle, task, format, license,
+    // name, namespace, title, description and tags are translated into SQL;
+    // others (annotations, labels, a portal's own rules) are resolved model
+    // by model through the catalog. A model the catalog hides
+    // (`catalog.entity.read`) is hidden by the hub too.
     if (
       name === 'model-hub.model.read' ||
       name === 'model-hub.artifact.download'

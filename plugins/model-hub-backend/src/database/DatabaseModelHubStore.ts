@@ -8,6 +8,11 @@ import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
 import { EDITABLE_VERSION_STATES } from '@internal/plugin-model-hub-common';
 import { Knex } from 'knex';
 import {
+  ModelCondition,
+  whereModel,
+  whereReadableModel,
+} from './modelReadFilter';
+import {
   AddFileOptions,
   AuditEventOptions,
   HubAuditEvent,
@@ -389,6 +394,11 @@ export class DatabaseModelHubStore implements ModelHubStore {
           ]);
         }
       }
+    }
+
+    if (options.readable) {
+      const readable = options.readable;
+      query.where(b => whereModel(b, this.db, readable, 'models'));
     }
 
     const sortColumn = SORT_COLUMNS[options.sort?.field ?? 'name'];
@@ -844,6 +854,11 @@ export class DatabaseModelHubStore implements ModelHubStore {
     if (options.modelId) {
       query.where('j.model_id', options.modelId);
     }
+    whereReadableModel(query, this.db, options.readable, {
+      column: 'j.model_id',
+      key: 'id',
+      keepUnowned: true,
+    });
     const [countRow, rows] = await Promise.all([
       query.clone().count({ count: '*' }).first(),
       query
@@ -957,23 +972,62 @@ export class DatabaseModelHubStore implements ModelHubStore {
     }));
   }
 
-  async getStats(): Promise<HubStats> {
+  async getStats(
+    options: { readable?: ModelCondition } = {},
+  ): Promise<HubStats> {
+    const readable =
+      options.readable && options.readable.op !== 'all'
+        ? options.readable
+        : undefined;
+    const byModel = (
+      qb: Knex.QueryBuilder,
+      column: string,
+      keepUnowned = false,
+    ) => {
+      whereReadableModel(qb, this.db, readable, {
+        column,
+        key: 'id',
+        keepUnowned,
+      });
+      return qb;
+    };
+    // with a read restriction, the storage of the readable models' files
+    // (each blob once); nothing about unreferenced blobs
+    const readableBlobs = () =>
+      this.db
+        .from(
+          byModel(
+            this.db('version_files as f')
+              .join('model_versions as v', 'v.id', 'f.version_id')
+              .select('f.sha256')
+              .max({ size: 'f.size' })
+              .groupBy('f.sha256'),
+            'v.model_id',
+          ).as('rb'),
+        )
+        .count({ count: '*' })
+        .sum({ bytes: 'rb.size' })
+        .first();
     const [models, versionRows, blobs, unreferenced, jobRows] =
       await Promise.all([
-        this.db('models').count({ count: '*' }).first(),
-        this.db('model_versions')
-          .select('state')
+        byModel(this.db('models as m'), 'm.id').count({ count: '*' }).first(),
+        byModel(this.db('model_versions as v'), 'v.model_id')
+          .select('v.state')
           .count({ count: '*' })
-          .groupBy('state') as Promise<{ state: string; count: unknown }[]>,
-        this.db('blobs').count({ count: '*' }).sum({ bytes: 'size' }).first(),
-        this.db('blobs')
-          .where('ref_count', '<=', 0)
+          .groupBy('v.state') as Promise<{ state: string; count: unknown }[]>,
+        readable
+          ? readableBlobs()
+          : this.db('blobs').count({ count: '*' }).sum({ bytes: 'size' }).first(),
+        readable
+          ? Promise.resolve({ count: 0 })
+          : this.db('blobs')
+              .where('ref_count', '<=', 0)
+              .count({ count: '*' })
+              .first(),
+        byModel(this.db('jobs as j'), 'j.model_id', true)
+          .select('j.state')
           .count({ count: '*' })
-          .first(),
-        this.db('jobs')
-          .select('state')
-          .count({ count: '*' })
-          .groupBy('state') as Promise<{ state: string; count: unknown }[]>,
+          .groupBy('j.state') as Promise<{ state: string; count: unknown }[]>,
       ]);
     const byState = Object.fromEntries(
       VERSION_STATES.map(s => [s, 0]),
@@ -1013,8 +1067,17 @@ export class DatabaseModelHubStore implements ModelHubStore {
     });
   }
 
-  async listAuditEvents(options: { limit: number }): Promise<HubAuditEvent[]> {
-    const rows = await this.db('audit_events')
+  async listAuditEvents(options: {
+    limit: number;
+    readable?: ModelCondition;
+  }): Promise<HubAuditEvent[]> {
+    const query = this.db('audit_events');
+    whereReadableModel(query, this.db, options.readable, {
+      column: 'model_ref',
+      key: 'entity_ref',
+      keepUnowned: true,
+    });
+    const rows = await query
       .select(
         'id',
         'event_id',

@@ -11,12 +11,14 @@ import {
   ResourcePermission,
 } from '@backstage/plugin-permission-common';
 import {
+  modelHubModelReadPermission,
   modelHubArtifactDownloadPermission,
   modelHubModelCreatePermission,
 } from '@internal/plugin-model-hub-common';
 import { Request } from 'express';
 import { HubModel } from '../database/types';
-import { HfError } from './errors';
+import type { ModelAccess } from '../service/modelAccess';
+import { HfError, repoNotFound } from './errors';
 import { MirrorStore, MirrorToken } from './MirrorStore';
 import { TokenOwnerCredentials } from './tokenIdentity';
 import { hashToken, looksLikePersonalToken } from './tokens';
@@ -100,6 +102,12 @@ export class MirrorAccess {
       tokenOwnerCredentials: TokenOwnerCredentials;
       /** How long an owner's credentials and decisions are reused. */
       decisionCacheMs: number;
+      /**
+       * The hub's decision path of resource permissions on models (the
+       * same answers as the REST API); without it, `authorize` with the
+       * resource ref.
+       */
+      modelAccess?: Pick<ModelAccess, 'decide' | 'canRead'>;
     },
   ) {}
 
@@ -219,6 +227,25 @@ export class MirrorAccess {
     }
   }
 
+  /**
+   * Throws a 404 `RepoNotFound` unless the caller may read the model
+   * (`model-hub.model.read`): a hidden model is not there for the caller.
+   */
+  async authorizeRead(caller: MirrorCaller, model: HubModel, repoId: string) {
+    if (caller.type === 'anonymous' && this.options.allowAnonymous) {
+      return;
+    }
+    if (
+      !(await this.isAllowed(
+        caller,
+        modelHubModelReadPermission,
+        model.entityRef,
+      ))
+    ) {
+      throw repoNotFound(repoId);
+    }
+  }
+
   /** Whether the caller may create models (pull-through registers one). */
   async canCreateModels(caller: MirrorCaller): Promise<boolean> {
     return this.isAllowed(caller, modelHubModelCreatePermission);
@@ -255,6 +282,16 @@ export class MirrorAccess {
     permission: BasicPermission | ResourcePermission,
     resourceRef?: string,
   ): Promise<boolean> {
+    const modelAccess = this.options.modelAccess;
+    if (permission.type === 'resource' && modelAccess) {
+      return permission.name === modelHubModelReadPermission.name
+        ? modelAccess.canRead(credentials, resourceRef!)
+        : modelAccess.decide(
+            credentials,
+            [permission as ResourcePermission],
+            resourceRef!,
+          );
+    }
     const request =
       permission.type === 'resource'
         ? { permission, resourceRef: resourceRef! }

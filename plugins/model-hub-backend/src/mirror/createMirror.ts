@@ -14,6 +14,7 @@ import { RouteContext } from '../service/context';
 import { ArtifactStore } from '../store/ArtifactStore';
 import { recordDownloadSafely } from '../service/routes/activity';
 import { MirrorAccess } from './access';
+import type { ModelAccess } from '../service/modelAccess';
 import { readMirrorConfig } from './config';
 import { addMirrorRoutes } from './hfRoutes';
 import { MirrorStore } from './MirrorStore';
@@ -77,6 +78,8 @@ export type MirrorOptions = {
   permissions: PermissionsService;
   auditor: AuditorService;
   logger: LoggerService;
+  /** The hub's decision path of resource permissions on models. */
+  modelAccess?: ModelAccess;
   /**
    * Signs in the owner of a personal token; defaults to the auth backend's
    * `model-hub-token-identity` provider (tests replace it).
@@ -112,6 +115,7 @@ export async function createMirror(
     httpAuth: options.httpAuth,
     permissions: options.permissions,
     auditor: options.auditor,
+    modelAccess: options.modelAccess,
     mirrorStore,
     logger: options.logger,
     allowAnonymous: mirrorConfig.allowAnonymous,

@@ -234,6 +234,7 @@ export function addMirrorRoutes(router: Router, options: MirrorRoutesOptions) {
       }
       throw error;
     }
+    await access.authorizeRead(caller, model, `${org}/${name}`);
     await access.authorizeDownload(caller, model);
     return model;
   }

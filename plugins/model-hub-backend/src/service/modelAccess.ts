@@ -148,21 +148,23 @@ export function conditionOfCriteria(
 
 /**
  * The one decision path for resource permissions on models (and for reading
- * them), used by the REST API and the mirror:
+ * them), used by the REST API and the mirror. The policy is asked once,
+ * with the caller's credentials and without a resource
+ * (`authorizeConditional`); ALLOW and DENY apply as they are, and the
+ * conditions of a conditional decision of the catalog are applied here,
+ * with the catalog's own rules, to:
  *
- * 1. the permission framework decides with the resource ref (the policy;
- *    conditions are applied by the catalog to its entity); ALLOW stands;
- * 2. otherwise the policy's decision without a resource tells why: DENY
- *    stands; conditions of the catalog are applied here, with the catalog's
- *    own rules, to the entity the hub's row becomes (same rules, same
- *    owner) while the catalog has no processed entity for the model (it has
- *    no `ownedBy` relation yet), so the answer is the same before, while and
- *    after the catalog processes a new model. Such a fallback is logged.
+ * - the catalog's entity of the model once the catalog has processed it
+ *   (it has its `ownedBy` relation);
+ * - until then, the entity the hub's row becomes (same rules, same owner),
+ *   so the answer is the same before, while and after the catalog processes
+ *   a new model. Such a fallback is logged.
  *
- * Conditions with rules the hub does not know (a portal's own catalog rules)
- * fail closed until the catalog has processed the entity, with a logged
- * reason. Lists use {@link ModelAccess.readCondition}: the read decision
- * translated into SQL over the hub's rows, or resolved model by model.
+ * Conditions with rules the hub does not know (a portal's own catalog
+ * rules) are sent to the catalog (`authorize` with the resource ref) once it
+ * has processed the entity, and fail closed before, with a logged reason.
+ * Lists use {@link ModelAccess.readCondition}: the read decision translated
+ * into SQL over the hub's rows, or resolved model by model.
  *
  * @internal
  */
@@ -245,7 +247,6 @@ export class ModelAccess {
     criteria: EntityCriteria,
     entityRef: string,
     target: DecisionEntity | undefined,
-    delegate: boolean,
   ): Promise<boolean> {
     if (!target) {
       return false;
@@ -255,10 +256,6 @@ export class ModelAccess {
       return entityMatchesConditions(target.entity, criteria);
     }
     if (target.source === 'catalog') {
-      if (!delegate) {
-        // the catalog has answered on its processed entity already
-        return false;
-      }
       // the catalog knows its own rules
       const decisions = await this.options.permissions.authorize(
         permissions.map(permission => ({
@@ -282,25 +279,14 @@ export class ModelAccess {
   }
 
   /**
-   * Whether the caller holds all the permissions on a model. The permission
-   * framework decides first (`authorize` with the resource ref: the policy,
-   * and conditions applied by the catalog to its entity); an answer other
-   * than ALLOW is final unless it comes from conditions the catalog could
-   * not apply to a processed entity, which are then applied here on the
-   * hub's record of the model.
+   * Whether the caller holds all the permissions on a model: the policy's
+   * decision (one call), and a conditional one applied to the model.
    */
   async decide(
     credentials: BackstageCredentials,
     permissions: ResourcePermission[],
     entityRef: string,
   ): Promise<boolean> {
-    const decisions = await this.options.permissions.authorize(
-      permissions.map(permission => ({ permission, resourceRef: entityRef })),
-      { credentials },
-    );
-    if (decisions.every(d => d.result === AuthorizeResult.ALLOW)) {
-      return true;
-    }
     const decision = await this.policyDecision(credentials, permissions);
     if (typeof decision === 'boolean') {
       return decision;
@@ -311,7 +297,6 @@ export class ModelAccess {
       decision,
       entityRef,
       await this.decisionEntity(entityRef),
-      false,
     );
   }
 
@@ -380,7 +365,6 @@ export class ModelAccess {
             criteria,
             model.entityRef,
             target,
-            true,
           );
         }),
       );

@@ -316,16 +316,17 @@ describe('createRouter', () => {
         resolvedCommit: 'a'.repeat(40),
         createdBy: ALICE,
       });
+      // the policy is asked once (authorizeConditional, the same mock here),
+      // with the caller's credentials
       expect(authorize).toHaveBeenCalledWith(
         [
           {
             permission: expect.objectContaining({
               name: 'model-hub.version.create',
             }),
-            resourceRef: 'model:default/from-catalog',
           },
         ],
-        expect.anything(),
+        { credentials: expect.anything() },
       );
       const model = await request(app)
         .get('/models/default/from-catalog')

@@ -109,6 +109,7 @@ export function requireNotOrphaned(model: HubModel) {
     await ctx.credentials(req);
     const q = parseInput(listModelsQuery, req.query, 'query');
     const { items, totalCount } = await store.listModels({
+      readable: await ctx.readCondition(req),
       offset: q.offset,
       limit: q.limit,
       filter: {
