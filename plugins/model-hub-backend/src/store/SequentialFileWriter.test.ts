@@ -130,10 +130,9 @@ describe('SequentialFileWriter', () => {
             .sort((a, b) => b[1].length - a[1].length)[0]?.[2],
       )
       .catch(() => undefined);
-    if (fsType === 'ext4' || fsType === 'xfs') {
-      expect(writer.usesDirectIo).toBe(true);
-      expect(writer.mode).toBe('direct');
-    }
+    const takesDirect = fsType === 'ext4' || fsType === 'xfs';
+    expect(writer.usesDirectIo || !takesDirect).toBe(true);
+    expect(writer.mode).toBe(writer.usesDirectIo ? 'direct' : 'buffered');
     const data = randomBytes(300_000);
     await feed(writer, data, 70000);
     await writer.sync();
@@ -168,9 +167,8 @@ describe('SequentialFileWriter', () => {
     const first = await resolveWriteMode(dir, 'auto', { probeBytes: 1 << 20 });
     expect(['direct', 'buffered']).toContain(first.mode);
     expect(first.bufferedMBs).toBeGreaterThan(0);
-    if (first.mode === 'direct') {
-      expect(first.directMBs).toBeGreaterThan(0);
-    }
+    // direct I/O is only chosen where it worked
+    expect(first.mode === 'buffered' || first.directMBs > 0).toBe(true);
     // another folder of the same filesystem: the same measurement
     const other = await fs.mkdtemp(join(tmpdir(), 'model-hub-writer-'));
     try {

@@ -73,10 +73,10 @@ export function readWriteMode(config: Config): WriteMode {
 
 const pools = new Map<number, Buffer[]>();
 /** The page-aligned buffers (only they are pooled). */
-const aligned = new WeakSet<Buffer>();
+const alignedBuffers = new WeakSet<Buffer>();
 
 function releaseBuffer(buf: Buffer) {
-  if (!aligned.has(buf)) {
+  if (!alignedBuffers.has(buf)) {
     return;
   }
   const pool = pools.get(buf.length) ?? [];
@@ -112,7 +112,7 @@ function pageAlignedBuffers(count: number, size: number): Buffer[] | undefined {
     const all = Buffer.from(memory.buffer);
     for (let i = 0; i < missing; i++) {
       const buf = all.subarray(i * stride, i * stride + size);
-      aligned.add(buf);
+      alignedBuffers.add(buf);
       out.push(buf);
     }
   }
@@ -134,100 +134,6 @@ async function openDirect(path: string): Promise<fs.FileHandle | undefined> {
     }
     throw error;
   }
-}
-
-/** What {@link resolveWriteMode} measured in a folder. @internal */
-export type WriteModeDecision = {
-  mode: 'direct' | 'buffered';
-  /** MB/s of each mode, written and fsynced (best of two); 0: unavailable. */
-  directMBs: number;
-  bufferedMBs: number;
-};
-
-const decisions = new Map<string, Promise<WriteModeDecision>>();
-
-async function probeOnce(
-  dir: string,
-  mode: 'direct' | 'buffered',
-  bytes: number,
-  chunk: Buffer,
-): Promise<number> {
-  const path = join(dir, `.write-probe-${randomUUID()}`);
-  await fs.writeFile(path, '', { mode: 0o600 });
-  try {
-    const t0 = process.hrtime.bigint();
-    const writer = await SequentialFileWriter.open(path, 0, { mode });
-    try {
-      if (mode === 'direct' && !writer.usesDirectIo) {
-        return 0;
-      }
-      for (let done = 0; done < bytes; done += chunk.length) {
-        const wait = writer.write(chunk);
-        if (wait) {
-          await wait;
-        }
-      }
-      await writer.sync();
-    } finally {
-      await writer.close();
-    }
-    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    return bytes / secs / 1e6;
-  } finally {
-    await fs.rm(path, { force: true });
-  }
-}
-
-/**
- * The write mode for files in `dir`: `direct` and `buffered` are taken as
- * they are; `auto` writes `probeBytes` (default 32 MiB) twice each way into
- * a scratch file there, fsync included, and takes page-cache writes when
- * they are at least 10% faster, else direct I/O (less CPU, no eviction of
- * the page cache). The measurement is made once per filesystem (device) and
- * process; concurrent callers share it.
- *
- * @internal
- */
-export async function resolveWriteMode(
-  dir: string,
-  mode: WriteMode = 'auto',
-  options: { probeBytes?: number } = {},
-): Promise<WriteModeDecision> {
-  if (mode !== 'auto') {
-    return { mode, directMBs: 0, bufferedMBs: 0 };
-  }
-  if (constants.O_DIRECT === undefined) {
-    return { mode: 'buffered', directMBs: 0, bufferedMBs: 0 };
-  }
-  const { dev } = await fs.stat(dir);
-  const key = String(dev);
-  let decision = decisions.get(key);
-  if (!decision) {
-    const bytes = options.probeBytes ?? DEFAULT_PROBE_BYTES;
-    decision = (async () => {
-      const chunk = randomBytes(Math.min(bytes, 1024 * 1024));
-      let direct = 0;
-      let buffered = 0;
-      for (let round = 0; round < 2; round++) {
-        direct = Math.max(direct, await probeOnce(dir, 'direct', bytes, chunk));
-        buffered = Math.max(
-          buffered,
-          await probeOnce(dir, 'buffered', bytes, chunk),
-        );
-      }
-      const chosen: 'direct' | 'buffered' =
-        direct > 0 && buffered < direct * 1.1 ? 'direct' : 'buffered';
-      return { mode: chosen, directMBs: direct, bufferedMBs: buffered };
-    })();
-    decisions.set(key, decision);
-    decision.catch(() => decisions.delete(key));
-  }
-  return decision;
-}
-
-/** Forgets the measurements of {@link resolveWriteMode} (tests). @internal */
-export function forgetWriteModeDecisions() {
-  decisions.clear();
 }
 
 /**
@@ -310,13 +216,10 @@ export class SequentialFileWriter {
     let buffers: Buffer[] | undefined;
     let mode: WriteMode;
     try {
-      mode =
-        options.mode ??
-        (options.direct === undefined
-          ? 'auto'
-          : options.direct
-          ? 'direct'
-          : 'buffered');
+      mode = options.mode ?? 'auto';
+      if (!options.mode && options.direct !== undefined) {
+        mode = options.direct ? 'direct' : 'buffered';
+      }
       if (mode === 'auto') {
         mode = (await resolveWriteMode(dirname(path))).mode;
       }
@@ -633,4 +536,113 @@ async function writeFully(
     }
     done += bytesWritten;
   }
+}
+
+/** What {@link resolveWriteMode} measured in a folder. @internal */
+export type WriteModeDecision = {
+  mode: 'direct' | 'buffered';
+  /** MB/s of each mode, written and fsynced (of the best run); 0: unavailable. */
+  directMBs: number;
+  bufferedMBs: number;
+};
+
+const decisions = new Map<string, Promise<WriteModeDecision>>();
+
+async function probeOnce(
+  dir: string,
+  mode: 'direct' | 'buffered',
+  bytes: number,
+  chunk: Buffer,
+): Promise<{ MBs: number; cost: number }> {
+  const path = join(dir, `.write-probe-${randomUUID()}`);
+  await fs.writeFile(path, '', { mode: 0o600 });
+  try {
+    const t0 = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
+    const writer = await SequentialFileWriter.open(path, 0, { mode });
+    try {
+      if (mode === 'direct' && !writer.usesDirectIo) {
+        return { MBs: 0, cost: Infinity };
+      }
+      for (let done = 0; done < bytes; done += chunk.length) {
+        const wait = writer.write(chunk);
+        if (wait) {
+          await wait;
+        }
+      }
+      await writer.sync();
+    } finally {
+      await writer.close();
+    }
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = process.cpuUsage(cpu0);
+    // CPU-seconds count as time too: the hash and the HTTP reads of a
+    // download need the same cores (page-cache writes of new data cost
+    // seconds of system time per GiB on some VMs)
+    return {
+      MBs: bytes / secs / 1e6,
+      cost: secs + (cpu.user + cpu.system) / 1e6,
+    };
+  } finally {
+    await fs.rm(path, { force: true });
+  }
+}
+
+/**
+ * The write mode for files in `dir`: `direct` and `buffered` are taken as
+ * they are; `auto` writes `probeBytes` (default 32 MiB) twice each way into
+ * a scratch file there, fsync included, and takes page-cache writes when
+ * they cost at least 10% less (wall time plus CPU time of the process,
+ * best of two), else direct I/O (no eviction of the page cache). The measurement is made once per filesystem (device) and
+ * process; concurrent callers share it.
+ *
+ * @internal
+ */
+export async function resolveWriteMode(
+  dir: string,
+  mode: WriteMode = 'auto',
+  options: { probeBytes?: number } = {},
+): Promise<WriteModeDecision> {
+  if (mode !== 'auto') {
+    return { mode, directMBs: 0, bufferedMBs: 0 };
+  }
+  if (constants.O_DIRECT === undefined) {
+    return { mode: 'buffered', directMBs: 0, bufferedMBs: 0 };
+  }
+  const { dev } = await fs.stat(dir);
+  const key = String(dev);
+  let decision = decisions.get(key);
+  if (!decision) {
+    const bytes = options.probeBytes ?? DEFAULT_PROBE_BYTES;
+    decision = (async () => {
+      const chunk = randomBytes(Math.min(bytes, 1024 * 1024));
+      const best = {
+        direct: { MBs: 0, cost: Infinity },
+        buffered: { MBs: 0, cost: Infinity },
+      };
+      for (let round = 0; round < 2; round++) {
+        for (const m of ['direct', 'buffered'] as const) {
+          const r = await probeOnce(dir, m, bytes, chunk);
+          if (r.cost < best[m].cost) {
+            best[m] = r;
+          }
+        }
+      }
+      const chosen: 'direct' | 'buffered' =
+        best.buffered.cost < best.direct.cost * 0.9 ? 'buffered' : 'direct';
+      return {
+        mode: chosen,
+        directMBs: best.direct.MBs,
+        bufferedMBs: best.buffered.MBs,
+      };
+    })();
+    decisions.set(key, decision);
+    decision.catch(() => decisions.delete(key));
+  }
+  return decision;
+}
+
+/** Forgets the measurements of {@link resolveWriteMode} (tests). @internal */
+export function forgetWriteModeDecisions() {
+  decisions.clear();
 }
