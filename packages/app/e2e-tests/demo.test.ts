@@ -141,6 +141,7 @@ test.describe('the seeded demo', () => {
     const row = page.locator('tr[data-version="v2-draft"]');
     await expect(row).toContainText('Draft', FIRST);
     await row.click();
+    await page.getByRole('tab', { name: 'Checks' }).click();
     await expect(page.getByText(/os\.system/).first()).toBeVisible();
     await shot(page, 'demo-failed-safety-check');
   });

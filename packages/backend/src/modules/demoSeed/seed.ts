@@ -204,6 +204,8 @@ export async function seedDemo(
           {
             label: v.label,
             notes: v.notes,
+            // files uploaded here, whatever the Model's usual source
+            source: 'upload',
           },
         );
         steps.push(`${v.model} ${v.label}: created by ${v.author}`);
