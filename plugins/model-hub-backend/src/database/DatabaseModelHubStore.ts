@@ -38,16 +38,16 @@ import {
   VersionState,
 } from './types';
 import { contentDigest, EMPTY_CONTENT_DIGEST } from './contentDigest';
-
-const migrationsDir = resolvePackagePath(
-  '@internal/plugin-model-hub-backend',
-  'migrations',
-);
 import {
   assertModelIdentityFree,
   findHfRepoHolder,
   HfRepoHolder,
 } from './hfRepoIdentity';
+
+const migrationsDir = resolvePackagePath(
+  '@internal/plugin-model-hub-backend',
+  'migrations',
+);
 
 type DbDate = Date | string | number;
 
@@ -71,6 +71,8 @@ type ModelRow = {
   created_by: string;
   created_at: DbDate;
   updated_at: DbDate;
+  system?: string | null;
+  orphaned_at?: DbDate | null;
 };
 
 type VersionRow = {
@@ -81,8 +83,6 @@ type VersionRow = {
   source_type: string;
   source: string | null;
   resolved_commit: string | null;
-  system?: string | null;
-  orphaned_at?: DbDate | null;
   manifest_digest: string | null;
   notes: string | null;
   created_by: string;
@@ -309,6 +309,7 @@ export class DatabaseModelHubStore implements ModelHubStore {
       source:
         options.source === undefined ? null : JSON.stringify(options.source),
       tags: JSON.stringify(tags),
+      ...(options.system && { system: options.system }),
       search_text: [
         options.name,
         options.title ?? '',
@@ -319,7 +320,6 @@ export class DatabaseModelHubStore implements ModelHubStore {
         .toLocaleLowerCase('en-US'),
       created_by: options.createdBy,
       created_at: now,
-      ...(options.system && { system: options.system }),
       updated_at: now,
     };
     await conflictOnDuplicate(`Model ${entityRef} already exists`, () =>
@@ -330,16 +330,22 @@ export class DatabaseModelHubStore implements ModelHubStore {
         if (existing) {
           throw new ConflictError(`Model ${entityRef} already exists`);
         }
+        await assertModelIdentityFree(tx, options);
         await tx('models').insert(row);
         if (tags.length) {
           await tx('model_tags').insert(
             tags.map(tag => ({ model_id: id, tag })),
           );
-        await assertModelIdentityFree(tx, options);
         }
       }),
     );
     return this.mapModel(row);
+  }
+
+  getHfRepoHolder(
+    filter: { repoId: string } | { modelId: string },
+  ): Promise<HfRepoHolder | undefined> {
+    return findHfRepoHolder(this.db, filter);
   }
 
   async getModel(options: {
@@ -347,12 +353,6 @@ export class DatabaseModelHubStore implements ModelHubStore {
   }): Promise<HubModel | undefined> {
     const row = await this.db<ModelRow>('models')
       .where({ entity_ref: options.entityRef.toLocaleLowerCase('en-US') })
-  getHfRepoHolder(
-    filter: { repoId: string } | { modelId: string },
-  ): Promise<HfRepoHolder | undefined> {
-    return findHfRepoHolder(this.db, filter);
-  }
-
       .first();
     return row ? this.mapModel(row) : undefined;
   }
@@ -1017,7 +1017,10 @@ export class DatabaseModelHubStore implements ModelHubStore {
           .groupBy('v.state') as Promise<{ state: string; count: unknown }[]>,
         readable
           ? readableBlobs()
-          : this.db('blobs').count({ count: '*' }).sum({ bytes: 'size' }).first(),
+          : this.db('blobs')
+              .count({ count: '*' })
+              .sum({ bytes: 'size' })
+              .first(),
         readable
           ? Promise.resolve({ count: 0 })
           : this.db('blobs')
@@ -1186,6 +1189,9 @@ export class DatabaseModelHubStore implements ModelHubStore {
       sourceType: row.source_type as HubModel['sourceType'],
       source: parseJson(row.source, undefined),
       tags: parseJson(row.tags, []),
+      ...(row.system && { system: row.system }),
+      origin: row.created_by === 'catalog' ? 'catalog' : 'hub',
+      ...(row.orphaned_at && { orphanedAt: toIso(row.orphaned_at) }),
       createdBy: row.created_by,
       createdAt: toIso(row.created_at),
       updatedAt: toIso(row.updated_at),
@@ -1264,7 +1270,4 @@ export class DatabaseModelHubStore implements ModelHubStore {
       finishedAt: toOptionalIso(row.finished_at),
     };
   }
-      ...(row.system && { system: row.system }),
-      origin: row.created_by === 'catalog' ? 'catalog' : 'hub',
-      ...(row.orphaned_at && { orphanedAt: toIso(row.orphaned_at) }),
 }

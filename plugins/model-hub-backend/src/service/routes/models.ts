@@ -89,9 +89,6 @@ async function resolveModel(
   }
 }
 
-/** Routes of models and their versions. @internal */
-export function addModelRoutes(router: Router, ctx: RouteContext) {
-  const { store } = ctx;
 /**
  * A catalog-defined model that the catalog no longer holds is read-only
  * (visible, deletable by an admin); 409 for changes.
@@ -104,6 +101,9 @@ export function requireNotOrphaned(model: HubModel) {
   }
 }
 
+/** Routes of models and their versions. @internal */
+export function addModelRoutes(router: Router, ctx: RouteContext) {
+  const { store } = ctx;
 
   router.get('/models', async (req, res) => {
     await ctx.credentials(req);
@@ -196,11 +196,11 @@ export function requireNotOrphaned(model: HubModel) {
       },
       async () => {
         const model = await resolveModel(ctx, req, params);
+        requireNotOrphaned(model);
         const credentials = await ctx.authorize(
           req,
           modelHubVersionCreatePermission,
           model.entityRef,
-        requireNotOrphaned(model);
         );
         const source = body.source ?? model.source;
         const created = await store.createVersion({
@@ -235,23 +235,22 @@ export function requireNotOrphaned(model: HubModel) {
       { eventId: 'model-sync', meta: { modelRef: ref } },
       async () => {
         const model = await ctx.requireModel(params);
+        requireNotOrphaned(model);
         const credentials = await ctx.authorize(
           req,
           modelHubSyncTriggerPermission,
           model.entityRef,
-        requireNotOrphaned(model);
         );
-        const source = model.source;
         // a registered repo belongs to one model: the model syncs the repo
         // it holds, or claims the repo of its source when nobody holds it
         const own = await store.getHfRepoHolder({ modelId: model.id });
+        const source = model.source;
         const sourceRepo = hfRepoOfSource(source);
         if (!own && !sourceRepo) {
           throw new ConflictError(
             `Model ${ref} has no Hugging Face source to sync from`,
           );
         }
-        const active = await store.listJobs({
         const repoId = own?.repoId ?? sourceRepo!;
         if (!own) {
           const holder = await store.getHfRepoHolder({ repoId });
@@ -265,6 +264,7 @@ export function requireNotOrphaned(model: HubModel) {
           source && typeof source === 'object' && 'huggingface' in source
             ? source.huggingface.revision
             : undefined;
+        const active = await store.listJobs({
           offset: 0,
           limit: 1,
           modelId: model.id,
