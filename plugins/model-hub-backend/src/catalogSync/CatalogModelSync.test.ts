@@ -301,7 +301,7 @@ describe.each(databases.eachSupportedId())('CatalogModelSync (%s)', id => {
       }),
       catalogSync: t.sync,
       auth: mockServices.auth(),
-      httpAuth: mockServices.httpAuth(),
+      httpAuth: mockServices.httpAuth({ pluginId: 'model-hub' }),
       userInfo: mockServices.userInfo(),
       permissions: mockServices.permissions(),
       auditor: mockServices.auditor.mock(),
@@ -324,6 +324,7 @@ describe.each(databases.eachSupportedId())('CatalogModelSync (%s)', id => {
         'Authorization',
         mockCredentials.service.header({
           onBehalfOf: mockCredentials.service('plugin:scaffolder'),
+          targetPluginId: 'model-hub',
         }),
       )
       .send(body)
@@ -335,6 +336,7 @@ describe.each(databases.eachSupportedId())('CatalogModelSync (%s)', id => {
 
     const catalogHeader = mockCredentials.service.header({
       onBehalfOf: mockCredentials.service('plugin:catalog'),
+      targetPluginId: 'model-hub',
     });
     const bad = await request(app)
       .post('/catalog-sync/entities')

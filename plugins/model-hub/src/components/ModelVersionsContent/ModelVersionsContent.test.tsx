@@ -197,12 +197,9 @@ describe('ModelVersionsContent', () => {
     });
     const getModel = jest.fn(async () => {
       if (deleted) {
-        throw new ResponseError({
-          name: 'ResponseError',
-          message: 'Not found',
-          response: new Response(null, { status: 404 }),
-          data: { error: { name: 'NotFoundError', message: 'gone' } },
-        } as any);
+        throw await ResponseError.fromResponse(
+          new Response('{}', { status: 404, statusText: 'Not Found' }) as any,
+        );
       }
       return modelHubFixtures.model({
         name: 'dropped-llm',
