@@ -1,4 +1,5 @@
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import type { JsonObject } from '@backstage/config';
 import { authProvidersExtensionPoint } from '@backstage/plugin-auth-node';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import authPlugin from '@backstage/plugin-auth-backend';
@@ -96,7 +97,7 @@ describe('isLoopbackRequest', () => {
 });
 
 describe('authModuleDevHeaderProvider', () => {
-  const start = (data: Record<string, unknown>) => {
+  const start = (data: JsonObject) => {
     const registerProvider = jest.fn();
     const started = startTestBackend({
       extensionPoints: [[authProvidersExtensionPoint, { registerProvider }]],
