@@ -42,6 +42,8 @@ export const API = '/api/model-hub';
 export async function createIntegrityHarness(options: {
   knex: Knex;
   root: string;
+  /** `modelHub.approvals` (default: no required checks). */
+  approvals?: object;
 }) {
   const { knex, root } = options;
   const database = mockServices.database({ knex, migrations: { skip: false } });
@@ -54,7 +56,11 @@ export async function createIntegrityHarness(options: {
     store: approvalsStore,
     hubStore: store,
     config: readApprovalsConfig(
-      new ConfigReader({ modelHub: { approvals: { requiredChecks: [] } } }),
+      new ConfigReader({
+        modelHub: {
+          approvals: options.approvals ?? { requiredChecks: [] },
+        },
+      }),
     ),
     logger: mockServices.logger.mock(),
   });
