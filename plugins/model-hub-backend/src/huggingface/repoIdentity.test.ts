@@ -7,6 +7,10 @@ import {
   startTestBackend,
   TestDatabases,
 } from '@backstage/backend-test-utils';
+import {
+  catalogConditions,
+  createCatalogConditionalDecision,
+} from '@backstage/plugin-catalog-backend/alpha';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import {
@@ -90,8 +94,23 @@ async function startBackend(knex: Knex, hubUrl: string, dir: string) {
           ),
         })),
       )) as any,
-    authorizeConditional: (async (requests: any[]) =>
-      requests.map(() => ({ result: AuthorizeResult.DENY }))) as any,
+    // as a portal policy: the owner-scoped permissions are conditional on
+    // owning the model, applied by the hub's decision path
+    authorizeConditional: (async (requests: any[], opts: any) => {
+      const user = userOf(opts.credentials);
+      return Promise.all(
+        requests.map(async r =>
+          OWNER_PERMISSIONS.has(r.permission.name)
+            ? createCatalogConditionalDecision(
+                r.permission,
+                catalogConditions.isEntityOwner({
+                  claims: [user, ...(GROUPS[user] ?? [])],
+                }),
+              )
+            : { result: await decide(user, r.permission.name) },
+        ),
+      );
+    }) as any,
   });
   const userInfo = mockServices.userInfo.mock({
     getUserInfo: async (credentials: any) => ({
