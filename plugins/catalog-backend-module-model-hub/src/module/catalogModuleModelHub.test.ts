@@ -1,6 +1,7 @@
 import { startTestBackend } from '@backstage/backend-test-utils';
 import { catalogProcessingExtensionPoint } from '@backstage/plugin-catalog-node';
 import { ModelEntityProcessor } from '../processor/ModelEntityProcessor';
+import { ModelHubSyncProcessor } from '../processor/ModelHubSyncProcessor';
 import { catalogModuleModelHub } from './catalogModuleModelHub';
 import defaultExport from '.';
 
@@ -9,7 +10,7 @@ describe('catalogModuleModelHub', () => {
     expect(defaultExport).toBe(catalogModuleModelHub);
   });
 
-  it('registers the ModelEntityProcessor and the Model Hub entity provider', async () => {
+  it('registers the ModelEntityProcessor, the ModelHubSyncProcessor and the Model Hub entity provider', async () => {
     const extensionPoint = {
       addProcessor: jest.fn(),
       addEntityProvider: jest.fn(),
@@ -22,10 +23,14 @@ describe('catalogModuleModelHub', () => {
       features: [catalogModuleModelHub],
     });
 
-    expect(extensionPoint.addProcessor).toHaveBeenCalledTimes(1);
+    expect(extensionPoint.addProcessor).toHaveBeenCalledTimes(2);
     const [processor] = extensionPoint.addProcessor.mock.calls[0];
     expect(processor).toBeInstanceOf(ModelEntityProcessor);
     expect(processor.getProcessorName()).toBe('ModelEntityProcessor');
+    // edits of catalog-defined Models reach the hub as they are processed
+    const [sync] = extensionPoint.addProcessor.mock.calls[1];
+    expect(sync).toBeInstanceOf(ModelHubSyncProcessor);
+    expect(sync.getProcessorName()).toBe('ModelHubSyncProcessor');
     expect(extensionPoint.addEntityProvider).toHaveBeenCalledTimes(1);
     const [providers] = extensionPoint.addEntityProvider.mock.calls[0];
     expect(providers.map((p: any) => p.getProviderName())).toEqual([

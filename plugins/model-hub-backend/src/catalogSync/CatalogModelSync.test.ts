@@ -60,6 +60,8 @@ describe.each(databases.eachSupportedId())('CatalogModelSync (%s)', id => {
         }
         return current.queryEntities(req, opts);
       },
+      getEntityByRef: async (ref: any, opts: any) =>
+        current.getEntityByRef(ref, opts),
     } as unknown as CatalogService;
     const auditor = mockServices.auditor.mock();
     const sync = new CatalogModelSync({
@@ -290,6 +292,39 @@ describe.each(databases.eachSupportedId())('CatalogModelSync (%s)', id => {
     expect(done.passStartedAt).toBeUndefined();
     expect(done.lastError).toBeUndefined();
     expect(done.lastResult).toMatchObject({ orphaned: 1 });
+  });
+
+  it('neither reverts nor orphans what the catalog reported before committing it', async () => {
+    const t = await setup();
+    t.setCatalog([model('edited', { lifecycle: 'experimental' })]);
+    await t.sync.reconcile();
+
+    // the catalog module reports an edit and a new Model while the catalog
+    // processes them; a pass reads the catalog before it committed them
+    await t.sync.applyEntities(
+      [model('edited', { lifecycle: 'production' }), model('brand-new')],
+      new Date(),
+      { notified: true },
+    );
+    await expect(t.sync.reconcile()).resolves.toMatchObject({
+      updated: 0,
+      orphaned: 0,
+    });
+    expect((await t.get('edited'))!.lifecycle).toBe('production');
+    expect((await t.get('brand-new'))!.orphanedAt).toBeUndefined();
+
+    // committed: the pass agrees; removed later: orphaned
+    t.setCatalog([
+      model('edited', { lifecycle: 'production' }),
+      model('brand-new'),
+    ]);
+    await expect(t.sync.reconcile()).resolves.toMatchObject({
+      unchanged: 2,
+      orphaned: 0,
+    });
+    t.setCatalog([model('edited', { lifecycle: 'production' })]);
+    await expect(t.sync.reconcile()).resolves.toMatchObject({ orphaned: 1 });
+    expect((await t.get('brand-new'))!.orphanedAt).toEqual(expect.any(String));
   });
 
   it('applies entities the catalog reports, only from the catalog itself', async () => {

@@ -26,6 +26,13 @@ import { ModelHubStore } from '../database/ModelHubStore';
 export const CATALOG_ORIGIN = 'catalog';
 
 const STATE_ID = 'catalog-models';
+/**
+ * How long a model the catalog module reported stays as reported: the module
+ * reports an entity while the catalog processes it, before the catalog
+ * commits it, so a pass reading the catalog in between sees the entity's
+ * previous state (or none yet).
+ */
+const NOTIFY_GRACE_MS = 60_000;
 /** The catalog's mark of an entity its location no longer emits. */
 const ANNOTATION_ORPHAN = 'backstage.io/orphan';
 /** A pass older than this is started again instead of resumed. */
@@ -154,6 +161,8 @@ type ModelRow = {
   tags: string;
   created_by: string;
   catalog_hash: string | null;
+  catalog_seen_at: DbDate | null;
+  catalog_notified_at: DbDate | null;
   orphaned_at: DbDate | null;
 };
 
@@ -232,13 +241,16 @@ export class CatalogModelSync {
   }
 
   /**
-   * Applies catalog `Model` entities to their hub rows; `seenAt` marks the
-   * rows as seen by the current pass.
+   * Applies catalog `Model` entities to their hub rows: those a pass read
+   * (`seenAt` marks them as seen by it), or, with `notified`, those the
+   * catalog module reported while the catalog processed them.
    */
   async applyEntities(
     entities: Entity[],
     seenAt: Date = new Date(),
+    options: { notified?: boolean } = {},
   ): Promise<Array<{ entityRef: string; change: CatalogSyncChange }>> {
+    const notified = options.notified ?? false;
     const results: Array<{ entityRef: string; change: CatalogSyncChange }> = [];
     const unchanged: string[] = [];
     const candidates: Array<{ ref: string; fields: CatalogModelFields }> = [];
@@ -277,12 +289,24 @@ export class CatalogModelSync {
         continue;
       }
       const hash = hashOf(fields);
-      if (row && row.catalog_hash === hash && !row.orphaned_at) {
-        unchanged.push(ref);
+      const reportedRecently =
+        !notified &&
+        row?.catalog_notified_at &&
+        Date.now() - toDate(row.catalog_notified_at).getTime() <
+          NOTIFY_GRACE_MS;
+      if (
+        row &&
+        ((row.catalog_hash === hash && !row.orphaned_at) || reportedRecently)
+      ) {
+        // unchanged, or just reported: the pass may have read the
+        // catalog's previous state of the entity
+        if (!notified) {
+          unchanged.push(ref);
+        }
         results.push({ entityRef: ref, change: 'unchanged' });
         continue;
       }
-      const change = await this.write(ref, row, fields, hash, seenAt);
+      const change = await this.write(ref, row, fields, hash, seenAt, notified);
       results.push({ entityRef: ref, change });
     }
     for (let i = 0; i < unchanged.length; i += 500) {
@@ -300,7 +324,12 @@ export class CatalogModelSync {
     fields: CatalogModelFields,
     hash: string,
     seenAt: Date,
+    notified: boolean,
   ): Promise<CatalogSyncChange> {
+    // a report is not a sighting by a pass: it only holds off the pass
+    const sighting = notified
+      ? { catalog_notified_at: new Date() }
+      : { catalog_seen_at: seenAt };
     if (!row) {
       try {
         await this.options.store.createModel({
@@ -309,7 +338,7 @@ export class CatalogModelSync {
         });
         await this.db('models')
           .where({ entity_ref: ref })
-          .update({ catalog_hash: hash, catalog_seen_at: seenAt });
+          .update({ catalog_hash: hash, ...sighting });
         await this.audit(ref, 'created', { owner: fields.owner });
         return 'created';
       } catch (error) {
@@ -323,7 +352,7 @@ export class CatalogModelSync {
         if (!again || again.created_by !== CATALOG_ORIGIN) {
           return 'skipped';
         }
-        return this.write(ref, again, fields, hash, seenAt);
+        return this.write(ref, again, fields, hash, seenAt, notified);
       }
     }
     const changed = changedFields(row, fields);
@@ -355,7 +384,7 @@ export class CatalogModelSync {
             .join(' ')
             .toLocaleLowerCase('en-US'),
           catalog_hash: hash,
-          catalog_seen_at: seenAt,
+          ...sighting,
           orphaned_at: null,
           ...(changed.length || restored ? { updated_at: now } : {}),
         });
@@ -463,9 +492,12 @@ export class CatalogModelSync {
         }
       }
 
-      const gone: Array<{ id: string; entity_ref: string }> = await this.db(
-        'models',
-      )
+      const gone: Array<{
+        id: string;
+        entity_ref: string;
+        catalog_seen_at: DbDate | null;
+        catalog_notified_at: DbDate | null;
+      }> = await this.db('models')
         .where({ created_by: CATALOG_ORIGIN })
         .whereNull('orphaned_at')
         .where(w =>
@@ -473,8 +505,31 @@ export class CatalogModelSync {
             .whereNull('catalog_seen_at')
             .orWhere('catalog_seen_at', '<', passStartedAt),
         )
-        .select('id', 'entity_ref');
+        .select('id', 'entity_ref', 'catalog_seen_at', 'catalog_notified_at');
       for (const row of gone) {
+        // asked once more: the pass may have read the catalog before it
+        // committed an entity that the catalog module already reported
+        const entity = await this.options.catalog.getEntityByRef(
+          row.entity_ref,
+          { credentials },
+        );
+        const held =
+          entity &&
+          isModelEntity(entity) &&
+          entity.metadata.annotations?.[ANNOTATION_ORPHAN] !== 'true' &&
+          !(await this.emittedByHub(entity));
+        if (held) {
+          await this.applyEntities([entity]);
+          continue;
+        }
+        const reportedRecently =
+          row.catalog_notified_at &&
+          Date.now() - toDate(row.catalog_notified_at).getTime() <
+            NOTIFY_GRACE_MS;
+        if (!entity && !row.catalog_seen_at && reportedRecently) {
+          // reported, not committed by the catalog yet
+          continue;
+        }
         const orphanedAt = new Date();
         const updated = await this.db('models')
           .where({ id: row.id })

@@ -62,7 +62,11 @@ export function addCatalogSyncRoutes(router: Router, ctx: RouteContext) {
 
   router.post('/catalog-sync/entities', catalogOnly, json, async (req, res) => {
     const body = parseInput(entitiesBody, req.body, 'catalog entities');
-    const results = await sync().applyEntities(body.entities as any);
+    const results = await sync().applyEntities(
+      body.entities as any,
+      new Date(),
+      { notified: true },
+    );
     res.json({ results });
   });
 }
