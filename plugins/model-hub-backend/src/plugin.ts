@@ -19,12 +19,12 @@ import { setupHuggingFace } from './huggingface/setup';
 import { readUploadsConfig } from './uploads/config';
 import { createUploadRoutes } from './uploads/routes';
 import { join } from 'node:path';
-
-/**
 import { CatalogModelSync } from './catalogSync/CatalogModelSync';
 import { readCatalogSyncConfig, readRetentionConfig } from './lifecycle/config';
 import { ModelLifecycleStore } from './lifecycle/ModelLifecycleStore';
 import { applyRetention } from './lifecycle/retention';
+
+/**
  * Model Hub backend plugin: model versions, a content-addressed artifact
  * store, its REST API under `/api/model-hub`, and its permissions.
  *
@@ -180,20 +180,6 @@ export const modelHubPlugin = createBackendPlugin({
             );
           },
         });
-        deps.httpRouter.use(
-          await createRouter({
-            mirror,
-            extensions: [...huggingface.routes, uploads.routes],
-            approvals,
-            modelAccess,
-            inspection: uploads.inspection,
-            store,
-            artifacts,
-            auth: deps.auth,
-            httpAuth: deps.httpAuth,
-            userInfo: deps.userInfo,
-            permissions: deps.permissions,
-            auditor: deps.auditor,
         // catalog and hub as one: catalog-defined Models are reconciled
         // into hub rows on a schedule (and on the catalog module's
         // notifications, through POST /catalog-sync/entities)
@@ -252,10 +238,24 @@ export const modelHubPlugin = createBackendPlugin({
             },
           });
         }
-            catalog: deps.catalog,
-            logger,
+        deps.httpRouter.use(
+          await createRouter({
             lifecycle,
             catalogSync,
+            mirror,
+            extensions: [...huggingface.routes, uploads.routes],
+            approvals,
+            modelAccess,
+            inspection: uploads.inspection,
+            store,
+            artifacts,
+            auth: deps.auth,
+            httpAuth: deps.httpAuth,
+            userInfo: deps.userInfo,
+            permissions: deps.permissions,
+            auditor: deps.auditor,
+            catalog: deps.catalog,
+            logger,
             maxUploadBytes: hubConfig.upload.maxFileSizeBytes,
             gcGracePeriodMs: hubConfig.gc.gracePeriodMs,
           }),
