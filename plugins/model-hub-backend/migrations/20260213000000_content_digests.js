@@ -126,9 +126,34 @@ function contentDigest(files) {
 }
 
 /**
+ * SQLite drops a column by copying the table; with foreign keys on, dropping
+ * the old `model_versions` would cascade to every file and review. They are
+ * switched off around the down migration, which therefore runs outside a
+ * transaction.
+ */
+exports.config = { transaction: false };
+
+/**
  * @param {import('knex').Knex} knex
  */
 exports.down = async function down(knex) {
+  const sqlite = knex.client.config.client.includes('sqlite');
+  if (sqlite) {
+    await knex.raw('PRAGMA foreign_keys = OFF');
+  }
+  try {
+    await dropAll(knex);
+  } finally {
+    if (sqlite) {
+      await knex.raw('PRAGMA foreign_keys = ON');
+    }
+  }
+};
+
+/**
+ * @param {import('knex').Knex} knex
+ */
+async function dropAll(knex) {
   await knex.schema.dropTable('version_expected_files');
   await knex.schema.dropTable('version_contributors');
   await knex.schema.alterTable('check_waivers', table => {
@@ -144,4 +169,4 @@ exports.down = async function down(knex) {
     table.dropColumn('approved_digest');
     table.dropColumn('content_digest');
   });
-};
+}
