@@ -153,6 +153,11 @@ export interface Config {
        * module's notifications of edited Models. Defaults to true.
        */
       enabled?: boolean;
+      /**
+       * (Optional) false turns off only the catalog module's notifications
+       * (edits then arrive with the next pass). Defaults to true.
+       */
+      notify?: boolean;
       /** (Optional) How often a pass runs. Defaults to every 5 minutes. */
       schedule?: import('@backstage/backend-plugin-api').SchedulerServiceTaskScheduleDefinitionConfig;
     };

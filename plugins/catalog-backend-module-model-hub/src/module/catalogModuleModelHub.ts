@@ -32,9 +32,10 @@ export const catalogModuleModelHub = createBackendModule({
       async init({ catalog, config, ...services }) {
         catalog.addProcessor(new ModelEntityProcessor());
         // edits of catalog-defined Models reach the hub as they are
-        // processed (off with modelHub.catalogSync.enabled: false)
+        // processed (off with modelHub.catalogSync.enabled or .notify false)
         if (
-          config.getOptionalBoolean('modelHub.catalogSync.enabled') !== false
+          config.getOptionalBoolean('modelHub.catalogSync.enabled') !== false &&
+          config.getOptionalBoolean('modelHub.catalogSync.notify') !== false
         ) {
           catalog.addProcessor(new ModelHubSyncProcessor(services));
         }

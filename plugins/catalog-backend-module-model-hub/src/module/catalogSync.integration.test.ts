@@ -61,167 +61,184 @@ describe('catalog Models reconciled into the hub', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('reflects a Model added, edited and removed in YAML within one reconcile interval', async () => {
-    const file = join(dir, 'models.yaml');
-    writeFileSync(file, otherYaml);
-    const { server } = await startTestBackend({
-      features: [
-        catalogPlugin,
-        catalogModuleModelHub,
-        modelHubPlugin,
-        // the real scheduler: the reconcile runs on its schedule
-        schedulerServiceFactory,
-        mockServices.permissions.factory({ result: 'ALLOW' as never }),
-        mockServices.rootConfig.factory({
-          data: {
-            catalog: {
-              rules: [{ allow: ['Model', 'Location'] }],
-              locations: [{ type: 'file', target: file }],
-              processingInterval: { seconds: 1 },
-            },
-            modelHub: {
-              storage: { local: { path: join(dir, 'store') } },
-              catalogSync: {
-                schedule: {
-                  frequency: { seconds: INTERVAL_MS / 1000 },
-                  timeout: { minutes: 1 },
+  it.each([
+    ['with the catalog module reporting edits', true],
+    ['by the scheduled reconcile alone', false],
+  ])(
+    'reflects a Model added, edited and removed in YAML within one reconcile interval, %s',
+    async (_how, notify) => {
+      const file = join(dir, `models-${notify}.yaml`);
+      writeFileSync(file, otherYaml);
+      const { server } = await startTestBackend({
+        features: [
+          catalogPlugin,
+          catalogModuleModelHub,
+          modelHubPlugin,
+          // the real scheduler: the reconcile runs on its schedule
+          schedulerServiceFactory,
+          mockServices.permissions.factory({ result: 'ALLOW' as never }),
+          mockServices.rootConfig.factory({
+            data: {
+              catalog: {
+                rules: [{ allow: ['Model', 'Location'] }],
+                locations: [{ type: 'file', target: file }],
+                processingInterval: { seconds: 1 },
+              },
+              modelHub: {
+                storage: { local: { path: join(dir, `store-${notify}`) } },
+                catalogSync: {
+                  notify,
+                  schedule: {
+                    frequency: { seconds: INTERVAL_MS / 1000 },
+                    timeout: { minutes: 1 },
+                  },
                 },
               },
             },
-          },
-        }),
-      ],
-    });
-    const { port } = server.address() as { port: number };
-    const base = `http://localhost:${port}/api`;
-    const get = async (path: string) => {
-      const res = await fetch(`${base}${path}`);
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : undefined };
-    };
-    /** Polls until `fn` returns a value; the time it took in ms. */
-    const within = async <T,>(
-      fn: () => Promise<T | undefined>,
-      limitMs: number,
-    ): Promise<{ value: T; ms: number }> => {
-      const start = Date.now();
-      for (;;) {
-        const value = await fn();
-        if (value !== undefined) {
-          return { value, ms: Date.now() - start };
+          }),
+        ],
+      });
+      const { port } = server.address() as { port: number };
+      const base = `http://localhost:${port}/api`;
+      const get = async (path: string) => {
+        const res = await fetch(`${base}${path}`);
+        const text = await res.text();
+        return {
+          status: res.status,
+          body: text ? JSON.parse(text) : undefined,
+        };
+      };
+      /** Polls until `fn` returns a value; the time it took in ms. */
+      const within = async <T>(
+        fn: () => Promise<T | undefined>,
+        limitMs: number,
+      ): Promise<{ value: T; ms: number }> => {
+        const start = Date.now();
+        for (;;) {
+          const value = await fn();
+          if (value !== undefined) {
+            return { value, ms: Date.now() - start };
+          }
+          if (Date.now() - start > limitMs) {
+            throw new Error(`not reflected within ${limitMs} ms`);
+          }
+          await new Promise(r => setTimeout(r, 100));
         }
-        if (Date.now() - start > limitMs) {
-          throw new Error(`not reflected within ${limitMs} ms`);
-        }
-        await new Promise(r => setTimeout(r, 100));
-      }
-    };
-    const inCatalog = async (pred: (entity: any) => boolean) => {
-      const r = await get('/catalog/entities/by-name/model/default/yaml-model');
-      return r.status === 200 && pred(r.body) ? r.body : undefined;
-    };
-    const inHub = async (pred: (model: any) => boolean) => {
-      const r = await get('/model-hub/models/default/yaml-model');
-      return r.status === 200 && pred(r.body) ? r.body : undefined;
-    };
+      };
+      const inCatalog = async (pred: (entity: any) => boolean) => {
+        const r = await get(
+          '/catalog/entities/by-name/model/default/yaml-model',
+        );
+        return r.status === 200 && pred(r.body) ? r.body : undefined;
+      };
+      const inHub = async (pred: (model: any) => boolean) => {
+        const r = await get('/model-hub/models/default/yaml-model');
+        return r.status === 200 && pred(r.body) ? r.body : undefined;
+      };
 
-    // the catalog holds the other model first: the hub has its row
-    await within(
-      async () =>
-        (await get('/model-hub/models/default/other-model')).status === 200
-          ? true
-          : undefined,
-      30_000,
-    );
-    expect((await get('/model-hub/models/default/yaml-model')).status).toBe(
-      404,
-    );
+      // the catalog holds the other model first: the hub has its row
+      await within(
+        async () =>
+          (await get('/model-hub/models/default/other-model')).status === 200
+            ? true
+            : undefined,
+        30_000,
+      );
+      expect((await get('/model-hub/models/default/yaml-model')).status).toBe(
+        404,
+      );
 
-    // added
-    writeFileSync(
-      file,
-      `${otherYaml}---\n${modelYaml({
-        owner: 'group:default/ml-team',
-        lifecycle: 'experimental',
-        tags: ['chat'],
+      // added
+      writeFileSync(
+        file,
+        `${otherYaml}---\n${modelYaml({
+          owner: 'group:default/ml-team',
+          lifecycle: 'experimental',
+          tags: ['chat'],
+          title: 'YAML model',
+        })}`,
+      );
+      await within(() => inCatalog(() => true), 30_000);
+      const added = await within(() => inHub(() => true), WITHIN_MS);
+      expect(added.value).toMatchObject({
+        entityRef: 'model:default/yaml-model',
         title: 'YAML model',
-      })}`,
-    );
-    await within(() => inCatalog(() => true), 30_000);
-    const added = await within(() => inHub(() => true), WITHIN_MS);
-    expect(added.value).toMatchObject({
-      entityRef: 'model:default/yaml-model',
-      title: 'YAML model',
-      type: 'llm',
-      lifecycle: 'experimental',
-      owner: 'group:default/ml-team',
-      tags: ['chat'],
-      origin: 'catalog',
-    });
-    expect(added.value.orphanedAt).toBeUndefined();
+        type: 'llm',
+        lifecycle: 'experimental',
+        owner: 'group:default/ml-team',
+        tags: ['chat'],
+        origin: 'catalog',
+      });
+      expect(added.value.orphanedAt).toBeUndefined();
 
-    // edited: owner, lifecycle, tags, system and title flow into the hub
-    writeFileSync(
-      file,
-      `${otherYaml}---\n${modelYaml({
-        owner: 'group:default/ml-platform',
+      // edited: owner, lifecycle, tags, system and title flow into the hub
+      writeFileSync(
+        file,
+        `${otherYaml}---\n${modelYaml({
+          owner: 'group:default/ml-platform',
+          lifecycle: 'production',
+          tags: ['chat', 'support'],
+          system: 'assistants',
+          title: 'YAML model v2',
+        })}`,
+      );
+      await within(
+        () => inCatalog(e => e.spec.owner === 'group:default/ml-platform'),
+        30_000,
+      );
+      const edited = await within(
+        () => inHub(m => m.owner === 'group:default/ml-platform'),
+        WITHIN_MS,
+      );
+      expect(edited.value).toMatchObject({
+        title: 'YAML model v2',
         lifecycle: 'production',
         tags: ['chat', 'support'],
-        system: 'assistants',
-        title: 'YAML model v2',
-      })}`,
-    );
-    await within(
-      () => inCatalog(e => e.spec.owner === 'group:default/ml-platform'),
-      30_000,
-    );
-    const edited = await within(
-      () => inHub(m => m.owner === 'group:default/ml-platform'),
-      WITHIN_MS,
-    );
-    expect(edited.value).toMatchObject({
-      title: 'YAML model v2',
-      lifecycle: 'production',
-      tags: ['chat', 'support'],
-      system: 'system:default/assistants',
-    });
+        system: 'system:default/assistants',
+      });
 
-    // removed: the hub model is orphaned (kept, visible, read-only)
-    writeFileSync(file, otherYaml);
-    await within(
-      () =>
-        inCatalog(
-          e => e.metadata.annotations?.['backstage.io/orphan'] === 'true',
-        ).then(async orphan =>
-          orphan ??
-          ((await get('/catalog/entities/by-name/model/default/yaml-model'))
-            .status === 404
-            ? true
-            : undefined),
-        ),
-      30_000,
-    );
-    const removed = await within(() => inHub(m => !!m.orphanedAt), WITHIN_MS);
-    expect(removed.value).toMatchObject({
-      entityRef: 'model:default/yaml-model',
-      origin: 'catalog',
-      orphanedAt: expect.any(String),
-    });
-    // read-only: no new versions
-    const res = await fetch(`${base}/model-hub/models/default/yaml-model/versions`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ label: 'v1' }),
-    });
-    expect(res.status).toBe(409);
-    // the other model is untouched
-    expect(
-      (await get('/model-hub/models/default/other-model')).body.orphanedAt,
-    ).toBeUndefined();
-    // the reconcile state is in the database
-    expect((await get('/model-hub/catalog-sync')).body).toMatchObject({
-      lastCompletedAt: expect.any(String),
-      lastResult: expect.objectContaining({ orphaned: expect.any(Number) }),
-    });
-  });
+      // removed: the hub model is orphaned (kept, visible, read-only)
+      writeFileSync(file, otherYaml);
+      await within(
+        () =>
+          inCatalog(
+            e => e.metadata.annotations?.['backstage.io/orphan'] === 'true',
+          ).then(
+            async orphan =>
+              orphan ??
+              ((
+                await get('/catalog/entities/by-name/model/default/yaml-model')
+              ).status === 404
+                ? true
+                : undefined),
+          ),
+        30_000,
+      );
+      const removed = await within(() => inHub(m => !!m.orphanedAt), WITHIN_MS);
+      expect(removed.value).toMatchObject({
+        entityRef: 'model:default/yaml-model',
+        origin: 'catalog',
+        orphanedAt: expect.any(String),
+      });
+      // read-only: no new versions
+      const res = await fetch(
+        `${base}/model-hub/models/default/yaml-model/versions`,
+        {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ label: 'v1' }),
+        },
+      );
+      expect(res.status).toBe(409);
+      // the other model is untouched
+      expect(
+        (await get('/model-hub/models/default/other-model')).body.orphanedAt,
+      ).toBeUndefined();
+      // the reconcile state is in the database
+      expect((await get('/model-hub/catalog-sync')).body).toMatchObject({
+        lastCompletedAt: expect.any(String),
+        lastResult: expect.objectContaining({ orphaned: expect.any(Number) }),
+      });
+    },
+  );
 });
