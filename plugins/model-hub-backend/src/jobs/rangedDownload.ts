@@ -136,6 +136,7 @@ export async function downloadPieces(options: {
       ? await loadState(statePath, identity, count)
       : undefined;
   const handle = await fs.open(tempPath, durable ? 'r+' : 'w+');
+  let settleCheckpoints = async () => {};
   try {
     if (!durable) {
       durable = new Array<number>(count).fill(0);
@@ -163,9 +164,15 @@ export async function downloadPieces(options: {
     let total = resumedBytes;
     options.onBytes?.(total);
 
-    // checkpoints: one at a time; a request during one runs after it
-    let checkpointing: Promise<void> | undefined;
-    let again = false;
+    // checkpoints: one at a time; a request while one runs queues one more
+    // (which takes its snapshot when it starts), requests while that one
+    // waits share it
+    let running: Promise<void> | undefined;
+    let queued: Promise<void> | undefined;
+    settleCheckpoints = async () => {
+      await queued?.catch(() => {});
+      await running?.catch(() => {});
+    };
     let lastCheckpoint = resumedBytes;
     const checkpointBytes = options.checkpointBytes ?? 64 * 1024 * 1024;
     const saveState = async () => {
@@ -179,19 +186,23 @@ export async function downloadPieces(options: {
       await fs.rename(tmp, statePath);
     };
     const checkpoint = (): Promise<void> => {
-      if (checkpointing) {
-        again = true;
-        return checkpointing;
+      if (queued) {
+        return queued;
       }
-      checkpointing = (async () => {
-        do {
-          again = false;
-          await saveState();
-        } while (again);
-      })().finally(() => {
-        checkpointing = undefined;
-      });
-      return checkpointing;
+      const save: Promise<void> = (running ?? Promise.resolve())
+        .catch(() => {})
+        .then(() => {
+          queued = undefined;
+          running = save;
+          return saveState();
+        })
+        .finally(() => {
+          if (running === save) {
+            running = undefined;
+          }
+        });
+      queued = save;
+      return save;
     };
 
     let next = 0;
@@ -359,13 +370,23 @@ export async function downloadPieces(options: {
       () => worker(),
     );
     const results = await Promise.allSettled(workers);
+    let failure: unknown = results.some(r => r.status === 'rejected')
+      ? firstError
+      : undefined;
+    if (failure === undefined) {
+      try {
+        await hasher;
+      } catch (error) {
+        failure = error; // stopped while hashing
+      }
+    }
     options.signal.removeEventListener('abort', onAbort);
-    if (results.some(r => r.status === 'rejected')) {
+    if (failure !== undefined) {
       await hasher.catch(() => {});
       // a failed checkpoint keeps the previous state: the pieces written
       // since then are fetched again
       await checkpoint().catch(() => {});
-      const error = firstError as Error;
+      const error = failure as Error;
       if (
         error instanceof RangesUnsupportedError ||
         error instanceof RetryableJobError ||
@@ -377,11 +398,12 @@ export async function downloadPieces(options: {
         `The parallel download broke off: ${error.message}`,
       );
     }
-    await hasher;
     // an fsync error fails the download; it is never retried
     await handle.sync();
     return { sha256: hash.digest('hex'), resumedBytes };
   } finally {
+    // no checkpoint may outlive the handle (or the caller's cleanup)
+    await settleCheckpoints();
     await handle.close();
   }
 }
