@@ -13,9 +13,12 @@ export function contentDigest(
   files: Iterable<{ path: string; sha256: string; size: number }>,
 ): string {
   const hash = createHash('sha256');
-  const sorted = [...files].sort((a, b) =>
-    a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
-  );
+  const sorted = [...files].sort((a, b) => {
+    if (a.path === b.path) {
+      return 0;
+    }
+    return a.path < b.path ? -1 : 1;
+  });
   for (const f of sorted) {
     hash.update(`${JSON.stringify([f.path, f.sha256, Number(f.size)])}\n`);
   }

@@ -35,10 +35,10 @@ describe.each(databases.eachSupportedId())(
         created_at: now,
         updated_at: now,
       });
-      const version = (id: string, state: string) => ({
-        id,
+      const version = (versionId: string, state: string) => ({
+        id: versionId,
         model_id: 'm1',
-        label: id,
+        label: versionId,
         state,
         source_type: 'upload',
         created_by: 'user:default/a',

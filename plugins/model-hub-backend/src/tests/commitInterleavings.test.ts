@@ -195,60 +195,75 @@ describe.each(databases.eachSupportedId())('interleavings (%s)', id => {
         .select('version_id', 'content_digest');
       const filesOf = (versionId: string) =>
         fileRows.filter(f => f.version_id === versionId);
+      // every broken invariant, named; the round must have none
+      const violations: string[] = [];
+      const check = (ok: boolean, what: string, label: string) => {
+        if (!ok) {
+          violations.push(`seed ${SEED}, round ${round}, ${label}: ${what}`);
+        }
+      };
       for (const v of now) {
-        const files = filesOf(v.id);
-        const digest = contentDigest(files);
-        const context = `seed ${SEED}, round ${round}, ${v.label} (${v.state})`;
-        // the stored digest is always the digest of the files
-        expect({ context, digest: v.contentDigest }).toEqual({
-          context,
-          digest,
-        });
+        const digest = contentDigest(filesOf(v.id));
+        const label = `${v.label} (${v.state})`;
+        check(
+          v.contentDigest === digest,
+          'the stored digest is the digest of the files',
+          label,
+        );
         const before = frozen.get(v.id);
         if (FROZEN.includes(v.state)) {
           // a frozen version's files never change: from in review on, until
           // a reviewer sends it back (changes requested)
-          if (before && FROZEN.includes(before.state as VersionState)) {
-            expect({ context, digest }).toEqual({
-              context,
-              digest: before.digest,
-            });
-          }
+          check(
+            !before ||
+              !FROZEN.includes(before.state as VersionState) ||
+              before.digest === digest,
+            `the files changed while frozen (was ${before?.state})`,
+            label,
+          );
           frozen.set(v.id, { state: v.state, digest });
         } else if (v.state === 'rejected' || v.state === 'archived') {
-          if (before) {
-            expect({ context, digest }).toEqual({
-              context,
-              digest: before.digest,
-            });
-          }
+          check(
+            !before || before.digest === digest,
+            'the files changed after the review',
+            label,
+          );
         } else {
           frozen.delete(v.id);
         }
         if (v.state === 'approved' || v.state === 'deprecated') {
           approvedSeen += 1;
-          // approved content is what was submitted and approved
-          expect({ context, digest: v.approvedDigest }).toEqual({
-            context,
-            digest,
-          });
           const submitted = submissionRows.filter(r => r.version_id === v.id);
-          expect(submitted[submitted.length - 1].content_digest).toBe(digest);
+          check(
+            v.approvedDigest === digest,
+            'the files are the approved ones',
+            label,
+          );
+          check(
+            submitted[submitted.length - 1]?.content_digest === digest,
+            'the files are the submitted ones',
+            label,
+          );
         }
       }
       // the mirror serves only versions whose files match their approval
       for (const v of servableVersions(now)) {
-        expect(contentDigest(filesOf(v.id))).toBe(v.approvedDigest);
+        check(
+          contentDigest(filesOf(v.id)) === v.approvedDigest,
+          'the mirror serves other files than the approved ones',
+          v.label,
+        );
       }
+      // the counts the API shows are those of the rows
+      for (const v of now) {
+        check(filesOf(v.id).length === v.fileCount, 'fileCount', v.label);
+      }
+      expect(violations).toEqual([]);
       for (let i = 0; i < versions.length; i++) {
         const state = now.find(v => v.id === versions[i].id)?.state;
         if (state === 'rejected' || state === 'archived') {
           versions[i] = await newVersion();
         }
-      }
-      // the counts the API shows are those of the rows
-      for (const v of now) {
-        expect(filesOf(v.id).length).toBe(v.fileCount);
       }
     }
     // eslint-disable-next-line no-console

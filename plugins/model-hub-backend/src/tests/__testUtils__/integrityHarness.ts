@@ -227,7 +227,7 @@ export async function createIntegrityHarness(options: {
      * Starts a request over a real connection and sends the first part of
      * its body; the rest is sent by `finish`, and the answer is read then.
      */
-    slowRequest(options: {
+    slowRequest(slow: {
       method: string;
       path: string;
       headers: Record<string, string>;
@@ -237,11 +237,11 @@ export async function createIntegrityHarness(options: {
       const req = httpRequest({
         host: '127.0.0.1',
         port,
-        method: options.method,
-        path: options.path,
+        method: slow.method,
+        path: slow.path,
         headers: {
-          ...options.headers,
-          'Content-Length': String(options.first.length + options.rest.length),
+          ...slow.headers,
+          'Content-Length': String(slow.first.length + slow.rest.length),
         },
       });
       const answer = new Promise<{ status: number; body: string }>(
@@ -259,11 +259,11 @@ export async function createIntegrityHarness(options: {
           req.on('error', reject);
         },
       );
-      req.write(options.first);
+      req.write(slow.first);
       return {
         /** Sends the rest of the body and waits for the answer. */
         async finish() {
-          req.end(options.rest);
+          req.end(slow.rest);
           return answer;
         },
       };
