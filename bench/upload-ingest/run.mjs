@@ -65,7 +65,10 @@ async function buildServer() {
   // bundle the TypeScript sources (packages stay external) so that the
   // server runs on plain node, without a transpiler in its memory
   const esbuild = require('esbuild');
-  const outfile = join(work, 'server.cjs');
+  // inside the repository (node_modules resolve from there), whatever
+  // BENCH_WORK is (e.g. a loop-mounted image)
+  const outfile = join(root, 'bench', '.tmp', 'upload-ingest-server.cjs');
+  mkdirSync(dirname(outfile), { recursive: true });
   await esbuild.build({
     entryPoints: [join(here, 'server.ts')],
     outfile,

@@ -10,6 +10,7 @@
  * garbage (so every run writes a new blob).
  */
 /* eslint-disable no-console */
+import { isMainThread } from 'node:worker_threads';
 import { join, resolve } from 'node:path';
 import { promises as fs } from 'node:fs';
 import { ConfigReader } from '@backstage/config';
@@ -142,9 +143,13 @@ async function main() {
   });
 }
 
-process.on('SIGTERM', () => process.exit(0));
+// The bundle is also the inspection workers' entry (`__filename` of the
+// inspection worker module is this bundle): only the main thread serves.
+if (isMainThread) {
+  process.on('SIGTERM', () => process.exit(0));
 
-main().catch(error => {
-  console.error(error);
-  process.exit(1);
-});
+  main().catch(error => {
+    console.error(error);
+    process.exit(1);
+  });
+}
