@@ -293,4 +293,24 @@ describe('bounded inspection', () => {
       await pool.close();
     }
   });
+
+  it('ends idle workers, and starts a fresh one for the next file', async () => {
+    const pool = new InspectionPool(1, 200);
+    try {
+      const file = makeSafetensors([{ name: 'w', dtype: 'F32', shape: [3] }]);
+      await pool.inspect('a.safetensors', bufferSource(file), LIMITS);
+      expect(pool.workerCount).toBe(1);
+      await new Promise(resolve => setTimeout(resolve, 600));
+      expect(pool.workerCount).toBe(0);
+      const [check] = await pool.inspect(
+        'b.safetensors',
+        bufferSource(file),
+        LIMITS,
+      );
+      expect(check.details.parameterCount).toBe(3);
+      expect(pool.workerCount).toBe(1);
+    } finally {
+      await pool.close();
+    }
+  });
 });

@@ -62,10 +62,13 @@ type Slot = {
   started: number;
   elu?: ReturnType<Worker['performance']['eventLoopUtilization']>;
   timer?: NodeJS.Timeout;
+  idle?: NodeJS.Timeout;
   memoryMiB: number;
 };
 
 const POLL_MS = 25;
+/** An idle worker is ended after this long, so an idle backend holds no isolate. */
+const IDLE_MS = 30_000;
 
 /**
  * A small pool of worker threads that inspect files off the event loop.
@@ -74,7 +77,8 @@ const POLL_MS = 25;
  * inspection uses more CPU time (the worker's busy time) or wall time than
  * its limits allow, or more memory than the worker's heap, has its worker
  * terminated and gets a failed check with the reason; the next file gets a
- * fresh worker. Idle workers do not keep the process alive.
+ * fresh worker. Idle workers do not keep the process alive, and end after
+ * 30 s without work.
  *
  * @internal
  */
@@ -84,7 +88,7 @@ export class InspectionPool {
   private nextId = 0;
   private closed = false;
 
-  constructor(private size: number) {
+  constructor(private size: number, private readonly idleMs = IDLE_MS) {
     if (!Number.isInteger(size) || size < 1) {
       throw new Error(
         `The inspection pool needs 1 or more workers, got ${size}`,
@@ -194,6 +198,7 @@ export class InspectionPool {
   }
 
   private start(slot: Slot, job: Job) {
+    clearTimeout(slot.idle);
     slot.job = job;
     slot.started = Date.now();
     slot.worker.ref();
@@ -267,6 +272,12 @@ export class InspectionPool {
       void this.finish(slot, []);
     } else {
       slot.worker.unref();
+      slot.idle = setTimeout(() => {
+        if (!slot.job) {
+          void this.finish(slot, []);
+        }
+      }, this.idleMs);
+      slot.idle.unref();
     }
     job?.resolve(checks);
     this.dispatch();
@@ -278,6 +289,7 @@ export class InspectionPool {
       return;
     }
     clearInterval(slot.timer);
+    clearTimeout(slot.idle);
     const job = slot.job;
     slot.job = undefined;
     job?.resolve(checks);
