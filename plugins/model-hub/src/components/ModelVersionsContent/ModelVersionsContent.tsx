@@ -41,6 +41,7 @@ import {
   VersionDiffView,
 } from '../VersionReview';
 import { DeleteModelButton, DeleteVersionButton } from '../DeleteActions';
+import { EditModelButton } from '../EditModel';
 import { CreateVersionDialog } from './CreateVersionDialog';
 import { HowToUse } from './HowToUse';
 import { withRemoteFiles } from './remoteFiles';
@@ -418,6 +419,7 @@ export function ModelVersionsContent() {
               {value && (
                 <DeleteModelButton model={value} onDeleted={modelDeleted} />
               )}
+              {value && <EditModelButton model={value} onChanged={refresh} />}
               {newVersionButton}
             </Box>
           }
@@ -467,6 +469,7 @@ export function ModelVersionsContent() {
               {value && (
                 <DeleteModelButton model={value} onDeleted={modelDeleted} />
               )}
+              {value && <EditModelButton model={value} onChanged={refresh} />}
               {newVersionButton}
             </Box>
           }

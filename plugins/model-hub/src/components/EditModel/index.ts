@@ -1,0 +1,1 @@
+export { EditModelButton, modelPatch } from './EditModelButton';
