@@ -309,7 +309,22 @@ try {
       safety?.status === 'failed',
       `${safety?.status}`,
     );
-    const jobs = await hubGet('/jobs?limit=10');
+    // the repo is registered last, after the versions reached their states
+    let jobs;
+    try {
+      jobs = await waitFor(
+        'the sync job of the seeded mock Hub repo',
+        async () => {
+          const page = await hubGet('/jobs?limit=10');
+          return (page?.items ?? []).some(j => j.type === 'huggingface-sync')
+            ? page
+            : false;
+        },
+        60_000,
+      );
+    } catch {
+      jobs = await hubGet('/jobs?limit=10');
+    }
     check(
       'the seed registered a mock Hub repo: the jobs list holds its sync',
       (jobs?.items ?? []).some(j => j.type === 'huggingface-sync'),
