@@ -83,7 +83,7 @@ async function buildServer() {
         name: 'externals',
         setup(b) {
           b.onResolve({ filter: /^[^./]/ }, args =>
-            args.path.startsWith('@internal/')
+            args.path.startsWith('@model-hub/')
               ? undefined
               : { path: args.path, external: true },
           );

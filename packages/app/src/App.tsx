@@ -6,7 +6,7 @@ import orgPlugin from '@backstage/plugin-org/alpha';
 import scaffolderPlugin from '@backstage/plugin-scaffolder/alpha';
 import signalsPlugin from '@backstage/plugin-signals/alpha';
 import userSettingsPlugin from '@backstage/plugin-user-settings/alpha';
-import modelHubPlugin from '@internal/plugin-model-hub/alpha';
+import modelHubPlugin from '@model-hub/backstage-plugin-model-hub/alpha';
 import { navModule } from './modules/nav';
 import { signInModule } from './modules/signIn';
 

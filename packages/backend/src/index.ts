@@ -30,10 +30,10 @@ backend.add(
   import('@backstage/plugin-catalog-backend-module-scaffolder-entity-model'),
 );
 backend.add(import('@backstage/plugin-catalog-backend-module-logs'));
-backend.add(import('@internal/plugin-catalog-backend-module-model-hub'));
+backend.add(import('@model-hub/backstage-plugin-catalog-backend-module-model-hub'));
 
 // Model Hub: versions, artifact store, REST API under /api/model-hub
-backend.add(import('@internal/plugin-model-hub-backend'));
+backend.add(import('@model-hub/backstage-plugin-model-hub-backend'));
 
 // DEMO ONLY, switched on by the demo config (app-config.yaml) and refused
 // outside auth.environment: development: the bundled mock Hugging Face Hub
@@ -44,7 +44,7 @@ backend.add(modelHubModuleDemoSeed);
 // scaffolder
 backend.add(import('@backstage/plugin-scaffolder-backend'));
 // Model Hub scaffolder actions: model-hub:model:register, model-hub:gpu:provision
-backend.add(import('@internal/plugin-scaffolder-backend-module-model-hub'));
+backend.add(import('@model-hub/backstage-plugin-scaffolder-backend-module-model-hub'));
 
 // permissions, with the demo policy of the example org (not allow-all)
 backend.add(import('@backstage/plugin-permission-backend'));

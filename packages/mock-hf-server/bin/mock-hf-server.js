@@ -4,7 +4,7 @@
  * Starts the mock Hugging Face Hub. Runs the TypeScript sources directly
  * through the Backstage CLI's node transform (no build needed).
  *
- *   yarn workspace @internal/mock-hf-server start -- --port 5555
+ *   yarn workspace @model-hub/mock-hf-server start -- --port 5555
  */
 const path = require('node:path');
 

@@ -4,7 +4,7 @@ import {
 } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { notificationService } from '@backstage/plugin-notifications-node';
-import { modelHubPermissions } from '@internal/plugin-model-hub-common';
+import { modelHubPermissions } from '@model-hub/backstage-plugin-model-hub-common';
 import { readModelHubConfig } from './config';
 import { DatabaseModelHubStore } from './database/DatabaseModelHubStore';
 import { collectGarbage } from './service/ingest';

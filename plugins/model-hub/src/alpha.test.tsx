@@ -5,7 +5,7 @@ import {
 } from '@backstage/frontend-test-utils';
 import { EntityCardBlueprint } from '@backstage/plugin-catalog-react/alpha';
 import { createTestEntityPage } from '@backstage/plugin-catalog-react/testUtils';
-import { ModelEntity } from '@internal/plugin-model-hub-common';
+import { ModelEntity } from '@model-hub/backstage-plugin-model-hub-common';
 import { screen } from '@testing-library/react';
 import { modelHubApiRef } from './api';
 import { modelHubApiMock } from './testUtils';

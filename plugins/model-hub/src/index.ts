@@ -3,7 +3,7 @@
  * (apiVersion `model-hub.dev/v1alpha1`).
  *
  * This entry point is for apps on the legacy frontend system. Apps on the new
- * frontend system use `@internal/plugin-model-hub/alpha`.
+ * frontend system use `@model-hub/backstage-plugin-model-hub/alpha`.
  *
  * @packageDocumentation
  */
@@ -33,7 +33,7 @@ export { StatePill } from './components/StatePill';
 export type { ModelHubPageProps } from './components/ModelHubPage';
 export type { ModelOverviewCardProps } from './components/ModelOverviewCard';
 export type { ModelLineageCardProps } from './components/ModelLineageCard';
-export { isModelEntity } from '@internal/plugin-model-hub-common';
+export { isModelEntity } from '@model-hub/backstage-plugin-model-hub-common';
 export { ModelPickerFieldExtension } from './plugin';
 export {
   ModelPicker,

@@ -19,7 +19,7 @@ import {
 /**
  * The Model Hub frontend plugin, for apps on the legacy frontend system.
  * Apps on the new frontend system use the default export of
- * `@internal/plugin-model-hub/alpha` instead.
+ * `@model-hub/backstage-plugin-model-hub/alpha` instead.
  *
  * @public
  */

@@ -7,7 +7,7 @@ import {
   FIXTURE_TOKENS,
   handleHubRequest,
   MockHub,
-} from '@internal/mock-hf-server';
+} from '@model-hub/mock-hf-server';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** The plugin id; the mock Hub answers under `/api/mock-hf`. */
@@ -89,7 +89,7 @@ export function createMockHubHandler(hub: MockHub, baseUrl: string) {
 
 /**
  * DEMO ONLY: the bundled mock Hugging Face Hub, in the backend process, at
- * `<backend>/api/mock-hf` (`createDemoHub` of `@internal/mock-hf-server`:
+ * `<backend>/api/mock-hf` (`createDemoHub` of `@model-hub/mock-hf-server`:
  * acme/tiny-llm with several revisions, the gated gated-org/gated-llm, the
  * 64 MiB acme/big-model and the other fixture repos). The demo config
  * switches it on with `demo.mockHuggingFaceHub.enabled` and points

@@ -18,7 +18,7 @@ import catalogPlugin from '@backstage/plugin-catalog-backend';
 import permissionPlugin from '@backstage/plugin-permission-backend';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { policyExtensionPoint } from '@backstage/plugin-permission-node/alpha';
-import modelHubPlugin from '@internal/plugin-model-hub-backend';
+import modelHubPlugin from '@model-hub/backstage-plugin-model-hub-backend';
 import { authModuleDevHeaderProvider, DEV_USER_HEADER } from './devHeaderAuth';
 import { authModuleModelHubTokenIdentity } from './modelHubTokenIdentity';
 

@@ -9,7 +9,7 @@ import {
   AuthProviderFactory,
   authProvidersExtensionPoint,
 } from '@backstage/plugin-auth-node';
-import { MODEL_HUB_TOKEN_IDENTITY_PROVIDER_ID } from '@internal/plugin-model-hub-backend';
+import { MODEL_HUB_TOKEN_IDENTITY_PROVIDER_ID } from '@model-hub/backstage-plugin-model-hub-backend';
 
 /** The only caller the provider answers: the Model Hub backend. */
 const MODEL_HUB_SUBJECT = 'plugin:model-hub';

@@ -26,8 +26,8 @@ import {
   isResourcePermission,
 } from '@backstage/plugin-permission-common';
 import { policyExtensionPoint } from '@backstage/plugin-permission-node/alpha';
-import catalogModuleModelHub from '@internal/plugin-catalog-backend-module-model-hub';
-import modelHubPlugin from '@internal/plugin-model-hub-backend';
+import catalogModuleModelHub from '@model-hub/backstage-plugin-catalog-backend-module-model-hub';
+import modelHubPlugin from '@model-hub/backstage-plugin-model-hub-backend';
 import request from 'supertest';
 import { safetensorsFile } from './demoSeed/files';
 

@@ -13,8 +13,8 @@ import {
 } from '@backstage/backend-test-utils';
 import catalogPlugin from '@backstage/plugin-catalog-backend';
 import permissionPlugin from '@backstage/plugin-permission-backend';
-import catalogModuleModelHub from '@internal/plugin-catalog-backend-module-model-hub';
-import modelHubPlugin from '@internal/plugin-model-hub-backend';
+import catalogModuleModelHub from '@model-hub/backstage-plugin-catalog-backend-module-model-hub';
+import modelHubPlugin from '@model-hub/backstage-plugin-model-hub-backend';
 import request from 'supertest';
 import { permissionModuleModelHubDemoPolicy } from './permissionPolicy';
 

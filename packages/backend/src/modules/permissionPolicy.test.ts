@@ -17,7 +17,7 @@ import {
   modelHubVersionApprovePermission,
   modelHubVersionCreatePermission,
   modelHubVersionReviewPermission,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { ModelHubDemoPermissionPolicy } from './permissionPolicy';
 
 const org: Record<string, string[]> = {

@@ -6,7 +6,7 @@ import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import catalogPlugin from '@backstage/plugin-catalog-backend';
 // the real Model Hub backend, only in this integration test
 // eslint-disable-next-line @backstage/no-mixed-plugin-imports
-import modelHubPlugin from '@internal/plugin-model-hub-backend';
+import modelHubPlugin from '@model-hub/backstage-plugin-model-hub-backend';
 import { catalogModuleModelHub } from './catalogModuleModelHub';
 
 // Acceptance: the real catalog reads a Model from a YAML file location; the

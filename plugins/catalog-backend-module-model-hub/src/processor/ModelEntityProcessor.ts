@@ -22,7 +22,7 @@ import {
   RELATION_DERIVATION_OF,
   RELATION_DERIVED_FROM,
   validateModelEntity,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 
 /**
  * Teaches the catalog the `Model` kind of Model Hub (apiVersion

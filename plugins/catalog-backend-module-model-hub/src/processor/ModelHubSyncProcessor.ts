@@ -14,7 +14,7 @@ import {
 import {
   isModelEntity,
   MODEL_HUB_ORIGIN_ANNOTATION,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 
 const FINGERPRINT_KEY = 'fingerprint';
 

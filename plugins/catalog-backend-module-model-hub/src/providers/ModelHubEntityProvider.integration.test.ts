@@ -8,10 +8,10 @@ import {
   createMockHfServer,
   FIXTURE_REPOS,
   MockHfServer,
-} from '@internal/mock-hf-server';
+} from '@model-hub/mock-hf-server';
 // the real Model Hub backend, only in this integration test
 // eslint-disable-next-line @backstage/no-mixed-plugin-imports
-import modelHubPlugin from '@internal/plugin-model-hub-backend';
+import modelHubPlugin from '@model-hub/backstage-plugin-model-hub-backend';
 import { catalogModuleModelHub } from '../module';
 
 // The real catalog with this module, the real Model Hub backend syncing

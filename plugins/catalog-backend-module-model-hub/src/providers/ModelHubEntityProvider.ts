@@ -22,7 +22,7 @@ import {
   MODEL_KIND,
   MODEL_TYPES,
   ModelEntityV1alpha1,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import {
   ModelHubEntityProviderConfig,
   readModelHubEntityProviderConfigs,

@@ -2,7 +2,7 @@ import { ConflictError, NotAllowedError } from '@backstage/errors';
 import {
   matchesApprovedContent,
   modelHubVersionReviewPermission,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { BackstageCredentials } from '@backstage/backend-plugin-api';
 import { Request } from 'express';
 import { HubModel, HubVersion } from '../database/types';

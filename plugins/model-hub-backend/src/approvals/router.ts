@@ -3,7 +3,7 @@ import {
   modelHubAdminPermission,
   modelHubVersionCreatePermission,
   modelHubVersionReviewPermission,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { Request, Router } from 'express';
 import { z } from 'zod';
 import { modelEntityRef } from '../database/DatabaseModelHubStore';

@@ -2,7 +2,7 @@ import {
   modelHubVersionApprovePermission,
   modelHubVersionCreatePermission,
   modelHubVersionReviewPermission,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { ResourcePermission } from '@backstage/plugin-permission-common';
 import { VersionState } from '../database/types';
 import { ApprovalEvent } from './config';

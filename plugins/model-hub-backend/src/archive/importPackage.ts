@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { isDatabaseConflictError } from '@backstage/backend-plugin-api';
 import { ConflictError, InputError } from '@backstage/errors';
-import { fileKindOf } from '@internal/plugin-model-hub-common';
+import { fileKindOf } from '@model-hub/backstage-plugin-model-hub-common';
 import { Knex } from 'knex';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { HubFile, HubModel } from '../database/types';

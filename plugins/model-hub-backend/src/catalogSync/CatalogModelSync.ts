@@ -17,7 +17,7 @@ import {
   MODEL_HUB_ORIGIN_ANNOTATION,
   ModelEntityV1alpha1,
   ModelSource,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { Knex } from 'knex';
 import { modelEntityRef } from '../database/DatabaseModelHubStore';
 import { ModelHubStore } from '../database/ModelHubStore';

@@ -5,7 +5,7 @@ import {
   resolvePackagePath,
 } from '@backstage/backend-plugin-api';
 import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
-import { EDITABLE_VERSION_STATES } from '@internal/plugin-model-hub-common';
+import { EDITABLE_VERSION_STATES } from '@model-hub/backstage-plugin-model-hub-common';
 import { Knex } from 'knex';
 import {
   ModelCondition,
@@ -45,7 +45,7 @@ import {
 } from './hfRepoIdentity';
 
 const migrationsDir = resolvePackagePath(
-  '@internal/plugin-model-hub-backend',
+  '@model-hub/backstage-plugin-model-hub-backend',
   'migrations',
 );
 

@@ -1,4 +1,4 @@
-import type { ModelSource } from '@internal/plugin-model-hub-common';
+import type { ModelSource } from '@model-hub/backstage-plugin-model-hub-common';
 import type {
   FileKind,
   HubBlob,

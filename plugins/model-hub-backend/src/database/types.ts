@@ -3,14 +3,14 @@ import type {
   HubModel,
   JobState,
   VersionState,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 
 // The API shapes both the backend and the frontend use live in -common.
 export {
   FILE_KINDS,
   JOB_STATES,
   VERSION_STATES,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 export type {
   FileKind,
   HubModel,
@@ -18,7 +18,7 @@ export type {
   JobState,
   SourceType,
   VersionState,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 
 /** A model in a list, with a summary of its versions. @public */
 export type HubModelSummary = HubModel & {

@@ -4,7 +4,7 @@ import {
   ModelCondition,
   whereReadableModel,
 } from '../database/modelReadFilter';
-import type { ModelFormat, ModelType } from '@internal/plugin-model-hub-common';
+import type { ModelFormat, ModelType } from '@model-hub/backstage-plugin-model-hub-common';
 import { HfFileEntry } from './HuggingFaceClient';
 
 type DbDate = Date | string | number;

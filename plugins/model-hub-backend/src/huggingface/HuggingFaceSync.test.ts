@@ -6,7 +6,7 @@ import {
   FIXTURE_TOKENS,
   MockHfServer,
   MockHub,
-} from '@internal/mock-hf-server';
+} from '@model-hub/mock-hf-server';
 import { createHubEnv } from './__testUtils__/hubEnv';
 import { versionLabelOf } from './HuggingFaceSync';
 

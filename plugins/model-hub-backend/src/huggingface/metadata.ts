@@ -1,5 +1,5 @@
 import { parse as parseYaml } from 'yaml';
-import type { ModelFormat, ModelType } from '@internal/plugin-model-hub-common';
+import type { ModelFormat, ModelType } from '@model-hub/backstage-plugin-model-hub-common';
 import { trimEndWhere, trimWhere } from '../service/linearText';
 
 /** What a model card's front matter says about a model. @internal */

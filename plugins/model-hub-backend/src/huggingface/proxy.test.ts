@@ -9,7 +9,7 @@ import {
   createMockHfServer,
   MockHfServer,
   MockHub,
-} from '@internal/mock-hf-server';
+} from '@model-hub/mock-hf-server';
 import { HuggingFaceClient } from './HuggingFaceClient';
 import { HubNetwork, proxyFor, readHubNetwork } from './proxy';
 

@@ -18,7 +18,7 @@ import {
   createMockHfServer,
   FIXTURE_REPOS,
   MockHfServer,
-} from '@internal/mock-hf-server';
+} from '@model-hub/mock-hf-server';
 import { Knex } from 'knex';
 import request from 'supertest';
 import { modelHubPlugin } from '../plugin';

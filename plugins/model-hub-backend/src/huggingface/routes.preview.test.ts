@@ -15,7 +15,7 @@ import {
   FIXTURE_REPOS,
   FIXTURE_TOKENS,
   MockHfServer,
-} from '@internal/mock-hf-server';
+} from '@model-hub/mock-hf-server';
 import express from 'express';
 import request from 'supertest';
 import { DatabaseModelHubStore } from '../database/DatabaseModelHubStore';

@@ -3,7 +3,7 @@ import {
   modelHubAdminPermission,
   modelHubModelCreatePermission,
   modelHubSyncTriggerPermission,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { Request, Router } from 'express';
 import { z } from 'zod';
 import { RouteContext, principalRef } from '../service/context';

@@ -3,7 +3,7 @@ import {
   createMockHfServer,
   MockHfServer,
   MockHub,
-} from '@internal/mock-hf-server';
+} from '@model-hub/mock-hf-server';
 import express from 'express';
 import request from 'supertest';
 import { BODY_LIMITS, checkJsonDepth, jsonBody } from '../service/jsonBody';

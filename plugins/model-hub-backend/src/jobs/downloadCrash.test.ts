@@ -8,7 +8,7 @@ import {
   createMockHfServer,
   MockHfServer,
   MockHub,
-} from '@internal/mock-hf-server';
+} from '@model-hub/mock-hf-server';
 import Knex, { Knex as KnexType } from 'knex';
 import { createHubEnv } from '../huggingface/__testUtils__/hubEnv';
 

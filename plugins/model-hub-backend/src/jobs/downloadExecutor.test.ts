@@ -6,7 +6,7 @@ import {
   FIXTURE_REPOS,
   MockHfServer,
   MockHub,
-} from '@internal/mock-hf-server';
+} from '@model-hub/mock-hf-server';
 import { createHubEnv } from '../huggingface/__testUtils__/hubEnv';
 import { createDownloadExecutor } from './downloadExecutor';
 import { JobWorker } from './JobWorker';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
-import { createMockHfServer, MockHfServer, MockHub } from '@internal/mock-hf-server';
+import { createMockHfServer, MockHfServer, MockHub } from '@model-hub/mock-hf-server';
 import { Knex as KnexType } from 'knex';
 import { createHubEnv } from '../huggingface/__testUtils__/hubEnv';
 import { createDownloadExecutor } from './downloadExecutor';

@@ -7,7 +7,7 @@ import {
   createMockHfServer,
   MockHfServer,
   MockHub,
-} from '@internal/mock-hf-server';
+} from '@model-hub/mock-hf-server';
 import Knex, { Knex as KnexType } from 'knex';
 import { DatabaseModelHubStore } from '../database/DatabaseModelHubStore';
 import { HuggingFaceClient } from '../huggingface/HuggingFaceClient';

@@ -1,5 +1,5 @@
 import { ConflictError, NotFoundError } from '@backstage/errors';
-import type { VersionState } from '@internal/plugin-model-hub-common';
+import type { VersionState } from '@model-hub/backstage-plugin-model-hub-common';
 import { Knex } from 'knex';
 
 /** A deprecated version the retention policy archives. */

@@ -8,7 +8,7 @@ import {
   modelHubAdminPermission,
   modelHubVersionCreatePermission,
   VersionState,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { Request, Router } from 'express';
 import { z } from 'zod';
 import { modelEntityRef } from '../database/DatabaseModelHubStore';

@@ -14,7 +14,7 @@ import {
   modelHubModelReadPermission,
   modelHubArtifactDownloadPermission,
   modelHubModelCreatePermission,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { Request } from 'express';
 import { HubModel } from '../database/types';
 import type { ModelAccess } from '../service/modelAccess';

@@ -1,4 +1,4 @@
-import { matchesApprovedContent } from '@internal/plugin-model-hub-common';
+import { matchesApprovedContent } from '@model-hub/backstage-plugin-model-hub-common';
 import { HubVersion } from '../database/types';
 
 /**

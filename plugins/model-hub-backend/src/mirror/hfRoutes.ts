@@ -1,5 +1,5 @@
 import { DiscoveryService, LoggerService } from '@backstage/backend-plugin-api';
-import { modelHubModelCreatePermission } from '@internal/plugin-model-hub-common';
+import { modelHubModelCreatePermission } from '@model-hub/backstage-plugin-model-hub-common';
 import express, { Request, Response, Router } from 'express';
 import { ArtifactStore } from '../store/ArtifactStore';
 import { parseRange } from '../service/range';

@@ -1,6 +1,6 @@
 import { BackstageCredentials } from '@backstage/backend-plugin-api';
 import { NotFoundError } from '@backstage/errors';
-import { modelHubAdminPermission } from '@internal/plugin-model-hub-common';
+import { modelHubAdminPermission } from '@model-hub/backstage-plugin-model-hub-common';
 import express, { Request, Router } from 'express';
 import { z } from 'zod';
 import { RouteContext } from '../service/context';

@@ -1,5 +1,5 @@
 import { InputError, NotFoundError } from '@backstage/errors';
-import { modelHubAdminPermission } from '@internal/plugin-model-hub-common';
+import { modelHubAdminPermission } from '@model-hub/backstage-plugin-model-hub-common';
 import { Router } from 'express';
 import { z } from 'zod';
 import { RouteContext, principalRef } from '../service/context';

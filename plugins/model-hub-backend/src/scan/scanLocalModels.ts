@@ -3,7 +3,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { InputError, NotFoundError } from '@backstage/errors';
 import { ModelHubStore } from '../database/ModelHubStore';
-import { EDITABLE_VERSION_STATES } from '@internal/plugin-model-hub-common';
+import { EDITABLE_VERSION_STATES } from '@model-hub/backstage-plugin-model-hub-common';
 import { ingestFile, InspectCommitted } from '../service/ingest';
 import { ArtifactStore } from '../store/ArtifactStore';
 import {

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { ConflictError } from '@backstage/errors';
-import { fileKindOf } from '@internal/plugin-model-hub-common';
+import { fileKindOf } from '@model-hub/backstage-plugin-model-hub-common';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { FileKind, HubFile } from '../database/types';
 import { ArtifactStore, PutBlobResult } from '../store/ArtifactStore';

@@ -15,7 +15,7 @@ import { CatalogService } from '@backstage/plugin-catalog-node';
 import {
   MODEL_HUB_MODEL_RESOURCE_TYPE,
   modelHubModelReadPermission,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { ModelColumn, ModelCondition } from '../database/modelReadFilter';
 import { HubModel } from '../database/types';

@@ -26,7 +26,7 @@ import {
   createMockHfServer,
   FIXTURE_REPOS,
   MockHfServer,
-} from '@internal/mock-hf-server';
+} from '@model-hub/mock-hf-server';
 import request from 'supertest';
 import { parse as parseYaml } from 'yaml';
 import { modelHubPlugin } from '../plugin';

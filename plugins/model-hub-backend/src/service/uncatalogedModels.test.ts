@@ -3,7 +3,7 @@ import {
   catalogConditions,
   createCatalogConditionalDecision,
 } from '@backstage/plugin-catalog-backend/alpha';
-import { modelHubArtifactUploadPermission } from '@internal/plugin-model-hub-common';
+import { modelHubArtifactUploadPermission } from '@model-hub/backstage-plugin-model-hub-common';
 import { HubModel } from '../database/types';
 import { entityMatchesConditions, entityOfHubModel } from './uncatalogedModels';
 

@@ -7,7 +7,7 @@ import {
 import {
   MODEL_API_VERSION,
   MODEL_KIND,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { HubModel } from '../database/types';
 
 /**

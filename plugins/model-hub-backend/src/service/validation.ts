@@ -1,6 +1,6 @@
 import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
 import { InputError } from '@backstage/errors';
-import { MODEL_FORMATS, MODEL_TYPES } from '@internal/plugin-model-hub-common';
+import { MODEL_FORMATS, MODEL_TYPES } from '@model-hub/backstage-plugin-model-hub-common';
 import { z } from 'zod';
 import { MODEL_SORT_FIELDS } from '../database/ModelHubStore';
 import { FILE_KINDS, JOB_STATES, VERSION_STATES } from '../database/types';

@@ -14,7 +14,7 @@ import {
   createMockHfServer,
   FIXTURE_REPOS,
   MockHfServer,
-} from '@internal/mock-hf-server';
+} from '@model-hub/mock-hf-server';
 import { parse as parseYaml } from 'yaml';
 import request from 'supertest';
 import { writeZip } from '../archive/__testUtils__/zipWriter';

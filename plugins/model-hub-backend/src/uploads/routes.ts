@@ -14,7 +14,7 @@ import {
   EDITABLE_VERSION_STATES,
   modelHubArtifactUploadPermission,
   modelHubVersionCreatePermission,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { ERRORS, MemoryLocker, Server } from '@tus/server';
 import { Request, Response, Router } from 'express';
 import { Knex } from 'knex';

@@ -6,14 +6,14 @@ import type {
   ModelSource,
   SourceType,
   VersionState,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 
 // The API shapes the backend and the frontend share live in -common.
 export {
   FILE_KINDS,
   JOB_STATES,
   VERSION_STATES,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 export type {
   FileKind,
   HubModel,
@@ -21,7 +21,7 @@ export type {
   JobState,
   SourceType,
   VersionState,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 
 /** A page of results of a paginated list. @public */
 export type Page<T> = {

@@ -13,7 +13,7 @@ import { createTemplateAction } from '@backstage/plugin-scaffolder-node';
 import {
   matchesApprovedContent,
   modelHubDeployPermission,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import yaml from 'yaml';

@@ -14,7 +14,7 @@ import {
   ModelEntity,
   ModelSource,
   findModelEntityProblems,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { createTemplateAction } from '@backstage/plugin-scaffolder-node';
 import fs from 'node:fs/promises';
 import path from 'node:path';

@@ -9,7 +9,7 @@ import type {
   ModelSource,
   SourceType,
   VersionState,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 
 /** The states of a model version in Model Hub. */
 export type HubVersionState = VersionState;

@@ -4,7 +4,7 @@ import {
   EDITABLE_VERSION_STATES,
   modelHubArtifactDownloadPermission,
   modelHubArtifactUploadPermission,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { Request, Response, Router } from 'express';
 import { assertDownloadAllowed } from '../../approvals/downloads';
 import { HubVersion } from '../../database/types';

@@ -1,7 +1,7 @@
 import {
   modelHubAdminPermission,
   modelHubSyncTriggerPermission,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { NotFoundError } from '@backstage/errors';
 import { Request, Router } from 'express';
 import { HubJob } from '../../database/types';

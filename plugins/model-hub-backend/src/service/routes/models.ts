@@ -11,7 +11,7 @@ import {
   modelHubModelCreatePermission,
   modelHubSyncTriggerPermission,
   modelHubVersionCreatePermission,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { Request, Router } from 'express';
 import { modelEntityRef } from '../../database/DatabaseModelHubStore';
 import { hfRepoOfSource } from '../../database/hfRepoIdentity';

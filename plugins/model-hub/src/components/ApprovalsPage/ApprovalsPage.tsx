@@ -6,7 +6,7 @@ import {
   ResponseErrorPanel,
 } from '@backstage/core-components';
 import { useApi } from '@backstage/core-plugin-api';
-import { MODEL_TYPES } from '@internal/plugin-model-hub-common';
+import { MODEL_TYPES } from '@model-hub/backstage-plugin-model-hub-common';
 import Box from '@material-ui/core/Box';
 import Grid from '@material-ui/core/Grid';
 import MenuItem from '@material-ui/core/MenuItem';

@@ -9,7 +9,7 @@ import { usePermission } from '@backstage/plugin-permission-react';
 import {
   modelHubVersionApprovePermission,
   modelHubVersionReviewPermission,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import Box from '@material-ui/core/Box';
 import Button from '@material-ui/core/Button';
 import Grid from '@material-ui/core/Grid';

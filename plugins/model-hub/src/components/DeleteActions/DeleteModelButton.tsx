@@ -1,6 +1,6 @@
 import { useApi } from '@backstage/core-plugin-api';
 import { usePermission } from '@backstage/plugin-permission-react';
-import { modelHubAdminPermission } from '@internal/plugin-model-hub-common';
+import { modelHubAdminPermission } from '@model-hub/backstage-plugin-model-hub-common';
 import Button from '@material-ui/core/Button';
 import { useState } from 'react';
 import { HubModel, modelHubApiRef } from '../../api';

@@ -3,7 +3,7 @@ import { usePermission } from '@backstage/plugin-permission-react';
 import {
   modelHubAdminPermission,
   modelHubVersionCreatePermission,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import Button from '@material-ui/core/Button';
 import { useState } from 'react';
 import { HubModel, HubVersion, modelHubApiRef } from '../../api';

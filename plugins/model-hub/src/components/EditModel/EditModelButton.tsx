@@ -4,7 +4,7 @@ import {
   MODEL_FORMATS,
   MODEL_TYPES,
   modelHubVersionCreatePermission,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import Button from '@material-ui/core/Button';
 import Dialog from '@material-ui/core/Dialog';
 import DialogActions from '@material-ui/core/DialogActions';

@@ -8,7 +8,7 @@ import {
 } from '@backstage/core-components';
 import { identityApiRef, useApi } from '@backstage/core-plugin-api';
 import { usePermission } from '@backstage/plugin-permission-react';
-import { modelHubModelCreatePermission } from '@internal/plugin-model-hub-common';
+import { modelHubModelCreatePermission } from '@model-hub/backstage-plugin-model-hub-common';
 import Box from '@material-ui/core/Box';
 import Button from '@material-ui/core/Button';
 import Chip from '@material-ui/core/Chip';

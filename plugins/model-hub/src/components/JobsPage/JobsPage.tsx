@@ -12,7 +12,7 @@ import { useSignal } from '@backstage/plugin-signals-react';
 import {
   modelHubAdminPermission,
   modelHubSyncTriggerPermission,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import Box from '@material-ui/core/Box';
 import Button from '@material-ui/core/Button';
 import Grid from '@material-ui/core/Grid';

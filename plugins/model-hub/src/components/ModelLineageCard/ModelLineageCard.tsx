@@ -16,7 +16,7 @@ import {
   ModelEntity,
   RELATION_DERIVATION_OF,
   RELATION_DERIVED_FROM,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import List from '@material-ui/core/List';
 import ListItem from '@material-ui/core/ListItem';
 import Typography from '@material-ui/core/Typography';

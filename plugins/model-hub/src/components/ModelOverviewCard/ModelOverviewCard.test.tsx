@@ -4,7 +4,7 @@ import {
   EntityProvider,
   entityRouteRef,
 } from '@backstage/plugin-catalog-react';
-import { ModelEntity } from '@internal/plugin-model-hub-common';
+import { ModelEntity } from '@model-hub/backstage-plugin-model-hub-common';
 import { screen, within } from '@testing-library/react';
 import { huggingFaceRepoUrl, ModelOverviewCard } from './ModelOverviewCard';
 

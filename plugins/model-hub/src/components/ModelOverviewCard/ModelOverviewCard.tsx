@@ -6,7 +6,7 @@ import {
   isModelEntity,
   MODEL_REF_DEFAULT_KINDS,
   ModelEntity,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import Chip from '@material-ui/core/Chip';
 import Grid from '@material-ui/core/Grid';
 import Typography from '@material-ui/core/Typography';

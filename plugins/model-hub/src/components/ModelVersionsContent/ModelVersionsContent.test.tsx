@@ -9,7 +9,7 @@ import {
   EntityProvider,
   entityRouteRef,
 } from '@backstage/plugin-catalog-react';
-import { ModelEntity } from '@internal/plugin-model-hub-common';
+import { ModelEntity } from '@model-hub/backstage-plugin-model-hub-common';
 import { fireEvent, screen, waitFor } from '@testing-library/react';
 import { modelHubApiRef } from '../../api';
 import { rootRouteRef } from '../../routes';

@@ -15,7 +15,7 @@ import {
   modelHubArtifactUploadPermission,
   modelHubSyncTriggerPermission,
   modelHubVersionCreatePermission,
-} from '@internal/plugin-model-hub-common';
+} from '@model-hub/backstage-plugin-model-hub-common';
 import Box from '@material-ui/core/Box';
 import Button from '@material-ui/core/Button';
 import Grid from '@material-ui/core/Grid';

@@ -13,7 +13,7 @@ import {
   useApi,
 } from '@backstage/core-plugin-api';
 import { usePermission } from '@backstage/plugin-permission-react';
-import { modelHubArtifactUploadPermission } from '@internal/plugin-model-hub-common';
+import { modelHubArtifactUploadPermission } from '@model-hub/backstage-plugin-model-hub-common';
 import Box from '@material-ui/core/Box';
 import Button from '@material-ui/core/Button';
 import Checkbox from '@material-ui/core/Checkbox';
