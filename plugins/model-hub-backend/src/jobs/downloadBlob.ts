@@ -1,10 +1,10 @@
-import { createHash, Hash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { ArtifactStore, PutBlobResult } from '../store/ArtifactStore';
 import type { FileResponse } from '../huggingface/HuggingFaceClient';
 import { PartialDownloadStore } from './PartialDownloadStore';
 import { SequentialFileWriter, WriteMode } from '../store/SequentialFileWriter';
+import { BlockHasher, createBlockHasher, HashSpec } from '../store/BlockHasher';
 import { RetryableJobError } from './JobWorker';
 import {
   downloadPieces,
@@ -44,11 +44,11 @@ export function blobKeyOf(file: DownloadFile): string {
 
 type FileHandle = fs.FileHandle;
 
-/** Feeds the first `length` bytes of a file to the hashes, in large reads. */
+/** Feeds the first `length` bytes of a file to the hasher, in large reads. */
 async function hashPrefix(
   handle: FileHandle,
   length: number,
-  hashes: Hash[],
+  hasher: BlockHasher,
   signal: AbortSignal,
 ) {
   const buf = Buffer.allocUnsafe(Math.min(IO_CHUNK, length));
@@ -67,10 +67,7 @@ async function hashPrefix(
         0,
       );
     }
-    const view = buf.subarray(0, bytesRead);
-    for (const hash of hashes) {
-      hash.update(view);
-    }
+    await hasher.update(buf.subarray(0, bytesRead));
     position += bytesRead;
   }
 }
@@ -79,7 +76,8 @@ async function hashPrefix(
  * Downloads a file into the content-addressed store, verified before the
  * blob enters it: SHA-256 against the LFS oid, or the git blob SHA-1 for
  * regular files. Bytes go to a partial file next to the store as they
- * arrive, and are hashed as they do; every `checkpointBytes` the length
+ * arrive, and are hashed as they are written (in a worker thread for large
+ * files, reading the writer's blocks in shared memory); every `checkpointBytes` the length
  * written is recorded, and a later call (after a crash or a restart)
  * resumes from that offset with `Range: bytes=<offset>-` and `If-Range`,
  * hashing the kept prefix once. A mismatch removes the partial file, stores
@@ -114,6 +112,11 @@ export async function downloadBlob(options: {
   writeMode?: WriteMode;
   /** Parallel ranged requests for large LFS files (default: one stream). */
   parallel?: ParallelDownloadOptions;
+  /**
+   * Files from this size on are hashed in a worker thread, off the thread
+   * that receives the bytes (default 32 MiB).
+   */
+  backgroundHashMinBytes?: number;
 }): Promise<PutBlobResult & { resumedFrom: number }> {
   const { file, partials, signal } = options;
   const checkpointBytes = options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
@@ -152,6 +155,7 @@ export async function downloadBlob(options: {
   let handleClosed = false;
   let resumedFrom = 0;
   let closeWriter: () => Promise<void> = async () => {};
+  let hasher: BlockHasher | undefined;
   const closeHandle = async () => {
     if (!handleClosed) {
       handleClosed = true;
@@ -227,14 +231,19 @@ export async function downloadBlob(options: {
     }
     resumedFrom = offset;
 
-    const sha256 = createHash('sha256');
-    const sha1 = file.lfsSha256
-      ? undefined
-      : createHash('sha1').update(`blob ${file.size}\0`);
-    const hashes = sha1 ? [sha256, sha1] : [sha256];
+    // SHA-256, and the git blob SHA-1 of regular files
+    const specs: HashSpec[] = [{ algorithm: 'sha256' }];
+    if (!file.lfsSha256) {
+      specs.push({ algorithm: 'sha1', prefix: `blob ${file.size}\0` });
+    }
+    hasher = createBlockHasher(
+      specs,
+      file.size,
+      options.backgroundHashMinBytes,
+    );
     if (offset > 0) {
       try {
-        await hashPrefix(handle, offset, hashes, signal);
+        await hashPrefix(handle, offset, hasher, signal);
       } catch (error) {
         await response.cancel().catch(() => {});
         throw error;
@@ -251,11 +260,12 @@ export async function downloadBlob(options: {
     };
     report(offset, true);
 
-    // Received chunks are hashed as they arrive and copied into large
-    // blocks that are written (past the page cache where possible) while
-    // the next ones fill.
+    // Received chunks are copied into large blocks that are written (past
+    // the page cache where possible) and hashed (in a worker thread for
+    // large files) while the next ones fill.
     const writer = await SequentialFileWriter.open(tempPath, offset, {
       mode: options.writeMode,
+      hasher,
     });
     closeWriter = () => writer.close();
     let received = offset; // bytes hashed and handed to the writer
@@ -278,8 +288,6 @@ export async function downloadBlob(options: {
               `The upstream sent more than the ${file.size} bytes of ${file.path}`,
             );
           }
-          sha256.update(chunk);
-          sha1?.update(chunk);
           received += chunk.length;
           const wait = writer.write(chunk);
           if (wait) {
@@ -316,15 +324,17 @@ export async function downloadBlob(options: {
         `The download of ${file.path} ended at byte ${received} of ${file.size}`,
       );
     }
-    if (sha1) {
-      const actual = sha1.digest('hex');
+    // every block submitted, so every byte hashed
+    await writer.flush();
+    const [digest, sha1] = await hasher.digest();
+    if (sha1 !== undefined) {
+      const actual = sha1;
       if (actual !== file.oid) {
         throw new DownloadVerificationError(
           `git blob sha1 mismatch for ${file.path}: expected ${file.oid}, got ${actual}; the upstream served wrong bytes and nothing was stored`,
         );
       }
     }
-    const digest = sha256.digest('hex');
     if (file.lfsSha256 && digest !== file.lfsSha256) {
       throw new DownloadVerificationError(
         `sha256 mismatch for ${file.path}: expected sha256 ${file.lfsSha256}, got ${digest}; the upstream served wrong bytes and nothing was stored`,
@@ -344,6 +354,7 @@ export async function downloadBlob(options: {
     return { ...blob, resumedFrom };
   } catch (error) {
     await closeWriter().catch(() => {});
+    await hasher?.close().catch(() => {});
     await closeHandle().catch(() => {});
     if (error instanceof DownloadVerificationError) {
       // wrong bytes: start from scratch next time

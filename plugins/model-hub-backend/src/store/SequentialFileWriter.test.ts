@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, promises as fs, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import {
   resolveWriteMode,
   SequentialFileWriter,
 } from './SequentialFileWriter';
+import { BackgroundHasher, InlineHasher } from './BlockHasher';
 
 /** Feeds `data` to the writer in chunks of pseudo-random sizes. */
 async function feed(
@@ -109,6 +110,59 @@ describe('SequentialFileWriter', () => {
       expect(content.subarray(4096, 12288).every(b => b === 0x62)).toBe(true);
       expect(content.subarray(12288).every(b => b === 0x61)).toBe(true);
     });
+  });
+
+  it.each([
+    ['direct', 'a worker thread'],
+    ['buffered', 'a worker thread'],
+    ['direct', 'the calling thread'],
+  ] as const)(
+    'gives every block to the hasher in file order (%s writes, hash on %s), a resumed file included',
+    async (mode, where) => {
+      const path = join(dir, 'file');
+      const head = randomBytes(5000);
+      await fs.writeFile(path, head);
+      const rest = randomBytes(2 * 1024 * 1024 + 4321);
+      const specs = [{ algorithm: 'sha256' as const }];
+      const hasher =
+        where === 'a worker thread'
+          ? new BackgroundHasher(specs)
+          : new InlineHasher(specs);
+      // the kept bytes first, as a resumed download does
+      await hasher.update(head);
+      const writer = await SequentialFileWriter.open(path, head.length, {
+        mode,
+        blockSize: 65536,
+        maxInflight: 2,
+        hasher,
+      });
+      await feed(writer, rest, 40000);
+      await writer.flush();
+      const [digest] = await hasher.digest();
+      await writer.sync();
+      await writer.close();
+      const all = Buffer.concat([head, rest]);
+      expect(digest).toBe(createHash('sha256').update(all).digest('hex'));
+      expect((await fs.readFile(path)).equals(all)).toBe(true);
+    },
+  );
+
+  it('fails the writer when its hasher fails', async () => {
+    const path = join(dir, 'file');
+    await fs.writeFile(path, '');
+    const hasher = new BackgroundHasher([{ algorithm: 'sha256' }]);
+    await hasher.close();
+    const writer = await SequentialFileWriter.open(path, 0, {
+      blockSize: 4096,
+      hasher,
+    });
+    await expect(
+      (async () => {
+        await feed(writer, randomBytes(100_000), 5000);
+        await writer.flush();
+      })(),
+    ).rejects.toThrow('The hasher was closed');
+    await writer.close();
   });
 
   it('uses direct I/O when asked on a filesystem that supports it', async () => {

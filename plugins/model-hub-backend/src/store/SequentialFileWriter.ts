@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '@backstage/config';
+import type { BlockHasher } from './BlockHasher';
 
 /** File offsets and lengths of direct writes are multiples of this. */
 export const DIRECT_IO_ALIGNMENT = 4096;
@@ -45,6 +46,13 @@ export type SequentialFileWriterOptions = {
    * yet synced (default 64 MiB; 0: only the caller's syncs).
    */
   syncEveryBytes?: number;
+  /**
+   * Given every block as it is submitted, in file order (a
+   * {@link BackgroundHasher} reads it from the writer's shared memory in
+   * another thread while it is written); a block's buffer is reused once
+   * both its write and its hash are done.
+   */
+  hasher?: BlockHasher;
 };
 
 /**
@@ -92,7 +100,9 @@ function releaseBuffer(buf: Buffer) {
  * `WebAssembly.Memory` starts on a page boundary (64 KiB); a `Buffer`'s
  * does not, and a direct write from memory that is only sector-aligned
  * (512 bytes) is accepted by the kernel but was 3-10x slower on a virtual
- * disk (the pages are split into more segments).
+ * disk (the pages are split into more segments). The memory is shared (a
+ * `SharedArrayBuffer`), so that a hashing worker reads the blocks where
+ * they are.
  */
 function pageAlignedBuffers(count: number, size: number): Buffer[] | undefined {
   const pooled = pools.get(size) ?? [];
@@ -102,14 +112,17 @@ function pageAlignedBuffers(count: number, size: number): Buffer[] | undefined {
     const stride = Math.ceil(size / WASM_PAGE) * WASM_PAGE;
     let memory: WebAssembly.Memory;
     try {
+      const pages = (stride * missing) / WASM_PAGE;
       memory = new WebAssembly.Memory({
-        initial: (stride * missing) / WASM_PAGE,
+        initial: pages,
+        maximum: pages,
+        shared: true,
       });
     } catch {
       out.forEach(releaseBuffer);
       return undefined;
     }
-    const all = Buffer.from(memory.buffer);
+    const all = Buffer.from(memory.buffer as ArrayBuffer);
     for (let i = 0; i < missing; i++) {
       const buf = all.subarray(i * stride, i * stride + size);
       alignedBuffers.add(buf);
@@ -188,6 +201,7 @@ export class SequentialFileWriter {
     private readonly buffers: Buffer[],
     start: number,
     private readonly syncEveryBytes: number,
+    private readonly hasher: BlockHasher | undefined,
   ) {
     this.free = [...buffers];
     this.block = this.free.pop()!;
@@ -236,7 +250,10 @@ export class SequentialFileWriter {
     if (!buffers) {
       buffers = [];
       for (let i = 0; i < count; i++) {
-        buffers.push(Buffer.allocUnsafeSlow(blockSize));
+        // shared, for a hashing worker
+        buffers.push(
+          Buffer.from(new SharedArrayBuffer(blockSize) as ArrayBuffer),
+        );
       }
     }
     return new SequentialFileWriter(
@@ -246,6 +263,7 @@ export class SequentialFileWriter {
       buffers!,
       start,
       directHandle ? 0 : options.syncEveryBytes ?? DEFAULT_SYNC_EVERY_BYTES,
+      options.hasher,
     );
   }
 
@@ -339,7 +357,18 @@ export class SequentialFileWriter {
       complete: false,
       done: Promise.resolve(),
     };
-    entry.done = this.writeBlock(buf, length, position).then(
+    // the hash reads the block while it is written (or right here, for a
+    // hasher on this thread)
+    let hashed: Promise<void> | undefined;
+    try {
+      hashed = this.hasher?.update(buf.subarray(0, length));
+    } catch (error) {
+      hashed = Promise.reject(error);
+    }
+    entry.done = Promise.all([
+      this.writeBlock(buf, length, position),
+      hashed,
+    ]).then(
       () => {
         entry.complete = true;
         this.retire();
