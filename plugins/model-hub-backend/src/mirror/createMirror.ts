@@ -19,6 +19,8 @@ import { readMirrorConfig } from './config';
 import { addMirrorRoutes } from './hfRoutes';
 import { MirrorStore } from './MirrorStore';
 import { MirrorRepository } from './repository';
+import { OnDemandFetcher } from './onDemandFetch';
+import { OnDemandFetchOptions, readOnDemandFetch } from './onDemandConfig';
 import { addMirrorTokenRoutes } from './tokenRoutes';
 import {
   createAuthBackendTokenOwnerCredentials,
@@ -96,6 +98,14 @@ export type MirrorOptions = {
     owner: string;
     createdBy: string;
   }) => Promise<unknown>;
+  /**
+   * `modelHub.huggingface.fetch: on-demand`: files of approved versions
+   * whose bytes are not in the store are fetched from the Hub when a client
+   * asks for them, one upstream fetch per file shared by concurrent
+   * requests (see {@link OnDemandFetcher}). Defaults to the one
+   * `modelHub.huggingface` describes when its `fetch` is `on-demand`.
+   */
+  onDemandFetch?: OnDemandFetchOptions;
 };
 
 /**
@@ -110,7 +120,10 @@ export async function createMirror(
   options: MirrorOptions,
 ): Promise<MirrorRoutes> {
   const mirrorConfig = readMirrorConfig(options.config);
-  const mirrorStore = new MirrorStore(await options.database.getClient());
+  const onDemandFetch =
+    options.onDemandFetch ?? readOnDemandFetch(options.config, options.logger);
+  const db = await options.database.getClient();
+  const mirrorStore = new MirrorStore(db);
   const access = new MirrorAccess({
     httpAuth: options.httpAuth,
     permissions: options.permissions,
@@ -130,6 +143,15 @@ export async function createMirror(
   return (router: Router, ctx: RouteContext) => {
     const store: ModelHubStore = ctx.options.store;
     const artifacts: ArtifactStore = ctx.options.artifacts;
+    const onDemand = onDemandFetch
+      ? new OnDemandFetcher({
+          ...onDemandFetch,
+          store,
+          artifacts,
+          db,
+          logger: options.logger,
+        })
+      : undefined;
     addMirrorTokenRoutes(router, ctx, {
       mirrorStore,
       maxLifetimeDays: mirrorConfig.tokenMaxLifetimeDays,
@@ -140,8 +162,10 @@ export async function createMirror(
         mirrorStore,
         artifacts,
         logger: options.logger,
+        includePending: Boolean(onDemand),
       }),
       access,
+      onDemand,
       artifacts,
       discovery: options.discovery,
       logger: options.logger,

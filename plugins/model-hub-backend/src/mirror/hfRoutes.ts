@@ -16,6 +16,8 @@ import {
 } from './repository';
 import { lfsPointer } from './gitObjects';
 import { sendContent } from './sendFile';
+import { OnDemandFetcher } from './onDemandFetch';
+import { sendGrowingFile } from './sendGrowingFile';
 
 /** What the mirror routes need. @internal */
 export type MirrorRoutesOptions = {
@@ -32,6 +34,12 @@ export type MirrorRoutesOptions = {
   pullThrough?: (options: { repoId: string; actor: string }) => Promise<void>;
   /** Counts a download for the history; never throws. */
   recordDownload?: (bytes: number) => Promise<void>;
+  /**
+   * `modelHub.huggingface.fetch: on-demand`: fetches approved files whose
+   * bytes are not in the store yet, one upstream fetch per file shared by
+   * concurrent requests.
+   */
+  onDemand?: OnDemandFetcher;
 };
 
 /** Headers a browser client (transformers.js, @huggingface/hub) must read. */
@@ -509,6 +517,10 @@ export function addMirrorRoutes(router: Router, options: MirrorRoutesOptions) {
     if (!range) {
       return;
     }
+    if (file.pending) {
+      await resolvePending(req, res, snapshot, file, path, range);
+      return;
+    }
     // open the content before the status goes out, so that missing bytes
     // still answer with an error
     const stream =
@@ -554,6 +566,119 @@ export function addMirrorRoutes(router: Router, options: MirrorRoutesOptions) {
       res.destroy();
     }
   });
+  /**
+   * A file of an approved version whose bytes are not in the store yet
+   * (on-demand fetch): joins or starts the one upstream fetch of the file
+   * and streams from its growing partial file, ranges included. The status
+   * goes out once the upstream answered with bytes, so an upstream that
+   * fails at once answers a 502; a fetch that fails later cuts the
+   * response short of its Content-Length.
+   */
+  async function resolvePending(
+    req: Request,
+    res: Response,
+    snapshot: RepoSnapshot,
+    file: RepoFile,
+    path: string,
+    range: { type: 'none' } | { type: 'range'; start: number; end: number },
+  ) {
+    const { version } = snapshot;
+    const source = version.source as
+      | { huggingface?: { repo?: unknown } }
+      | undefined;
+    const repoId = source?.huggingface?.repo;
+    if (
+      !options.onDemand ||
+      typeof repoId !== 'string' ||
+      !version.resolvedCommit
+    ) {
+      throw entryNotFound(path, snapshot.commit);
+    }
+    const span =
+      range.type === 'range' ? range : { start: 0, end: file.size - 1 };
+    const writeHead = () => {
+      res.setHeader('Content-Type', 'application/octet-stream');
+      res.setHeader('Content-Disposition', contentDisposition(path));
+      if (range.type === 'range') {
+        res.status(206);
+        res.setHeader(
+          'Content-Range',
+          `bytes ${range.start}-${range.end}/${file.size}`,
+        );
+        res.setHeader('Content-Length', String(range.end - range.start + 1));
+      } else {
+        res.status(200);
+        res.setHeader('Content-Length', String(file.size));
+      }
+      if (
+        req.method === 'GET' &&
+        (range.type !== 'range' || range.start === 0)
+      ) {
+        void options.recordDownload?.(file.size);
+      }
+    };
+    if (req.method === 'HEAD' || file.size === 0) {
+      // nothing to send: no upstream fetch
+      writeHead();
+      res.end();
+      return;
+    }
+    const content = await options.onDemand.acquire({
+      versionId: version.id,
+      repoId,
+      commit: version.resolvedCommit,
+      file: {
+        path: file.path,
+        size: file.size,
+        oid: file.oid,
+        ...(file.lfs && { lfsSha256: file.sha256 }),
+      },
+    });
+    const fromStore = async (sha256: string) => {
+      const stream = await artifacts.get(
+        sha256,
+        range.type === 'range' ? range : undefined,
+      );
+      if (!res.headersSent) {
+        writeHead();
+      }
+      await sendContent(res, stream, span);
+    };
+    try {
+      if (content.type === 'stored') {
+        await fromStore(content.sha256);
+        return;
+      }
+      const { fetch } = content;
+      const left = new Promise<void>(r => res.once('close', () => r()));
+      try {
+        await fetch.whenStarted(left);
+      } catch (error) {
+        throw new HfError(502, undefined, (error as Error).message);
+      }
+      if (res.destroyed) {
+        return;
+      }
+      if (fetch.isStored) {
+        await fromStore(fetch.storedSha256!);
+        return;
+      }
+      writeHead();
+      const sent = await sendGrowingFile(res, fetch, span.start, span.end);
+      if (sent === 'stored') {
+        await fromStore(fetch.storedSha256!);
+      }
+    } catch (error) {
+      if (!res.headersSent) {
+        throw error;
+      }
+      logger.debug(
+        `Mirror download of ${snapshot.model.entityRef} ${version.label} ${path} (fetched on demand) ended early: ${error}`,
+      );
+      res.destroy();
+    }
+  }
+
   router.head('/hf/:org/:name/resolve/:rev/*', resolve);
   router.get('/hf/:org/:name/resolve/:rev/*', resolve);
 

@@ -24,6 +24,12 @@ export type RepoFile = {
   /** Git blob SHA-1: of the content, or of the LFS pointer for LFS files. */
   oid: string;
   lfs?: { oid: string; size: number; pointerSize: number };
+  /**
+   * An approved file whose bytes are not in the store yet (on-demand fetch):
+   * `sha256` is the LFS oid, or empty for a regular file (known by its git
+   * blob id only).
+   */
+  pending?: true;
 };
 
 /** A directory of a mirrored revision. @internal */
@@ -106,6 +112,12 @@ export class MirrorRepository {
       mirrorStore: MirrorStore;
       artifacts: ArtifactStore;
       logger: LoggerService;
+      /**
+       * List the files of an approved Hugging Face version that are not
+       * downloaded yet (`fetch: on-demand`), marked `pending`; they are
+       * fetched when requested.
+       */
+      includePending?: boolean;
     },
   ) {}
 
@@ -230,6 +242,7 @@ export class MirrorRepository {
       }
       return isLfsPath(file.path, file.size);
     };
+    const pending = await this.pendingFiles(version, files);
     const small = files.filter(f => !isLfs(f));
     const known = await this.options.mirrorStore.getGitOids([
       ...new Set(small.map(f => f.sha256)),
@@ -281,7 +294,10 @@ export class MirrorRepository {
         };
       }
       entries.push(entry);
-      const parts = file.path.split('/');
+    }
+    entries.push(...pending);
+    for (const entry of entries) {
+      const parts = entry.path.split('/');
       addChild(parts.slice(0, -1).join('/'), entry);
       for (let i = 1; i < parts.length; i++) {
         dirs.add(parts.slice(0, i).join('/'));
@@ -319,6 +335,53 @@ export class MirrorRepository {
       entries,
       byPath: new Map(entries.map(e => [e.path, e])),
     };
+  }
+
+  /**
+   * The files of the approved list of an HF version that the version does
+   * not hold yet, with the ids the Hub gave them (`includePending` only).
+   */
+  private async pendingFiles(
+    version: HubVersion,
+    files: HubFile[],
+  ): Promise<RepoFile[]> {
+    if (!this.options.includePending || version.sourceType !== 'huggingface') {
+      return [];
+    }
+    const held = new Set(files.map(f => f.path));
+    const expected = await this.options.store.listExpectedFiles({
+      versionId: version.id,
+    });
+    const pending: RepoFile[] = [];
+    for (const f of expected) {
+      if (held.has(f.path)) {
+        continue;
+      }
+      if (f.sha256) {
+        const pointer = lfsPointer(f.sha256, f.size);
+        const hasher = gitBlobHasher(pointer.length);
+        hasher.update(pointer);
+        pending.push({
+          type: 'file',
+          path: f.path,
+          size: f.size,
+          sha256: f.sha256,
+          oid: hasher.digest(),
+          lfs: { oid: f.sha256, size: f.size, pointerSize: pointer.length },
+          pending: true,
+        });
+      } else if (f.gitOid) {
+        pending.push({
+          type: 'file',
+          path: f.path,
+          size: f.size,
+          sha256: '',
+          oid: f.gitOid,
+          pending: true,
+        });
+      }
+    }
+    return pending;
   }
 
   private async hashGitBlob(sha256: string, size: number): Promise<string> {

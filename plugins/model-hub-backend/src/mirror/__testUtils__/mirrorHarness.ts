@@ -20,7 +20,7 @@ import { ingestFile } from '../../service/ingest';
 import { createRouter } from '../../service/router';
 import { ArtifactStore } from '../../store/ArtifactStore';
 import { TokenOwnerCredentials } from '../tokenIdentity';
-import { createMirror } from '../createMirror';
+import { createMirror, MirrorOptions } from '../createMirror';
 
 /** The policy of a harness: decisions per user and permission. */
 export type HarnessPolicy = {
@@ -56,6 +56,8 @@ export async function startMirrorHarness(options: {
   /** Signs in token owners; defaults to plain user credentials. */
   tokenOwnerCredentials?: TokenOwnerCredentials;
   discoveryBaseUrl?: (pluginId: string) => Promise<string>;
+  /** `fetch: on-demand` (see `MirrorOptions.onDemandFetch`). */
+  onDemandFetch?: MirrorOptions['onDemandFetch'];
 }) {
   const store = await DatabaseModelHubStore.create({
     database: mockServices.database({
@@ -112,6 +114,7 @@ export async function startMirrorHarness(options: {
     tokenOwnerCredentials:
       options.tokenOwnerCredentials ?? (async ref => mockCredentials.user(ref)),
     registerHubRepo: options.registerHubRepo,
+    onDemandFetch: options.onDemandFetch,
   });
   const router = await createRouter({
     mirror,

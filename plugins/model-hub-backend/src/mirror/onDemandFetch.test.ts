@@ -1,0 +1,327 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { mockCredentials, TestDatabases } from '@backstage/backend-test-utils';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import {
+  createMockHfServer,
+  MockHfServer,
+  MockHub,
+} from '@model-hub/mock-hf-server';
+import { createHubEnv } from '../huggingface/__testUtils__/hubEnv';
+import { HubVersion } from '../database/types';
+import { ConfigReader } from '@backstage/config';
+import { readOnDemandFetch } from './onDemandConfig';
+import {
+  MirrorHarness,
+  startMirrorHarness,
+} from './__testUtils__/mirrorHarness';
+
+jest.setTimeout(180_000);
+
+const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
+
+const ALICE = 'user:default/alice';
+const MiB = 1024 * 1024;
+/** The mock Hub paces every response body to this rate (per connection). */
+const RATE = 8 * MiB;
+const SIZE = 16 * MiB;
+const CLIENTS = 8;
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** A GET of the mirror, timed: status, headers, body and first-byte time. */
+async function timedGet(url: string, headers: Record<string, string> = {}) {
+  const t0 = performance.now();
+  const res = await fetch(url, {
+    headers: { Authorization: mockCredentials.user.header(ALICE), ...headers },
+  });
+  const chunks: Buffer[] = [];
+  let firstByteMs: number | undefined;
+  let error: unknown;
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      firstByteMs ??= performance.now() - t0;
+      chunks.push(Buffer.from(chunk));
+    }
+  } catch (e) {
+    error = e;
+  }
+  const body = Buffer.concat(chunks);
+  return {
+    status: res.status,
+    headers: res.headers,
+    body,
+    error,
+    firstByteMs,
+    doneMs: performance.now() - t0,
+    /** The body is as long as the response announced. */
+    complete:
+      !error && body.length === Number(res.headers.get('content-length')),
+  };
+}
+
+describe.each(databases.eachSupportedId())(
+  'on-demand fetch through the mirror on %p',
+  databaseId => {
+    let hub: MockHub;
+    let upstream: MockHfServer;
+    let h: MirrorHarness;
+    let env: Awaited<ReturnType<typeof createHubEnv>>;
+
+    /** Registers and syncs a Hub repo, optionally approving its version. */
+    async function mirrored(repoId: string, approve = true) {
+      await env.sync.register({
+        repoId,
+        revision: 'main',
+        owner: 'group:default/ml',
+        createdBy: ALICE,
+      });
+      const { versionId } = await env.sync.syncRepo({ repoId });
+      if (approve) {
+        await h.setState({ id: versionId } as HubVersion, 'approved');
+      }
+      return versionId;
+    }
+
+    const fileUrl = (repoId: string, path: string) =>
+      `${h.hubUrl}/${repoId}/resolve/main/${path}`;
+
+    const upstreamGets = (repoId: string, path: string) =>
+      hub.findRequests({ method: 'GET', path: `/${repoId}/resolve/*/${path}` });
+
+    beforeAll(async () => {
+      const knex = await databases.init(databaseId);
+      hub = new MockHub();
+      upstream = await createMockHfServer({ hub, rateLimitBytesPerSec: RATE });
+      env = await createHubEnv(knex, { endpoint: upstream.url });
+      h = await startMirrorHarness({
+        knex,
+        artifacts: env.artifacts,
+        onDemandFetch: {
+          fetcher: env.client,
+          downloadDir: env.config.downloadDir,
+          writeMode: 'buffered',
+        },
+      });
+    });
+
+    afterAll(async () => {
+      await h?.stop();
+      await upstream?.close();
+      env?.cleanup();
+    });
+
+    it('shares one upstream fetch between concurrent clients and streams while it runs, ranges included', async () => {
+      const repoId = 'acme/shared';
+      hub.addRepo({
+        id: repoId,
+        files: [
+          {
+            path: 'model.safetensors',
+            content: { size: SIZE, seed: 'shared' },
+          },
+          { path: 'config.json', content: '{"model_type":"gpt2"}' },
+        ],
+      });
+      const content = hub.fileContent(repoId, 'model.safetensors');
+      const versionId = await mirrored(repoId);
+      const url = fileUrl(repoId, 'model.safetensors');
+
+      // before any GET: the file is listed and HEAD answers without a fetch
+      const head = await fetch(url, {
+        method: 'HEAD',
+        headers: { Authorization: mockCredentials.user.header(ALICE) },
+      });
+      expect(head.status).toBe(200);
+      expect(head.headers.get('content-length')).toBe(String(SIZE));
+      expect(head.headers.get('x-linked-etag')).toBe(`"${sha256(content)}"`);
+      expect(upstreamGets(repoId, 'model.safetensors')).toHaveLength(0);
+
+      const t0 = performance.now();
+      const clients = Array.from({ length: CLIENTS }, () => timedGet(url));
+      // a range in the second half, asked for while the fetch runs
+      const rangeStart = 10 * MiB;
+      const rangeEnd = 11 * MiB - 1;
+      const ranged = timedGet(url, {
+        Range: `bytes=${rangeStart}-${rangeEnd}`,
+      });
+      const results = await Promise.all(clients);
+      const range = await ranged;
+      const allDoneMs = performance.now() - t0;
+
+      // exactly one upstream fetch, counted at the mock Hub
+      expect(upstreamGets(repoId, 'model.safetensors')).toHaveLength(1);
+      for (const r of results) {
+        expect(r.status).toBe(200);
+        expect(r.complete).toBe(true);
+        expect(sha256(r.body)).toBe(sha256(content));
+        // bytes arrived long before the paced download (2 s) ended
+        expect(r.firstByteMs!).toBeLessThan(allDoneMs / 2);
+      }
+      // the range was served from the partial file, before the end
+      expect(range.status).toBe(206);
+      expect(range.headers.get('content-range')).toBe(
+        `bytes ${rangeStart}-${rangeEnd}/${SIZE}`,
+      );
+      expect(
+        range.body.equals(content.subarray(rangeStart, rangeEnd + 1)),
+      ).toBe(true);
+      expect(range.doneMs).toBeLessThan(
+        Math.min(...results.map(r => r.doneMs)),
+      );
+
+      // the verified bytes filled the version: the next request is served
+      // from the store, with no upstream request
+      const again = await timedGet(url, { Range: 'bytes=100-199' });
+      expect(again.status).toBe(206);
+      expect(again.body.equals(content.subarray(100, 200))).toBe(true);
+      expect(upstreamGets(repoId, 'model.safetensors')).toHaveLength(1);
+      const stored = await env.store.listFiles({ versionId });
+      expect(stored.map(f => [f.path, f.sha256])).toEqual([
+        ['model.safetensors', sha256(content)],
+      ]);
+
+      // a regular (git) file is fetched on demand too, verified by its git oid
+      const config = await timedGet(fileUrl(repoId, 'config.json'));
+      expect(config.status).toBe(200);
+      expect(config.body.toString()).toBe('{"model_type":"gpt2"}');
+    });
+
+    it('fails every waiting client cleanly when the upstream fetch breaks, and the next request retries', async () => {
+      const repoId = 'acme/flaky';
+      hub.addRepo({
+        id: repoId,
+        files: [
+          { path: 'model.safetensors', content: { size: SIZE, seed: 'flaky' } },
+        ],
+      });
+      const content = hub.fileContent(repoId, 'model.safetensors');
+      await mirrored(repoId);
+      const url = fileUrl(repoId, 'model.safetensors');
+      hub.script({
+        match: { method: 'GET', path: `/${repoId}/resolve/*` },
+        times: 1,
+        fault: { cutAfterBytes: 6 * MiB },
+      });
+
+      const broken = await Promise.all(
+        Array.from({ length: 4 }, () => timedGet(url)),
+      );
+      expect(upstreamGets(repoId, 'model.safetensors')).toHaveLength(1);
+      for (const r of broken) {
+        // headers went out with the full length; the body is cut short of it
+        expect(r.status).toBe(200);
+        expect(r.headers.get('content-length')).toBe(String(SIZE));
+        expect(r.complete).toBe(false);
+        expect(r.body.length).toBeLessThan(SIZE);
+        expect(r.body.equals(content.subarray(0, r.body.length))).toBe(true);
+      }
+
+      // the next request fetches again (resuming the kept bytes)
+      const retried = await timedGet(url);
+      expect(retried.status).toBe(200);
+      expect(retried.complete).toBe(true);
+      expect(sha256(retried.body)).toBe(sha256(content));
+      const gets = upstreamGets(repoId, 'model.safetensors');
+      expect(gets).toHaveLength(2);
+      expect(gets[1].range).toMatch(/^bytes=\d+-$/);
+    });
+
+    it('answers 502 before any header when the upstream refuses at once', async () => {
+      const repoId = 'acme/refused';
+      hub.addRepo({
+        id: repoId,
+        files: [
+          {
+            path: 'model.safetensors',
+            content: { size: MiB, seed: 'refused' },
+          },
+        ],
+      });
+      await mirrored(repoId);
+      hub.script({
+        match: { method: 'GET', path: `/${repoId}/resolve/*` },
+        times: 1,
+        fault: { status: 403 },
+      });
+      const refused = await timedGet(fileUrl(repoId, 'model.safetensors'));
+      expect(refused.status).toBe(502);
+      expect(refused.headers.get('x-error-message')).toMatch(/retry/);
+      const ok = await timedGet(fileUrl(repoId, 'model.safetensors'));
+      expect(ok.status).toBe(200);
+      expect(ok.complete).toBe(true);
+    });
+
+    it('keeps governance: versions that are not approved are not fetched or served', async () => {
+      const repoId = 'acme/unreviewed';
+      hub.addRepo({
+        id: repoId,
+        files: [
+          { path: 'model.safetensors', content: { size: MiB, seed: 'draft' } },
+        ],
+      });
+      await mirrored(repoId, false);
+      const draft = await timedGet(fileUrl(repoId, 'model.safetensors'));
+      expect(draft.status).toBe(404);
+
+      // approved, but the caller may not download it
+      const approved = 'acme/forbidden';
+      hub.addRepo({
+        id: approved,
+        files: [
+          { path: 'model.safetensors', content: { size: MiB, seed: 'denied' } },
+        ],
+      });
+      await mirrored(approved);
+      h.policy.authorize = () => AuthorizeResult.DENY;
+      try {
+        const denied = await timedGet(fileUrl(approved, 'model.safetensors'));
+        expect([403, 404]).toContain(denied.status);
+      } finally {
+        h.policy.authorize = () => AuthorizeResult.ALLOW;
+      }
+      expect(upstreamGets(repoId, 'model.safetensors')).toHaveLength(0);
+      expect(upstreamGets(approved, 'model.safetensors')).toHaveLength(0);
+      // no partial file was started for them
+      const partials = await fs
+        .readdir(join(env.config.downloadDir, 'mirror'))
+        .catch(() => [] as string[]);
+      expect(partials.filter(p => p.endsWith('.partial'))).toEqual([]);
+    });
+  },
+);
+
+describe('readOnDemandFetch', () => {
+  const logger = { info: jest.fn() } as any;
+
+  it('is off unless modelHub.huggingface.fetch is on-demand', () => {
+    expect(readOnDemandFetch(new ConfigReader({}), logger)).toBeUndefined();
+    expect(
+      readOnDemandFetch(
+        new ConfigReader({ modelHub: { huggingface: { fetch: 'approval' } } }),
+        logger,
+      ),
+    ).toBeUndefined();
+  });
+
+  it('fetches from the configured Hub into a folder of the download folder', () => {
+    const options = readOnDemandFetch(
+      new ConfigReader({
+        modelHub: {
+          huggingface: {
+            fetch: 'on-demand',
+            endpoint: 'http://hub.test:5555/',
+            downloadDir: '/srv/hf-downloads',
+          },
+          storage: { writeMode: 'buffered' },
+        },
+      }),
+      logger,
+    )!;
+    expect(options.downloadDir).toBe('/srv/hf-downloads');
+    expect(options.fetcher.fileUrl('acme/x', 'a'.repeat(40), 'w.bin')).toBe(
+      `http://hub.test:5555/acme/x/resolve/${'a'.repeat(40)}/w.bin`,
+    );
+  });
+});
