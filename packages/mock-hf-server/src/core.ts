@@ -724,7 +724,7 @@ function sibling(file: StoredFile, blobs: boolean) {
   };
 }
 
-/** Builds the full model-info JSON of a repo at a commit. */
+/** @internal Builds the full model-info JSON of a repo at a commit. */
 export function modelInfoJson(
   repo: RepoRecord,
   commit: CommitRecord,
