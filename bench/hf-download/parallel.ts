@@ -24,6 +24,8 @@ const SIZE_GIB = Number(process.env.BENCH_SIZE_GIB ?? 2);
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
 const RATE_MIBPS = Number(process.env.BENCH_RATE_MIBPS ?? 50);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
+/** The default of `modelHub.huggingface.parallelDownload.pieceSizeMiB`. */
+const PIECE_MIB = Number(process.env.BENCH_PIECE_MIB ?? 32);
 const TMP = join(__dirname, '..', '.tmp', 'hf-download-parallel');
 const REPO = 'acme/big-model';
 const FILE = 'model.safetensors';
@@ -104,7 +106,11 @@ async function child(mockUrl: string, runDir: string) {
     partials: new PartialDownloadStore(knex),
     dir: join(runDir, 'downloads'),
     signal: new AbortController().signal,
-    parallel: { connections: CONNECTIONS, minBytes: 64 * 1024 * 1024 },
+    parallel: {
+      connections: CONNECTIONS,
+      minBytes: 64 * 1024 * 1024,
+      pieceBytes: PIECE_MIB * 1024 * 1024,
+    },
     onBytes: bytes => console.log(`PROGRESS ${bytes}`),
     log: message => console.log(`LOG ${message}`),
   });

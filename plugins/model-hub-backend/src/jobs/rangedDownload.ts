@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { FileResponse } from '../huggingface/HuggingFaceClient';
-import { SequentialFileWriter } from '../store/SequentialFileWriter';
+import {
+  AlignedBufferPool,
+  POSITIONAL_ALIGNMENT,
+  PositionalFileWriter,
+} from '../store/PositionalFileWriter';
+import type { WriteMode } from '../store/SequentialFileWriter';
 import { RetryableJobError } from './JobWorker';
 
 /** Parallel ranged downloads of large files. @internal */
@@ -24,8 +29,10 @@ export class RangesUnsupportedError extends Error {
 
 const DEFAULT_PIECE_BYTES = 32 * 1024 * 1024;
 const PIECE_ALIGNMENT = 4 * 1024 * 1024;
-const READ_CHUNK = 4 * 1024 * 1024;
-const WRITE_BLOCK = 4 * 1024 * 1024;
+/** Bytes per buffer (and per write), a divisor of the piece alignment. */
+const BLOCK_BYTES = 4 * 1024 * 1024;
+/** Memory for received bytes not yet hashed (or not yet written). */
+const DEFAULT_MEMORY_BYTES = 128 * 1024 * 1024;
 const ATTEMPTS_PER_PIECE = 3;
 
 /** The resume state, next to the partial file. */
@@ -65,36 +72,53 @@ async function loadState(
   return undefined;
 }
 
-/** Resolves each piece's completion, in any order. */
-class Latch {
-  readonly promise: Promise<void>;
-  resolve!: () => void;
-  reject!: (error: unknown) => void;
-  constructor() {
-    this.promise = new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    this.promise.catch(() => {});
-  }
-}
+/** Received bytes of one piece, in one buffer (or on disk only). */
+type Segment = {
+  piece: number;
+  offset: number;
+  length: number;
+  /** The bytes in memory; undefined once released or evicted (on disk). */
+  buf?: Buffer;
+  written: boolean;
+  hashed: boolean;
+};
+
+/** What a download did with its memory, for logs and benchmarks. @internal */
+export type PieceDownloadStats = {
+  /** Whether aligned writes went past the page cache. */
+  directIo: boolean;
+  /** Bytes hashed from memory as received. */
+  hashedFromMemory: number;
+  /** Bytes read back from the file to hash (kept by a resume, or evicted). */
+  hashedFromDisk: number;
+  /** Buffers of {@link BLOCK_BYTES} held at most at once. */
+  peakBuffers: number;
+  bufferBytes: number;
+};
 
 /**
  * Downloads a file into `tempPath` with up to `connections` ranged requests
- * at a time, each writing its piece at its offset through its own
- * {@link SequentialFileWriter}. Pieces are taken in file order, so the
- * SHA-256 follows close behind: a hasher reads each piece back as soon as
- * every piece before it is complete, while the later ones are still
- * downloading. Pieces are written through the page cache (read back from
- * memory: after direct writes the read-back from a virtual disk cost more
- * than the download), and each checkpoint's fdatasync bounds the dirty
- * data.
+ * at a time, each piece written at its offset. Pieces are taken in file
+ * order, so the file fills from its start and the SHA-256 follows close
+ * behind, from memory: each connection copies what it receives into
+ * page-aligned 4 MiB buffers (a fixed pool of `memoryBytes`, default
+ * 128 MiB); a full buffer is written at its offset (past the page cache
+ * with `O_DIRECT` where the filesystem's write mode is `direct`, see
+ * {@link PositionalFileWriter}) and, in file order, hashed where it is.
+ * A buffer is reused once it is both written and hashed. When the pool
+ * runs dry (the hash waits for the lowest piece while later ones arrive),
+ * the written, not yet hashed buffer furthest ahead is given up and its
+ * bytes are read back from the file when the hash gets there. So every
+ * byte is copied once in user space, hashed once and written once, and
+ * the memory stays bounded.
  *
- * Resume: after each 64 MiB written and each finished piece, the file is
- * fdatasynced and the bytes durable per piece are recorded in
- * `<tempPath>.pieces` (written to a temporary name and renamed). A later
+ * Resume: after each `checkpointBytes` (64 MiB) received and each finished
+ * piece, the file is fdatasynced and the bytes written per piece (from the
+ * piece's start) are recorded in `<tempPath>.pieces` (written to a
+ * temporary name and renamed). Page-cache writes wait while more than
+ * twice `checkpointBytes` are not yet synced (bounded dirty data). A later
  * call with the same file continues each piece where it stopped; the kept
- * bytes are hashed again from disk. A piece whose connection breaks is
+ * bytes are hashed again from the file. A piece whose connection breaks is
  * retried in place (3 attempts) from what it wrote; then the download fails
  * with a {@link RetryableJobError} and keeps its pieces.
  *
@@ -117,9 +141,17 @@ export async function downloadPieces(options: {
   pieceBytes?: number;
   signal: AbortSignal;
   checkpointBytes?: number;
+  /** How the file is written (default `auto`: measured per filesystem). */
+  writeMode?: WriteMode;
+  /** Memory for received bytes (default 128 MiB; at least 2 buffers per connection). */
+  memoryBytes?: number;
   onBytes?: (bytes: number) => void;
   log?: (message: string) => Promise<void> | void;
-}): Promise<{ sha256: string; resumedBytes: number }> {
+}): Promise<{
+  sha256: string;
+  resumedBytes: number;
+  stats: PieceDownloadStats;
+}> {
   const { size, tempPath } = options;
   const pieceBytes =
     Math.ceil((options.pieceBytes ?? DEFAULT_PIECE_BYTES) / PIECE_ALIGNMENT) *
@@ -129,20 +161,47 @@ export async function downloadPieces(options: {
   const lengthOf = (i: number) => Math.min(size, startOf(i + 1)) - startOf(i);
   const statePath = pieceStatePath(tempPath);
   const identity = { size, pieceBytes, sha256: options.sha256 };
+  const connections = Math.max(1, Math.min(options.connections, count));
 
   const stat = await fs.stat(tempPath).catch(() => undefined);
   let durable =
     stat?.size === size
       ? await loadState(statePath, identity, count)
       : undefined;
-  const handle = await fs.open(tempPath, durable ? 'r+' : 'w+');
-  let settleCheckpoints = async () => {};
-  try {
-    if (!durable) {
-      durable = new Array<number>(count).fill(0);
-      await handle.truncate(size);
+  if (!durable) {
+    const created = await fs.open(tempPath, 'w');
+    try {
+      await created.truncate(size);
+    } finally {
+      await created.close();
     }
-    durable = durable.map((n, i) => Math.min(n, lengthOf(i)));
+  }
+  const pool = new AlignedBufferPool(
+    Math.min(
+      Math.max(
+        Math.floor(
+          (options.memoryBytes ?? DEFAULT_MEMORY_BYTES) / BLOCK_BYTES,
+        ),
+        2 * connections + 1,
+      ),
+      Math.ceil(size / BLOCK_BYTES) + connections + 1,
+    ),
+    BLOCK_BYTES,
+  );
+  const file = await PositionalFileWriter.open(tempPath, {
+    mode: options.writeMode,
+    alignedMemory: pool.aligned,
+  });
+  const direct = file.usesDirectIo;
+  let settle = async () => {};
+  try {
+    durable = (durable ?? new Array<number>(count).fill(0)).map((n, i) => {
+      const kept = Math.min(n, lengthOf(i));
+      // direct writes continue on a 4 KiB boundary
+      return direct && kept < lengthOf(i)
+        ? kept - (kept % POSITIONAL_ALIGNMENT)
+        : kept;
+    });
     const resumedBytes = durable.reduce((a, b) => a + b, 0);
     if (resumedBytes > 0) {
       await options.log?.(
@@ -153,14 +212,84 @@ export async function downloadPieces(options: {
     const abort = new AbortController();
     const onAbort = () => abort.abort(options.signal.reason);
     options.signal.addEventListener('abort', onAbort);
-    const done = durable.map(() => new Latch());
-    /** Bytes of each piece written (not yet fsynced). */
+    if (options.signal.aborted) {
+      onAbort();
+    }
+
+    /** Bytes of each piece written, from its start (not yet fsynced). */
     const written = [...durable];
-    const writers = new Map<number, SequentialFileWriter>();
-    const progressOf = (i: number) => {
-      const w = writers.get(i);
-      return w ? w.written - startOf(i) : written[i];
+    /** Each piece's segments not yet hashed, in order. */
+    const queues: Segment[][] = durable.map((n, i) =>
+      n > 0
+        ? [
+            {
+              piece: i,
+              offset: startOf(i),
+              length: n,
+              written: true,
+              hashed: false,
+            },
+          ]
+        : [],
+    );
+    /** Written, not yet hashed segments in memory: given up when short. */
+    const evictable = new Set<Segment>();
+    const stats: PieceDownloadStats = {
+      directIo: direct,
+      hashedFromMemory: 0,
+      hashedFromDisk: 0,
+      peakBuffers: 0,
+      bufferBytes: BLOCK_BYTES,
     };
+    // one wake-up for everything that waits: the hasher (a segment
+    // queued), a connection (a buffer freed or evictable), the abort
+    let waiters: Array<() => void> = [];
+    const notify = () => {
+      const w = waiters;
+      waiters = [];
+      w.forEach(f => f());
+    };
+    const changed = () =>
+      new Promise<void>(resolve => {
+        waiters.push(resolve);
+      });
+    abort.signal.addEventListener('abort', notify);
+
+    const release = (seg: Segment) => {
+      if (seg.buf && seg.written && seg.hashed) {
+        pool.give(seg.buf);
+        seg.buf = undefined;
+        notify();
+      }
+    };
+    const take = async (): Promise<Buffer> => {
+      for (;;) {
+        abort.signal.throwIfAborted();
+        const buf = pool.tryTake();
+        if (buf) {
+          stats.peakBuffers = Math.max(
+            stats.peakBuffers,
+            pool.count - pool.available,
+          );
+          return buf;
+        }
+        // the written segment furthest ahead of the hash goes to disk
+        let victim: Segment | undefined;
+        for (const seg of evictable) {
+          if (!victim || seg.offset > victim.offset) {
+            victim = seg;
+          }
+        }
+        if (victim?.buf) {
+          evictable.delete(victim);
+          const b = victim.buf;
+          victim.buf = undefined;
+          return b;
+        }
+        await changed();
+      }
+    };
+
     let total = resumedBytes;
     options.onBytes?.(total);
 
@@ -169,15 +298,21 @@ export async function downloadPieces(options: {
     // waits share it
     let running: Promise<void> | undefined;
     let queued: Promise<void> | undefined;
-    settleCheckpoints = async () => {
+    const inflight = new Set<Promise<void>>();
+    settle = async () => {
+      await Promise.allSettled([...inflight]);
       await queued?.catch(() => {});
       await running?.catch(() => {});
     };
+    let writtenTotal = resumedBytes;
+    let syncedTotal = resumedBytes;
     let lastCheckpoint = resumedBytes;
     const checkpointBytes = options.checkpointBytes ?? 64 * 1024 * 1024;
     const saveState = async () => {
-      const snapshot = durable!.map((_, i) => progressOf(i));
-      await handle.datasync();
+      const snapshot = [...written];
+      const upTo = writtenTotal;
+      await file.datasync();
+      syncedTotal = Math.max(syncedTotal, upTo);
       const tmp = `${statePath}.tmp`;
       await fs.writeFile(
         tmp,
@@ -205,6 +340,34 @@ export async function downloadPieces(options: {
       return save;
     };
 
+    /** Writes a filled segment (its piece's previous one is written). */
+    const writeSegment = (seg: Segment) => {
+      const w = (async () => {
+        if (!direct) {
+          // page-cache writes: bounded dirty data
+          while (writtenTotal - syncedTotal > 2 * checkpointBytes) {
+            await checkpoint();
+          }
+        }
+        await file.write(seg.buf!, seg.length, seg.offset);
+        seg.written = true;
+        writtenTotal += seg.length;
+        written[seg.piece] = seg.offset + seg.length - startOf(seg.piece);
+        if (!seg.hashed) {
+          evictable.add(seg);
+        }
+        release(seg);
+        notify();
+      })();
+      inflight.add(w);
+      w.catch(() => {}).finally(() => inflight.delete(w));
+      return w;
+    };
+    const queue = (seg: Segment) => {
+      queues[seg.piece].push(seg);
+      notify();
+    };
+
     let next = 0;
     let firstError: unknown;
     const fetchPiece = async (i: number) => {
@@ -215,7 +378,8 @@ export async function downloadPieces(options: {
           return;
         }
         abort.signal.throwIfAborted();
-        let writer: SequentialFileWriter | undefined;
+        let filling: Segment | undefined;
+        let lastWrite: Promise<void> | undefined;
         try {
           const response = await options.fetchRange(
             {
@@ -249,28 +413,46 @@ export async function downloadPieces(options: {
               ? new TypeError(message) // retried below
               : new RetryableJobError(message);
           }
-          // through the page cache, so that the hasher reads the piece
-          // back from memory; the checkpoints' fdatasync bounds dirty data
-          writer = await SequentialFileWriter.open(tempPath, from, {
-            mode: 'buffered',
-            syncEveryBytes: 0,
-            blockSize: WRITE_BLOCK,
-            maxInflight: 1,
-          });
-          writers.set(i, writer);
           let position = from;
+          // chunks are views of the client's read buffer: copied at once
           for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
             if (position + chunk.length > end) {
               throw new RetryableJobError(
                 `The upstream sent more than bytes ${from}-${end - 1}`,
               );
             }
-            position += chunk.length;
-            total += chunk.length;
-            const wait = writer.write(chunk);
-            if (wait) {
-              await wait;
+            let at = 0;
+            while (at < chunk.length) {
+              if (!filling) {
+                const buf = await take();
+                filling = {
+                  piece: i,
+                  offset: position,
+                  length: 0,
+                  buf,
+                  written: false,
+                  hashed: false,
+                };
+              }
+              const n = Math.min(
+                chunk.length - at,
+                BLOCK_BYTES - filling.length,
+              );
+              filling.buf!.set(chunk.subarray(at, at + n), filling.length);
+              filling.length += n;
+              at += n;
+              position += n;
+              if (filling.length === BLOCK_BYTES || position === end) {
+                const seg = filling;
+                filling = undefined;
+                queue(seg);
+                // one write at a time per piece, in order, while the next
+                // buffer fills
+                await lastWrite;
+                lastWrite = writeSegment(seg);
+              }
             }
+            total += chunk.length;
             options.onBytes?.(total);
             if (total - lastCheckpoint >= checkpointBytes) {
               lastCheckpoint = total;
@@ -282,23 +464,29 @@ export async function downloadPieces(options: {
               `The range ${from}-${end - 1} ended at byte ${position}`,
             );
           }
-          await writer.flush();
-          written[i] = lengthOf(i);
-          writers.delete(i);
-          await writer.close();
+          await lastWrite;
           return;
         } catch (error) {
-          if (writer) {
-            // keep what was written, for the next attempt
-            await writer
-              .flush()
-              .then(w => {
-                written[i] = w - startOf(i);
-              })
-              .catch(() => {});
-            writers.delete(i);
-            await writer.close().catch(() => {});
+          // keep what was received, for the next attempt (direct writes:
+          // up to a 4 KiB boundary)
+          if (filling) {
+            const seg: Segment = filling;
+            filling = undefined;
+            const keep = direct
+              ? seg.length - (seg.length % POSITIONAL_ALIGNMENT)
+              : seg.length;
+            total -= seg.length - keep;
+            seg.length = keep;
+            if (keep > 0) {
+              queue(seg);
+              await lastWrite?.catch(() => {});
+              lastWrite = writeSegment(seg);
+            } else {
+              pool.give(seg.buf!);
+              notify();
+            }
           }
+          await lastWrite?.catch(() => {});
           const network =
             error instanceof TypeError ||
             (error as Error).name === 'HttpStreamError';
@@ -323,52 +511,60 @@ export async function downloadPieces(options: {
         const i = next++;
         try {
           await fetchPiece(i);
-          done[i].resolve();
           checkpoint().catch(() => {});
         } catch (error) {
           if (firstError === undefined) {
             firstError = error;
           }
-          done[i].reject(error);
           abort.abort(error);
           throw error;
         }
       }
     };
 
-    // the hasher: pieces in order, each read back once complete
+    // the hash: pieces in order, each segment from memory where it still
+    // is, else read back from the file
     const hash = createHash('sha256');
     const hasher = (async () => {
-      const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, size) || 1);
+      let readBuf: Buffer | undefined;
       for (let i = 0; i < count; i++) {
-        await done[i].promise;
         let position = startOf(i);
         const end = position + lengthOf(i);
         while (position < end) {
           abort.signal.throwIfAborted();
-          const { bytesRead } = await handle.read(
-            buf,
-            0,
-            Math.min(buf.length, end - position),
-            position,
-          );
-          if (!bytesRead) {
-            throw new RetryableJobError(
-              `The partial file ended at byte ${position} of ${size}`,
-              0,
+          const seg = queues[i].shift();
+          if (!seg) {
+            await changed();
+            continue;
+          }
+          if (seg.offset !== position) {
+            throw new Error(
+              `Piece ${i + 1} has bytes from ${seg.offset}, expected ${position}`,
             );
           }
-          hash.update(buf.subarray(0, bytesRead));
-          position += bytesRead;
+          if (seg.buf) {
+            hash.update(seg.buf.subarray(0, seg.length));
+            stats.hashedFromMemory += seg.length;
+          } else {
+            readBuf ??= new AlignedBufferPool(1, BLOCK_BYTES).tryTake()!;
+            for (let at = 0; at < seg.length; at += BLOCK_BYTES) {
+              abort.signal.throwIfAborted();
+              const n = Math.min(BLOCK_BYTES, seg.length - at);
+              await file.read(readBuf, n, seg.offset + at);
+              hash.update(readBuf.subarray(0, n));
+            }
+            stats.hashedFromDisk += seg.length;
+          }
+          seg.hashed = true;
+          evictable.delete(seg);
+          release(seg);
+          position += seg.length;
         }
       }
     })();
     hasher.catch(() => {});
 
-    const workers = Array.from(
-      { length: Math.min(options.connections, count) },
-      () => worker(),
-    );
+    const workers = Array.from({ length: connections }, () => worker());
     const results = await Promise.allSettled(workers);
     let failure: unknown = results.some(r => r.status === 'rejected')
       ? firstError
@@ -382,7 +578,9 @@ export async function downloadPieces(options: {
     }
     options.signal.removeEventListener('abort', onAbort);
     if (failure !== undefined) {
+      abort.abort(failure);
       await hasher.catch(() => {});
+      await Promise.allSettled([...inflight]);
       // a failed checkpoint keeps the previous state: the pieces written
       // since then are fetched again
       await checkpoint().catch(() => {});
@@ -399,11 +597,21 @@ export async function downloadPieces(options: {
       );
     }
     // an fsync error fails the download; it is never retried
-    await handle.sync();
-    return { sha256: hash.digest('hex'), resumedBytes };
+    await file.sync();
+    await options.log?.(
+      `Downloaded ${size} bytes in ${count} pieces over ${connections} connections (${
+        direct ? 'direct I/O' : 'page cache'
+      }); hashed ${stats.hashedFromMemory} bytes from memory, ${
+        stats.hashedFromDisk
+      } read back; ${stats.peakBuffers} buffers of ${
+        BLOCK_BYTES / 1024 / 1024
+      } MiB at most`,
+    );
+    return { sha256: hash.digest('hex'), resumedBytes, stats };
   } finally {
-    // no checkpoint may outlive the handle (or the caller's cleanup)
-    await settleCheckpoints();
-    await handle.close();
+    // no write or checkpoint may outlive the file handle (or the caller's
+    // cleanup)
+    await settle();
+    await file.close();
   }
 }
