@@ -69,6 +69,28 @@ async function buildServer() {
   // BENCH_WORK is (e.g. a loop-mounted image)
   const outfile = join(root, 'bench', '.tmp', 'upload-ingest-server.cjs');
   mkdirSync(dirname(outfile), { recursive: true });
+  // the inspection worker is an entry of its own, as in the built package
+  // (one file per module): the workers load only it, not the whole server
+  // (BENCH_INSPECTION_ENTRY=bundle: the server bundle, as before, to compare)
+  await esbuild.build({
+    entryPoints: [
+      join(
+        root,
+        'plugins',
+        'model-hub-backend',
+        'src',
+        'inspection',
+        'inspectionWorker.ts',
+      ),
+    ],
+    outfile: join(dirname(outfile), 'upload-ingest-inspection-worker.cjs'),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    logLevel: 'warning',
+    external: ['yauzl'],
+  });
   await esbuild.build({
     entryPoints: [join(here, 'server.ts')],
     outfile,

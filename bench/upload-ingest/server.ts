@@ -24,6 +24,7 @@ import { collectGarbage } from '../../plugins/model-hub-backend/src/service/inge
 import { LocalArtifactStore } from '../../plugins/model-hub-backend/src/store/LocalArtifactStore';
 import { readUploadsConfig } from '../../plugins/model-hub-backend/src/uploads/config';
 import { createUploadRoutes } from '../../plugins/model-hub-backend/src/uploads/routes';
+import { setInspectionWorkerEntry } from '../../plugins/model-hub-backend/src/inspection/InspectionPool';
 
 const quietLogger = {
   debug() {},
@@ -55,6 +56,12 @@ async function main() {
         ).toFixed(0)} arrayBuffers ${(m.arrayBuffers / 2 ** 20).toFixed(0)}`,
       );
     }, 250).unref();
+  }
+  if (process.env.BENCH_INSPECTION_ENTRY !== 'bundle') {
+    // built next to this bundle by run.mjs (a worker loads only it)
+    setInspectionWorkerEntry(
+      join(__dirname, 'upload-ingest-inspection-worker.cjs'),
+    );
   }
   const work = resolve(process.env.BENCH_WORK ?? 'bench/.tmp/upload-ingest');
   await fs.rm(join(work, 'server'), { recursive: true, force: true });
@@ -143,8 +150,9 @@ async function main() {
   });
 }
 
-// The bundle is also the inspection workers' entry (`__filename` of the
-// inspection worker module is this bundle): only the main thread serves.
+// With BENCH_INSPECTION_ENTRY=bundle the bundle is also the inspection
+// workers' entry (`__filename` of the inspection worker module is this
+// bundle): only the main thread serves.
 if (isMainThread) {
   process.on('SIGTERM', () => process.exit(0));
 

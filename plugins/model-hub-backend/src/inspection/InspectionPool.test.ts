@@ -1,6 +1,11 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { inspectFile } from './inspectFile';
-import { InspectionPool } from './InspectionPool';
+import { InspectionPool, setInspectionWorkerEntry } from './InspectionPool';
+import { inspectionWorkerPath } from './inspectionWorker';
 import { bufferSource, ByteSource } from './source';
 import { DEFAULT_INSPECTION_LIMITS, InspectionLimits } from './types';
 import { makeGguf, makeSafetensors } from './__testUtils__/generators';
@@ -311,6 +316,70 @@ describe('bounded inspection', () => {
       expect(pool.workerCount).toBe(1);
     } finally {
       await pool.close();
+    }
+  });
+  it('hands large reads to the worker without a copy, and copies views of shared memory', async () => {
+    const pool = new InspectionPool(1);
+    try {
+      // a raw pickle scan reads the first 16 MiB of a .bin file
+      const content = randomBytes(20 * 1024 * 1024);
+      const given: Buffer[] = [];
+      const owning: ByteSource = {
+        size: content.length,
+        read: async (start, length) => {
+          const own = Buffer.from(content.subarray(start, start + length));
+          given.push(own);
+          return own;
+        },
+      };
+      const [own] = await pool.inspect('weights.bin', owning, LIMITS);
+      // inspected: random bytes are no pickle
+      expect(own).toMatchObject({ status: 'fail' });
+      const large = given.filter(b => b.byteLength === 0);
+      // the 16 MiB read was moved to the worker (its memory is detached here)
+      expect(large.length).toBeGreaterThan(0);
+      // views of a larger buffer are copied: the backing stays usable
+      const views: ByteSource = {
+        size: content.length,
+        read: async (start, length) => content.subarray(start, start + length),
+      };
+      const [viaViews] = await pool.inspect('weights.bin', views, LIMITS);
+      expect(viaViews).toEqual(own);
+      expect(content.byteLength).toBe(20 * 1024 * 1024);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('loads the worker module set for bundled processes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'inspection-entry-'));
+    const marker = join(dir, 'loaded');
+    const entry = join(dir, 'worker.js');
+    // a separately built worker module; here: the sources, and a marker
+    writeFileSync(
+      entry,
+      `require('node:fs').appendFileSync(${JSON.stringify(marker)}, 'x');
+require(${JSON.stringify(
+        require.resolve('@backstage/cli/config/nodeTransform.cjs'),
+      )});
+require(${JSON.stringify(inspectionWorkerPath)});
+`,
+    );
+    setInspectionWorkerEntry(entry);
+    const pool = new InspectionPool(1);
+    try {
+      const file = makeSafetensors([{ name: 'w', dtype: 'F32', shape: [7] }]);
+      const [check] = await pool.inspect(
+        'm.safetensors',
+        bufferSource(file),
+        LIMITS,
+      );
+      expect(check.details.parameterCount).toBe(7);
+      expect(readFileSync(marker, 'utf8')).toBe('x');
+    } finally {
+      await pool.close();
+      setInspectionWorkerEntry(inspectionWorkerPath);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -22,6 +22,25 @@ require(workerData.entry);
 
 let transform: { path?: string } | undefined;
 
+/** The module the workers load: the inspection worker's own file. */
+let workerEntry = inspectionWorkerPath;
+
+/**
+ * Points the workers at a separately built inspection worker module. The
+ * worker module is found by its own `__filename`, which is right for the
+ * package as built (one file per module) and for the TypeScript sources;
+ * a process bundled into one file (esbuild, webpack) gets the whole
+ * bundle as that name, so each worker would load, parse and keep the whole
+ * backend (about 60 MiB more per worker). Such a bundler builds
+ * `inspection/inspectionWorker` as an entry of its own and passes its
+ * path here, before the first inspection.
+ *
+ * @internal
+ */
+export function setInspectionWorkerEntry(path: string) {
+  workerEntry = path;
+}
+
 function transformPath(entry: string): string | undefined {
   if (!transform) {
     transform = { path: findTransform(entry) };
@@ -67,6 +86,9 @@ type Slot = {
 };
 
 const POLL_MS = 25;
+const YOUNG_GENERATION_MIB = 8;
+/** Smaller reads are copied (they may share memory with other buffers). */
+const OWN_BUFFER_MIN_BYTES = 64 * 1024;
 /** An idle worker is ended after this long, so an idle backend holds no isolate. */
 const IDLE_MS = 30_000;
 
@@ -155,12 +177,15 @@ export class InspectionPool {
       eval: true,
       workerData: {
         [INSPECTION_WORKER]: true,
-        entry: inspectionWorkerPath,
-        transform: transformPath(inspectionWorkerPath),
+        entry: workerEntry,
+        transform: transformPath(workerEntry),
       },
       resourceLimits: {
         maxOldGenerationSizeMb: memoryMiB,
-        maxYoungGenerationSizeMb: Math.max(16, Math.floor(memoryMiB / 8)),
+        // the bytes read are ArrayBuffers outside the heap; a larger young
+        // generation only let garbage pile up in the worker's resident
+        // memory (a 64 MiB one grew each worker by tens of MiB)
+        maxYoungGenerationSizeMb: YOUNG_GENERATION_MIB,
       },
       stdout: false,
       stderr: false,
@@ -242,10 +267,7 @@ export class InspectionPool {
       let reply: ToWorker;
       try {
         const bytes = await job.source.read(message.start, message.length);
-        // a standalone copy, transferred (not cloned) to the worker
-        const copy = new Uint8Array(bytes.length);
-        copy.set(bytes);
-        reply = { type: 'data', req: message.req, data: copy.buffer };
+        reply = { type: 'data', req: message.req, data: ownBuffer(bytes) };
       } catch (error) {
         reply = { type: 'data', req: message.req, error: String(error) };
       }
@@ -296,6 +318,27 @@ export class InspectionPool {
     this.dispatch();
     await slot.worker.terminate().catch(() => undefined);
   }
+}
+
+/**
+ * The bytes as an ArrayBuffer of their own, to transfer (not clone) to a
+ * worker: the read's own memory when it owns all of it (a large read, a
+ * 16 MiB pickle scan), else a copy (a small read from Node's shared pool,
+ * which must not be detached).
+ */
+function ownBuffer(bytes: Uint8Array): ArrayBuffer {
+  const buffer = bytes.buffer;
+  if (
+    buffer instanceof ArrayBuffer &&
+    bytes.byteOffset === 0 &&
+    bytes.byteLength === buffer.byteLength &&
+    bytes.byteLength >= OWN_BUFFER_MIN_BYTES
+  ) {
+    return buffer;
+  }
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  return copy.buffer;
 }
 
 let shared: InspectionPool | undefined;
