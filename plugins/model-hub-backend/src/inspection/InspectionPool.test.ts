@@ -318,15 +318,17 @@ describe('bounded inspection', () => {
       await pool.close();
     }
   });
-  it('hands large reads to the worker without a copy, and copies views of shared memory', async () => {
+  it('serves a large read in 1 MiB pieces, and a small one without a copy', async () => {
     const pool = new InspectionPool(1);
     try {
       // a raw pickle scan reads the first 16 MiB of a .bin file
       const content = randomBytes(20 * 1024 * 1024);
+      const asked: number[] = [];
       const given: Buffer[] = [];
       const owning: ByteSource = {
         size: content.length,
         read: async (start, length) => {
+          asked.push(length);
           const own = Buffer.from(content.subarray(start, start + length));
           given.push(own);
           return own;
@@ -335,10 +337,15 @@ describe('bounded inspection', () => {
       const [own] = await pool.inspect('weights.bin', owning, LIMITS);
       // inspected: random bytes are no pickle
       expect(own).toMatchObject({ status: 'fail' });
-      const large = given.filter(b => b.byteLength === 0);
-      // the 16 MiB read was moved to the worker (its memory is detached here)
-      expect(large.length).toBeGreaterThan(0);
-      // views of a larger buffer are copied: the backing stays usable
+      // no read of the source is larger than 1 MiB
+      expect(Math.max(...asked)).toBeLessThanOrEqual(1024 * 1024);
+      expect(asked.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(
+        LIMITS.maxPickleScanBytes,
+      );
+      // the 64 KiB head owned its memory: moved to the worker, not copied
+      expect(given.some(b => b.byteLength === 0)).toBe(true);
+      // views of a larger buffer are copied: the backing stays usable,
+      // and the result is the same
       const views: ByteSource = {
         size: content.length,
         read: async (start, length) => content.subarray(start, start + length),
@@ -346,6 +353,16 @@ describe('bounded inspection', () => {
       const [viaViews] = await pool.inspect('weights.bin', views, LIMITS);
       expect(viaViews).toEqual(own);
       expect(content.byteLength).toBe(20 * 1024 * 1024);
+      // a source that ends early gives the worker a short read
+      const short: ByteSource = {
+        size: content.length,
+        read: async (start, length) =>
+          start >= 3 * 1024 * 1024
+            ? Buffer.alloc(0)
+            : content.subarray(start, start + length),
+      };
+      const [cut] = await pool.inspect('weights.bin', short, LIMITS);
+      expect(cut).toMatchObject({ status: 'fail' });
     } finally {
       await pool.close();
     }

@@ -6,7 +6,7 @@ import {
   ToWorker,
 } from './inspectionWorker';
 import { failedInspection } from './inspectInThread';
-import { ByteSource } from './source';
+import type { ByteSource } from './source';
 import { InspectionCheck, InspectionLimits } from './types';
 
 /**
@@ -89,6 +89,8 @@ const POLL_MS = 25;
 const YOUNG_GENERATION_MIB = 8;
 /** Smaller reads are copied (they may share memory with other buffers). */
 const OWN_BUFFER_MIN_BYTES = 64 * 1024;
+/** Larger reads are made in pieces of this size, into one buffer. */
+const READ_PIECE_BYTES = 1024 * 1024;
 /** An idle worker is ended after this long, so an idle backend holds no isolate. */
 const IDLE_MS = 30_000;
 
@@ -266,8 +268,12 @@ export class InspectionPool {
     if (message.type === 'read') {
       let reply: ToWorker;
       try {
-        const bytes = await job.source.read(message.start, message.length);
-        reply = { type: 'data', req: message.req, data: ownBuffer(bytes) };
+        const data = await readForWorker(
+          job.source,
+          message.start,
+          message.length,
+        );
+        reply = { type: 'data', req: message.req, data };
       } catch (error) {
         reply = { type: 'data', req: message.req, error: String(error) };
       }
@@ -322,9 +328,9 @@ export class InspectionPool {
 
 /**
  * The bytes as an ArrayBuffer of their own, to transfer (not clone) to a
- * worker: the read's own memory when it owns all of it (a large read, a
- * 16 MiB pickle scan), else a copy (a small read from Node's shared pool,
- * which must not be detached).
+ * worker: the read's own memory when it owns all of it, else a copy (a
+ * view of a larger buffer, such as Node's shared pool, must not be
+ * detached).
  */
 function ownBuffer(bytes: Uint8Array): ArrayBuffer {
   const buffer = bytes.buffer;
@@ -339,6 +345,38 @@ function ownBuffer(bytes: Uint8Array): ArrayBuffer {
   const copy = new Uint8Array(bytes.length);
   copy.set(bytes);
   return copy.buffer;
+}
+
+/**
+ * A worker's read, as an ArrayBuffer to transfer. A large read (a pickle
+ * scan asks for 16 MiB) is made in 1 MiB pieces copied into the buffer
+ * sent: a source that collects a stream (a blob of the store) would
+ * otherwise hold its chunks and their concatenation at once, twice the
+ * read, on top of the server's other memory.
+ */
+async function readForWorker(
+  source: ByteSource,
+  start: number,
+  length: number,
+): Promise<ArrayBuffer> {
+  const wanted = Math.max(0, Math.min(length, source.size - start));
+  if (wanted <= READ_PIECE_BYTES) {
+    return ownBuffer(await source.read(start, length));
+  }
+  const out = new Uint8Array(wanted);
+  let done = 0;
+  while (done < wanted) {
+    const piece = await source.read(
+      start + done,
+      Math.min(READ_PIECE_BYTES, wanted - done),
+    );
+    if (!piece.length) {
+      break; // the source ends early: the worker sees a short read
+    }
+    out.set(piece, done);
+    done += piece.length;
+  }
+  return done === wanted ? out.buffer : out.slice(0, done).buffer;
 }
 
 let shared: InspectionPool | undefined;
