@@ -454,5 +454,57 @@ export interface Config {
        */
       root?: string;
     };
+    /**
+     * (Optional) Air-gapped transfers: signed bundles (OCI image layout in
+     * a tar) of approved versions with their approval evidence.
+     */
+    transfer?: {
+      /**
+       * (Optional) The name of this portal, written into the bundles it
+       * signs and shown on the versions other portals import. Defaults to
+       * `app.title`.
+       */
+      portalName?: string;
+      /**
+       * (Optional) This portal's Ed25519 private key (PEM, PKCS#8) that
+       * signs exports; its public key is served at
+       * `GET /api/model-hub/transfer/public-key`. Exports answer 503
+       * without it.
+       * @visibility secret
+       */
+      signingKey?: string;
+      /**
+       * (Optional) The portals whose bundles this portal imports: a name
+       * and an Ed25519 public key (PEM) each. A bundle signed by another
+       * key is refused.
+       */
+      trustedKeys?: Array<{
+        /** (Required) The name of the portal. */
+        name: string;
+        /** (Required) Its Ed25519 public key, PEM (SPKI). */
+        publicKey: string;
+      }>;
+      /**
+       * (Optional) The state imported versions land in: `trust` (approved,
+       * as the signed evidence says) or `review` (in review here, with the
+       * evidence attached). Defaults to `review`.
+       */
+      importedApprovals?: 'trust' | 'review';
+      /** (Optional) The largest bundle an import reads, in MiB. Defaults to 4 TiB. */
+      maxBundleSizeMiB?: number;
+      /** (Optional) The largest file in a bundle, in MiB. Defaults to `upload.maxFileSizeMiB`. */
+      maxBlobSizeMiB?: number;
+      /** (Optional) The most tar entries of a bundle. Defaults to 100000. */
+      maxEntries?: number;
+      /** (Optional) The largest JSON document of a bundle, in MiB. Defaults to 16. */
+      maxJsonSizeMiB?: number;
+      /**
+       * (Optional) Where imports spool blobs until the bundle is verified.
+       * Defaults to `transfer-staging` next to the local store (one
+       * filesystem: verified blobs are renamed into it), else the OS
+       * temporary folder.
+       */
+      stagingDirectory?: string;
+    };
   };
 }

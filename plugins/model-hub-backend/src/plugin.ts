@@ -23,6 +23,8 @@ import { CatalogModelSync } from './catalogSync/CatalogModelSync';
 import { readCatalogSyncConfig, readRetentionConfig } from './lifecycle/config';
 import { ModelLifecycleStore } from './lifecycle/ModelLifecycleStore';
 import { applyRetention } from './lifecycle/retention';
+import { readTransferConfig } from './transfer/config';
+import { createTransferRoutes } from './transfer/routes';
 
 /**
  * Model Hub backend plugin: model versions, a content-addressed artifact
@@ -150,6 +152,11 @@ export const modelHubPlugin = createBackendPlugin({
           path: '/hf',
           allow: 'unauthenticated',
         });
+        // the public key of the transfer signatures is public
+        deps.httpRouter.addAuthPolicy({
+          path: '/transfer/public-key',
+          allow: 'unauthenticated',
+        });
         // tus uploads, multipart uploads, ZIP packages, format inspection
         const localStorePath =
           hubConfig.storage.type === 'local'
@@ -244,6 +251,14 @@ export const modelHubPlugin = createBackendPlugin({
             catalogSync,
             mirror,
             extensions: [...huggingface.routes, uploads.routes],
+            // air-gapped export and import of approved versions
+            transfer: createTransferRoutes({
+              knex: db,
+              config: readTransferConfig(config, {
+                maxBlobBytes: hubConfig.upload.maxFileSizeBytes,
+                localStorePath,
+              }),
+            }),
             approvals,
             modelAccess,
             inspection: uploads.inspection,

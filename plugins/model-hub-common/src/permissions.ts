@@ -126,6 +126,31 @@ export const modelHubAdminPermission = createPermission({
 });
 
 /**
+ * Export approved versions of models, with their approval evidence, into a
+ * signed bundle for an air-gapped portal (`POST /transfer/export`). The
+ * bundle holds the files, so the models' `model-hub.artifact.download` is
+ * needed as well.
+ *
+ * @public
+ */
+export const modelHubExportPermission = createPermission({
+  name: 'model-hub.export',
+  attributes: { action: 'read' },
+});
+
+/**
+ * Import a signed bundle of another portal (`POST /transfer/import`):
+ * creates models and versions with the evidence of their approval.
+ * `model-hub.admin` may import too.
+ *
+ * @public
+ */
+export const modelHubImportPermission = createPermission({
+  name: 'model-hub.import',
+  attributes: { action: 'create' },
+});
+
+/**
  * Every permission of Model Hub.
  *
  * @public
@@ -141,4 +166,6 @@ export const modelHubPermissions = [
   modelHubSyncTriggerPermission,
   modelHubDeployPermission,
   modelHubAdminPermission,
+  modelHubExportPermission,
+  modelHubImportPermission,
 ];

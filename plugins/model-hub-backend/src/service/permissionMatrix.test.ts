@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -206,6 +207,11 @@ const SAFETENSORS = (() => {
 })();
 
 const auth = (u: User) => mockCredentials.user.header(ref(u));
+
+/** The portal's transfer signing key (Ed25519, PEM). */
+const TRANSFER_KEY = generateKeyPairSync('ed25519')
+  .privateKey.export({ type: 'pkcs8', format: 'pem' })
+  .toString();
 
 /** Every route of openapi.yaml, by `METHOD path`. */
 const MATRIX: Record<string, Expectation> = {
@@ -698,6 +704,35 @@ const MATRIX: Record<string, Expectation> = {
         .set('Tus-Resumable', '1.0.0'),
     status: { alice: 204, bob: 404, carol: 404, dana: 204 },
   },
+  'GET /transfer/public-key': {
+    // public: no credentials needed
+    send: (_u, r) => r.get('/api/model-hub/transfer/public-key'),
+    status: same(200),
+  },
+  'POST /transfer/export': {
+    // v1 of the hidden model, approved by bob: model-hub.export only
+    send: (u, r) =>
+      r
+        .post('/api/model-hub/transfer/export')
+        .set('Authorization', auth(u))
+        .send({ versions: [{ model: `default/${HIDDEN}`, version: 'v1' }] }),
+    status: adminOnly(200),
+  },
+  'POST /transfer/import': {
+    // allowed callers reach the bundle checks (not a tar: 400)
+    send: (u, r) =>
+      r
+        .post('/api/model-hub/transfer/import')
+        .set('Authorization', auth(u))
+        .set('Content-Type', 'application/x-tar')
+        .send(Buffer.alloc(1024, 1)),
+    status: adminOnly(400),
+  },
+  'GET /models/{namespace}/{name}/versions/{label}/import-evidence': {
+    send: (u, r) =>
+      r.get(`${M}/versions/v1/import-evidence`).set('Authorization', auth(u)),
+    status: readHidden(),
+  },
   'POST /models/{namespace}/{name}/packages': {
     send: (u, r) =>
       r
@@ -762,6 +797,7 @@ describe('permission matrix of every route of openapi.yaml', () => {
               storage: { local: { path: join(mockDir.path, 'store') } },
               huggingface: { endpoint: hf.url, fetch: 'on-demand' },
               approvals: { requiredChecks: [] },
+              transfer: { signingKey: TRANSFER_KEY },
             },
           },
         }),

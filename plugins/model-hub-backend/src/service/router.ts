@@ -11,6 +11,7 @@ import { addLifecycleRoutes } from '../lifecycle/routes';
 import { addCatalogSyncRoutes } from '../catalogSync/routes';
 import { addApprovalRoutes } from '../approvals/router';
 import { MirrorRoutes, addDisabledMirrorRoutes } from '../mirror';
+import { addDisabledTransferRoutes } from '../transfer/routes';
 import {
   disabledHuggingFaceRoutes,
   RouteExtension,
@@ -34,6 +35,8 @@ export async function createRouter(
     mirror?: MirrorRoutes;
     /** More routes: Hugging Face sync, entity feed, local scan. */
     extensions?: RouteExtension[];
+    /** Air-gapped export and import; without it they answer 503. */
+    transfer?: RouteExtension;
   },
 ): Promise<Router> {
   const router = PromiseRouter();
@@ -73,6 +76,7 @@ export async function createRouter(
   addActivityRoutes(router, ctx);
   addApprovalRoutes(router, ctx);
   (options.mirror ?? addDisabledMirrorRoutes)(router, ctx);
+  (options.transfer ?? addDisabledTransferRoutes)(router, ctx);
   (options.extensions ?? disabledHuggingFaceRoutes).forEach(extend =>
     extend(router, ctx),
   );
