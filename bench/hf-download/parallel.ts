@@ -1,13 +1,29 @@
 /*
  * Benchmark: parallel ranged download of one big file from a mock Hub that
  * paces each connection to 50 MiB/s (as the Hub's CDN throttles each
- * connection), against single-stream `curl -o`; then the same download
- * killed (SIGKILL) half-way and started again: it resumes its pieces and the
- * SHA-256 must match. See README.md. Writes parallel-results.md.
+ * connection), against single-stream `curl -o`, side by side in each run,
+ * with 8 parallel `curl -r` ranges to /dev/null as the ceiling of the mock
+ * and the loopback (nothing written, nothing verified); then the same
+ * download killed (SIGKILL) half-way and started again: it resumes its
+ * pieces and the SHA-256 must match. CPU seconds of each side (the mock's
+ * from /proc), peak RSS and the load average are recorded. Writes
+ * parallel-results.md.
+ *
+ *   node -r @backstage/cli/config/nodeTransform.cjs bench/hf-download/parallel.ts
+ *
+ * BENCH_RUNS (3), BENCH_SIZE_GIB (2), BENCH_RATE_MIBPS (50),
+ * BENCH_CONNECTIONS (8), BENCH_PIECE_MIB (32, the config default),
+ * BENCH_WORK (a folder on the filesystem to test; default bench/.tmp).
  */
 /* eslint-disable no-console */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { mockServices } from '@backstage/backend-test-utils';
@@ -21,16 +37,19 @@ import { resolveWriteMode } from '../../plugins/model-hub-backend/src/store/Sequ
 
 const GIB = 1024 * 1024 * 1024;
 const SIZE_GIB = Number(process.env.BENCH_SIZE_GIB ?? 2);
-const RUNS = Number(process.env.BENCH_RUNS ?? 2);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const RATE_MIBPS = Number(process.env.BENCH_RATE_MIBPS ?? 50);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 /** The default of `modelHub.huggingface.parallelDownload.pieceSizeMiB`. */
 const PIECE_MIB = Number(process.env.BENCH_PIECE_MIB ?? 32);
-const TMP = join(__dirname, '..', '.tmp', 'hf-download-parallel');
+const TMP = join(
+  process.env.BENCH_WORK ?? join(__dirname, '..', '.tmp'),
+  'hf-download-parallel',
+);
 const REPO = 'acme/big-model';
 const FILE = 'model.safetensors';
 
-function startMock(): Promise<{ url: string; stop: () => void }> {
+function startMock(): Promise<{ url: string; pid: number; stop: () => void }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -60,7 +79,11 @@ function startMock(): Promise<{ url: string; stop: () => void }> {
       out += d;
       const m = /MOCK_HF_URL=(\S+)/.exec(out);
       if (m) {
-        resolve({ url: m[1], stop: () => child.kill('SIGTERM') });
+        resolve({
+          url: m[1],
+          pid: child.pid!,
+          stop: () => child.kill('SIGTERM'),
+        });
       }
     });
     child.on('exit', code => reject(new Error(`mock exited ${code}: ${out}`)));
@@ -95,6 +118,7 @@ async function child(mockUrl: string, runDir: string) {
   // what the backend does once per filesystem, at its first write there
   mkdirSync(join(runDir, 'downloads'), { recursive: true });
   await resolveWriteMode(join(runDir, 'downloads'));
+  const rssBefore = process.resourceUsage().maxRSS;
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
   const blob = await downloadBlob({
@@ -116,6 +140,7 @@ async function child(mockUrl: string, runDir: string) {
   });
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
+  const rssPeak = process.resourceUsage().maxRSS;
   const stored = statSync(join(runDir, 'store', blob.location)).size;
   // the stored file's SHA-256, computed by a separate tool
   const sha = execFileSync('sha256sum', [join(runDir, 'store', blob.location)])
@@ -126,6 +151,8 @@ async function child(mockUrl: string, runDir: string) {
       secs,
       cpuSecs: (cpu.user + cpu.system) / 1e6,
       resumedFrom: blob.resumedFrom,
+      rssBeforeMiB: rssBefore / 1024,
+      rssPeakMiB: rssPeak / 1024,
       sha256: sha,
       expected: file.lfsSha256,
       size: stored,
@@ -138,6 +165,11 @@ type Done = {
   secs: number;
   cpuSecs: number;
   resumedFrom: number;
+  rssBeforeMiB: number;
+  rssPeakMiB: number;
+  /** From the download's last log line. */
+  memory?: { fromMemory: number; readBack: number; buffers: number };
+  directIo?: boolean;
   sha256: string;
   expected: string;
   size: number;
@@ -166,6 +198,8 @@ function runChild(
     let buf = '';
     let done: Done | undefined;
     let killedAt: number | undefined;
+    let memory: Done['memory'];
+    let directIo: boolean | undefined;
     p.stdout.on('data', d => {
       buf += d;
       let nl;
@@ -183,9 +217,21 @@ function runChild(
             p.kill('SIGKILL');
           }
         } else if (line.startsWith('DONE ')) {
-          done = JSON.parse(line.slice(5));
+          done = { ...JSON.parse(line.slice(5)), memory, directIo };
         } else if (line.startsWith('LOG ')) {
           console.log(`  ${line.slice(4)}`);
+          const m =
+            /\((direct I\/O|page cache)\); hashed (\d+) bytes from memory, (\d+) read back; (\d+) buffers/.exec(
+              line,
+            );
+          if (m) {
+            directIo = m[1] === 'direct I/O';
+            memory = {
+              fromMemory: Number(m[2]),
+              readBack: Number(m[3]),
+              buffers: Number(m[4]),
+            };
+          }
         }
       }
     });
@@ -200,45 +246,138 @@ function runChild(
   });
 }
 
-function curl(url: string, out: string): number {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('curl', ['-s', '-f', '-o', out, url]);
-  if (r.status !== 0) {
-    throw new Error(`curl failed: ${r.stderr}`);
+/** CPU seconds (user + system) of a process so far, from /proc. */
+function cpuSecsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime (fields 14 and 15), in clock ticks of 1/100 s
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
   }
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+type Timed = { secs: number; cpuSecs: number };
+
+/** Runs commands at once; wall time and their CPU seconds (`time`). */
+function timed(commands: string[][]): Promise<Timed> {
+  const t0 = process.hrtime.bigint();
+  return Promise.all(
+    commands.map(
+      args =>
+        new Promise<number>((resolve, reject) => {
+          const p = spawn('/usr/bin/time', ['-f', 'CPU %U %S', ...args], {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          });
+          let err = '';
+          p.stderr.on('data', d => {
+            err += d;
+          });
+          p.on('exit', code => {
+            const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(err);
+            if (code !== 0 || !m) {
+              reject(new Error(`${args.join(' ')} failed: ${err}`));
+            } else {
+              resolve(Number(m[1]) + Number(m[2]));
+            }
+          });
+        }),
+    ),
+  ).then(cpu => ({
+    secs: Number(process.hrtime.bigint() - t0) / 1e9,
+    cpuSecs: cpu.reduce((a, b) => a + b, 0),
+  }));
+}
+
+async function curl(url: string, out: string): Promise<Timed> {
+  const r = await timed([['curl', '-s', '-f', '-o', out, url]]);
   rmSync(out, { force: true });
-  return secs;
+  return r;
+}
+
+/** `connections` ranged `curl`s at once to /dev/null: the mock's ceiling. */
+function curlRanges(url: string, size: number): Promise<Timed> {
+  const part = Math.ceil(size / CONNECTIONS);
+  return timed(
+    Array.from({ length: CONNECTIONS }, (_, i) => [
+      'curl',
+      '-s',
+      '-f',
+      '-r',
+      `${i * part}-${Math.min(size, (i + 1) * part) - 1}`,
+      '-o',
+      '/dev/null',
+      url,
+    ]),
+  );
 }
 
 const fmtLoad = (l: number[]) => l.map(x => x.toFixed(2)).join(' ');
+const mibps = (bytes: number, secs: number) =>
+  (bytes / secs / 2 ** 20).toFixed(0);
+
+type Run = {
+  load: string;
+  curl: Timed;
+  ranges: Timed;
+  ours: Done;
+  mockCpuCurl: number;
+  mockCpuRanges: number;
+  mockCpuOurs: number;
+};
 
 async function main() {
   rmSync(TMP, { recursive: true, force: true });
   mkdirSync(TMP, { recursive: true });
+  const fsType = execFileSync('df', ['-T', TMP])
+    .toString()
+    .trim()
+    .split('\n')
+    .pop()!
+    .split(/\s+/)
+    .slice(0, 2)
+    .join(' ');
   const uptimeBefore = execFileSync('uptime').toString().trim();
   const mock = await startMock();
   const size = SIZE_GIB * GIB;
   const url = `${mock.url}/${REPO}/resolve/main/${FILE}`;
-  const curlSecs: number[] = [];
-  const ours: Done[] = [];
-  const loads: string[] = [];
+  const runs: Run[] = [];
   let killed: { killedAt?: number; resumed?: Done } = {};
+  const mockCpu = () => cpuSecsOf(mock.pid);
   try {
     for (let i = 0; i < RUNS; i++) {
-      curlSecs.push(curl(url, join(TMP, 'curl.bin')));
+      const load = fmtLoad(loadavg());
+      let m0 = mockCpu();
+      const c = await curl(url, join(TMP, 'curl.bin'));
+      const mockCpuCurl = mockCpu() - m0;
+      m0 = mockCpu();
+      const ranges = await curlRanges(url, size);
+      const mockCpuRanges = mockCpu() - m0;
+      m0 = mockCpu();
       const r = await runChild(mock.url, join(TMP, `run-${i}`));
-      ours.push(r.done!);
+      const mockCpuOurs = mockCpu() - m0;
       rmSync(join(TMP, `run-${i}`), { recursive: true, force: true });
-      loads.push(fmtLoad(loadavg()));
+      const ours = r.done!;
+      runs.push({
+        load,
+        curl: c,
+        ranges,
+        ours,
+        mockCpuCurl,
+        mockCpuRanges,
+        mockCpuOurs,
+      });
       console.log(
-        `run ${i + 1}: curl -o ${curlSecs[i].toFixed(
+        `run ${i + 1} (load ${load}): curl -o ${c.secs.toFixed(
           2,
-        )} s, Model Hub ${r.done!.secs.toFixed(2)} s (${r.done!.cpuSecs.toFixed(
+        )} s, ${CONNECTIONS} curl ranges ${ranges.secs.toFixed(
+          2,
+        )} s, Model Hub ${ours.secs.toFixed(2)} s (${ours.cpuSecs.toFixed(
           1,
-        )} CPU-s), sha256 ${
-          r.done!.sha256 === r.done!.expected ? 'ok' : 'MISMATCH'
-        }, load ${loads[i]}`,
+        )} CPU-s, mock ${mockCpuOurs.toFixed(1)} CPU-s), sha256 ${
+          ours.sha256 === ours.expected ? 'ok' : 'MISMATCH'
+        }: ${(c.secs / ours.secs).toFixed(2)}x`,
       );
     }
     // killed half-way, then started again
@@ -258,41 +397,64 @@ async function main() {
   }
   const uptimeAfter = execFileSync('uptime').toString().trim();
   rmSync(TMP, { recursive: true, force: true });
-  const ratios = curlSecs.map((c, i) => c / ours[i].secs);
+  const ratios = runs.map(r => r.curl.secs / r.ours.secs);
   const worst = Math.min(...ratios);
-  const allOk =
-    ours.every(o => o.sha256 === o.expected && o.size === size) &&
-    killed.resumed?.sha256 === killed.resumed?.expected;
+  const allOk = runs.every(
+    r => r.ours.sha256 === r.ours.expected && r.ours.size === size,
+  );
   const resumedOk =
     killed.resumed !== undefined &&
     killed.resumed.resumedFrom > 0 &&
+    killed.resumed.size === size &&
     killed.resumed.sha256 === killed.resumed.expected;
+  const mem = (d: Done) =>
+    d.memory
+      ? `${(d.memory.fromMemory / 2 ** 20).toFixed(
+          0,
+        )} MiB hashed from memory, ${(d.memory.readBack / 2 ** 20).toFixed(
+          0,
+        )} MiB read back, ≤ ${d.memory.buffers} × 4 MiB buffers`
+      : '';
   const lines = [
     '# Results: parallel ranged download',
     '',
-    `Run on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs (${
+    `Run on ${new Date().toISOString().slice(0, 16)}Z, ${cpus().length} CPUs (${
       cpus()[0]?.model
     }), ${(totalmem() / GIB).toFixed(0)} GiB RAM, Node ${
       process.version
-    }; mock Hub in its own process on 127.0.0.1 pacing every response to ${RATE_MIBPS} MiB/s; ${SIZE_GIB} GiB file; ${CONNECTIONS} connections, 32 MiB pieces; the machine's disk, \`writeMode: auto\`; ${RUNS} interleaved runs.`,
+    }; mock Hub in its own process on 127.0.0.1 (serving from its --cache-dir) pacing every response to ${RATE_MIBPS} MiB/s; ${SIZE_GIB} GiB file; ${CONNECTIONS} connections, ${PIECE_MIB} MiB pieces; work folder on \`${fsType}\` (\`df -T\`), \`writeMode: auto\`; ${RUNS} interleaved runs.`,
+    '',
+    'Command: `node -r @backstage/cli/config/nodeTransform.cjs bench/hf-download/parallel.ts` (BENCH_RUNS, BENCH_PIECE_MIB, BENCH_WORK, ...).',
     '',
     `\`uptime\` before: \`${uptimeBefore}\`; after: \`${uptimeAfter}\`.`,
     '',
-    '| | `curl -o` (one connection) | Model Hub (parallel pieces, SHA-256 verified, fsynced, stored) | ratio (target ≥ 3) |',
-    '| --- | --- | --- | --- |',
-    ...ours.map(
-      (o, i) =>
-        `| run ${i + 1} | ${curlSecs[i].toFixed(2)} s (${(
-          size /
-          curlSecs[i] /
-          2 ** 20
-        ).toFixed(0)} MiB/s) | ${o.secs.toFixed(2)} s (${(
-          size /
-          o.secs /
-          2 ** 20
-        ).toFixed(0)} MiB/s, ${o.cpuSecs.toFixed(1)} CPU-s) | ${ratios[
-          i
-        ].toFixed(2)}× |`,
+    `| | load (1, 5, 15 min) | \`curl -o\` (one connection) | ${CONNECTIONS} \`curl -r\` to /dev/null (ceiling: nothing written or verified) | Model Hub (parallel pieces, SHA-256 verified, fsynced, stored) | ratio to \`curl -o\` (target ≥ 3) |`,
+    '| --- | --- | --- | --- | --- | --- |',
+    ...runs.map(
+      (r, i) =>
+        `| run ${i + 1} | ${r.load} | ${r.curl.secs.toFixed(2)} s (${mibps(
+          size,
+          r.curl.secs,
+        )} MiB/s; curl ${r.curl.cpuSecs.toFixed(
+          1,
+        )} CPU-s, mock ${r.mockCpuCurl.toFixed(1)}) | ${r.ranges.secs.toFixed(
+          2,
+        )} s (${mibps(
+          size,
+          r.ranges.secs,
+        )} MiB/s; curls ${r.ranges.cpuSecs.toFixed(
+          1,
+        )} CPU-s, mock ${r.mockCpuRanges.toFixed(1)}) | ${r.ours.secs.toFixed(
+          2,
+        )} s (${mibps(size, r.ours.secs)} MiB/s; ${r.ours.cpuSecs.toFixed(
+          1,
+        )} CPU-s, mock ${r.mockCpuOurs.toFixed(1)}; ${
+          r.ours.directIo ? 'direct I/O' : 'page cache'
+        }; peak RSS ${r.ours.rssPeakMiB.toFixed(
+          0,
+        )} MiB, ${r.ours.rssBeforeMiB.toFixed(0)} before; ${mem(
+          r.ours,
+        )}) | ${ratios[i].toFixed(2)}× |`,
     ),
     '',
     `Killed (SIGKILL) at ${

@@ -17,8 +17,9 @@ import {
   DownloadFile,
   DownloadVerificationError,
 } from './downloadBlob';
+import { createHash } from 'node:crypto';
 import { PartialDownloadStore } from './PartialDownloadStore';
-import { pieceStatePath } from './rangedDownload';
+import { downloadPieces, pieceStatePath } from './rangedDownload';
 
 jest.setTimeout(60_000);
 
@@ -27,6 +28,9 @@ const SIZE = 12 * MIB + 12345;
 const REPO = 'acme/big-model';
 const FILE = 'model.safetensors';
 const PARALLEL = { connections: 3, minBytes: 8 * MIB, pieceBytes: 4 * MIB };
+/** A file of three 16 MiB pieces and a fourth of 4321 bytes. */
+const LARGER_REPO = 'acme/larger-model';
+const LARGER_SIZE = 48 * MIB + 4321;
 
 describe('parallel ranged downloads', () => {
   let hub: MockHub;
@@ -41,6 +45,7 @@ describe('parallel ranged downloads', () => {
   beforeAll(async () => {
     hub = new MockHub();
     hub.addRepo(bigFileRepo(SIZE, REPO));
+    hub.addRepo(bigFileRepo(LARGER_SIZE, LARGER_REPO));
     hub.warmUp();
     server = await createMockHfServer({ hub });
     client = new HuggingFaceClient({
@@ -218,5 +223,107 @@ describe('parallel ranged downloads', () => {
     });
     expect(stored.filter(f => /[0-9a-f]{64}$/.test(f))).toEqual([]);
     expect(await partials.get(`sha256:${file.lfsSha256}`)).toBeUndefined();
+  });
+
+  describe('downloadPieces', () => {
+    const largerSha256 = () =>
+      createHash('sha256')
+        .update(hub.fileContent(LARGER_REPO, FILE))
+        .digest('hex');
+
+    /** Fetches ranges of the larger file; `gate` may hold a request back. */
+    const fetchLarger =
+      (gate?: (range: string) => Promise<void> | undefined) =>
+      async (headers: Record<string, string>, signal: AbortSignal) => {
+        await gate?.(headers.Range);
+        return client.streamFile(LARGER_REPO, 'main', FILE, {
+          headers,
+          signal,
+        });
+      };
+
+    it('hashes from memory, and reads back what it had to give up when the memory ran out', async () => {
+      const tempPath = join(dir, 'larger.partial');
+      let received = 0;
+      let release!: () => void;
+      const laterPiecesDone = new Promise<void>(resolve => {
+        release = resolve;
+      });
+      const result = await downloadPieces({
+        size: LARGER_SIZE,
+        sha256: largerSha256(),
+        path: FILE,
+        tempPath,
+        // the first piece waits until the others are in: the hash cannot
+        // start, and their 32 MiB do not fit in the 28 MiB pool
+        fetchRange: fetchLarger(range =>
+          range.startsWith('bytes=0-') ? laterPiecesDone : undefined,
+        ),
+        connections: 3,
+        pieceBytes: 16 * MIB,
+        memoryBytes: 1, // the least: two buffers per connection and one
+        writeMode: 'direct',
+        signal: new AbortController().signal,
+        onBytes: bytes => {
+          received = bytes;
+          if (received >= 2 * 16 * MIB + 4321) {
+            release();
+          }
+        },
+      });
+      expect(result.sha256).toBe(largerSha256());
+      expect(result.stats.peakBuffers).toBeLessThanOrEqual(7);
+      expect(result.stats.hashedFromDisk).toBeGreaterThan(0);
+      expect(result.stats.hashedFromMemory).toBeGreaterThan(16 * MIB);
+      expect(result.stats.hashedFromMemory + result.stats.hashedFromDisk).toBe(
+        LARGER_SIZE,
+      );
+      expect(
+        readFileSync(tempPath).equals(hub.fileContent(LARGER_REPO, FILE)),
+      ).toBe(true);
+    });
+
+    it('hashes everything from memory when the pieces arrive in order', async () => {
+      const tempPath = join(dir, 'larger.partial');
+      const result = await downloadPieces({
+        size: LARGER_SIZE,
+        sha256: largerSha256(),
+        path: FILE,
+        tempPath,
+        fetchRange: fetchLarger(),
+        connections: 3,
+        pieceBytes: 16 * MIB,
+        signal: new AbortController().signal,
+      });
+      expect(result.sha256).toBe(largerSha256());
+      expect(result.stats.hashedFromMemory).toBe(LARGER_SIZE);
+      expect(result.stats.hashedFromDisk).toBe(0);
+    });
+
+    it('writes through the page cache when told to (checkpoints every 4 MiB)', async () => {
+      const tempPath = join(dir, 'larger.partial');
+      const result = await downloadPieces({
+        size: LARGER_SIZE,
+        sha256: largerSha256(),
+        path: FILE,
+        tempPath,
+        fetchRange: fetchLarger(),
+        connections: 3,
+        pieceBytes: 16 * MIB,
+        writeMode: 'buffered',
+        checkpointBytes: 4 * MIB,
+        signal: new AbortController().signal,
+      });
+      expect(result.stats.directIo).toBe(false);
+      expect(result.sha256).toBe(largerSha256());
+      expect(
+        readFileSync(tempPath).equals(hub.fileContent(LARGER_REPO, FILE)),
+      ).toBe(true);
+      // the last checkpoint's state: every piece complete
+      const state = JSON.parse(
+        await fs.readFile(pieceStatePath(tempPath), 'utf8'),
+      );
+      expect(state.durable).toEqual([16 * MIB, 16 * MIB, 16 * MIB, 4321]);
+    });
   });
 });

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { FileResponse } from '../huggingface/HuggingFaceClient';
 import {
@@ -8,6 +7,7 @@ import {
 } from '../store/PositionalFileWriter';
 import type { WriteMode } from '../store/SequentialFileWriter';
 import { RetryableJobError } from './JobWorker';
+import { createPieceHasher } from './PieceHasher';
 
 /** Parallel ranged downloads of large files. @internal */
 export type ParallelDownloadOptions = {
@@ -31,8 +31,13 @@ const DEFAULT_PIECE_BYTES = 32 * 1024 * 1024;
 const PIECE_ALIGNMENT = 4 * 1024 * 1024;
 /** Bytes per buffer (and per write), a divisor of the piece alignment. */
 const BLOCK_BYTES = 4 * 1024 * 1024;
-/** Memory for received bytes not yet hashed (or not yet written). */
-const DEFAULT_MEMORY_BYTES = 128 * 1024 * 1024;
+/**
+ * Memory for received bytes not yet hashed or written, by default: one
+ * piece per connection (what the pieces ahead of the hash hold when the
+ * connections finish together), within these bounds.
+ */
+const MIN_MEMORY_BYTES = 64 * 1024 * 1024;
+const MAX_MEMORY_BYTES = 256 * 1024 * 1024;
 const ATTEMPTS_PER_PIECE = 3;
 
 /** The resume state, next to the partial file. */
@@ -80,6 +85,8 @@ type Segment = {
   /** The bytes in memory; undefined once released or evicted (on disk). */
   buf?: Buffer;
   written: boolean;
+  /** Handed to the hasher (no longer to be evicted). */
+  posted: boolean;
   hashed: boolean;
 };
 
@@ -101,10 +108,12 @@ export type PieceDownloadStats = {
  * at a time, each piece written at its offset. Pieces are taken in file
  * order, so the file fills from its start and the SHA-256 follows close
  * behind, from memory: each connection copies what it receives into
- * page-aligned 4 MiB buffers (a fixed pool of `memoryBytes`, default
- * 128 MiB); a full buffer is written at its offset (past the page cache
- * with `O_DIRECT` where the filesystem's write mode is `direct`, see
- * {@link PositionalFileWriter}) and, in file order, hashed where it is.
+ * page-aligned 4 MiB buffers (a fixed pool of `memoryBytes`, by default
+ * one piece per connection within 64-256 MiB); a full buffer is written at
+ * its offset (past the page cache with `O_DIRECT` where the filesystem's
+ * write mode is `direct`, see {@link PositionalFileWriter}) and, in file
+ * order, hashed where it is by a worker thread (the memory is shared), on
+ * the other core while this thread receives.
  * A buffer is reused once it is both written and hashed. When the pool
  * runs dry (the hash waits for the lowest piece while later ones arrive),
  * the written, not yet hashed buffer furthest ahead is given up and its
@@ -176,24 +185,26 @@ export async function downloadPieces(options: {
       await created.close();
     }
   }
-  const pool = new AlignedBufferPool(
+  const memoryBytes =
+    options.memoryBytes ??
     Math.min(
-      Math.max(
-        Math.floor(
-          (options.memoryBytes ?? DEFAULT_MEMORY_BYTES) / BLOCK_BYTES,
-        ),
-        2 * connections + 1,
-      ),
-      Math.ceil(size / BLOCK_BYTES) + connections + 1,
-    ),
-    BLOCK_BYTES,
+      Math.max(connections * pieceBytes, MIN_MEMORY_BYTES),
+      MAX_MEMORY_BYTES,
+    );
+  const buffers = Math.min(
+    Math.max(Math.floor(memoryBytes / BLOCK_BYTES), 2 * connections + 1),
+    Math.ceil(size / BLOCK_BYTES) + connections + 1,
   );
+  // one more: the hash's reads of bytes kept on disk
+  const pool = new AlignedBufferPool(buffers + 1, BLOCK_BYTES);
+  const readBuf = pool.tryTake()!;
   const file = await PositionalFileWriter.open(tempPath, {
     mode: options.writeMode,
     alignedMemory: pool.aligned,
   });
   const direct = file.usesDirectIo;
   let settle = async () => {};
+  let closeHasher = async () => {};
   try {
     durable = (durable ?? new Array<number>(count).fill(0)).map((n, i) => {
       const kept = Math.min(n, lengthOf(i));
@@ -227,6 +238,7 @@ export async function downloadPieces(options: {
               offset: startOf(i),
               length: n,
               written: true,
+              posted: false,
               hashed: false,
             },
           ]
@@ -269,7 +281,7 @@ export async function downloadPieces(options: {
         if (buf) {
           stats.peakBuffers = Math.max(
             stats.peakBuffers,
-            pool.count - pool.available,
+            pool.count - 1 - pool.available,
           );
           return buf;
         }
@@ -353,7 +365,7 @@ export async function downloadPieces(options: {
         seg.written = true;
         writtenTotal += seg.length;
         written[seg.piece] = seg.offset + seg.length - startOf(seg.piece);
-        if (!seg.hashed) {
+        if (!seg.posted) {
           evictable.add(seg);
         }
         release(seg);
@@ -431,6 +443,7 @@ export async function downloadPieces(options: {
                   length: 0,
                   buf,
                   written: false,
+                  posted: false,
                   hashed: false,
                 };
               }
@@ -523,15 +536,25 @@ export async function downloadPieces(options: {
     };
 
     // the hash: pieces in order, each segment from memory where it still
-    // is, else read back from the file
-    const hash = createHash('sha256');
-    const hasher = (async () => {
-      let readBuf: Buffer | undefined;
+    // is (in a worker thread where the memory is shared), else read back
+    // from the file
+    const hasher = createPieceHasher(pool.memory);
+    closeHasher = () => hasher.close();
+    let hashFailure: unknown;
+    const hashFailed = (error: unknown) => {
+      hashFailure ??= error;
+      notify();
+    };
+    const hashing = (async () => {
+      let lastRead: Promise<void> | undefined;
       for (let i = 0; i < count; i++) {
         let position = startOf(i);
         const end = position + lengthOf(i);
         while (position < end) {
           abort.signal.throwIfAborted();
+          if (hashFailure !== undefined) {
+            throw hashFailure;
+          }
           const seg = queues[i].shift();
           if (!seg) {
             await changed();
@@ -542,36 +565,45 @@ export async function downloadPieces(options: {
               `Piece ${i + 1} has bytes from ${seg.offset}, expected ${position}`,
             );
           }
+          seg.posted = true;
+          evictable.delete(seg);
           if (seg.buf) {
-            hash.update(seg.buf.subarray(0, seg.length));
             stats.hashedFromMemory += seg.length;
+            hasher.update(seg.buf.subarray(0, seg.length)).then(
+              () => {
+                seg.hashed = true;
+                release(seg);
+              },
+              hashFailed,
+            );
           } else {
-            readBuf ??= new AlignedBufferPool(1, BLOCK_BYTES).tryTake()!;
             for (let at = 0; at < seg.length; at += BLOCK_BYTES) {
               abort.signal.throwIfAborted();
               const n = Math.min(BLOCK_BYTES, seg.length - at);
+              await lastRead; // the read buffer is free again
               await file.read(readBuf, n, seg.offset + at);
-              hash.update(readBuf.subarray(0, n));
+              lastRead = hasher.update(readBuf.subarray(0, n));
+              lastRead.catch(() => {}); // awaited above, or the digest fails
             }
+            seg.hashed = true;
             stats.hashedFromDisk += seg.length;
           }
-          seg.hashed = true;
-          evictable.delete(seg);
-          release(seg);
           position += seg.length;
         }
       }
+      return hasher.digest();
     })();
-    hasher.catch(() => {});
+    hashing.catch(() => {});
 
     const workers = Array.from({ length: connections }, () => worker());
     const results = await Promise.allSettled(workers);
     let failure: unknown = results.some(r => r.status === 'rejected')
       ? firstError
       : undefined;
+    let digest: string | undefined;
     if (failure === undefined) {
       try {
-        await hasher;
+        digest = await hashing;
       } catch (error) {
         failure = error; // stopped while hashing
       }
@@ -579,7 +611,7 @@ export async function downloadPieces(options: {
     options.signal.removeEventListener('abort', onAbort);
     if (failure !== undefined) {
       abort.abort(failure);
-      await hasher.catch(() => {});
+      await hashing.catch(() => {});
       await Promise.allSettled([...inflight]);
       // a failed checkpoint keeps the previous state: the pieces written
       // since then are fetched again
@@ -607,11 +639,12 @@ export async function downloadPieces(options: {
         BLOCK_BYTES / 1024 / 1024
       } MiB at most`,
     );
-    return { sha256: hash.digest('hex'), resumedBytes, stats };
+    return { sha256: digest!, resumedBytes, stats };
   } finally {
     // no write or checkpoint may outlive the file handle (or the caller's
     // cleanup)
     await settle();
+    await closeHasher().catch(() => {});
     await file.close();
   }
 }

@@ -11,13 +11,17 @@ const WASM_PAGE = 65536;
  * (no allocation, no page faults after the first use). The memory of a
  * `WebAssembly.Memory` starts on a page boundary; a `Buffer`'s does not,
  * and `O_DIRECT` wants page-aligned memory to be fast on a virtual disk.
- * Where WebAssembly is off (`--jitless`) the buffers are ordinary ones and
+ * The memory is shared (a `SharedArrayBuffer`, {@link AlignedBufferPool.memory}),
+ * so that a worker thread can read the buffers where they are. Where
+ * WebAssembly is off (`--jitless`) the buffers are ordinary ones and
  * {@link AlignedBufferPool.aligned} is false.
  *
  * @internal
  */
 export class AlignedBufferPool {
   readonly aligned: boolean;
+  /** The memory all buffers are views of (undefined: separate buffers). */
+  readonly memory: ArrayBufferLike | undefined;
   private readonly free: Buffer[] = [];
 
   constructor(readonly count: number, readonly size: number) {
@@ -27,16 +31,23 @@ export class AlignedBufferPool {
       );
     }
     const stride = Math.ceil(size / WASM_PAGE) * WASM_PAGE;
+    const pages = (stride * count) / WASM_PAGE;
     let all: Buffer | undefined;
-    try {
-      const memory = new WebAssembly.Memory({
-        initial: (stride * count) / WASM_PAGE,
-      });
-      all = Buffer.from(memory.buffer);
-    } catch {
-      all = undefined;
+    for (const shared of [true, false]) {
+      try {
+        const memory = new WebAssembly.Memory({
+          initial: pages,
+          maximum: pages,
+          shared,
+        });
+        all = Buffer.from(memory.buffer as ArrayBuffer);
+        break;
+      } catch {
+        all = undefined;
+      }
     }
     this.aligned = all !== undefined;
+    this.memory = all?.buffer;
     for (let i = 0; i < count; i++) {
       this.free.push(
         all
