@@ -570,9 +570,9 @@ export function addMirrorRoutes(router: Router, options: MirrorRoutesOptions) {
    * A file of an approved version whose bytes are not in the store yet
    * (on-demand fetch): joins or starts the one upstream fetch of the file
    * and streams from its growing partial file, ranges included. The status
-   * goes out once the upstream answered with bytes, so an upstream that
-   * fails at once answers a 502; a fetch that fails later cuts the
-   * response short of its Content-Length.
+   * goes out once the upstream answered with the content, so an upstream
+   * that refuses answers a 502; a fetch that fails later cuts the response
+   * short of its Content-Length.
    */
   async function resolvePending(
     req: Request,
@@ -664,6 +664,8 @@ export function addMirrorRoutes(router: Router, options: MirrorRoutesOptions) {
         return;
       }
       writeHead();
+      // the status goes out now; the bytes follow as they are written
+      res.flushHeaders();
       const sent = await sendGrowingFile(res, fetch, span.start, span.end);
       if (sent === 'stored') {
         await fromStore(fetch.storedSha256!);

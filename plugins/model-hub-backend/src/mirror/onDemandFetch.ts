@@ -11,7 +11,7 @@ import {
 } from '../jobs/PartialDownloadStore';
 import { commitBlob } from '../service/ingest';
 import { ArtifactStore } from '../store/ArtifactStore';
-import { WriteMode } from '../store/SequentialFileWriter';
+import { resolveWriteMode, WriteMode } from '../store/SequentialFileWriter';
 
 /**
  * How often (in bytes written) a shared fetch publishes how far its partial
@@ -39,8 +39,9 @@ class PublishingPartials extends PartialDownloadStore {
   }
 
   override async setOffset(blobKey: string, offset: number): Promise<void> {
-    await super.setOffset(blobKey, offset);
+    // the bytes are in the file already: readers need not wait for the row
     this.publish(blobKey, offset);
+    await super.setOffset(blobKey, offset);
   }
 }
 
@@ -56,7 +57,7 @@ class PublishingPartials extends PartialDownloadStore {
 export class SharedFetch {
   /** Bytes at the start of the partial file that are written. */
   private written = 0;
-  /** Whether the fetch has written bytes, finished, or failed. */
+  /** Whether the upstream answered with content, or the fetch ended. */
   private started = false;
   private state: 'running' | 'stored' | 'failed' = 'running';
   private failure: Error | undefined;
@@ -97,11 +98,12 @@ export class SharedFetch {
     if (offset > this.written) {
       this.written = offset;
     }
-    // the first record of the row is the resume point (0 for a new file);
-    // readers are let in once bytes flow
-    if (offset > 0) {
-      this.started = true;
-    }
+    this.wake();
+  }
+
+  /** @internal The upstream answered with the content (200 or 206). */
+  answered() {
+    this.started = true;
     this.wake();
   }
 
@@ -139,8 +141,8 @@ export class SharedFetch {
   }
 
   /**
-   * Waits until the fetch has written bytes (or finished): the upstream
-   * answered with content. Throws the fetch's error if it failed first.
+   * Waits until the upstream answered with the content (or the fetch
+   * finished). Throws the fetch's error if it failed first.
    */
   async whenStarted(until?: Promise<unknown>): Promise<void> {
     while (!this.started) {
@@ -256,7 +258,25 @@ export class OnDemandFetcher {
     this.partials = new PublishingPartials(options.db, (key, offset) =>
       this.inflight.get(key)?.progress(offset),
     );
+    // the write mode of the folder's filesystem is measured once per
+    // process (`auto`): now, rather than in the first request's wait
+    this.ready = fs
+      .mkdir(this.dir, { recursive: true })
+      .then(() => resolveWriteMode(this.dir, options.writeMode))
+      .then(
+        decision =>
+          options.logger.info(
+            `Mirror on-demand fetches ready in ${this.dir} (${decision.mode} writes)`,
+          ),
+        error =>
+          options.logger.warn(
+            `The mirror's download folder ${this.dir} is not usable: ${error}`,
+          ),
+      );
   }
+
+  /** Resolves once the download folder is ready (its write mode measured). */
+  readonly ready: Promise<void>;
 
   /** Fetches in progress (tests, metrics). */
   get inflightCount(): number {
@@ -361,13 +381,24 @@ export class OnDemandFetcher {
     const { fetcher, logger } = this.options;
     const { file, repoId, commit } = target;
     const started = Date.now();
+    let firstBytesMs: number | undefined;
     try {
+      await this.ready;
       await fs.mkdir(this.dir, { recursive: true });
       const blob = await downloadBlob({
         file,
         url: fetcher.fileUrl(repoId, commit, file.path),
-        fetchRange: (headers, signal) =>
-          fetcher.streamFile(repoId, commit, file.path, { headers, signal }),
+        fetchRange: async (headers, signal) => {
+          const response = await fetcher.streamFile(repoId, commit, file.path, {
+            headers,
+            signal,
+          });
+          if (response.status === 200 || response.status === 206) {
+            // readers may send their headers; the bytes follow
+            fetch.answered();
+          }
+          return response;
+        },
         artifacts: this.options.artifacts,
         partials: this.partials,
         dir: this.dir,
@@ -375,6 +406,11 @@ export class OnDemandFetcher {
         checkpointBytes: this.options.publishBytes ?? DEFAULT_PUBLISH_BYTES,
         writeMode: this.options.writeMode,
         // one stream: readers follow the file from its start
+        onBytes: bytes => {
+          if (bytes > 0) {
+            firstBytesMs ??= Date.now() - started;
+          }
+        },
       });
       fetch.stored(blob.sha256);
       logger.info(
@@ -383,7 +419,7 @@ export class OnDemandFetcher {
         } bytes, verified, ${fetch.joined} requests joined) in ${(
           (Date.now() - started) /
           1000
-        ).toFixed(1)} s`,
+        ).toFixed(1)} s, first bytes after ${firstBytesMs ?? '?'} ms`,
       );
       try {
         await this.commit(target, blob);

@@ -44,7 +44,34 @@ export async function sendGrowingFile(
   const write = ServerResponse.prototype.write as (
     this: Response,
     chunk: Buffer,
+    callback: () => void,
   ) => boolean;
+  // two buffers, each read into again once the socket took its last chunk
+  // (fresh buffers per read cost page faults and zeroing on every read)
+  const size = Math.min(CHUNK, end - start + 1);
+  const free: Buffer[] = [Buffer.allocUnsafeSlow(size)];
+  if (end - start + 1 > size) {
+    free.push(Buffer.allocUnsafeSlow(size));
+  }
+  const waiting: Array<() => void> = [];
+  const give = (buffer: Buffer) => {
+    free.push(buffer);
+    waiting.splice(0).forEach(wake => wake());
+  };
+  const freed = () =>
+    new Promise<void>(resolve => {
+      waiting.push(resolve);
+      closed.then(resolve);
+    });
+  const take = async (): Promise<Buffer | undefined> => {
+    while (!free.length) {
+      if (res.destroyed) {
+        return undefined;
+      }
+      await freed();
+    }
+    return free.pop();
+  };
   try {
     let position = start;
     while (position <= end) {
@@ -55,27 +82,21 @@ export async function sendGrowingFile(
         await fetch.waitFor(position, closed);
         continue;
       }
+      const buffer = await take();
+      if (!buffer || res.destroyed) {
+        return 'closed';
+      }
       const length = Math.min(
-        CHUNK,
+        buffer.length,
         fetch.readable - position,
         end + 1 - position,
       );
-      const buffer = Buffer.allocUnsafe(length);
       const { bytesRead } = await handle.read(buffer, 0, length, position);
       if (bytesRead === 0) {
         throw new Error(`${fetch.tempPath} ended before byte ${position}`);
       }
       position += bytesRead;
-      if (!write.call(res, buffer.subarray(0, bytesRead))) {
-        await new Promise<void>(resolve => {
-          const done = () => {
-            res.off('drain', done);
-            resolve();
-          };
-          res.on('drain', done);
-          closed.then(done);
-        });
-      }
+      write.call(res, buffer.subarray(0, bytesRead), () => give(buffer));
     }
     res.end();
     return 'sent';
