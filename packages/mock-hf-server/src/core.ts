@@ -2,6 +2,7 @@
  * The request → response core shared by the node http server and the msw
  * handlers, so both behave identically.
  */
+import { handleTestRoute } from './testRoutes';
 import {
   commitDirs,
   CommitRecord,
@@ -41,6 +42,12 @@ export interface CoreResponse {
 export interface CoreContext {
   /** Public base URL of the mock (may include a path prefix); used for absolute Link URLs. */
   baseUrl: string;
+  /**
+   * TEST ONLY: serve the routes under `/_test/` that change the hub while it
+   * serves (`testRoutes.ts`: push a commit), to a token with access to every
+   * repo. Off by default.
+   */
+  testRoutes?: boolean;
 }
 
 const EXPOSED_HEADERS = [
@@ -356,6 +363,15 @@ export async function handleHubRequest(
     const auth = authenticate(hub, getHeader('authorization'));
     if (auth.kind === 'token') {
       log.user = auth.spec.user;
+    }
+    if (ctx.testRoutes && rawPath.startsWith('/_test/')) {
+      const result = handleTestRoute(hub, {
+        method,
+        segments: decodeSegments(rawPath),
+        token: auth.kind === 'token' ? auth.spec : undefined,
+        body: req.body,
+      });
+      return finish(jsonResponse(result.status, result.data), fault);
     }
     const res = await route(hub, {
       method,

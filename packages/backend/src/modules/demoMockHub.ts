@@ -51,7 +51,9 @@ export function createMockHubHandler(hub: MockHub, baseUrl: string) {
           headers: req.headers,
           body: await readBody(req),
         },
-        { baseUrl: base },
+        // the demo is development-only: its test routes (`/_test/`, a new
+        // upstream commit for the browser tests) answer the mock's admin token
+        { baseUrl: base, testRoutes: true },
       );
       if (result.resetConnection) {
         req.socket.destroy();
