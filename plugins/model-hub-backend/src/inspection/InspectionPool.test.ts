@@ -368,6 +368,30 @@ describe('bounded inspection', () => {
     }
   });
 
+  it('ends a worker after a file that was handed many bytes, keeps it after a small one', async () => {
+    const pool = new InspectionPool(1);
+    try {
+      const small = makeSafetensors([{ name: 'w', dtype: 'F32', shape: [2] }]);
+      await pool.inspect('a.safetensors', bufferSource(small), LIMITS);
+      expect(pool.workerCount).toBe(1);
+      // a raw pickle scan is handed 16 MiB: its worker's buffers go with it
+      const big = bufferSource(randomBytes(17 * 1024 * 1024));
+      const [scan] = await pool.inspect('weights.bin', big, LIMITS);
+      expect(scan).toMatchObject({ status: 'fail' });
+      expect(pool.workerCount).toBe(0);
+      // the next file gets a fresh worker
+      const [next] = await pool.inspect(
+        'b.safetensors',
+        bufferSource(small),
+        LIMITS,
+      );
+      expect(next.details.parameterCount).toBe(2);
+      expect(pool.workerCount).toBe(1);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('loads the worker module set for bundled processes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'inspection-entry-'));
     const marker = join(dir, 'loaded');
