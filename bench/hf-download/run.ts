@@ -43,7 +43,7 @@ const FILE = 'model.safetensors';
 
 function startMock(
   sizeGib: number,
-): Promise<{ url: string; stop: () => void }> {
+): Promise<{ url: string; pid: number; stop: () => void }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -72,7 +72,11 @@ function startMock(
       out += d;
       const m = /MOCK_HF_URL=(\S+)/.exec(out);
       if (m) {
-        resolve({ url: m[1], stop: () => child.kill('SIGTERM') });
+        resolve({
+          url: m[1],
+          pid: child.pid!,
+          stop: () => child.kill('SIGTERM'),
+        });
       }
     });
     child.on('exit', code => reject(new Error(`mock exited ${code}: ${out}`)));
@@ -96,9 +100,31 @@ async function fileInfo(url: string) {
   };
 }
 
+const CLOCK_TICKS = Number(
+  spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim() || 100,
+);
+
+/** CPU seconds of a process (`self`: this one's waited-for children). */
+function cpuSecondsOf(pid: number | 'self', children = false): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after the command name: state is field 3; utime 14, stime 15,
+    // cutime 16, cstime 17
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const at = children ? 13 : 11;
+    return (Number(f[at]) + Number(f[at + 1])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of `curl` (and `sync`) in the last {@link curl} call. */
+let lastCurlCpu = 0;
+
 /** `curl -o`, optionally followed by `sync <file>` (an fsync of the file). */
 function curl(url: string, out: string, durable = false): number {
   const t0 = process.hrtime.bigint();
+  const cpu0 = cpuSecondsOf('self', true);
   const r = spawnSync('curl', ['-s', '-f', '-o', out, url]);
   if (r.status !== 0) {
     throw new Error(`curl failed: ${r.stderr}`);
@@ -110,6 +136,7 @@ function curl(url: string, out: string, durable = false): number {
     }
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  lastCurlCpu = cpuSecondsOf('self', true) - cpu0;
   rmSync(out, { force: true });
   return secs;
 }
@@ -268,6 +295,10 @@ type FsResult = {
   curlSyncSecs: number[];
   oursSecs: number[];
   cpuSecs: number[];
+  /** CPU seconds of curl + sync, and of the mock Hub serving each. */
+  curlSyncCpu: number[];
+  mockCpuCurlSync: number[];
+  mockCpuOurs: number[];
   growth: number[];
   loads: string[];
 };
@@ -324,6 +355,9 @@ async function main() {
         curlSyncSecs: [],
         oursSecs: [],
         cpuSecs: [],
+        curlSyncCpu: [],
+        mockCpuCurlSync: [],
+        mockCpuOurs: [],
         growth: [],
         loads: [],
       };
@@ -348,8 +382,13 @@ async function main() {
       for (const r of results) {
         const dir = r.target.dir;
         r.curlSecs.push(curl(url, join(dir, `curl-${i}.bin`)));
+        let mockCpu = cpuSecondsOf(mock.pid);
         r.curlSyncSecs.push(curl(url, join(dir, `curl-sync-${i}.bin`), true));
+        r.curlSyncCpu.push(lastCurlCpu);
+        r.mockCpuCurlSync.push(cpuSecondsOf(mock.pid) - mockCpu);
+        mockCpu = cpuSecondsOf(mock.pid);
         const o = await ours(mock.url, join(dir, `run-${i}`));
+        r.mockCpuOurs.push(cpuSecondsOf(mock.pid) - mockCpu);
         r.oursSecs.push(o.secs);
         r.cpuSecs.push(o.cpuSecs);
         r.growth.push(o.rssGrowth);
@@ -357,13 +396,14 @@ async function main() {
         console.log(
           `${r.target.name} run ${i + 1}: curl ${r.curlSecs[i].toFixed(
             2,
-          )} s, curl+sync ${r.curlSyncSecs[i].toFixed(
+          )} s, curl+sync ${r.curlSyncSecs[i].toFixed(2)} s (${r.curlSyncCpu[
+            i
+          ].toFixed(1)} CPU-s), model hub ${o.secs.toFixed(
             2,
-          )} s, model hub ${o.secs.toFixed(2)} s (${o.cpuSecs.toFixed(
-            1,
-          )} CPU-s), RSS growth ${(o.rssGrowth / 2 ** 20).toFixed(
-            1,
-          )} MiB, load ${r.loads[i]}`,
+          )} s (${o.cpuSecs.toFixed(1)} CPU-s), RSS growth ${(
+            o.rssGrowth /
+            2 ** 20
+          ).toFixed(1)} MiB, load ${r.loads[i]}`,
         );
       }
     }
@@ -401,8 +441,8 @@ async function main() {
     '',
     'Ratios are Model Hub / baseline per run (time of the baseline / time of Model Hub): **worst** / median / best. Throughput from the median times.',
     '',
-    '| filesystem | write mode chosen (probe: direct / buffered, MB/s) | `dd` 512 MiB `oflag=direct` / `conv=fsync` | `curl -o` | `curl -o && sync` | Model Hub (verify + fsync + atomic store write) | vs `curl -o && sync` (target ≥ 0.8) | vs `curl -o` | peak RSS growth |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| filesystem | write mode chosen (probe: direct / buffered, MB/s) | `dd` 512 MiB `oflag=direct` / `conv=fsync` | `curl -o` | `curl -o && sync` | Model Hub (verify + fsync + atomic store write) | vs `curl -o && sync` (target ≥ 0.8) | vs `curl -o` | CPU-s (median): `curl -o && sync` / Model Hub | peak RSS growth |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       ({ r, vsCurl, vsSync }) =>
         `| ${r.target.name} (${r.target.kind}) | ${
@@ -419,10 +459,11 @@ async function main() {
           2,
         )} / ${vsSync.max.toFixed(2)} | **${vsCurl.min.toFixed(
           2,
-        )}** / ${vsCurl.median.toFixed(2)} / ${vsCurl.max.toFixed(2)} | ${(
-          Math.max(...r.growth) /
-          2 ** 20
-        ).toFixed(1)} MiB |`,
+        )}** / ${vsCurl.median.toFixed(2)} / ${vsCurl.max.toFixed(
+          2,
+        )} | ${median(r.curlSyncCpu).toFixed(1)} / ${median(r.cpuSecs).toFixed(
+          1,
+        )} | ${(Math.max(...r.growth) / 2 ** 20).toFixed(1)} MiB |`,
     ),
     '',
     `Target (issue 16, acceptance 1): ${SIZE_GIB} GiB at ≥ 0.8× \`curl -o && sync\` on each filesystem, worst run: **${
@@ -440,6 +481,14 @@ async function main() {
           .join(', ')}; Model Hub ${r.oursSecs
           .map(s => s.toFixed(2))
           .join(', ')} (CPU seconds: ${r.cpuSecs
+          .map(s => s.toFixed(1))
+          .join(', ')}; curl -o && sync: ${r.curlSyncCpu
+          .map(s => s.toFixed(1))
+          .join(
+            ', ',
+          )}; the mock Hub serving curl -o && sync: ${r.mockCpuCurlSync
+          .map(s => s.toFixed(1))
+          .join(', ')}, serving Model Hub: ${r.mockCpuOurs
           .map(s => s.toFixed(1))
           .join(', ')}); load average after each run: ${r.loads.join('; ')}`,
     ),
