@@ -42,6 +42,7 @@ import {
 } from '../VersionReview';
 import { DeleteModelButton, DeleteVersionButton } from '../DeleteActions';
 import { EditModelButton } from '../EditModel';
+import { ExportVersionButton, ImportedEvidence } from '../Transfer';
 import { CreateVersionDialog } from './CreateVersionDialog';
 import { HowToUse } from './HowToUse';
 import { withRemoteFiles } from './remoteFiles';
@@ -196,6 +197,7 @@ function VersionPanel(props: {
             version={version}
             onDeleted={() => (props.onDeleted ?? props.onChanged)()}
           />
+          <ExportVersionButton model={entityRef} version={version} />
           {mutable && (
             <Button
               variant="contained"
@@ -221,6 +223,7 @@ function VersionPanel(props: {
         </Box>
       }
     >
+      <ImportedEvidence model={entityRef} label={version.label} />
       <Tabs
         value={tab}
         onChange={(_e, v) => setTab(v)}
