@@ -421,6 +421,17 @@ export interface Config {
       downloadDir?: string;
       /** (Optional) Namespace of the models created from the Hub. Defaults to `default`. */
       namespace?: string;
+      /**
+       * (Optional) What the scheduled sync does when a tracked revision moves
+       * to a new upstream commit. It always creates a draft version pinned to
+       * that commit (metadata and file list; its files are inspected as they
+       * arrive). `review`: notifies the model's owner and the reviewers with
+       * the diff against the active approved version and submits the version
+       * for review once its files are in and its required checks pass;
+       * `notify`: the notification only; `ignore`: the draft only. Defaults
+       * to `review`.
+       */
+      onDrift?: 'review' | 'notify' | 'ignore';
     };
     /**
      * (Optional) The format inspection of stored files, which runs in
@@ -444,6 +455,64 @@ export interface Config {
       };
       /** (Optional) Heap of a worker in MiB, at least 64. */
       workerMemoryMiB?: number;
+    };
+    /**
+     * (Optional) Model sources: the upstreams models come from (issue 22).
+     * The `huggingface` block above stays the source named `huggingface`
+     * (first, the default) when there is no list, or when it sets an
+     * `endpoint` or a `token`; its other settings (fetch, downloadDir,
+     * parallelDownload, ...) apply to every Hub source.
+     */
+    sources?: Array<{
+      /** Lower-case letters, digits and dashes; unique. */
+      name: string;
+      /** (Optional) `huggingface` (a Hub or compatible mirror) or `local` (a folder). Defaults to `huggingface`. */
+      kind?: 'huggingface' | 'local';
+      /** (Optional) huggingface: the base URL. Defaults to `https://huggingface.co`. */
+      endpoint?: string;
+      /** (Optional) local: the folder the scan walks. */
+      root?: string;
+      /**
+       * (Optional) The token, written in the config (use `${VAR}`).
+       * @visibility secret
+       */
+      token?: string;
+      /** (Optional) An environment variable holding the token (HF_* or MODEL_HUB_*). */
+      tokenEnv?: string;
+      /** (Optional) `env:NAME` or `config:modelHub.sourceSecrets.KEY`. */
+      tokenRef?: string;
+      /** (Optional) Globs of files to download; empty: all. */
+      include?: string[];
+      /** (Optional) Globs of files never downloaded. */
+      exclude?: string[];
+      /** (Optional) Organizations repos may come from; empty: any. */
+      allowedOrganizations?: string[];
+      /** (Optional) Namespace of its models. Defaults to `default` for the first source, else its name. */
+      namespace?: string;
+      /** (Optional) Schedule of its sync. Defaults to hourly. */
+      schedule?: {
+        frequency: { cron: string } | string | Record<string, number>;
+        timeout: string | Record<string, number>;
+        initialDelay?: string | Record<string, number>;
+        scope?: 'global' | 'local';
+      };
+    }>;
+    /**
+     * (Optional) Tokens that sources added at run time refer to as
+     * `config:modelHub.sourceSecrets.KEY` (the database holds only the
+     * reference).
+     * @visibility secret
+     */
+    sourceSecrets?: { [key: string]: string };
+    /** (Optional) The status checks of model sources. */
+    sourceStatus?: {
+      /** (Optional) How often every source is checked. Defaults to 5 minutes. */
+      frequency?: string | Record<string, number>;
+      /**
+       * (Optional) Entity refs notified once when a source starts failing.
+       * Defaults to `group:default/ml-admins`.
+       */
+      notify?: string[];
     };
     /** (Optional) Registration of models found in a local folder. */
     scan?: {

@@ -7,6 +7,7 @@ import {
 import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
 import { EDITABLE_VERSION_STATES } from '@model-hub/backstage-plugin-model-hub-common';
 import { Knex } from 'knex';
+import { modelSummaryExtras } from './modelSummaryExtras';
 import {
   ModelCondition,
   whereModel,
@@ -310,6 +311,7 @@ export class DatabaseModelHubStore implements ModelHubStore {
         options.source === undefined ? null : JSON.stringify(options.source),
       tags: JSON.stringify(tags),
       ...(options.system && { system: options.system }),
+      ...(options.sourceName && { source_name: options.sourceName }),
       search_text: [
         options.name,
         options.title ?? '',
@@ -370,6 +372,10 @@ export class DatabaseModelHubStore implements ModelHubStore {
     }
     if (filter.source?.length) {
       query.whereIn('source_type', filter.source);
+    }
+    if (filter.namespace?.length) {
+      const namespaces = filter.namespace.map(n => n.toLocaleLowerCase('en-US'));
+      query.whereRaw(`lower(namespace) in (${namespaces.map(() => '?').join(', ')})`, namespaces);
     }
     for (const tag of filter.tag ?? []) {
       query.whereIn(
@@ -432,6 +438,7 @@ export class DatabaseModelHubStore implements ModelHubStore {
       byModel.set(v.model_id, list);
     }
 
+    const extras = await modelSummaryExtras(this.db, ids);
     const items = (rows as ModelRow[]).map(row => {
       const list = (byModel.get(row.id) ?? []).sort(
         (a, b) =>
@@ -449,6 +456,7 @@ export class DatabaseModelHubStore implements ModelHubStore {
               createdAt: toIso(latest.created_at),
             }
           : undefined,
+        ...extras.get(row.id)!,
       };
     });
     return { items, totalCount: Number(countRow?.count ?? 0) };

@@ -20,7 +20,10 @@ import type { HfRepoHolder } from './hfRepoIdentity';
 export type CreateModelOptions = Omit<
   HubModel,
   'id' | 'entityRef' | 'createdAt' | 'updatedAt'
->;
+> & {
+  /** The model source it comes from (`modelHub.sources`, issue 22). */
+  sourceName?: string;
+};
 
 /** @internal */
 export const MODEL_SORT_FIELDS = ['name', 'createdAt', 'updatedAt'] as const;
@@ -35,6 +38,8 @@ export type ListModelsOptions = {
     owner?: string[];
     source?: SourceType[];
     tag?: string[];
+    /** Namespaces, case-insensitive (any of them). */
+    namespace?: string[];
   };
   /** Case-insensitive text search in name, title, description and tags. */
   search?: string;

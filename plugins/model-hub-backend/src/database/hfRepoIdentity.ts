@@ -23,13 +23,22 @@ export type HfRepoHolder = {
  */
 export async function findHfRepoHolder(
   db: Knex | Knex.Transaction,
-  filter: { repoId: string } | { modelId: string },
+  filter:
+    | {
+        repoId: string;
+        /** The model source (issue 22): the same id on two sources is two repos. */
+        source?: string;
+      }
+    | { modelId: string },
 ): Promise<HfRepoHolder | undefined> {
   const query = db('hf_repos as r').join('models as m', 'm.id', 'r.model_id');
   if ('repoId' in filter) {
     query.whereRaw('lower(r.repo_id) = ?', [
       filter.repoId.toLocaleLowerCase('en-US'),
     ]);
+    if (filter.source) {
+      query.where('r.source_name', filter.source);
+    }
   } else {
     query.where('r.model_id', filter.modelId);
   }
@@ -69,6 +78,8 @@ export async function assertModelIdentityFree(
     source?: unknown;
     /** The model itself, when it exists already (a change of its source). */
     modelId?: string;
+    /** The model source its repo is on; default: `huggingface`. */
+    sourceName?: string;
   },
 ): Promise<void> {
   const id = `${model.namespace}/${model.name}`;
@@ -80,7 +91,10 @@ export async function assertModelIdentityFree(
   }
   const repo = hfRepoOfSource(model.source);
   if (repo) {
-    const holder = await findHfRepoHolder(db, { repoId: repo });
+    const holder = await findHfRepoHolder(db, {
+      repoId: repo,
+      source: model.sourceName ?? 'huggingface',
+    });
     if (holder && holder.modelId !== model.modelId) {
       throw new ConflictError(
         `The Hugging Face repo ${holder.repoId} is registered as ${holder.modelRef}; another model cannot name it as its source`,

@@ -36,6 +36,8 @@ export type HfRepo = {
   modelId: string;
   modelRef: string;
   repoId: string;
+  /** The model source it is registered from (issue 22). */
+  source: string;
   revision: string;
   syncState: 'pending' | 'synced' | 'failed';
   lastSyncedCommit?: string;
@@ -46,6 +48,8 @@ export type HfRepo = {
   drift: boolean;
   gated?: string;
   lastError?: string;
+  /** When `lastError` was recorded. */
+  lastErrorAt?: string;
   cardData?: Record<string, unknown>;
   config?: Record<string, unknown>;
   createdBy: string;
@@ -80,7 +84,26 @@ export type SyncedModelFields = {
  * @internal
  */
 export class HuggingFaceStore {
-  constructor(private readonly db: Knex) {}
+  /**
+   * `source`: the model source this store acts for. A store with a source
+   * finds, lists and registers only that source's repos (the same repo id
+   * on two sources is two upstreams); one without sees every source and
+   * registers into `huggingface`.
+   */
+  constructor(
+    private readonly db: Knex,
+    private readonly scope: { source?: string } = {},
+  ) {}
+
+  /** The source this store acts for, if any. */
+  get source(): string | undefined {
+    return this.scope.source;
+  }
+
+  /** A store of the same database acting for one source. */
+  forSource(source: string): HuggingFaceStore {
+    return new HuggingFaceStore(this.db, { source });
+  }
 
   private repos() {
     return this.db('hf_repos as r')
@@ -94,6 +117,7 @@ export class HuggingFaceStore {
       modelId: row.model_id,
       modelRef: row.model_ref,
       repoId: row.repo_id,
+      source: row.source_name ?? 'huggingface',
       revision: row.revision,
       syncState: row.sync_state,
       lastSyncedCommit: row.last_synced_commit ?? undefined,
@@ -103,6 +127,7 @@ export class HuggingFaceStore {
       drift: Boolean(row.drift),
       gated: row.gated ?? undefined,
       lastError: row.last_error ?? undefined,
+      lastErrorAt: toIso(row.last_error_at),
       cardData: parseJson(row.card_data),
       config: parseJson(row.config),
       createdBy: row.created_by,
@@ -119,10 +144,13 @@ export class HuggingFaceStore {
     createdBy: string;
   }): Promise<void> {
     const now = new Date();
-    await this.db('hf_repos').insert({
+    const source = this.scope.source ?? 'huggingface';
+    await this.db.transaction(async tx => {
+      await tx('hf_repos').insert({
       id: randomUUID(),
       model_id: options.modelId,
       repo_id: options.repoId,
+      source_name: source,
       revision: options.revision,
       sync_state: 'pending',
       gated: options.gated ?? null,
@@ -130,14 +158,25 @@ export class HuggingFaceStore {
       created_by: options.createdBy,
       created_at: now,
       updated_at: now,
+      });
+      // the model records its source (the versions follow, stampVersions)
+      await tx('models')
+        .where({ id: options.modelId })
+        .update({ source_name: source });
     });
   }
 
   async getRepo(filter: {
     repoId?: string;
     modelId?: string;
+    /** Another source than the store's (or any, without a scope). */
+    source?: string;
   }): Promise<HfRepo | undefined> {
     const q = this.repos();
+    const source = filter.source ?? this.scope.source;
+    if (source && !filter.modelId) {
+      q.where('r.source_name', source);
+    }
     if (filter.repoId) {
       q.whereRaw('lower(r.repo_id) = ?', [filter.repoId.toLowerCase()]);
     }
@@ -148,15 +187,34 @@ export class HuggingFaceStore {
     return row ? this.map(row) : undefined;
   }
 
+  /** Every registration of a repo id, on any source. */
+  async findRepos(repoId: string): Promise<HfRepo[]> {
+    const rows = await this.repos()
+      .whereRaw('lower(r.repo_id) = ?', [repoId.toLowerCase()])
+      .orderBy('r.source_name');
+    return rows.map((r: any) => this.map(r));
+  }
+
   async listRepos(options: {
     offset: number;
     limit: number;
     /** Only repos of models the caller may read. */
     readable?: ModelCondition;
+    /** Only the repos of one source. */
+    source?: string;
+    /** Only repos in these sync states (the jobs page lists failed ones). */
+    syncState?: HfRepo['syncState'][];
   }): Promise<{ items: HfRepo[]; totalCount: number }> {
     const counted = this.db('hf_repos as r');
     const listed = this.repos();
+    const source = options.source ?? this.scope.source;
     for (const q of [counted, listed]) {
+      if (source) {
+        q.where('r.source_name', source);
+      }
+      if (options.syncState?.length) {
+        q.whereIn('r.sync_state', options.syncState);
+      }
       whereReadableModel(q, this.db, options.readable, {
         column: 'r.model_id',
         key: 'id',
@@ -177,7 +235,11 @@ export class HuggingFaceStore {
 
   /** Ids of every registered repo, in batches, for the scheduled sync. */
   async listAllRepoIds(): Promise<string[]> {
-    const rows = await this.db('hf_repos').select('repo_id').orderBy('repo_id');
+    const q = this.db('hf_repos').select('repo_id').orderBy('repo_id');
+    if (this.scope.source) {
+      q.where('source_name', this.scope.source);
+    }
+    const rows = await q;
     return rows.map(r => r.repo_id);
   }
 
@@ -204,7 +266,7 @@ export class HuggingFaceStore {
     const now = new Date();
     const current = await this.db('hf_repos')
       .where({ id: options.id })
-      .first('last_synced_commit');
+      .first('last_synced_commit', 'sync_state');
     await this.db('hf_repos')
       .where({ id: options.id })
       .update({
@@ -215,6 +277,13 @@ export class HuggingFaceStore {
             current.last_synced_commit !== options.commit,
         ),
         ...(options.gated !== undefined && { gated: options.gated }),
+        // a check that found the synced commit clears an earlier error (with
+        // drift, the sync of the new commit clears it once it succeeds)
+        ...(current?.last_synced_commit === options.commit && {
+          last_error: null,
+          last_error_at: null,
+          ...(current.sync_state === 'failed' && { sync_state: 'synced' }),
+        }),
         updated_at: now,
       });
     return (await this.repos().where('r.id', options.id).first().then(r => this.map(r)))!;
@@ -226,6 +295,7 @@ export class HuggingFaceStore {
       .update({
         sync_state: 'failed',
         last_error: error.slice(0, 4000),
+        last_error_at: new Date(),
         updated_at: new Date(),
       });
   }
@@ -269,6 +339,7 @@ export class HuggingFaceStore {
           upstream_checked_at: now,
           drift: false,
           last_error: null,
+          last_error_at: null,
           gated: options.gated ?? null,
           card_data: options.cardData ? JSON.stringify(options.cardData) : null,
           config: options.config ? JSON.stringify(options.config) : null,
@@ -374,6 +445,11 @@ export class HuggingFaceStore {
       .join('hf_repos as r', 'r.model_id', 'v.model_id')
       .where('v.state', 'approved')
       .where('v.source_type', 'huggingface')
+      .modify(q => {
+        if (this.scope.source) {
+          q.where('r.source_name', this.scope.source);
+        }
+      })
       .whereNotNull('v.resolved_commit')
       .whereNotExists(q =>
         q.select(this.db.raw('1')).from('version_files as f').whereRaw('f.version_id = v.id'),
@@ -387,7 +463,7 @@ export class HuggingFaceStore {
           .whereIn('j.state', ['queued', 'running', 'succeeded', 'failed']),
       )
       .select('v.id as version_id', 'v.model_id', 'v.resolved_commit', 'r.repo_id');
-    return rows.map(r => ({
+    return rows.map((r: any) => ({
       versionId: r.version_id,
       modelId: r.model_id,
       resolvedCommit: r.resolved_commit,

@@ -146,6 +146,8 @@ export class HuggingFaceSync {
       source: {
         huggingface: { repo: options.repoId, revision: options.revision },
       },
+      // the model source of a per-source store (issue 22)
+      sourceName: hfStore.source,
       tags: toCatalogTags(['huggingface', ...info.tags]),
       createdBy: options.createdBy,
     });
@@ -252,7 +254,14 @@ export class HuggingFaceSync {
     modelId?: string;
     signal?: AbortSignal;
     log?: (message: string) => Promise<void> | void;
-  }): Promise<{ commit: string; versionId: string; files: number; downloadJobId?: string }> {
+  }): Promise<{
+    commit: string;
+    versionId: string;
+    files: number;
+    downloadJobId?: string;
+    /** Set when the tracked revision moved to a new commit: upstream drift. */
+    drift?: { previousCommit: string; versionLabel: string };
+  }> {
     const { client, hfStore, store } = this.options;
     const log = options.log ?? (() => {});
     this.checkAllowed(options.repoId);
@@ -262,6 +271,9 @@ export class HuggingFaceSync {
       modelId: options.modelId,
     });
     const revision = options.revision ?? repo.revision;
+    // the commit the tracked revision was at: a new one is upstream drift
+    const previousCommit = repo.lastSyncedCommit;
+    let createdVersion = false;
     try {
       const info = await client.getModelInfo(repo.repoId, revision, options.signal);
       await log(`Resolved ${repo.repoId}@${revision} to ${info.sha}`);
@@ -354,6 +366,7 @@ export class HuggingFaceSync {
             ),
           });
           await log(`Created version ${label}`);
+          createdVersion = true;
         } catch (error) {
           if ((error as Error).name !== 'ConflictError') {
             throw error;
@@ -372,7 +385,25 @@ export class HuggingFaceSync {
           createdBy: 'huggingface-sync',
         });
       }
-      return { commit: info.sha, versionId: version.id, files: files.length, downloadJobId };
+      // upstream drift: the tracked revision moved to a new commit and this
+      // sync created its version (the drift policy reviews it, driftReview.ts)
+      const drift =
+        createdVersion &&
+        previousCommit &&
+        previousCommit !== info.sha &&
+        revision === repo.revision
+          ? { previousCommit, versionLabel: label }
+          : undefined;
+      if (drift) {
+        await log(`Upstream drift: ${revision} moved from ${previousCommit} to ${info.sha}`);
+      }
+      return {
+        commit: info.sha,
+        versionId: version.id,
+        files: files.length,
+        downloadJobId,
+        ...(drift && { drift }),
+      };
     } catch (error) {
       await hfStore.recordFailure(repo.id, (error as Error).message);
       throw error;
@@ -456,9 +487,39 @@ export class HuggingFaceSync {
   }
 
   /**
+   * Queues the sync of a drifted repo's tracked revision, unless a sync of
+   * its model is queued or running already; returns the job id.
+   */
+  async enqueueDriftSync(repo: HfRepo): Promise<string> {
+    const { store, queue } = this.options;
+    const active = await store.listJobs({
+      offset: 0,
+      limit: 1,
+      modelId: repo.modelId,
+      type: HF_SYNC_JOB,
+      state: ['queued', 'running'],
+    });
+    if (active.items.length) {
+      return active.items[0].id;
+    }
+    const jobId = await queue.enqueue({
+      type: HF_SYNC_JOB,
+      modelId: repo.modelId,
+      params: { repo: repo.repoId, revision: repo.revision, drift: true },
+      createdBy: 'huggingface-sync',
+    });
+    this.options.onEnqueue?.();
+    return jobId;
+  }
+
+  /**
    * The scheduled sync: syncs registered repos that were never synced,
-   * checks the others for upstream drift (a newer commit, recorded for
-   * review), and in `approval` mode queues downloads of approved versions.
+   * checks the others for upstream drift, and queues a sync job (params
+   * `drift: true`) for each repo whose tracked revision moved to a new
+   * commit: the job creates the version of that commit, which the drift
+   * policy reviews (driftReview.ts). A failed check is recorded on the repo
+   * (`lastError`). In `approval` mode it queues downloads of approved
+   * versions.
    */
   async runScheduled(options: {
     concurrency?: number;
@@ -495,10 +556,17 @@ export class HuggingFaceSync {
             logger.info(
               `Upstream drift: ${repoId} is at ${info.sha}, last synced ${repo.lastSyncedCommit}`,
             );
+            await this.enqueueDriftSync(updated);
           }
         } catch (error) {
           result.failed += 1;
           logger.warn(`Sync of ${repoId} failed: ${(error as Error).message}`);
+          const failed = await hfStore.getRepo({ repoId }).catch(() => undefined);
+          if (failed && !options.signal?.aborted) {
+            await hfStore
+              .recordFailure(failed.id, (error as Error).message)
+              .catch(e => logger.warn(`Could not record the failure of ${repoId}: ${e}`));
+          }
         }
       }
     };

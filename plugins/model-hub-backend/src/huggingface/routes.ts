@@ -1,4 +1,9 @@
-import { InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
+import {
+  ConflictError,
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+} from '@backstage/errors';
 import {
   modelHubAdminPermission,
   modelHubModelCreatePermission,
@@ -7,29 +12,33 @@ import {
 import { Request, Router } from 'express';
 import { z } from 'zod';
 import { RouteContext, principalRef } from '../service/context';
-import { parseInput } from '../service/validation';
+import { listParam, parseInput } from '../service/validation';
 import { BODY_LIMITS, jsonBody } from '../service/jsonBody';
-import { HuggingFaceClient } from './HuggingFaceClient';
 import { HuggingFaceStore } from './HuggingFaceStore';
 import { parseModelCard } from './metadata';
-import {
-  HuggingFaceSync,
-  MAX_CARD_BYTES,
-  versionLabelOf,
-} from './HuggingFaceSync';
+import { MAX_CARD_BYTES, versionLabelOf } from './HuggingFaceSync';
+import { SourceRegistry } from '../sources/SourceRegistry';
+import { assertKnownSource } from '../sources/routes';
+import { SourceStore, sourceProblem } from '../sources/SourceStore';
 
 const json = jsonBody(BODY_LIMITS.small);
 const list = jsonBody(BODY_LIMITS.list);
 
 const HF_REPO_PATTERN = /^[A-Za-z0-9][\w.-]{0,95}\/[A-Za-z0-9][\w.-]{0,95}$/;
 const REVISION_PATTERN = /^[\w.\-/]{1,255}$/;
+const SOURCE_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const sourceField = z.string().regex(SOURCE_PATTERN, 'must be a source name');
 
 const registerBody = z.strictObject({
   repoId: z.string().regex(HF_REPO_PATTERN, 'must be <org>/<name>'),
   revision: z.string().regex(REVISION_PATTERN).default('main'),
   owner: z.string().min(1).max(255).optional(),
   lifecycle: z.string().min(1).max(64).optional(),
+  /** The model source (`GET /sources`); default: the first Hub source. */
+  source: sourceField.optional(),
 });
+
+const sourceQuery = z.object({ source: sourceField.optional() });
 
 const repoParams = z.object({
   org: z.string().regex(/^[A-Za-z0-9][\w.-]{0,95}$/),
@@ -41,12 +50,19 @@ const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
+/** Only repos in these sync states (the jobs page lists the failed ones). */
+const syncStateQuery = z.object({
+  syncState: listParam(z.enum(['pending', 'synced', 'failed'])),
+});
+
 const previewQuery = z.object({
   revision: z.string().regex(REVISION_PATTERN).default('main'),
+  source: sourceField.optional(),
 });
 
 const deleteQuery = z.object({
   deleteModel: z.enum(['true', 'false']).default('false'),
+  source: sourceField.optional(),
 });
 
 const downloadBody = z.strictObject({
@@ -75,20 +91,45 @@ export function addHuggingFaceRoutes(
   router: Router,
   ctx: RouteContext,
   deps: {
-    sync: HuggingFaceSync;
+    /** The model sources: each Hub source has its client and sync. */
+    registry: SourceRegistry;
+    /** The store of every source. */
     hfStore: HuggingFaceStore;
-    client: HuggingFaceClient;
+    sourceStore: SourceStore;
   },
 ) {
-  const { sync, hfStore, client } = deps;
+  const { registry, hfStore, sourceStore } = deps;
 
+  /** The Hub source a request names (400 for an unknown one), or the default. */
+  function hubOf(source: string | undefined) {
+    assertKnownSource(registry, source);
+    return registry.hub(source);
+  }
+
+  /**
+   * The registered repo of the path; `?source=` picks one when the same id
+   * is registered from several sources (409 without it).
+   */
   async function requireRepo(req: Request) {
     const p = parseInput(repoParams, req.params, 'repository');
-    const repo = await hfStore.getRepo({ repoId: `${p.org}/${p.name}` });
-    if (!repo) {
-      throw new NotFoundError(`${p.org}/${p.name} is not registered`);
+    const { source } = parseInput(sourceQuery, { source: req.query.source }, 'query');
+    const repoId = `${p.org}/${p.name}`;
+    const found = (await hfStore.findRepos(repoId)).filter(
+      r => !source || r.source === source,
+    );
+    if (!found.length) {
+      throw new NotFoundError(
+        `${repoId} is not registered${source ? ` from the source ${source}` : ''}`,
+      );
     }
-    return repo;
+    if (found.length > 1) {
+      throw new ConflictError(
+        `${repoId} is registered from several sources (${found
+          .map(r => r.source)
+          .join(', ')}); name one with ?source=`,
+      );
+    }
+    return found[0];
   }
 
   router.post('/huggingface/repos', json, async (req, res) => {
@@ -120,7 +161,7 @@ export function addHuggingFaceRoutes(
         } else {
           throw new InputError('owner is required when a service registers a repository');
         }
-        const registered = await sync.register({
+        const registered = await hubOf(body.source).sync.register({
           repoId: body.repoId,
           revision: body.revision,
           owner,
@@ -130,7 +171,11 @@ export function addHuggingFaceRoutes(
         return {
           result: registered,
           credentials,
-          meta: { modelRef: registered.model.entityRef, jobId: registered.jobId },
+          meta: {
+            modelRef: registered.model.entityRef,
+            jobId: registered.jobId,
+            source: registered.repo.source,
+          },
         };
       },
     );
@@ -141,7 +186,8 @@ export function addHuggingFaceRoutes(
   router.get('/huggingface/preview/:org/:name', async (req, res) => {
     await ctx.authorize(req, modelHubModelCreatePermission);
     const p = parseInput(repoParams, req.params, 'repository');
-    const { revision } = parseInput(previewQuery, req.query, 'query');
+    const { revision, source } = parseInput(previewQuery, req.query, 'query');
+    const { client } = hubOf(source);
     const repoId = `${p.org}/${p.name}`;
     const info = await client.getModelInfo(repoId, revision);
     const files = await client.listFiles(repoId, info.sha);
@@ -167,6 +213,7 @@ export function addHuggingFaceRoutes(
     const metadata = parseModelCard(card);
     res.json({
       repoId,
+      source: source ?? registry.defaultHubSource()?.name,
       revision,
       sha: info.sha,
       private: info.private,
@@ -186,7 +233,11 @@ export function addHuggingFaceRoutes(
 
   router.get('/huggingface/repos', async (req, res) => {
     await ctx.credentials(req);
-    const q = parseInput(pageQuery, req.query, 'query');
+    const q = parseInput(
+      pageQuery.merge(sourceQuery).merge(syncStateQuery),
+      req.query,
+      'query',
+    );
     const { items, totalCount } = await hfStore.listRepos({
       ...q,
       readable: await ctx.readCondition(req),
@@ -202,7 +253,13 @@ export function addHuggingFaceRoutes(
       repo.modelRef,
       `${repo.repoId} is not registered`,
     );
-    res.json({ ...repo, files: await hfStore.listFiles(repo.id) });
+    // the problem of its source (credentials invalid, unreachable), if any
+    const problem = sourceProblem(await sourceStore.getStatus(repo.source));
+    res.json({
+      ...repo,
+      ...(problem && { sourceProblem: problem }),
+      files: await hfStore.listFiles(repo.id),
+    });
   });
 
   router.delete('/huggingface/repos/:org/:name', async (req, res) => {
@@ -214,7 +271,12 @@ export function addHuggingFaceRoutes(
       {
         eventId: 'huggingface-unregister',
         severityLevel: deleteModel ? 'high' : 'medium',
-        meta: { repoId: repo.repoId, modelRef: repo.modelRef, deleteModel },
+        meta: {
+          repoId: repo.repoId,
+          source: repo.source,
+          modelRef: repo.modelRef,
+          deleteModel,
+        },
       },
       async () => {
         const credentials = deleteModel
@@ -237,7 +299,10 @@ export function addHuggingFaceRoutes(
     const body = parseInput(downloadBody, req.body ?? {}, 'download request');
     const jobId = await ctx.audited(
       req,
-      { eventId: 'huggingface-download', meta: { repoId: repo.repoId, modelRef: repo.modelRef } },
+      {
+        eventId: 'huggingface-download',
+        meta: { repoId: repo.repoId, source: repo.source, modelRef: repo.modelRef },
+      },
       async () => {
         const credentials = await ctx.authorize(
           req,
@@ -252,7 +317,7 @@ export function addHuggingFaceRoutes(
         if (!version || !version.resolvedCommit) {
           throw new NotFoundError(`Version ${label} of ${repo.modelRef} not found`);
         }
-        const id = await sync.enqueueDownload({
+        const id = await hubOf(repo.source).sync.enqueueDownload({
           modelId: repo.modelId,
           versionId: version.id,
           repoId: repo.repoId,

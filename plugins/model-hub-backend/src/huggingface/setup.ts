@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import {
   DatabaseService,
@@ -8,14 +9,18 @@ import {
   SchedulerService,
 } from '@backstage/backend-plugin-api';
 import { ServiceUnavailableError } from '@backstage/errors';
+import type { AuditorService } from '@backstage/backend-plugin-api';
+import type { ApprovalsService } from '../approvals/ApprovalsService';
+import { DriftReview } from './driftReview';
 import { SignalsService } from '@backstage/plugin-signals-node';
+import type { NotificationService } from '@backstage/plugin-notifications-node';
 import { Router } from 'express';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { createDownloadExecutor } from '../jobs/downloadExecutor';
 import { JobQueue } from '../jobs/JobQueue';
 import { JobExecutor, JobWorker, RetryableJobError } from '../jobs/JobWorker';
 import { PartialDownloadStore } from '../jobs/PartialDownloadStore';
-import { addScanRoutes } from '../scan/routes';
+import { addScanRoutes, createScanExecutor, LOCAL_SCAN_JOB } from '../scan/routes';
 import { RouteContext } from '../service/context';
 import { ArtifactStore } from '../store/ArtifactStore';
 import { readHuggingFaceConfig } from './config';
@@ -23,13 +28,17 @@ import { addEntityFeedRoutes } from './entityFeed';
 import { readHubNetwork } from './proxy';
 import { HuggingFaceClient } from './HuggingFaceClient';
 import { HuggingFaceStore } from './HuggingFaceStore';
+import { readSourceStatusConfig } from '../sources/config';
+import { addSourceRoutes, SOURCE_ROUTES } from '../sources/routes';
+import { SourceRegistry } from '../sources/SourceRegistry';
+import { SourceStatusChecker } from '../sources/SourceStatusChecker';
+import { SourceStore } from '../sources/SourceStore';
 import {
   HF_DOWNLOAD_JOB,
   HF_SYNC_JOB,
   HuggingFaceSync,
 } from './HuggingFaceSync';
 import { addHuggingFaceRoutes } from './routes';
-import { redactUrl } from '../service/redactUrl';
 
 /** Adds routes to the Model Hub router. @internal */
 export type RouteExtension = (router: Router, ctx: RouteContext) => void;
@@ -44,6 +53,8 @@ export const HUGGINGFACE_ROUTES = [
   ['post', '/huggingface/repos/:org/:name/download'],
   ['get', '/entity-feed'],
   ['post', '/scan'],
+  ['get', '/scan'],
+  ...SOURCE_ROUTES,
 ] as const;
 
 /**
@@ -79,14 +90,29 @@ export async function setupHuggingFace(deps: {
   scheduler: SchedulerService;
   lifecycle: LifecycleService;
   signals?: SignalsService;
+  /** Failing model sources notify the admins (`modelHub.sourceStatus.notify`). */
+  notifications?: NotificationService;
   store: ModelHubStore;
   artifacts: ArtifactStore;
+  /** The approvals workflow: drift versions are submitted through it. */
+  approvals?: ApprovalsService;
+  auditor?: AuditorService;
   /** Called for every file a download job stores (format inspection). */
   onFileStored?: (
     versionId: string,
     file: { path: string; sha256: string; size: number },
   ) => Promise<unknown>;
-}): Promise<{ routes: RouteExtension[]; sync: HuggingFaceSync }> {
+}): Promise<{
+  routes: RouteExtension[];
+  sync: HuggingFaceSync;
+  /** The Hub client (the mirror's on-demand fetches use it). */
+  client: HuggingFaceClient;
+  /** The model sources (issue 22); `sync` and `client` are the default one's. */
+  registry: SourceRegistry;
+  checker: SourceStatusChecker;
+  /** Upstream drift as a review (issue 19). */
+  drift: DriftReview;
+}> {
   const logger = deps.logger.child({ target: 'huggingface' });
   const config = readHuggingFaceConfig(deps.config);
   const knex = await deps.database.getClient();
@@ -94,48 +120,142 @@ export async function setupHuggingFace(deps: {
     knex,
     `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
   );
-  const client = new HuggingFaceClient({
-    endpoint: config.endpoint,
-    token: config.token,
-    network: readHubNetwork(deps.config),
-    onRetry: ({ url, status, delayMs }) =>
-      logger.info(
-        `Hugging Face answered ${status ?? 'a network error'} for ${redactUrl(
-          url,
-        )}; retrying in ${delayMs} ms`,
-      ),
-  });
+  // every repo of every source (listing); each source has its own
   const hfStore = new HuggingFaceStore(knex);
   const workers: JobWorker[] = [];
-  const sync = new HuggingFaceSync({
-    client,
-    hfStore,
+  // the model sources (issue 22): the single modelHub.huggingface block is
+  // the source `huggingface`; each Hub source has its client and token
+  const sourceStore = new SourceStore(knex);
+  const registry = new SourceRegistry({
+    config: deps.config,
+    hfConfig: config,
+    knex,
     store: deps.store,
     queue,
-    config,
+    sourceStore,
     logger,
+    network: readHubNetwork(deps.config),
     onEnqueue: () => workers.forEach(w => w.poke()),
+  });
+  await registry.load();
+  const statusConfig = readSourceStatusConfig(deps.config);
+  const checker = new SourceStatusChecker({
+    registry,
+    sourceStore,
+    logger: logger.child({ target: 'model-sources' }),
+    notifications: deps.notifications,
+    notify: statusConfig.notify,
+  });
+  const { sync, client } = registry.hub();
+  // the root of the local scan: the first local source
+  const localSource = registry.defaultLocalSource();
+  // upstream drift as a review: the versions of new upstream commits of
+  // tracked revisions, by modelHub.huggingface.onDrift
+  const drift = new DriftReview({
+    db: knex,
+    store: deps.store,
+    hfStore,
+    policy: config.onDrift,
+    logger: logger.child({ target: 'drift' }),
+    approvals: deps.approvals,
+    notifications: deps.notifications,
+    auditor: deps.auditor,
+    downloadJobType: HF_DOWNLOAD_JOB,
   });
 
   const syncExecutor: JobExecutor = async ctx => {
-    const params = ctx.job.params as { repo?: string; revision?: string };
+    const params = ctx.job.params as {
+      repo?: string;
+      revision?: string;
+      source?: string;
+    };
     if (!params.repo) {
       throw new Error('A sync job needs a repo');
     }
-    const result = await sync.syncRepo({
+    // the source of the model's repo, with its token
+    const source = await registry.hubOfJob(ctx.job.modelId, params.source);
+    const result = await source.sync.syncRepo({
       repoId: params.repo,
       revision: params.revision,
       modelId: ctx.job.modelId,
       signal: ctx.signal,
       log: message => ctx.log('info', message),
     });
+    await sourceStore.stampVersions(source.definition.name, ctx.job.modelId);
+    if (result.drift && ctx.job.modelId) {
+      try {
+        await drift.recordDrift({
+          modelId: ctx.job.modelId,
+          versionLabel: result.drift.versionLabel,
+          commit: result.commit,
+          previousCommit: result.drift.previousCommit,
+        });
+        await ctx.log('info', `Version ${result.drift.versionLabel} recorded for the drift policy (${drift.policy})`);
+      } catch (error) {
+        await ctx.log('warn', `The drift review of ${result.drift.versionLabel} failed: ${(error as Error).message}`);
+      }
+    }
     ctx.progress(result);
+  };
+  // one download executor per source client (a rotated token: a new one)
+  const downloadExecutors = new Map<
+    string,
+    { client: HuggingFaceClient; executor: JobExecutor }
+  >();
+  const downloadExecutor: JobExecutor = async ctx => {
+    const source = await registry.hubOfJob(ctx.job.modelId);
+    const name = source.definition.name;
+    let entry = downloadExecutors.get(name);
+    if (!entry || entry.client !== source.client) {
+      entry = {
+        client: source.client,
+        executor: createDownloadExecutor({
+          fetcher: source.client,
+          store: deps.store,
+          artifacts: deps.artifacts,
+          partials: new PartialDownloadStore(knex),
+          // partials of each upstream apart (the source of the single
+          // modelHub.huggingface block keeps the folder it always had)
+          downloadDir:
+            name === 'huggingface'
+              ? config.downloadDir
+              : join(config.downloadDir, `source-${name}`),
+          writeMode: config.writeMode,
+          parallel: config.parallelDownload,
+          onFileStored: deps.onFileStored,
+        }),
+      };
+      downloadExecutors.set(name, entry);
+    }
+    await entry.executor(ctx);
+    // a drift version whose files are in is submitted when its checks pass
+    if (ctx.job.versionId) {
+      await drift
+        .advance({ versionId: ctx.job.versionId, finishedJobId: ctx.job.id })
+        .catch(error => logger.warn(`Drift review after job ${ctx.job.id} failed: ${error}`));
+    }
   };
   workers.push(
     new JobWorker({
       queue,
       logger,
-      executors: { [HF_SYNC_JOB]: syncExecutor },
+      executors: {
+        [HF_SYNC_JOB]: syncExecutor,
+        // the local scan (issue 19): a job with progress and logs
+        [LOCAL_SCAN_JOB]: async ctx => {
+          const root = localSource?.root ?? config.scanRoot;
+          if (!root) {
+            throw new Error('Local scanning is off; set modelHub.scan.root to enable it');
+          }
+          return createScanExecutor({
+            root,
+            namespace: config.namespace,
+            store: deps.store,
+            artifacts: deps.artifacts,
+            inspect: deps.onFileStored,
+          })(ctx);
+        },
+      },
       concurrency: 2,
       signals: deps.signals,
     }),
@@ -143,16 +263,7 @@ export async function setupHuggingFace(deps: {
       queue,
       logger,
       executors: {
-        [HF_DOWNLOAD_JOB]: createDownloadExecutor({
-          fetcher: client,
-          store: deps.store,
-          artifacts: deps.artifacts,
-          partials: new PartialDownloadStore(knex),
-          downloadDir: config.downloadDir,
-          writeMode: config.writeMode,
-          parallel: config.parallelDownload,
-          onFileStored: deps.onFileStored,
-        }),
+        [HF_DOWNLOAD_JOB]: downloadExecutor,
       },
       concurrency: config.downloadConcurrency,
       signals: deps.signals,
@@ -163,34 +274,96 @@ export async function setupHuggingFace(deps: {
     await Promise.all(workers.map(w => w.stop()));
   });
 
+  const runSourceSync = async (name: string, signal?: AbortSignal) => {
+    try {
+      const source = registry.hub(name);
+      const result = await source.sync.runScheduled({ signal, logger });
+      await drift
+        .advance()
+        .catch(error => logger.warn(`Drift review failed: ${error}`));
+      await sourceStore.stampVersions(name);
+      await sourceStore.markScheduledSync(name);
+      logger.info(
+        `Hugging Face sync${
+          name === 'huggingface' ? '' : ` of ${name}`
+        }: ${result.synced} synced, ${result.checked} checked, ${result.drifted} with upstream drift, ${result.failed} failed`,
+      );
+    } catch (error) {
+      if (!(error instanceof RetryableJobError)) {
+        logger.error(`Hugging Face sync of ${name} failed`, error as Error);
+      }
+    }
+  };
+  // the scheduled sync of every Hub source of the config (the source
+  // `huggingface` keeps the task id it always had)
+  for (const source of registry.list()) {
+    if (source.kind !== 'huggingface' || source.origin !== 'config') {
+      continue;
+    }
+    await deps.scheduler.scheduleTask({
+      id:
+        source.name === 'huggingface'
+          ? 'huggingface-sync'
+          : `model-hub-source-sync-${source.name}`,
+      scope: 'global',
+      ...source.schedule,
+      fn: signal => runSourceSync(source.name, signal),
+    });
+  }
+  // sources added at run time: the due ones, every minute
   await deps.scheduler.scheduleTask({
-    id: 'huggingface-sync',
+    id: 'model-hub-runtime-source-sync',
     scope: 'global',
-    ...config.schedule,
+    frequency: { minutes: 1 },
+    timeout: { minutes: 30 },
+    initialDelay: { minutes: 1 },
     fn: async signal => {
-      try {
-        const result = await sync.runScheduled({ signal, logger });
-        logger.info(
-          `Hugging Face sync: ${result.synced} synced, ${result.checked} checked, ${result.drifted} with upstream drift, ${result.failed} failed`,
-        );
-      } catch (error) {
-        if (!(error instanceof RetryableJobError)) {
-          logger.error('Hugging Face sync failed', error as Error);
+      await registry.load();
+      for (const source of registry.list()) {
+        if (source.kind !== 'huggingface' || source.origin !== 'runtime') {
+          continue;
+        }
+        const last = await sourceStore.lastScheduledSync(source.name);
+        // run-time sources store whole minutes (sync_minutes)
+        const minutes =
+          (source.schedule.frequency as { minutes?: number }).minutes ?? 60;
+        const every = minutes * 60_000;
+        if (!last || Date.now() - last.getTime() >= every) {
+          await runSourceSync(source.name, signal);
         }
       }
     },
   });
+  // the status of every source: reachable, credentials, rate limit
+  await deps.scheduler.scheduleTask({
+    id: 'model-hub-source-status',
+    scope: 'global',
+    frequency: statusConfig.frequency,
+    timeout: { minutes: 5 },
+    initialDelay: { seconds: 15 },
+    fn: async () => {
+      await checker.checkAll();
+    },
+  });
 
   return {
+    drift,
     sync,
+    client,
+    registry,
+    checker,
     routes: [
       (router, ctx) =>
-        addHuggingFaceRoutes(router, ctx, { sync, hfStore, client }),
+        addHuggingFaceRoutes(router, ctx, { registry, hfStore, sourceStore }),
+      (router, ctx) =>
+        addSourceRoutes(router, ctx, { registry, sourceStore, checker }),
       (router, ctx) => addEntityFeedRoutes(router, ctx, knex),
       (router, ctx) =>
         addScanRoutes(router, ctx, {
-          root: config.scanRoot,
+          root: localSource?.root ?? config.scanRoot,
           namespace: config.namespace,
+          queue,
+          onEnqueue: () => workers.forEach(w => w.poke()),
         }),
     ],
   };

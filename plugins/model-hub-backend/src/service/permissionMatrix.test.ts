@@ -581,6 +581,45 @@ const MATRIX: Record<string, Expectation> = {
         .set('Authorization', auth(u)),
     status: readHidden(),
   },
+  // model sources (issue 22): read by everyone signed in, managed by admins
+  'GET /sources': {
+    send: (u, r) => r.get('/api/model-hub/sources').set('Authorization', auth(u)),
+    status: same(200),
+  },
+  'POST /sources': {
+    send: (u, r) =>
+      r
+        .post('/api/model-hub/sources')
+        .set('Authorization', auth(u))
+        .send({ name: `src-${u}`, kind: 'huggingface', endpoint: 'http://127.0.0.1:9' }),
+    status: adminOnly(201),
+  },
+  'GET /sources/{name}': {
+    send: (u, r) =>
+      r.get('/api/model-hub/sources/huggingface').set('Authorization', auth(u)),
+    status: same(200),
+  },
+  'DELETE /sources/{name}': {
+    // the source of the config: admins are told to remove it there
+    send: (u, r) =>
+      r.delete('/api/model-hub/sources/huggingface').set('Authorization', auth(u)),
+    status: adminOnly(409),
+  },
+  'POST /sources/{name}/check': {
+    send: (u, r) =>
+      r.post('/api/model-hub/sources/huggingface/check').set('Authorization', auth(u)),
+    status: adminOnly(200),
+  },
+  'GET /sources/{name}/models': {
+    send: (u, r) =>
+      r.get('/api/model-hub/sources/huggingface/models').set('Authorization', auth(u)),
+    status: same(200),
+  },
+  'GET /sources/of-model/{namespace}/{name}': {
+    send: (u, r) =>
+      r.get(`/api/model-hub/sources/of-model/default/${HIDDEN}`).set('Authorization', auth(u)),
+    status: readHidden(),
+  },
   'POST /huggingface/repos': {
     send: (u, r) =>
       r
@@ -639,6 +678,31 @@ const MATRIX: Record<string, Expectation> = {
         .send({ path: 'acme' }),
     // no scan root is configured: 404 for the admin
     status: adminOnly(404),
+  },
+  'GET /scan': {
+    send: (u, r) => r.get('/api/model-hub/scan').set('Authorization', auth(u)),
+    status: adminOnly(200),
+  },
+  // the audit trail: model-hub.audit.read (nobody here) or model-hub.admin
+  'GET /audit': {
+    send: (u, r) =>
+      r.get('/api/model-hub/audit?event=version-approve').set('Authorization', auth(u)),
+    status: adminOnly(200),
+  },
+  'GET /audit/export': {
+    send: (u, r) =>
+      r.get('/api/model-hub/audit/export?from=2026-01-01').set('Authorization', auth(u)),
+    status: adminOnly(200),
+  },
+  'GET /audit/events': {
+    send: (u, r) =>
+      r.get('/api/model-hub/audit/events').set('Authorization', auth(u)),
+    status: adminOnly(200),
+  },
+  'GET /namespaces': {
+    send: (u, r) =>
+      r.get('/api/model-hub/namespaces').set('Authorization', auth(u)),
+    status: same(200),
   },
   'OPTIONS /uploads': {
     send: (u, r) =>
