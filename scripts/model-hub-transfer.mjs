@@ -19,6 +19,8 @@ import { rename, rm, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
+import http from 'node:http';
+import https from 'node:https';
 
 const USAGE = `usage:
   model-hub-transfer export --url <backend> --model <ns/name[@label]>... --out <file>
@@ -98,15 +100,41 @@ if (command === 'public-key') {
     process.exit(2);
   }
   const { size } = await stat(file);
-  const res = await fetch(`${api}/transfer/import`, {
-    method: 'POST',
-    headers: {
-      ...headers,
-      'Content-Type': 'application/x-tar',
-      'Content-Length': String(size),
-    },
-    body: Readable.toWeb(createReadStream(file)),
-    duplex: 'half',
+  // node:http, not fetch: the request body follows the socket's pace (a
+  // web stream body was read into memory ahead of the upload)
+  const res = await new Promise((resolvePromise, reject) => {
+    const target = new URL(`${api}/transfer/import`);
+    const req = (target.protocol === 'https:' ? https : http).request(
+      target,
+      {
+        method: 'POST',
+        headers: {
+          ...headers,
+          'Content-Type': 'application/x-tar',
+          'Content-Length': String(size),
+        },
+      },
+      response => {
+        const chunks = [];
+        response.on('data', c => chunks.push(c));
+        response.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolvePromise({
+            ok: response.statusCode >= 200 && response.statusCode < 300,
+            status: response.statusCode,
+            statusText: response.statusMessage,
+            text: async () => text,
+            json: async () => JSON.parse(text),
+          });
+        });
+        response.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    // a refused bundle may stop the upload: the answer still decides
+    pipeline(createReadStream(file), req).catch(e =>
+      setTimeout(() => reject(e), 5000),
+    );
   });
   if (!res.ok) await fail(res);
   const result = await res.json();

@@ -114,7 +114,10 @@ describe.each(databases.eachSupportedId())(
           }),
           201,
         );
-        for (const [path, content] of Object.entries(files)) {
+        // v2 holds one more file, of its own
+        const contents =
+          label === 'v2' ? { ...files, 'extra.bin': randomBytes(4096) } : files;
+        for (const [path, content] of Object.entries(contents)) {
           await ok(
             a.call(
               'alice',
@@ -616,6 +619,33 @@ describe.each(databases.eachSupportedId())(
         body,
         /blob sha256:a{64} is 1099511627776 bytes, over the limit of 67108864 bytes/,
       );
+    });
+
+    it('leaves nothing behind when the database fails in the middle of the transaction', async () => {
+      // v2 (not on B yet): blobs reach the store, models and versions are
+      // written, then the last insert of the transaction fails
+      const exported = await a.call('carol', '/transfer/export', {
+        method: 'POST',
+        json: { versions: [{ model: 'default/tiny', version: 'v2' }] },
+      });
+      const v2 = Buffer.from(await exported.arrayBuffer());
+      const before = await stateOf(b);
+      await b.knex.schema.renameTable(
+        'version_imports',
+        'version_imports_away',
+      );
+      try {
+        const res = await importInto(b, v2);
+        expect(res.status).toBe(500);
+      } finally {
+        await b.knex.schema.renameTable(
+          'version_imports_away',
+          'version_imports',
+        );
+      }
+      expect(await stateOf(b)).toEqual(before);
+      // and the same bundle imports once the database works
+      expect((await importInto(b, v2)).status).toBe(201);
     });
 
     it('puts imported approvals in review when the policy says review', async () => {
