@@ -157,6 +157,9 @@ describe('model-hub plugin (new frontend system)', () => {
       'sub-page:model-hub/approvals',
       'sub-page:model-hub/jobs',
       'sub-page:model-hub/import',
+      'sub-page:model-hub/audit',
+      'sub-page:model-hub/scan',
+      'sub-page:model-hub/sources',
       'entity-content:model-hub/versions',
     ]) {
       expect(modelHubPlugin.getExtension(id as any)).toBeDefined();

@@ -123,6 +123,35 @@ export const modelHubImportSubPage = hubSubPage(
 );
 
 /**
+ * The model sources (upstreams, their status and the models they hold),
+ * `sub-page:model-hub/sources`.
+ *
+ * @alpha
+ */
+export const modelHubSourcesSubPage = hubSubPage('sources', 'Sources', () =>
+  import('./components/SourcesPage').then(m => <m.SourcesPage />),
+);
+
+/**
+ * The audit trail (search and CSV export, for audit readers and admins),
+ * `sub-page:model-hub/audit`.
+ *
+ * @alpha
+ */
+export const modelHubAuditSubPage = hubSubPage('audit', 'Audit', () =>
+  import('./components/AuditPage').then(m => <m.AuditPage />),
+);
+
+/**
+ * The local scan job (admins), `sub-page:model-hub/scan`.
+ *
+ * @alpha
+ */
+export const modelHubScanSubPage = hubSubPage('scan', 'Local scan', () =>
+  import('./components/LocalScanPage').then(m => <m.LocalScanPage />),
+);
+
+/**
  * The "Versions" tab of Model entity pages: versions, files, model card,
  * checks, approval timeline and a "how to use" snippet. Its id is
  * `entity-content:model-hub/versions`.
@@ -233,6 +262,9 @@ export default createFrontendPlugin({
     modelHubApprovalsSubPage,
     modelHubJobsSubPage,
     modelHubImportSubPage,
+    modelHubAuditSubPage,
+    modelHubScanSubPage,
+    modelHubSourcesSubPage,
     entityModelVersionsContent,
     accessTokensPage,
     entityModelOverviewCard,

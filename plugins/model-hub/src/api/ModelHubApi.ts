@@ -5,9 +5,14 @@ import type {
   HfImportResult,
   HfRepo,
   HfRepoPreview,
+  HubActiveVersion,
+  HubActiveVersionState,
   HubActivity,
   HubApprovalItem,
+  HubAuditEntry,
   HubCheck,
+  HubCheckWaiver,
+  HubComment,
   HubFileList,
   HubJob,
   HubJobLog,
@@ -15,6 +20,7 @@ import type {
   HubModelSummary,
   HubModelWithVersions,
   HubReview,
+  HubScanStatus,
   HubStats,
   HubStatsPoint,
   HubTransitionResult,
@@ -22,12 +28,19 @@ import type {
   HubVersionDiff,
   HubVersionReview,
   ListApprovalsRequest,
+  ListAuditRequest,
   ListJobsRequest,
   ListModelsRequest,
   Page,
   ReviewDecision,
+  TransitionAction,
   UpdateModelRequest,
 } from './types';
+import type {
+  CreateSourceRequest,
+  HubSource,
+  HubSourceReference,
+} from './sourceTypes';
 
 /**
  * A model, as its catalog entity ref (`model:default/llama-3-8b`, kind
@@ -115,8 +128,82 @@ export interface ModelHubApi {
   listReviews(model: ModelRef, label: string): Promise<HubReview[]>;
   /** The inspection checks of a version, with their waivers. */
   listChecks(model: ModelRef, label: string): Promise<HubCheck[]>;
-  /** The differences to the previous approved version. */
-  getVersionDiff(model: ModelRef, label: string): Promise<HubVersionDiff>;
+  /**
+   * The differences to the previous approved version, or to the version
+   * `against` (e.g. the active one).
+   */
+  getVersionDiff(
+    model: ModelRef,
+    label: string,
+    options?: { against?: string },
+  ): Promise<HubVersionDiff>;
+  /**
+   * Any lifecycle transition of a version (submit, approve, request
+   * changes, reject, deprecate, archive, revoke). `revision` is the one the
+   * caller saw: another one answers 409.
+   */
+  transitionVersion(
+    model: ModelRef,
+    label: string,
+    request: { action: TransitionAction; comment?: string; revision?: number },
+  ): Promise<HubTransitionResult>;
+  /** The comment threads of a version (comments with nested replies). */
+  listComments(model: ModelRef, label: string): Promise<HubComment[]>;
+  /** Comments on a version, or replies to the comment `parentId`. */
+  addComment(
+    model: ModelRef,
+    label: string,
+    comment: { body: string; parentId?: string },
+  ): Promise<HubComment>;
+  /** Waives a failed check of a version (admins; a reason is required). */
+  waiveCheck(
+    model: ModelRef,
+    label: string,
+    check: string,
+    reason: string,
+  ): Promise<HubCheckWaiver>;
+  /** The active version of a model and its changes. */
+  getActiveVersion(model: ModelRef): Promise<HubActiveVersionState>;
+  /**
+   * Makes an approved version the active one. `expectedActive` is the label
+   * of the active version the caller saw (null: none): another one answers
+   * 409.
+   */
+  promoteVersion(
+    model: ModelRef,
+    label: string,
+    options?: { expectedActive?: string | null },
+  ): Promise<HubActiveVersion>;
+  /**
+   * Rolls the active version back to `label`, or to the previous active
+   * approved version.
+   */
+  rollbackVersion(
+    model: ModelRef,
+    options?: { label?: string; expectedActive?: string | null },
+  ): Promise<HubActiveVersion>;
+
+  /** A page of the audit trail, filtered (audit readers and admins). */
+  listAudit(request?: ListAuditRequest): Promise<Page<HubAuditEntry>>;
+  /** The event ids present in the audit trail. */
+  listAuditEvents(): Promise<string[]>;
+  /**
+   * The audit trail under the same filters as CSV; `truncated` when the
+   * backend cut it at its row limit.
+   */
+  exportAudit(
+    request?: Omit<ListAuditRequest, 'offset' | 'limit'>,
+  ): Promise<{ blob: Blob; filename: string; truncated: boolean }>;
+  /** The namespaces of the models the caller may read, with their counts. */
+  listNamespaces(): Promise<Array<{ namespace: string; count: number }>>;
+
+  /** Whether local scanning is set up, and its root (admins). */
+  getScanStatus(): Promise<HubScanStatus>;
+  /** Starts a local scan job of a folder under the scan root (admins). */
+  startLocalScan(request?: {
+    path?: string;
+    owner?: string;
+  }): Promise<{ jobId: string; job: HubJob }>;
   /** Everything a reviewer needs about a version. */
   getVersionReview(model: ModelRef, label: string): Promise<HubVersionReview>;
   /** The review queue: versions in review, oldest first. */
@@ -152,6 +239,12 @@ export interface ModelHubApi {
   getHuggingFaceRepo(repoId: string): Promise<HfRepo>;
   /** Registers a Hugging Face repository as a model and queues its sync. */
   importHuggingFaceRepo(request: HfImportRequest): Promise<HfImportResult>;
+  /** The registered Hugging Face repositories with sync state and drift. */
+  listHuggingFaceRepos(options?: {
+    offset?: number;
+    limit?: number;
+    syncState?: Array<HfRepo['syncState']>;
+  }): Promise<Page<HfRepo>>;
 
   /** The tus endpoint of resumable uploads. */
   getUploadEndpoint(): Promise<string>;
@@ -162,6 +255,22 @@ export interface ModelHubApi {
   getPackageUploadUrl(model: ModelRef, label?: string): Promise<string>;
   /** The base URL of the Hugging Face compatible mirror (`HF_ENDPOINT`). */
   getMirrorEndpoint(): Promise<string>;
+
+  /** The model sources with their status (no secrets). */
+  listSources(): Promise<Page<HubSource>>;
+  /** The models that came from a source. */
+  listSourceModels(
+    name: string,
+    options?: { offset?: number; limit?: number },
+  ): Promise<Page<HubSourceReference>>;
+  /** The source a model came from, with its status; undefined when it came from none. */
+  getSourceOfModel(model: ModelRef): Promise<HubSource | undefined>;
+  /** Checks a source now (model-hub.admin). */
+  checkSource(name: string): Promise<HubSource>;
+  /** Adds a source at run time (model-hub.admin). */
+  createSource(request: CreateSourceRequest): Promise<HubSource>;
+  /** Removes a run-time source no model refers to (model-hub.admin). */
+  deleteSource(name: string): Promise<void>;
 }
 
 /**

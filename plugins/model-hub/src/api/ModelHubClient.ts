@@ -8,9 +8,14 @@ import type {
   HfImportResult,
   HfRepo,
   HfRepoPreview,
+  HubActiveVersion,
+  HubActiveVersionState,
   HubActivity,
   HubApprovalItem,
+  HubAuditEntry,
   HubCheck,
+  HubCheckWaiver,
+  HubComment,
   HubFileList,
   HubJob,
   HubJobLog,
@@ -18,6 +23,7 @@ import type {
   HubModelSummary,
   HubModelWithVersions,
   HubReview,
+  HubScanStatus,
   HubStats,
   HubStatsPoint,
   HubTransitionResult,
@@ -26,12 +32,18 @@ import type {
   HubVersionReview,
   TransitionAction,
   ListApprovalsRequest,
+  ListAuditRequest,
   ListJobsRequest,
   ListModelsRequest,
   Page,
   ReviewDecision,
   UpdateModelRequest,
 } from './types';
+import type {
+  CreateSourceRequest,
+  HubSource,
+  HubSourceReference,
+} from './sourceTypes';
 
 type QueryValue = string | number | boolean | undefined | null;
 type Query = Record<string, QueryValue | QueryValue[]>;
@@ -237,7 +249,14 @@ export class ModelHubClient implements ModelHubApi {
     return (review.checks?.items ?? []).map(c => {
       const waiver = waivers.get(c.name);
       return waiver
-        ? { ...c, waiver: { reason: waiver.reason, waivedBy: waiver.waivedBy } }
+        ? {
+            ...c,
+            waiver: {
+              reason: waiver.reason,
+              waivedBy: waiver.waivedBy,
+              ...(waiver.lapsed ? { lapsed: true } : {}),
+            },
+          }
         : c;
     });
   }
@@ -245,8 +264,128 @@ export class ModelHubClient implements ModelHubApi {
   async getVersionDiff(
     model: ModelRef,
     label: string,
+    options?: { against?: string },
   ): Promise<HubVersionDiff> {
-    return this.request('GET', `${versionPath(model, label)}/diff`);
+    return this.request('GET', `${versionPath(model, label)}/diff`, {
+      query: { against: options?.against },
+    });
+  }
+
+  async transitionVersion(
+    model: ModelRef,
+    label: string,
+    request: { action: TransitionAction; comment?: string; revision?: number },
+  ): Promise<HubTransitionResult> {
+    return this.transition(model, label, request);
+  }
+
+  async listComments(model: ModelRef, label: string): Promise<HubComment[]> {
+    const res = await this.request<{ items: HubComment[] }>(
+      'GET',
+      `${versionPath(model, label)}/comments`,
+    );
+    return res.items;
+  }
+
+  async addComment(
+    model: ModelRef,
+    label: string,
+    comment: { body: string; parentId?: string },
+  ): Promise<HubComment> {
+    const created = await this.request<Omit<HubComment, 'replies'>>(
+      'POST',
+      `${versionPath(model, label)}/comments`,
+      { body: comment },
+    );
+    return { replies: [], ...created };
+  }
+
+  async waiveCheck(
+    model: ModelRef,
+    label: string,
+    check: string,
+    reason: string,
+  ): Promise<HubCheckWaiver> {
+    return this.request(
+      'POST',
+      `${versionPath(model, label)}/checks/${encodeURIComponent(check)}/waiver`,
+      { body: { reason } },
+    );
+  }
+
+  async getActiveVersion(model: ModelRef): Promise<HubActiveVersionState> {
+    return this.request('GET', `${modelPath(model)}/active`);
+  }
+
+  async promoteVersion(
+    model: ModelRef,
+    label: string,
+    options?: { expectedActive?: string | null },
+  ): Promise<HubActiveVersion> {
+    return this.request('POST', `${modelPath(model)}/active`, {
+      body:
+        options?.expectedActive === undefined
+          ? { label }
+          : { label, expectedActive: options.expectedActive },
+    });
+  }
+
+  async rollbackVersion(
+    model: ModelRef,
+    options?: { label?: string; expectedActive?: string | null },
+  ): Promise<HubActiveVersion> {
+    return this.request('POST', `${modelPath(model)}/active/rollback`, {
+      body: {
+        ...(options?.label ? { label: options.label } : {}),
+        ...(options?.expectedActive !== undefined
+          ? { expectedActive: options.expectedActive }
+          : {}),
+      },
+    });
+  }
+
+  async listAudit(
+    request: ListAuditRequest = {},
+  ): Promise<Page<HubAuditEntry>> {
+    return this.request('GET', '/audit', { query: { ...request } });
+  }
+
+  async listAuditEvents(): Promise<string[]> {
+    const res = await this.request<{ items: string[] }>('GET', '/audit/events');
+    return res.items;
+  }
+
+  async exportAudit(
+    request: Omit<ListAuditRequest, 'offset' | 'limit'> = {},
+  ): Promise<{ blob: Blob; filename: string; truncated: boolean }> {
+    const res = await this.fetch('GET', '/audit/export', {
+      query: { ...request },
+    });
+    const disposition = res.headers.get('content-disposition') ?? '';
+    const filename =
+      /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? 'model-hub-audit.csv';
+    return {
+      blob: await res.blob(),
+      filename,
+      truncated: res.headers.get('x-truncated') === 'true',
+    };
+  }
+
+  async listNamespaces(): Promise<Array<{ namespace: string; count: number }>> {
+    const res = await this.request<{
+      items: Array<{ namespace: string; count: number }>;
+    }>('GET', '/namespaces');
+    return res.items;
+  }
+
+  async getScanStatus(): Promise<HubScanStatus> {
+    return this.request('GET', '/scan');
+  }
+
+  async startLocalScan(
+    request: { path?: string; owner?: string } = {},
+  ): Promise<{ jobId: string; job: HubJob }> {
+    return this.request('POST', '/scan', { body: request });
   }
 
   async getVersionReview(
@@ -331,6 +470,20 @@ export class ModelHubClient implements ModelHubApi {
     return this.request('POST', '/huggingface/repos', { body: request });
   }
 
+  async listHuggingFaceRepos(options?: {
+    offset?: number;
+    limit?: number;
+    syncState?: Array<HfRepo['syncState']>;
+  }): Promise<Page<HfRepo>> {
+    return this.request('GET', '/huggingface/repos', {
+      query: {
+        offset: options?.offset,
+        limit: options?.limit,
+        syncState: options?.syncState,
+      },
+    });
+  }
+
   async getUploadEndpoint(): Promise<string> {
     return `${await this.discoveryApi.getBaseUrl('model-hub')}/uploads`;
   }
@@ -342,6 +495,46 @@ export class ModelHubClient implements ModelHubApi {
 
   async getMirrorEndpoint(): Promise<string> {
     return `${await this.discoveryApi.getBaseUrl('model-hub')}/hf`;
+  }
+
+  async listSources(): Promise<Page<HubSource>> {
+    return this.request('GET', '/sources');
+  }
+
+  async listSourceModels(
+    name: string,
+    options: { offset?: number; limit?: number } = {},
+  ): Promise<Page<HubSourceReference>> {
+    return this.request('GET', `/sources/${encodeURIComponent(name)}/models`, {
+      query: { ...options },
+    });
+  }
+
+  async getSourceOfModel(model: ModelRef): Promise<HubSource | undefined> {
+    try {
+      return await this.request(
+        'GET',
+        `/sources/of-model${modelPath(model).slice('/models'.length)}`,
+      );
+    } catch (error) {
+      // a model that came from no source (uploads, the API)
+      if ((error as ResponseError).response?.status === 404) {
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  async checkSource(name: string): Promise<HubSource> {
+    return this.request('POST', `/sources/${encodeURIComponent(name)}/check`);
+  }
+
+  async createSource(request: CreateSourceRequest): Promise<HubSource> {
+    return this.request('POST', '/sources', { body: request });
+  }
+
+  async deleteSource(name: string): Promise<void> {
+    await this.request('DELETE', `/sources/${encodeURIComponent(name)}`);
   }
 
   private async transition(

@@ -12,6 +12,9 @@ export const HUB_PATHS = {
   approvals: 'approvals',
   jobs: 'jobs',
   import: 'import',
+  audit: 'audit',
+  scan: 'scan',
+  sources: 'sources',
 } as const;
 
 /** Whether an error is an HTTP 404 (an endpoint this backend lacks). */

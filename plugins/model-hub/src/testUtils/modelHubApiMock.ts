@@ -8,9 +8,21 @@ import type {
   HubModelWithVersions,
   HubStats,
   HubVersion,
+  TransitionAction,
+  VersionState,
 } from '../api/types';
 
 const emptyPage = { items: [], totalCount: 0, offset: 0, limit: 20 };
+
+const TRANSITION_TARGETS: Record<TransitionAction, VersionState> = {
+  submit: 'in_review',
+  approve: 'approved',
+  request_changes: 'changes_requested',
+  reject: 'rejected',
+  deprecate: 'deprecated',
+  archive: 'archived',
+  revoke: 'rejected',
+};
 
 /**
  * Example objects of the Model Hub API, for tests.
@@ -52,8 +64,10 @@ export const modelHubFixtures = {
     const {
       versionCount: _c,
       latestVersion: _l,
+      activeVersion: _a,
+      worstState: _w,
       ...model
-    } = modelHubFixtures.modelSummary(overrides);
+    } = modelHubFixtures.modelSummary(overrides as Partial<HubModelSummary>);
     return { ...model, versions: [modelHubFixtures.version()], ...overrides };
   },
   version(overrides: Partial<HubVersion> = {}): HubVersion {
@@ -204,7 +218,10 @@ function defaults(): { [K in keyof ModelHubApi]: ModelHubApi[K] } {
     }),
     listReviews: async () => [],
     listChecks: async () => [],
-    getVersionDiff: async () => ({
+    getVersionDiff: async (_m, _l, options) => ({
+      ...(options?.against
+        ? { base: { label: options.against, state: 'approved' } }
+        : {}),
       files: { added: [], removed: [], changed: [], unchanged: 0 },
     }),
     getVersionReview: async (_m, label) => ({
@@ -214,7 +231,70 @@ function defaults(): { [K in keyof ModelHubApi]: ModelHubApi[K] } {
       decisions: [],
       checks: { items: [], waivers: [], blocking: [] },
     }),
+    transitionVersion: async (_m, label, r) => {
+      const to = TRANSITION_TARGETS[r.action];
+      return {
+        version: modelHubFixtures.version({ label, state: to }),
+        from: 'draft',
+        to,
+        round: 1,
+        approvals: { count: 0, required: 1, reviewers: [] },
+      };
+    },
+    listComments: async () => [],
+    addComment: async (_m, _l, c) => ({
+      id: 'c-new',
+      parentId: c.parentId,
+      author: 'user:default/alice',
+      body: c.body,
+      createdAt: '2026-01-03T00:00:00.000Z',
+      replies: [],
+    }),
+    waiveCheck: async (_m, _l, check, reason) => ({
+      checkName: check,
+      reason,
+      waivedBy: 'user:default/admin',
+      lapsed: false,
+      createdAt: '2026-01-03T00:00:00.000Z',
+    }),
+    getActiveVersion: async () => ({ active: null, history: [] }),
+    promoteVersion: async (_m, label) => ({
+      versionId: `v-${label}`,
+      label,
+      state: 'approved',
+      promotedBy: 'user:default/alice',
+      promotedAt: '2026-01-03T00:00:00.000Z',
+    }),
+    rollbackVersion: async (_m, o) => ({
+      versionId: `v-${o?.label ?? '1.0'}`,
+      label: o?.label ?? '1.0',
+      state: 'approved',
+      promotedBy: 'user:default/alice',
+      promotedAt: '2026-01-03T00:00:00.000Z',
+    }),
     listApprovals: async () => emptyPage,
+    listAudit: async () => emptyPage,
+    listAuditEvents: async () => [],
+    exportAudit: async () => ({
+      blob: new Blob([
+        'id,createdAt,eventId,actor,modelRef,versionLabel,meta\n',
+      ]),
+      filename: 'model-hub-audit.csv',
+      truncated: false,
+    }),
+    listNamespaces: async () => [{ namespace: 'default', count: 1 }],
+    getScanStatus: async () => ({ enabled: true, root: '/srv/models' }),
+    startLocalScan: async () => ({
+      jobId: 'scan-1',
+      job: modelHubFixtures.job({
+        id: 'scan-1',
+        type: 'local-scan',
+        state: 'queued',
+        modelRef: undefined,
+        params: { path: '.' },
+        progress: undefined,
+      }),
+    }),
     listJobs: async () => emptyPage,
     getJob: async id => modelHubFixtures.job({ id }),
     getJobLogs: async () => [],
@@ -234,6 +314,7 @@ function defaults(): { [K in keyof ModelHubApi]: ModelHubApi[K] } {
       repo: modelHubFixtures.hfRepo({ repoId: r.repoId }),
       jobId: 'job-1',
     }),
+    listHuggingFaceRepos: async () => emptyPage,
     getUploadEndpoint: async () =>
       'http://localhost:7007/api/model-hub/uploads',
     getPackageUploadUrl: async (_m, label) =>
@@ -241,6 +322,16 @@ function defaults(): { [K in keyof ModelHubApi]: ModelHubApi[K] } {
         label ? `?label=${label}` : ''
       }`,
     getMirrorEndpoint: async () => 'http://localhost:7007/api/model-hub/hf',
+    listSources: async () => emptyPage,
+    listSourceModels: async () => emptyPage,
+    getSourceOfModel: async () => undefined,
+    checkSource: async name => {
+      throw new Error(`checkSource(${name}) is not mocked`);
+    },
+    createSource: async request => {
+      throw new Error(`createSource(${request.name}) is not mocked`);
+    },
+    deleteSource: async () => undefined,
   };
 }
 

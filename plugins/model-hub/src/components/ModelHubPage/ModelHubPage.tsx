@@ -1,9 +1,12 @@
 import { Header, Page, TabbedLayout } from '@backstage/core-components';
 import { ApprovalsPage } from '../ApprovalsPage';
+import { AuditPage } from '../AuditPage';
+import { LocalScanPage } from '../LocalScanPage';
 import { HfImportPage } from '../HfImportPage';
 import { HubDashboard } from '../HubDashboard';
 import { JobsPage } from '../JobsPage';
 import { ModelsTable } from '../ModelsTable';
+import { SourcesPage } from '../SourcesPage';
 import { UploadPage } from '../UploadPage';
 import { HUB_PATHS } from '../../lib/hooks';
 
@@ -53,6 +56,15 @@ export function ModelHubPage(props: ModelHubPageProps) {
           title="Import from Hugging Face"
         >
           <HfImportPage />
+        </TabbedLayout.Route>
+        <TabbedLayout.Route path={`/${HUB_PATHS.sources}`} title="Sources">
+          <SourcesPage />
+        </TabbedLayout.Route>
+        <TabbedLayout.Route path={`/${HUB_PATHS.audit}`} title="Audit">
+          <AuditPage />
+        </TabbedLayout.Route>
+        <TabbedLayout.Route path={`/${HUB_PATHS.scan}`} title="Local scan">
+          <LocalScanPage />
         </TabbedLayout.Route>
       </TabbedLayout>
     </Page>

@@ -1,0 +1,2 @@
+export { SourcesPage } from './SourcesPage';
+export { ModelSourceCard } from './ModelSourceCard';
