@@ -146,7 +146,7 @@ function reject(message: string): never {
 }
 
 /** The tar entry name of a bundle, checked. */
-function entryName(raw: string, type: string): string {
+function entryName(raw: string, type: string, typeFlag: string): string {
   const name = raw.startsWith('./') ? raw.slice(2) : raw;
   const segments = name.split('/');
   if (
@@ -167,7 +167,7 @@ function entryName(raw: string, type: string): string {
   }
   if (type !== 'file') {
     reject(
-      `entry '${raw}' is a ${type}; only files and directories are allowed`,
+      `entry '${raw}' is of tar type '${typeFlag}' (a link, device or extension header); only files and directories are allowed`,
     );
   }
   if (
@@ -260,7 +260,7 @@ async function stage(
     if (entries > limits.maxEntries) {
       reject(`more than ${limits.maxEntries} entries, the limit`);
     }
-    const name = entryName(entry.name, entry.type);
+    const name = entryName(entry.name, entry.type, entry.typeFlag);
     total += entry.size;
     if (total > limits.maxBundleBytes) {
       reject(

@@ -539,6 +539,23 @@ describe.each(databases.eachSupportedId())(
 
     it('refuses names with traversal, in tar entries and in signed file paths', async () => {
       expect.hasAssertions();
+      // a symbolic link named like a blob (type flag 2), pointing outside
+      const link = buildTar([
+        { name: `blobs/sha256/${'b'.repeat(64)}`, data: Buffer.alloc(0) },
+      ]).subarray(0, 512);
+      link.write('2', 156, 'ascii');
+      link.write('/etc/passwd', 157, 'utf8');
+      link.fill(0x20, 148, 156);
+      const sum = link.reduce((n, byte) => n + byte, 0);
+      link.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
+      await expectRefused(
+        Buffer.concat([
+          buildTar(parseTar(bundle)).subarray(0, -1024),
+          link,
+          Buffer.alloc(1024),
+        ]),
+        /entry 'blobs\/sha256\/b{64}' is of tar type '2'/,
+      );
       await expectRefused(
         edit(entries => [
           ...entries,
