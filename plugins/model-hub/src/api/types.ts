@@ -35,10 +35,107 @@ export type Page<T> = {
 export type HubModelSummary = HubModel & {
   versionCount?: number;
   latestVersion?: { label: string; state: VersionState; createdAt: string };
+  /** The active version (null: none; absent: an older backend). */
+  activeVersion?: {
+    label: string;
+    state: VersionState;
+    promotedAt: string;
+    promotedBy: string;
+  } | null;
+  /**
+   * The version that needs most attention: one with failed checks first,
+   * then changes requested, in review, draft, deprecated, approved.
+   */
+  worstState?: {
+    label: string;
+    state: VersionState;
+    failedChecks: string[];
+  } | null;
+};
+
+/** The version the hub created for an upstream commit (drift). @public */
+export type HubDriftVersion = {
+  label: string;
+  state: VersionState;
+  commit: string;
+  /** The active approved version it is diffed against. */
+  baseLabel?: string;
+  status?:
+    | 'awaiting_files'
+    | 'submitted'
+    | 'notified'
+    | 'ignored'
+    | 'blocked'
+    | 'failed'
+    | string;
+  /** Why it is blocked or failed. */
+  detail?: string;
+  createdAt?: string;
+};
+
+/** The upstream sync state of a model synced from Hugging Face. @public */
+export type HubModelSync = {
+  repoId: string;
+  revision: string;
+  syncState: 'pending' | 'synced' | 'failed' | string;
+  lastSyncedCommit?: string;
+  lastSyncedAt?: string;
+  upstreamCommit?: string;
+  upstreamCheckedAt?: string;
+  /** Upstream has a commit no version of the model is pinned to yet. */
+  drift: boolean;
+  lastError?: string;
+  lastErrorAt?: string;
+  onDrift?: 'review' | 'notify' | 'ignore' | string;
+  driftVersion?: HubDriftVersion;
 };
 
 /** A model with its versions. @public */
-export type HubModelWithVersions = HubModel & { versions: HubVersion[] };
+export type HubModelWithVersions = HubModel & {
+  versions: HubVersion[];
+  /** The active version (absent: an older backend). */
+  activeVersion?: HubActiveVersion | null;
+  /** The upstream sync state; null for models not synced from Hugging Face. */
+  sync?: HubModelSync | null;
+};
+
+/** An entry of the audit trail (`GET /audit`). @public */
+export type HubAuditEntry = {
+  id: number | string;
+  eventId: string;
+  actor: string;
+  modelRef?: string;
+  versionLabel?: string;
+  meta?: Record<string, unknown>;
+  createdAt: string;
+};
+
+/** Filters and page of the audit trail. @public */
+export type ListAuditRequest = {
+  actor?: string[];
+  model?: string[];
+  event?: string[];
+  /** ISO 8601 date or date-time. */
+  from?: string;
+  /** ISO 8601 date (inclusive) or date-time. */
+  to?: string;
+  offset?: number;
+  limit?: number;
+  order?: 'asc' | 'desc';
+};
+
+/** Whether local scanning is set up (`GET /scan`). @public */
+export type HubScanStatus = { enabled: boolean; root?: string };
+
+/** A model folder a local scan registered. @public */
+export type HubScannedModel = {
+  path: string;
+  modelRef: string;
+  version: string;
+  files: number;
+  bytes: number;
+  created: boolean;
+};
 
 /** A file of a version. @public */
 export type HubFile = {
@@ -175,7 +272,51 @@ export type HubCheck = {
   summary?: string;
   detailsUrl?: string;
   /** Why a failed required check was waived, and by whom. */
-  waiver?: { reason: string; waivedBy: string };
+  waiver?: { reason: string; waivedBy: string; lapsed?: boolean };
+};
+
+/** A waiver of a failed check (`POST …/checks/{check}/waiver`). @public */
+export type HubCheckWaiver = {
+  checkName: string;
+  reason: string;
+  waivedBy: string;
+  /** Whether the files changed since: a lapsed waiver waives nothing. */
+  lapsed?: boolean;
+  createdAt: string;
+};
+
+/** A comment on a version, with its replies. @public */
+export type HubComment = {
+  id: string;
+  parentId?: string;
+  author: string;
+  body: string;
+  createdAt: string;
+  replies: HubComment[];
+};
+
+/** The active version of a model. @public */
+export type HubActiveVersion = {
+  versionId: string;
+  label: string;
+  state: VersionState;
+  promotedBy: string;
+  promotedAt: string;
+};
+
+/** A change of the active version of a model. @public */
+export type HubActiveVersionChange = {
+  id: number;
+  label?: string;
+  action: 'promote' | 'rollback' | 'clear';
+  actor: string;
+  createdAt: string;
+};
+
+/** The active version of a model with its changes, newest first. @public */
+export type HubActiveVersionState = {
+  active: HubActiveVersion | null;
+  history: HubActiveVersionChange[];
 };
 
 /** A file in a diff. @public */
@@ -227,9 +368,11 @@ export type HubVersionReview = {
       checkName: string;
       reason: string;
       waivedBy: string;
+      lapsed?: boolean;
       createdAt: string;
     }>;
-    blocking: string[];
+    /** The required checks that block approval (names, or name and status). */
+    blocking: Array<string | { name: string; status?: string }>;
   };
   diff?: HubVersionDiff;
 };
@@ -261,6 +404,7 @@ export type ListApprovalsRequest = {
 /** Filters, search, sort and page of the models list. @public */
 export type ListModelsRequest = {
   offset?: number;
+  namespace?: string[];
   limit?: number;
   type?: string[];
   state?: VersionState[];
@@ -340,6 +484,8 @@ export type HfRepo = {
   drift: boolean;
   gated?: string;
   lastError?: string;
+  lastErrorAt?: string;
+  driftVersion?: HubDriftVersion;
   cardData?: Record<string, unknown>;
   config?: Record<string, unknown>;
   createdBy: string;

@@ -5,7 +5,7 @@ import {
 } from '@backstage/test-utils';
 import { permissionApiRef } from '@backstage/plugin-permission-react';
 import { entityRouteRef } from '@backstage/plugin-catalog-react';
-import { fireEvent, screen, waitFor } from '@testing-library/react';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { HubApprovalItem, modelHubApiRef } from '../../api';
 import { rootRouteRef } from '../../routes';
 import { modelHubApiMock, modelHubFixtures } from '../../testUtils';
@@ -47,6 +47,10 @@ function render(
     },
   );
 }
+
+// the machine running the tests is shared and loaded: wait generously
+jest.setTimeout(60_000);
+const slow = { timeout: 15_000 };
 
 describe('ApprovalsPage', () => {
   it('shows progress while loading', async () => {
@@ -109,20 +113,41 @@ describe('ApprovalsPage', () => {
 
     // the first version is open for review
     expect(await screen.findByText('Review tiny-llm 2.0')).toBeInTheDocument();
-    const approve = await screen.findByRole('button', { name: 'Approve' });
-    await waitFor(() => expect(approve).toBeEnabled());
-    // a comment is needed to request changes or reject
-    expect(screen.getByRole('button', { name: 'Reject' })).toBeDisabled();
-    fireEvent.change(screen.getByLabelText('Comment'), {
+    const approve = await screen.findByRole(
+      'button',
+      { name: 'Approve' },
+      slow,
+    );
+    await waitFor(() => expect(approve).toBeEnabled(), slow);
+    // reviewers decide; owners' actions (promote, submit) are not offered here
+    expect(
+      screen.queryByRole('button', { name: 'Promote to active' }),
+    ).not.toBeInTheDocument();
+    fireEvent.click(screen.getByRole('button', { name: 'Reject' }));
+    let dialog = await screen.findByRole('dialog', {}, slow);
+    // a reason is needed to reject
+    expect(
+      within(dialog).getByRole('button', { name: 'Reject' }),
+    ).toBeDisabled();
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    await waitFor(
+      () => expect(screen.queryByRole('dialog')).not.toBeInTheDocument(),
+      slow,
+    );
+    fireEvent.click(approve);
+    dialog = await screen.findByRole('dialog', {}, slow);
+    fireEvent.change(within(dialog).getByLabelText(/Comment/), {
       target: { value: 'Looks good' },
     });
-    fireEvent.click(approve);
-    await waitFor(() =>
-      expect(api.reviewVersion).toHaveBeenCalledWith(
-        'model:default/tiny-llm',
-        '2.0',
-        { decision: 'approve', comment: 'Looks good', revision: 6 },
-      ),
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Approve' }));
+    await waitFor(
+      () =>
+        expect(api.reviewVersion).toHaveBeenCalledWith(
+          'model:default/tiny-llm',
+          '2.0',
+          { decision: 'approve', comment: 'Looks good', revision: 6 },
+        ),
+      slow,
     );
 
     // client-side type filter
@@ -135,7 +160,7 @@ describe('ApprovalsPage', () => {
     );
   });
 
-  it('hides decisions from those who may not review', async () => {
+  it('disables decisions for those who may not review, with the reason', async () => {
     const api = modelHubApiMock({
       listApprovals: async () => ({
         items: [item('denied-model')],
@@ -145,11 +170,25 @@ describe('ApprovalsPage', () => {
       }),
     });
     await render(api, 'DENY');
+    const approve = await screen.findByRole(
+      'button',
+      { name: 'Approve' },
+      slow,
+    );
+    await waitFor(
+      () =>
+        expect(approve.parentElement).toHaveAttribute(
+          'title',
+          'Only approvers of this model may do this (model-hub.version.approve)',
+        ),
+      slow,
+    );
+    expect(approve).toBeDisabled();
     expect(
-      await screen.findByText('You may not review this version.'),
-    ).toBeInTheDocument();
-    expect(
-      screen.queryByRole('button', { name: 'Approve' }),
-    ).not.toBeInTheDocument();
+      screen.getByRole('button', { name: 'Request changes' }).parentElement,
+    ).toHaveAttribute(
+      'title',
+      'Only reviewers of this model may do this (model-hub.version.review)',
+    );
   });
 });

@@ -4,20 +4,12 @@ import {
   Progress,
   ResponseErrorPanel,
 } from '@backstage/core-components';
-import { alertApiRef, useApi } from '@backstage/core-plugin-api';
-import { usePermission } from '@backstage/plugin-permission-react';
-import {
-  modelHubVersionApprovePermission,
-  modelHubVersionReviewPermission,
-} from '@model-hub/backstage-plugin-model-hub-common';
+import { useApi } from '@backstage/core-plugin-api';
 import Box from '@material-ui/core/Box';
-import Button from '@material-ui/core/Button';
 import Grid from '@material-ui/core/Grid';
-import TextField from '@material-ui/core/TextField';
 import Typography from '@material-ui/core/Typography';
-import { useState } from 'react';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
-import { HubApprovalItem, modelHubApiRef, ReviewDecision } from '../../api';
+import { HubApprovalItem, modelHubApiRef } from '../../api';
 import { formatBytes, formatTime } from '../../lib/format';
 import { useHubLinks } from '../../lib/hooks';
 import { StatePill } from '../StatePill';
@@ -26,37 +18,13 @@ import {
   VersionChecks,
   VersionDiffView,
 } from '../VersionReview';
-
-const DECISIONS: Array<{
-  decision: ReviewDecision;
-  label: string;
-  needsComment: boolean;
-  color: 'primary' | 'default' | 'secondary';
-}> = [
-  {
-    decision: 'approve',
-    label: 'Approve',
-    needsComment: false,
-    color: 'primary',
-  },
-  {
-    decision: 'request_changes',
-    label: 'Request changes',
-    needsComment: true,
-    color: 'default',
-  },
-  {
-    decision: 'reject',
-    label: 'Reject',
-    needsComment: true,
-    color: 'secondary',
-  },
-];
+import { CommentThread, VersionActions } from '../VersionActions';
 
 /**
- * The review of one version in the queue: checks, the diff to the previous
- * approved version, the timeline, and approve / request changes / reject
- * with a comment, each shown only to those allowed to decide.
+ * The review of one version in the queue: checks (admins waive failed
+ * ones), the diff to the previous approved version, the timeline, comment
+ * threads, and approve / request changes / reject, each enabled for those
+ * allowed to decide and explained to others.
  */
 export function ReviewPanel(props: {
   item: HubApprovalItem;
@@ -64,53 +32,11 @@ export function ReviewPanel(props: {
 }) {
   const { item } = props;
   const api = useApi(modelHubApiRef);
-  const alertApi = useApi(alertApiRef);
   const links = useHubLinks();
-  const [comment, setComment] = useState('');
-  const [busy, setBusy] = useState(false);
-  const approve = usePermission({
-    permission: modelHubVersionApprovePermission,
-    resourceRef: item.modelRef,
-  });
-  const review = usePermission({
-    permission: modelHubVersionReviewPermission,
-    resourceRef: item.modelRef,
-  });
   const data = useAsyncRetry(
     () => api.getVersionReview(item.modelRef, item.label),
     [api, item.modelRef, item.label, item.revision],
   );
-
-  const allowed = (d: ReviewDecision) =>
-    d === 'request_changes' ? review.allowed : approve.allowed;
-
-  const decide = async (decision: ReviewDecision, label: string) => {
-    setBusy(true);
-    try {
-      const result = await api.reviewVersion(item.modelRef, item.label, {
-        decision,
-        comment: comment.trim() || undefined,
-        revision: data.value?.version.revision ?? item.revision,
-      });
-      alertApi.post({
-        message:
-          result.to === 'in_review'
-            ? `${label}: ${result.approvals.count} of ${result.approvals.required} approvals`
-            : `${item.modelRef.replace(/^model:(default\/)?/, '')} ${
-                item.label
-              } is now ${result.to.replace('_', ' ')}`,
-        severity: 'success',
-        display: 'transient',
-      });
-      setComment('');
-      props.onDecided();
-    } catch (e) {
-      alertApi.post({ message: (e as Error).message, severity: 'error' });
-      data.retry();
-    } finally {
-      setBusy(false);
-    }
-  };
 
   const version = data.value?.version;
   const name = item.modelRef.replace(/^model:(default\/)?/, '');
@@ -153,7 +79,14 @@ export function ReviewPanel(props: {
             )}
             {data.value.checks.blocking.length > 0 && (
               <Typography variant="body2" color="error">
-                Blocking checks: {data.value.checks.blocking.join(', ')}
+                Blocking checks:{' '}
+                {data.value.checks.blocking
+                  .map(b =>
+                    typeof b === 'string'
+                      ? b
+                      : `${b.name}${b.status ? ` (${b.status})` : ''}`,
+                  )
+                  .join(', ')}
               </Typography>
             )}
           </Grid>
@@ -161,7 +94,12 @@ export function ReviewPanel(props: {
             <Typography variant="h6" gutterBottom>
               Checks
             </Typography>
-            <VersionChecks model={item.modelRef} label={item.label} />
+            <VersionChecks
+              model={item.modelRef}
+              label={item.label}
+              waivable={version?.state === 'in_review'}
+              onWaived={data.retry}
+            />
           </Grid>
           <Grid item xs={12} md={6}>
             <Typography variant="h6" gutterBottom>
@@ -183,46 +121,23 @@ export function ReviewPanel(props: {
             <Typography variant="h6" gutterBottom>
               Decision
             </Typography>
-            {DECISIONS.some(d => allowed(d.decision)) ? (
-              <>
-                <TextField
-                  id="model-hub-review-comment"
-                  label="Comment"
-                  multiline
-                  minRows={3}
-                  fullWidth
-                  variant="outlined"
-                  value={comment}
-                  onChange={e => setComment(e.target.value)}
-                  helperText="Required to request changes or reject"
-                />
-                <Box display="flex" style={{ gap: 8 }} mt={1}>
-                  {DECISIONS.filter(d => allowed(d.decision)).map(d => (
-                    <Button
-                      key={d.decision}
-                      variant={
-                        d.decision === 'approve' ? 'contained' : 'outlined'
-                      }
-                      color={d.color}
-                      disabled={
-                        busy ||
-                        version?.state !== 'in_review' ||
-                        (d.needsComment && !comment.trim())
-                      }
-                      onClick={() => decide(d.decision, d.label)}
-                    >
-                      {d.label}
-                    </Button>
-                  ))}
-                </Box>
-              </>
-            ) : (
-              <Typography variant="body2" color="textSecondary">
-                {approve.loading || review.loading
-                  ? 'Checking your permissions…'
-                  : 'You may not review this version.'}
-              </Typography>
+            {version && (
+              <VersionActions
+                model={item.modelRef}
+                version={version}
+                owner={false}
+                onChanged={() => {
+                  data.retry();
+                  props.onDecided();
+                }}
+              />
             )}
+            <Box mt={3}>
+              <Typography variant="h6" gutterBottom>
+                Comments
+              </Typography>
+              <CommentThread model={item.modelRef} label={item.label} />
+            </Box>
           </Grid>
         </Grid>
       )}

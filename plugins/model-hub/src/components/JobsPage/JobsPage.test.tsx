@@ -186,4 +186,39 @@ describe('JobsPage', () => {
     fireEvent.click(retry);
     await waitFor(() => expect(api.retryJob).toHaveBeenCalledWith('job-3'));
   });
+
+  it('lists the registrations whose last sync failed, with the error', async () => {
+    const api = modelHubApiMock({
+      listHuggingFaceRepos: async () => ({
+        items: [
+          modelHubFixtures.hfRepo({
+            syncState: 'failed',
+            lastError: 'Upstream answered 503 Service Unavailable',
+            lastErrorAt: '2026-01-06T01:00:00.000Z',
+          }),
+        ],
+        totalCount: 1,
+        offset: 0,
+        limit: 50,
+      }),
+    });
+    await render(api);
+    const table = await screen.findByRole(
+      'table',
+      { name: 'Sync errors' },
+      { timeout: 15_000 },
+    );
+    expect(table).toHaveTextContent('acme/tiny-llm@main');
+    expect(table).toHaveTextContent(
+      'Upstream answered 503 Service Unavailable',
+    );
+    expect(screen.getByRole('link', { name: 'tiny-llm' })).toHaveAttribute(
+      'href',
+      '/catalog/default/model/tiny-llm',
+    );
+    expect(api.listHuggingFaceRepos).toHaveBeenCalledWith({
+      syncState: ['failed'],
+      limit: 50,
+    });
+  });
 });

@@ -28,6 +28,7 @@ import TableRow from '@material-ui/core/TableRow';
 import TextField from '@material-ui/core/TextField';
 import Typography from '@material-ui/core/Typography';
 import { useEffect, useState } from 'react';
+import useAsync from 'react-use/esm/useAsync';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
 import useInterval from 'react-use/esm/useInterval';
 import { HubJob, JOB_STATES, JobState, modelHubApiRef } from '../../api';
@@ -152,6 +153,64 @@ function JobDetails(props: { job: HubJob; tick: unknown; onChanged(): void }) {
 }
 
 /**
+ * The registrations whose last Hugging Face sync failed, with the error.
+ * Nothing shows when all syncs succeed (or the backend lacks the list).
+ */
+function SyncErrors(props: { reloadKey: unknown }) {
+  const api = useApi(modelHubApiRef);
+  const links = useHubLinks();
+  const failed = useAsync(
+    () =>
+      api
+        .listHuggingFaceRepos({ syncState: ['failed'], limit: 50 })
+        .then(page => page.items.filter(r => r.lastError))
+        .catch(() => []),
+    [api, props.reloadKey],
+  );
+  if (!failed.value || failed.value.length === 0) {
+    return null;
+  }
+  return (
+    <Box mb={2}>
+      <InfoCard title="Sync errors" noPadding>
+        <Table size="small" aria-label="Sync errors">
+          <TableHead>
+            <TableRow>
+              <TableCell>Repository</TableCell>
+              <TableCell>Model</TableCell>
+              <TableCell>Error</TableCell>
+              <TableCell>When</TableCell>
+            </TableRow>
+          </TableHead>
+          <TableBody>
+            {failed.value.map(r => (
+              <TableRow key={r.id} data-repo={r.repoId}>
+                <TableCell>
+                  {r.repoId}@{r.revision}
+                </TableCell>
+                <TableCell>
+                  <Link to={links.catalog(r.modelRef)}>
+                    {r.modelRef.replace(/^model:(default\/)?/, '')}
+                  </Link>
+                </TableCell>
+                <TableCell>
+                  <Typography variant="body2" color="error">
+                    {r.lastError}
+                  </Typography>
+                </TableCell>
+                <TableCell>
+                  {formatTime(r.lastErrorAt ?? r.updatedAt)}
+                </TableCell>
+              </TableRow>
+            ))}
+          </TableBody>
+        </Table>
+      </InfoCard>
+    </Box>
+  );
+}
+
+/**
  * The jobs monitor: jobs with live progress through signals (polling when
  * signals are unavailable), their logs, and retry and cancel.
  *
@@ -244,6 +303,7 @@ export function JobsPage() {
           {isSignalsAvailable ? 'Live' : 'Refreshing every 3 s while jobs run'}
         </Typography>
       </Box>
+      <SyncErrors reloadKey={jobs.value} />
       {jobs.loading && !jobs.value && <Progress />}
       {jobs.error && <ResponseErrorPanel error={jobs.error} />}
       {jobs.value && items.length === 0 && (

@@ -10,7 +10,7 @@ import {
   entityRouteRef,
 } from '@backstage/plugin-catalog-react';
 import { ModelEntity } from '@model-hub/backstage-plugin-model-hub-common';
-import { fireEvent, screen, waitFor } from '@testing-library/react';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { modelHubApiRef } from '../../api';
 import { rootRouteRef } from '../../routes';
 import { modelHubApiMock, modelHubFixtures } from '../../testUtils';
@@ -58,6 +58,10 @@ function render(
   );
 }
 
+// the machine running the tests is shared and loaded: wait generously
+jest.setTimeout(60_000);
+const slow = { timeout: 15_000 };
+
 const versions = [
   modelHubFixtures.version({ label: '2.0', state: 'draft', revision: 4 }),
   modelHubFixtures.version({ label: '1.0', state: 'approved' }),
@@ -75,11 +79,15 @@ describe('ModelVersionsContent', () => {
       listFiles: async () => modelHubFixtures.files(),
     });
     await render(api);
-    expect(await screen.findByText('Version 1.0')).toBeInTheDocument();
+    expect(
+      await screen.findByText('Version 1.0', {}, slow),
+    ).toBeInTheDocument();
     const table = screen.getByRole('table', { name: 'Versions' });
     expect(table).toHaveTextContent(/2\.0\s*Draft/);
     expect(table).toHaveTextContent(/1\.0\s*Approved/);
-    expect(await screen.findByText('config.json')).toBeInTheDocument();
+    expect(
+      await screen.findByText('config.json', {}, slow),
+    ).toBeInTheDocument();
     expect(api.getModel).toHaveBeenCalledWith('model:default/tiny-llm');
     expect(api.listFiles).toHaveBeenCalledWith('model:default/tiny-llm', '1.0');
     // approved versions cannot be submitted
@@ -94,19 +102,30 @@ describe('ModelVersionsContent', () => {
       listFiles: async () => modelHubFixtures.files(),
     });
     await render(api);
-    fireEvent.click(await screen.findByText('2.0'));
-    expect(await screen.findByText('Version 2.0')).toBeInTheDocument();
+    fireEvent.click(await screen.findByText('2.0', {}, slow));
+    expect(
+      await screen.findByText('Version 2.0', {}, slow),
+    ).toBeInTheDocument();
     expect(screen.getByText('Upload files').closest('a')).toHaveAttribute(
       'href',
       '/model-hub/upload?model=model%3Adefault%2Ftiny-llm&version=2.0',
     );
-    fireEvent.click(screen.getByRole('button', { name: 'Submit for review' }));
-    await waitFor(() =>
-      expect(api.submitVersion).toHaveBeenCalledWith(
-        'model:default/tiny-llm',
-        '2.0',
-        { revision: 4 },
-      ),
+    const submit = screen.getByRole('button', { name: 'Submit for review' });
+    await waitFor(() => expect(submit).toBeEnabled(), slow);
+    fireEvent.click(submit);
+    fireEvent.click(
+      within(await screen.findByRole('dialog', {}, slow)).getByRole('button', {
+        name: 'Submit for review',
+      }),
+    );
+    await waitFor(
+      () =>
+        expect(api.submitVersion).toHaveBeenCalledWith(
+          'model:default/tiny-llm',
+          '2.0',
+          { revision: 4 },
+        ),
+      slow,
     );
   });
 
@@ -139,7 +158,7 @@ describe('ModelVersionsContent', () => {
     });
     await render(api);
     fireEvent.click(
-      await screen.findByLabelText('Fetch weights from Hugging Face'),
+      await screen.findByLabelText('Fetch weights from Hugging Face', {}, slow),
     );
     await waitFor(() =>
       expect(api.downloadFromHuggingFace).toHaveBeenCalledWith(
@@ -155,12 +174,16 @@ describe('ModelVersionsContent', () => {
       listFiles: async () => modelHubFixtures.files(),
     });
     await render(api, 'DENY', 'denied-llm');
-    expect(await screen.findByText('Version 1.0')).toBeInTheDocument();
+    expect(
+      await screen.findByText('Version 1.0', {}, slow),
+    ).toBeInTheDocument();
     expect(screen.getByRole('button', { name: 'New version' })).toBeDisabled();
     expect(
       screen.queryByRole('button', { name: 'Sync from Hugging Face' }),
     ).not.toBeInTheDocument();
-    expect(await screen.findByLabelText('Download README.md')).toBeDisabled();
+    expect(
+      await screen.findByLabelText('Download README.md', {}, slow),
+    ).toBeDisabled();
   });
 
   it('shows an empty state when the hub has no versions of the model (404)', async () => {
@@ -172,7 +195,9 @@ describe('ModelVersionsContent', () => {
       },
     });
     await render(api);
-    expect(await screen.findByText('No versions yet')).toBeInTheDocument();
+    expect(
+      await screen.findByText('No versions yet', {}, slow),
+    ).toBeInTheDocument();
     // enabled once the permission decision has arrived
     await waitFor(() =>
       expect(screen.getByRole('button', { name: 'New version' })).toBeEnabled(),
@@ -212,7 +237,7 @@ describe('ModelVersionsContent', () => {
     const api = modelHubApiMock({ getModel, deleteModel });
     await render(api, 'ALLOW', 'dropped-llm');
     expect(
-      await screen.findByText('Warning: Removed from the catalog'),
+      await screen.findByText('Warning: Removed from the catalog', {}, slow),
     ).toBeInTheDocument();
 
     fireEvent.click(screen.getByRole('button', { name: 'Delete model' }));
@@ -227,7 +252,9 @@ describe('ModelVersionsContent', () => {
       expect(deleteModel).toHaveBeenCalledWith('model:default/dropped-llm'),
     );
     // reloaded: the hub no longer has it
-    expect(await screen.findByText('No versions yet')).toBeInTheDocument();
+    expect(
+      await screen.findByText('No versions yet', {}, slow),
+    ).toBeInTheDocument();
   });
 
   it('deletes the selected draft version after confirmation', async () => {
@@ -242,7 +269,9 @@ describe('ModelVersionsContent', () => {
         '[data-version="2.0"]',
       )!,
     );
-    expect(await screen.findByText('Version 2.0')).toBeInTheDocument();
+    expect(
+      await screen.findByText('Version 2.0', {}, slow),
+    ).toBeInTheDocument();
     fireEvent.click(screen.getByRole('button', { name: 'Delete version' }));
     const dialog = screen.getByRole('dialog');
     fireEvent.click(
@@ -257,6 +286,73 @@ describe('ModelVersionsContent', () => {
       ),
     );
     await waitFor(() => expect(getModel).toHaveBeenCalledTimes(2));
+  });
+
+  it('shows the active version, the drift banner and the sync error', async () => {
+    const drift = modelHubFixtures.version({
+      label: 'hf-0123456789ab',
+      state: 'in_review',
+      resolvedCommit: 'fedcba9876543210fedcba9876543210fedcba98',
+      createdAt: '2026-01-06T00:00:00.000Z',
+    });
+    const api = modelHubApiMock({
+      getModel: async () => ({
+        ...modelHubFixtures.model({
+          name: 'drift-llm',
+          versions: [drift, ...versions],
+        }),
+        sync: {
+          repoId: 'acme/tiny-llm',
+          revision: 'main',
+          syncState: 'failed',
+          lastSyncedCommit: '0123456789abcdef0123456789abcdef01234567',
+          upstreamCommit: 'fedcba9876543210fedcba9876543210fedcba98',
+          drift: false,
+          lastError: 'Upstream answered 500',
+          lastErrorAt: '2026-01-06T01:00:00.000Z',
+          driftVersion: {
+            label: 'hf-0123456789ab',
+            state: 'in_review',
+            commit: 'fedcba9876543210fedcba9876543210fedcba98',
+            baseLabel: '1.0',
+            status: 'submitted',
+          },
+        },
+      }),
+      getActiveVersion: async () => ({
+        active: {
+          versionId: 'v-1.0',
+          label: '1.0',
+          state: 'approved',
+          promotedBy: 'user:default/alice',
+          promotedAt: '2026-01-03T00:00:00.000Z',
+        },
+        history: [],
+      }),
+    });
+    await render(api, 'ALLOW', 'drift-llm');
+    const banner = await screen.findByTestId('drift-banner', {}, slow);
+    expect(banner).toHaveTextContent(
+      'Upstream acme/tiny-llm@main moved to fedcba987654',
+    );
+    expect(banner).toHaveTextContent(
+      'version hf-0123456789ab is in review — diff against 1.0.',
+    );
+    expect(screen.getByTestId('sync-error')).toHaveTextContent(
+      'Last sync failedUpstream answered 500',
+    );
+    expect(
+      await screen.findByTestId('active-version', {}, slow),
+    ).toHaveTextContent('Active version: 1.0, promoted by alice');
+    fireEvent.click(
+      screen.getByRole('button', { name: 'Review version hf-0123456789ab' }),
+    );
+    expect(
+      await screen.findByText('Version hf-0123456789ab', {}, slow),
+    ).toBeInTheDocument();
+    expect(
+      await screen.findByRole('button', { name: 'Approve' }, slow),
+    ).toBeInTheDocument();
   });
 
   it('shows errors', async () => {

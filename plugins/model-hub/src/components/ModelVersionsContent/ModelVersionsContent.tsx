@@ -18,6 +18,7 @@ import {
 } from '@model-hub/backstage-plugin-model-hub-common';
 import Box from '@material-ui/core/Box';
 import Button from '@material-ui/core/Button';
+import Chip from '@material-ui/core/Chip';
 import Grid from '@material-ui/core/Grid';
 import Tab from '@material-ui/core/Tab';
 import Table from '@material-ui/core/Table';
@@ -29,7 +30,13 @@ import Tabs from '@material-ui/core/Tabs';
 import { useCallback, useEffect, useState } from 'react';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
 import useAsync from 'react-use/esm/useAsync';
-import { HubModel, HubVersion, modelHubApiRef } from '../../api';
+import {
+  HfRepo,
+  HubActiveVersionState,
+  HubModel,
+  HubVersion,
+  modelHubApiRef,
+} from '../../api';
 import { formatBytes, formatTime } from '../../lib/format';
 import { isNotFound, useHubLinks } from '../../lib/hooks';
 import { FileBrowser } from '../FileBrowser';
@@ -42,12 +49,33 @@ import {
 } from '../VersionReview';
 import { DeleteModelButton, DeleteVersionButton } from '../DeleteActions';
 import { EditModelButton } from '../EditModel';
+import { DriftBanner, showsDrift, syncOfRepo } from '../DriftBanner';
+import { CommentThread, VersionActions } from '../VersionActions';
 import { ExportVersionButton, ImportedEvidence } from '../Transfer';
 import { CreateVersionDialog } from './CreateVersionDialog';
 import { HowToUse } from './HowToUse';
 import { withRemoteFiles } from './remoteFiles';
 
 const MUTABLE = ['draft', 'changes_requested'];
+/** States in which failed checks may still be waived. */
+const WAIVABLE = ['draft', 'changes_requested', 'in_review'];
+
+/** The earlier approved active version a rollback goes back to. */
+function rollbackTargetOf(
+  active: HubActiveVersionState | undefined,
+  versions: HubVersion[],
+): string | undefined {
+  const current = active?.active?.label;
+  if (!current) {
+    return undefined;
+  }
+  const approved = new Set(
+    versions.filter(v => v.state === 'approved').map(v => v.label),
+  );
+  return active?.history.find(
+    c => c.label && c.label !== current && approved.has(c.label),
+  )?.label;
+}
 
 /** The Hugging Face repository of a model source, if it has one. */
 function huggingFaceRepoOf(source: unknown): string | undefined {
@@ -107,6 +135,10 @@ function VersionPanel(props: {
   model?: Pick<HubModel, 'entityRef' | 'orphanedAt'>;
   /** The Hugging Face repository the model syncs from. */
   hfRepoId?: string;
+  /** The active version of the model (undefined: not known). */
+  active?: HubActiveVersionState;
+  /** The model's versions. */
+  versions?: HubVersion[];
   onChanged(): void;
   /** After the version was deleted. */
   onDeleted?(): void;
@@ -138,7 +170,7 @@ function VersionPanel(props: {
     ]);
     return withRemoteFiles(list, version, repo);
   }, [api, entityRef, version.label, version.revision, hfRepoId]);
-  const [busy, setBusy] = useState(false);
+  const [, setBusy] = useState(false);
 
   const run = async (what: string, fn: () => Promise<unknown>) => {
     setBusy(true);
@@ -198,32 +230,26 @@ function VersionPanel(props: {
             onDeleted={() => (props.onDeleted ?? props.onChanged)()}
           />
           <ExportVersionButton model={entityRef} version={version} />
-          {mutable && (
-            <Button
-              variant="contained"
-              color="primary"
-              size="small"
-              disabled={busy || !upload.allowed || version.fileCount === 0}
-              title={
-                upload.allowed
-                  ? undefined
-                  : 'You may not submit versions of this model'
-              }
-              onClick={() =>
-                run(`Version ${version.label} submitted for review`, () =>
-                  api.submitVersion(entityRef, version.label, {
-                    revision: version.revision,
-                  }),
-                )
-              }
-            >
-              Submit for review
-            </Button>
-          )}
         </Box>
       }
     >
       <ImportedEvidence model={entityRef} label={version.label} />
+      <Box mb={2}>
+        <VersionActions
+          model={entityRef}
+          version={version}
+          activeLabel={
+            props.active === undefined
+              ? undefined
+              : props.active.active?.label ?? null
+          }
+          activeVersion={props.versions?.find(
+            v => v.label === props.active?.active?.label,
+          )}
+          rollbackTarget={rollbackTargetOf(props.active, props.versions ?? [])}
+          onChanged={props.onChanged}
+        />
+      </Box>
       <Tabs
         value={tab}
         onChange={(_e, v) => setTab(v)}
@@ -234,6 +260,7 @@ function VersionPanel(props: {
         <Tab label="Model card" />
         <Tab label="Checks" />
         <Tab label="Approvals" />
+        <Tab label="Comments" />
         <Tab label="How to use" />
       </Tabs>
       <Box pt={2}>
@@ -275,7 +302,12 @@ function VersionPanel(props: {
         {tab === 2 && (
           <Grid container spacing={3}>
             <Grid item xs={12} md={6}>
-              <VersionChecks model={entityRef} label={version.label} />
+              <VersionChecks
+                model={entityRef}
+                label={version.label}
+                waivable={WAIVABLE.includes(version.state)}
+                onWaived={props.onChanged}
+              />
             </Grid>
             <Grid item xs={12} md={6}>
               <VersionDiffView model={entityRef} label={version.label} />
@@ -289,7 +321,8 @@ function VersionPanel(props: {
             reloadKey={version.revision}
           />
         )}
-        {tab === 4 && (
+        {tab === 4 && <CommentThread model={entityRef} label={version.label} />}
+        {tab === 5 && (
           <HowToUse
             namespace={namespace}
             name={name}
@@ -341,6 +374,28 @@ export function ModelVersionsContent() {
     }
   }, [api, entityRef, reload]);
 
+  const hfRepoIdOfModel =
+    huggingFaceRepoOf(entity.spec?.source) ?? huggingFaceRepoOf(value?.source);
+  // the active version and the upstream state; older backends lack them
+  const active = useAsync(
+    async () =>
+      value
+        ? api.getActiveVersion(entityRef).catch(() => undefined)
+        : undefined,
+    [api, entityRef, value],
+  );
+  // the model's sync state; backends without `model.sync` answer it per repo
+  const hfRepo = useAsync(
+    async (): Promise<HfRepo | undefined> =>
+      value && value.sync === undefined && hfRepoIdOfModel
+        ? api.getHuggingFaceRepo(hfRepoIdOfModel).catch(() => undefined)
+        : undefined,
+    [api, hfRepoIdOfModel, value],
+  );
+  const syncState =
+    value?.sync ?? (hfRepo.value ? syncOfRepo(hfRepo.value) : undefined);
+  const activeLabel = active.value?.active?.label;
+
   const versions = value?.versions ?? [];
   const current =
     versions.find(v => v.label === selected) ?? defaultVersion(versions);
@@ -357,8 +412,7 @@ export function ModelVersionsContent() {
     return <ResponseErrorPanel error={error} />;
   }
 
-  const hfRepoId =
-    huggingFaceRepoOf(entity.spec?.source) ?? huggingFaceRepoOf(value?.source);
+  const hfRepoId = hfRepoIdOfModel;
   const hasHfSource = Boolean(hfRepoId);
 
   const newVersionButton = (
@@ -439,9 +493,37 @@ export function ModelVersionsContent() {
           {orphanedPanel}
         </Grid>
       )}
+      {syncState && (showsDrift(syncState) || syncState.lastError) && (
+        <Grid item xs={12}>
+          <DriftBanner
+            sync={syncState}
+            versions={versions}
+            onOpenVersion={setSelected}
+          />
+        </Grid>
+      )}
       <Grid item xs={12}>
         <InfoCard
           title="Versions"
+          subheader={
+            active.value ? (
+              <span data-testid="active-version">
+                Active version:{' '}
+                {active.value.active ? (
+                  <>
+                    <strong>{active.value.active.label}</strong>, promoted by{' '}
+                    {active.value.active.promotedBy.replace(
+                      /^user:(default\/)?/,
+                      '',
+                    )}{' '}
+                    {formatTime(active.value.active.promotedAt)}
+                  </>
+                ) : (
+                  'none'
+                )}
+              </span>
+            ) : undefined
+          }
           action={
             <Box display="flex" style={{ gap: 8 }} mt={1} mr={1}>
               {hasHfSource && sync.allowed && (
@@ -501,6 +583,14 @@ export function ModelVersionsContent() {
                 >
                   <TableCell>
                     <strong>{v.label}</strong>
+                    {v.label === activeLabel && (
+                      <Chip
+                        size="small"
+                        color="primary"
+                        label="Active"
+                        style={{ marginLeft: 8 }}
+                      />
+                    )}
                   </TableCell>
                   <TableCell>
                     <StatePill state={v.state} />
@@ -532,6 +622,8 @@ export function ModelVersionsContent() {
             version={current}
             model={value}
             hfRepoId={hfRepoId}
+            active={active.value}
+            versions={versions}
             onChanged={refresh}
             onDeleted={() => {
               setSelected(undefined);

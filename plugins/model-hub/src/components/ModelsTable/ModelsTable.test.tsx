@@ -1,6 +1,6 @@
 import { renderInTestApp, TestApiProvider } from '@backstage/test-utils';
 import { entityRouteRef } from '@backstage/plugin-catalog-react';
-import { fireEvent, screen, waitFor } from '@testing-library/react';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { modelHubApiRef } from '../../api';
 import { rootRouteRef } from '../../routes';
 import { modelHubApiMock, modelHubFixtures } from '../../testUtils';
@@ -19,6 +19,9 @@ function render(api: ReturnType<typeof modelHubApiMock>) {
     { mountedRoutes },
   );
 }
+
+jest.setTimeout(60_000);
+const slow = { timeout: 15_000 };
 
 describe('ModelsTable', () => {
   it('asks the server for one page and shows it', async () => {
@@ -133,6 +136,69 @@ describe('ModelsTable', () => {
           owner: ['group:default/ml-engineers'],
         }),
       ),
+    );
+  });
+
+  it('shows the active version and the version that needs most attention', async () => {
+    const api = modelHubApiMock({
+      listModels: async () => ({
+        items: [
+          modelHubFixtures.modelSummary({
+            activeVersion: {
+              label: '1.0',
+              state: 'approved',
+              promotedAt: '2026-01-03T00:00:00.000Z',
+              promotedBy: 'user:default/alice',
+            },
+            worstState: {
+              label: '2.0',
+              state: 'in_review',
+              failedChecks: ['model-hub.safety'],
+            },
+          }),
+        ],
+        totalCount: 1,
+        offset: 0,
+        limit: 20,
+      }),
+    });
+    await render(api);
+    const row = (
+      await screen.findByRole('link', { name: 'Tiny LLM' }, slow)
+    ).closest('tr')!;
+    expect(
+      screen.getByRole('columnheader', { name: 'Active version' }),
+    ).toBeInTheDocument();
+    expect(row).toHaveTextContent('1.0Approved');
+    const worst = within(row).getByTestId('worst-state');
+    expect(worst).toHaveTextContent(
+      '2.0In reviewcheck failed (model-hub.safety)',
+    );
+    expect(worst).toHaveAttribute(
+      'title',
+      'Version 2.0 is in review with failed checks: model-hub.safety',
+    );
+  });
+
+  it('filters by namespace', async () => {
+    const api = modelHubApiMock({
+      listNamespaces: async () => [
+        { namespace: 'default', count: 3 },
+        { namespace: 'research', count: 2 },
+      ],
+    });
+    await render(api);
+    await waitFor(() => expect(api.listModels).toHaveBeenCalledTimes(1), slow);
+    fireEvent.mouseDown(screen.getByLabelText('Namespace'));
+    fireEvent.click(
+      await screen.findByRole('option', { name: 'research' }, slow),
+    );
+    await waitFor(
+      () =>
+        expect(api.listModels).toHaveBeenLastCalledWith(
+          expect.objectContaining({ offset: 0, namespace: ['research'] }),
+        ),
+      slow,
     );
   });
 });

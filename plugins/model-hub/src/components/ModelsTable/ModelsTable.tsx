@@ -13,6 +13,7 @@ import MenuItem from '@material-ui/core/MenuItem';
 import TextField from '@material-ui/core/TextField';
 import Typography from '@material-ui/core/Typography';
 import { useEffect, useMemo, useRef, useState } from 'react';
+import useAsync from 'react-use/esm/useAsync';
 import {
   HubModelSummary,
   ListModelsRequest,
@@ -27,6 +28,7 @@ import { StatePill } from '../StatePill';
 
 /** The filters above the table. */
 export type ModelsTableFilters = {
+  namespace?: string;
   type?: string;
   state?: VersionState;
   owner?: string;
@@ -52,6 +54,8 @@ function SelectFilter(props: {
   label: string;
   value?: string;
   options: readonly string[];
+  /** Whether options are shown humanized (default true). */
+  humanizeOptions?: boolean;
   onChange(value?: string): void;
 }) {
   return (
@@ -68,10 +72,47 @@ function SelectFilter(props: {
       <MenuItem value="">All</MenuItem>
       {props.options.map(o => (
         <MenuItem key={o} value={o}>
-          {humanize(o)}
+          {props.humanizeOptions === false ? o : humanize(o)}
         </MenuItem>
       ))}
     </TextField>
+  );
+}
+
+/** The worst state of a model's versions, in words. */
+function WorstState(props: { model: HubModelSummary }) {
+  const worst = props.model.worstState;
+  if (!worst) {
+    return <>–</>;
+  }
+  const failed = worst.failedChecks ?? [];
+  return (
+    <Box
+      display="flex"
+      alignItems="center"
+      flexWrap="wrap"
+      style={{ gap: 4 }}
+      data-testid="worst-state"
+      title={
+        failed.length
+          ? `Version ${worst.label} is ${humanize(
+              worst.state,
+            ).toLocaleLowerCase('en-US')} with failed checks: ${failed.join(
+              ', ',
+            )}`
+          : `Version ${worst.label} is ${humanize(
+              worst.state,
+            ).toLocaleLowerCase('en-US')}`
+      }
+    >
+      <span style={{ whiteSpace: 'nowrap' }}>{worst.label}</span>
+      <StatePill state={worst.state} />
+      {failed.length > 0 && (
+        <Typography variant="caption" color="error" display="block">
+          check failed ({failed.join(', ')})
+        </Typography>
+      )}
+    </Box>
   );
 }
 
@@ -100,6 +141,11 @@ export function ModelsTable(props: {
   const api = useApi(modelHubApiRef);
   const links = useHubLinks();
   const tableRef = useRef<any>();
+  // the namespaces for the filter; older backends lack the endpoint
+  const namespaces = useAsync(
+    () => api.listNamespaces().catch(() => []),
+    [api],
+  );
   const [filters, setFilters] = useState<ModelsTableFilters>(
     props.initialFilters ?? {},
   );
@@ -174,6 +220,28 @@ export function ModelsTable(props: {
       render: sourceLabel,
     },
     {
+      title: 'Active version',
+      field: 'activeVersion',
+      sorting: false,
+      render: m =>
+        m.activeVersion ? (
+          <Box display="flex" alignItems="center" style={{ gap: 8 }}>
+            <span style={{ whiteSpace: 'nowrap' }}>
+              {m.activeVersion.label}
+            </span>
+            <StatePill state={m.activeVersion.state} />
+          </Box>
+        ) : (
+          '–'
+        ),
+    },
+    {
+      title: 'Needs attention',
+      field: 'worstState',
+      sorting: false,
+      render: m => <WorstState model={m} />,
+    },
+    {
       title: 'Latest version',
       field: 'latestVersion',
       sorting: false,
@@ -218,6 +286,18 @@ export function ModelsTable(props: {
         role="group"
         aria-label="Filters"
       >
+        <SelectFilter
+          label="Namespace"
+          value={filters.namespace}
+          options={[
+            ...new Set([
+              ...(namespaces.value ?? []).map(n => n.namespace),
+              ...(filters.namespace ? [filters.namespace] : []),
+            ]),
+          ]}
+          humanizeOptions={false}
+          onChange={namespace => setFilters(f => ({ ...f, namespace }))}
+        />
         <SelectFilter
           label="Type"
           value={filters.type}
@@ -286,6 +366,7 @@ export function ModelsTable(props: {
             const page = await api.listModels({
               offset: query.page * query.pageSize,
               limit: query.pageSize,
+              namespace: f.namespace ? [f.namespace] : undefined,
               q: query.search || undefined,
               type: f.type ? [f.type] : undefined,
               state: f.state ? [f.state] : undefined,

@@ -16,11 +16,21 @@ import { useOptionalAsync } from './useOptionalAsync';
  *
  * @public
  */
-export function VersionDiffView(props: { model: ModelRef; label: string }) {
+export function VersionDiffView(props: {
+  model: ModelRef;
+  label: string;
+  /** Compare with this version (e.g. the active one) instead. */
+  against?: string;
+}) {
   const api = useApi(modelHubApiRef);
   const { value, loading, error, unavailable } = useOptionalAsync(
-    () => api.getVersionDiff(props.model, props.label),
-    [api, props.model, props.label],
+    () =>
+      props.against
+        ? api.getVersionDiff(props.model, props.label, {
+            against: props.against,
+          })
+        : api.getVersionDiff(props.model, props.label),
+    [api, props.model, props.label, props.against],
   );
   if (loading) {
     return <Progress />;
@@ -65,11 +75,17 @@ export function VersionDiffView(props: { model: ModelRef; label: string }) {
       }`,
   ].filter(Boolean);
   return (
-    <>
+    <div data-testid="version-diff">
       <Typography variant="body2" gutterBottom>
-        {value.base
+        {value.base && props.against
+          ? `Compared with version ${value.base.label}`
+          : null}
+        {value.base && !props.against
           ? `Compared with approved version ${value.base.label}`
-          : 'No approved version before this one: every file is new'}
+          : null}
+        {!value.base
+          ? 'No approved version before this one: every file is new'
+          : null}
         {files.unchanged ? `, ${files.unchanged} files unchanged` : ''}
         {facts.length ? `; ${facts.join(', ')}` : ''}
       </Typography>
@@ -105,6 +121,6 @@ export function VersionDiffView(props: { model: ModelRef; label: string }) {
           No file differences.
         </Typography>
       )}
-    </>
+    </div>
   );
 }

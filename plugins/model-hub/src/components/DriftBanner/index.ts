@@ -1,0 +1,1 @@
+export { DriftBanner, showsDrift, syncOfRepo } from './DriftBanner';

@@ -1,0 +1,1 @@
+export { LocalScanPage } from './LocalScanPage';

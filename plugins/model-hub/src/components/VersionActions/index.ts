@@ -1,0 +1,3 @@
+export { VersionActions } from './VersionActions';
+export type { VersionActionId } from './VersionActions';
+export { CommentThread } from './CommentThread';
