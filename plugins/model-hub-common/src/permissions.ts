@@ -126,6 +126,18 @@ export const modelHubAdminPermission = createPermission({
 });
 
 /**
+ * Read the hub's whole audit trail (`GET /audit`, its CSV export): who did
+ * what to which model and when. Entries of models the caller may not read
+ * stay hidden. `model-hub.admin` includes it.
+ *
+ * @public
+ */
+export const modelHubAuditReadPermission = createPermission({
+  name: 'model-hub.audit.read',
+  attributes: { action: 'read' },
+});
+
+/**
  * Export approved versions of models, with their approval evidence, into a
  * signed bundle for an air-gapped portal (`POST /transfer/export`). The
  * bundle holds the files, so the models' `model-hub.artifact.download` is
@@ -166,6 +178,7 @@ export const modelHubPermissions = [
   modelHubSyncTriggerPermission,
   modelHubDeployPermission,
   modelHubAdminPermission,
+  modelHubAuditReadPermission,
   modelHubExportPermission,
   modelHubImportPermission,
 ];
