@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { promises as fs } from 'node:fs';
 import type { FileResponse } from '../huggingface/HuggingFaceClient';
 import {
@@ -221,6 +222,8 @@ export async function downloadPieces(options: {
     }
 
     const abort = new AbortController();
+    // each connection's request listens to it, and the waits below
+    setMaxListeners(connections + 10, abort.signal);
     const onAbort = () => abort.abort(options.signal.reason);
     options.signal.addEventListener('abort', onAbort);
     if (options.signal.aborted) {
