@@ -1,10 +1,11 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   createMockDirectory,
+  mockCredentials,
   TestDatabases,
 } from '@backstage/backend-test-utils';
 import { downloadFile, listFiles } from '@huggingface/hub';
@@ -663,6 +664,94 @@ describe.each(databases.eachSupportedId())(
       expect(await stateOf(b)).toEqual(before);
       // and the same bundle imports once the database works
       expect((await importInto(b, v2)).status).toBe(201);
+    });
+
+    it('moves a bundle with the CLI (scripts/model-hub-transfer.mjs): export to a file, import from it', async () => {
+      const cli = join(
+        __dirname,
+        '..',
+        '..',
+        '..',
+        '..',
+        'scripts',
+        'model-hub-transfer.mjs',
+      );
+      const token = (u: string) =>
+        mockCredentials.user
+          .header(`user:default/${u}`)
+          .slice('Bearer '.length);
+      const url = (p: Portal) => p.base.replace(/\/api\/model-hub$/, '');
+      const run = (args: string[], user: string) =>
+        new Promise<{ code: number; out: string }>(done => {
+          execFile(
+            process.execPath,
+            [cli, ...args],
+            { env: { ...process.env, MODEL_HUB_TOKEN: token(user) } },
+            (error, stdout, stderr) =>
+              done({
+                code: error ? Number(error.code ?? 1) : 0,
+                out: `${stdout}${stderr}`,
+              }),
+          );
+        });
+      const file = join(dir.path, `cli-${databaseId}.oci.tar`);
+      const exported = await run(
+        [
+          'export',
+          '--url',
+          url(a),
+          '--model',
+          'default/tiny@v2',
+          '--out',
+          file,
+        ],
+        'carol',
+      );
+      expect(exported).toMatchObject({
+        code: 0,
+        out: expect.stringMatching(/^Wrote /),
+      });
+      const index = indexOf(parseTar(await readFile(file)));
+      expect(
+        index.manifests.map((m: any) => m.annotations['dev.model-hub.version']),
+      ).toEqual(['v2']);
+      const d = await startPortal({
+        databases,
+        databaseId,
+        dir: join(dir.path, 'd'),
+        transfer: {
+          trustedKeys: [{ name: 'portal-a', publicKey: keyA.publicPem }],
+          importedApprovals: 'trust',
+        },
+      });
+      try {
+        // a refusal reaches the CLI's user with its message
+        const tampered = join(dir.path, `cli-tampered-${databaseId}.oci.tar`);
+        const entries = parseTar(await readFile(file));
+        const last = entries[entries.length - 1];
+        last.data = Buffer.from(last.data);
+        last.data[0] ^= 0xff;
+        await writeFile(tampered, buildTar(entries));
+        const refused = await run(
+          ['import', '--url', url(d), tampered],
+          'dana',
+        );
+        expect(refused).toMatchObject({
+          code: 1,
+          out: expect.stringMatching(
+            /^400 Bad Request: Rejected bundle: blob sha256:[a-f0-9]{64} was tampered with/,
+          ),
+        });
+        const imported = await run(['import', '--url', url(d), file], 'dana');
+        expect(imported).toMatchObject({
+          code: 0,
+          out: expect.stringMatching(
+            /^model:default\/tiny@v2: approved \(4 files, \d+ bytes\), signed by portal-a/,
+          ),
+        });
+      } finally {
+        await d.stop();
+      }
     });
 
     it('puts imported approvals in review when the policy says review', async () => {

@@ -19,6 +19,7 @@ import {
   VersionDiffView,
 } from '../VersionReview';
 import { CommentThread, VersionActions } from '../VersionActions';
+import { ImportedEvidence } from '../Transfer';
 
 /**
  * The review of one version in the queue: checks (admins waive failed
@@ -63,6 +64,7 @@ export function ReviewPanel(props: {
       {data.value && (
         <Grid container spacing={3}>
           <Grid item xs={12}>
+            <ImportedEvidence model={item.modelRef} label={item.label} />
             <Typography variant="body2">
               {version?.fileCount} files, {formatBytes(version?.totalSize)};
               approvals {data.value.approvals.count} of{' '}
