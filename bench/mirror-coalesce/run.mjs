@@ -71,13 +71,13 @@ const { parentPort, workerData } = require('node:worker_threads');
 const http = require('node:http');
 const { createHash } = require('node:crypto');
 const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
-function one(url, headers) {
+function one(url, headers, method) {
   return new Promise(resolve => {
     const t0 = performance.now();
     let first;
     let bytes = 0;
     const hash = createHash('sha256');
-    const req = http.get(url, { headers, agent }, res => {
+    const req = http.request(url, { method, headers, agent }, res => {
       const headersMs = performance.now() - t0;
       res.on('data', chunk => {
         first ??= performance.now() - t0;
@@ -96,18 +96,27 @@ function one(url, headers) {
       res.on('error', error => resolve({ status: res.statusCode, error: String(error), bytes }));
     });
     req.on('error', error => resolve({ error: String(error), bytes }));
+    req.end();
   });
 }
 parentPort.once('message', async () => {
   const results = await Promise.all(
-    Array.from({ length: workerData.clients }, () => one(workerData.url, workerData.headers)),
+    Array.from({ length: workerData.clients }, () =>
+      one(workerData.url, workerData.headers, workerData.method),
+    ),
   );
   parentPort.postMessage(results);
 });
 parentPort.postMessage('ready');
 `;
 
-async function concurrentClients(url, headers, clients, threads) {
+async function concurrentClients(
+  url,
+  headers,
+  clients,
+  threads,
+  method = 'GET',
+) {
   const per = Array.from(
     { length: threads },
     (_, i) => Math.floor(clients / threads) + (i < clients % threads ? 1 : 0),
@@ -116,7 +125,7 @@ async function concurrentClients(url, headers, clients, threads) {
     n =>
       new Worker(CLIENT_THREAD, {
         eval: true,
-        workerData: { url, headers, clients: n },
+        workerData: { url, headers, clients: n, method },
       }),
   );
   await Promise.all(workers.map(w => new Promise(r => w.once('message', r))));
@@ -283,6 +292,23 @@ async function main() {
     throw new Error('the HEAD fetched the file upstream');
   }
 
+  // the request path alone, for comparison: the same clients send HEADs
+  // (authentication, permission, revision resolution; nothing fetched)
+  const heads = await concurrentClients(
+    target.url,
+    { Authorization: `Bearer ${TOKEN}` },
+    CLIENTS,
+    THREADS,
+    'HEAD',
+  );
+  const headMs = heads.results.map(r => r.headersMs);
+  if (
+    heads.results.some(r => r.status !== 200) ||
+    (await getJson(target.stats)).fileGets.length
+  ) {
+    throw new Error('the HEADs failed or fetched the file upstream');
+  }
+
   const loadStart = load();
   console.log(`${CLIENTS} clients on ${THREADS} threads; load ${loadStart}`);
   const { results, wallMs } = await concurrentClients(
@@ -344,6 +370,10 @@ async function main() {
     wallMs,
     upstreamFetchS: fetchedLine ? Number(fetchedLine[1]) : null,
     upstreamFirstBytesMs: fetchedLine ? Number(fetchedLine[2]) : null,
+    headOnlyMs: {
+      median: quantile(headMs, 0.5),
+      p95: quantile(headMs, 0.95),
+    },
     headersMs: {
       median: quantile(
         results.map(r => r.headersMs).filter(v => v !== undefined),
@@ -404,6 +434,14 @@ clients, backend and mock Hub share the cores. Work folder (partial file and sto
     run.ttfbMs.p95,
   )} s, max ${sec(run.ttfbMs.max)} s) | ${checks[2][1] ? 'yes' : '**no**'} |
 
+Time to the response headers of the GETs: median ${sec(
+    run.headersMs.median,
+  )} s. The request path alone, for comparison:
+the same ${CLIENTS} clients sending a HEAD of the file together just before (authentication, permission, revision
+resolution; nothing fetched) got their answers in median ${sec(
+    run.headOnlyMs.median,
+  )} s, p95 ${sec(run.headOnlyMs.p95)} s.
+
 Last byte: median ${sec(run.doneMs.median)} s, last client ${sec(
     run.doneMs.max,
   )} s (all ${CLIENTS} clients, wall ${sec(wallMs)} s);
@@ -418,24 +456,29 @@ ${loadEnd} when they finished.
 
 ## Every run
 
-| date (UTC) | MiB | clients | upstream pace | upstream fetches | right SHA-256 | TTFB median / p95 / max s | last byte median / max s | upstream fetch s | direct 1 client s | load 1-min start → end | filesystem |
-| --- | ---: | ---: | --- | ---: | ---: | --- | --- | ---: | ---: | --- | --- |
+| date (UTC) | MiB | clients | nice | upstream pace | upstream fetches | right SHA-256 | HEADs (same clients) median s | TTFB median / p95 / max s | last byte median / max s | upstream fetch s | direct 1 client s | load 1-min start → end | filesystem |
+| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | --- | ---: | ---: | --- | --- |
 ${runs
   .map(
     r =>
-      `| ${r.date.slice(0, 16).replace('T', ' ')} | ${r.sizeMiB} | ${
-        r.clients
-      } | ${r.upstreamMiBs}${
-        typeof r.upstreamMiBs === 'number' ? ' MiB/s' : ''
-      } | ${r.upstreamFetches} | ${r.correct}/${r.clients} | ${sec(
-        r.ttfbMs.median,
-      )} / ${sec(r.ttfbMs.p95)} / ${sec(r.ttfbMs.max)} | ${sec(
-        r.doneMs.median,
-      )} / ${sec(r.doneMs.max)} | ${r.upstreamFetchS ?? '?'} | ${sec(
-        r.reference.doneMs,
-      )} | ${r.load.start.split(' / ')[0]} → ${r.load.end.split(' / ')[0]} | ${
-        r.filesystem
-      } |`,
+      `| ${[
+        r.date.slice(0, 16).replace('T', ' '),
+        r.sizeMiB,
+        r.clients,
+        r.nice,
+        typeof r.upstreamMiBs === 'number'
+          ? `${r.upstreamMiBs} MiB/s`
+          : r.upstreamMiBs,
+        r.upstreamFetches,
+        `${r.correct}/${r.clients}`,
+        r.headOnlyMs ? sec(r.headOnlyMs.median) : '-',
+        `${sec(r.ttfbMs.median)} / ${sec(r.ttfbMs.p95)} / ${sec(r.ttfbMs.max)}`,
+        `${sec(r.doneMs.median)} / ${sec(r.doneMs.max)}`,
+        r.upstreamFetchS ?? '?',
+        sec(r.reference.doneMs),
+        `${r.load.start.split(' / ')[0]} → ${r.load.end.split(' / ')[0]}`,
+        r.filesystem,
+      ].join(' | ')} |`,
   )
   .join('\n')}
 `;

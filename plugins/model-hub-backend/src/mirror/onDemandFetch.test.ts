@@ -228,6 +228,43 @@ describe.each(databases.eachSupportedId())(
       expect(gets[1].range).toMatch(/^bytes=\d+-$/);
     });
 
+    it('never completes a response with bytes that fail verification', async () => {
+      const repoId = 'acme/corrupt';
+      hub.addRepo({
+        id: repoId,
+        files: [
+          {
+            path: 'model.safetensors',
+            content: { size: SIZE, seed: 'corrupt' },
+          },
+        ],
+      });
+      const content = hub.fileContent(repoId, 'model.safetensors');
+      const versionId = await mirrored(repoId);
+      const url = fileUrl(repoId, 'model.safetensors');
+      // right headers and length, wrong bytes: the SHA-256 check fails at the end
+      hub.script({
+        match: { method: 'GET', path: `/${repoId}/resolve/*` },
+        times: 1,
+        fault: { wrongBytes: true },
+      });
+      const served = await Promise.all([
+        timedGet(url),
+        timedGet(url, { Range: `bytes=${SIZE - 1024}-${SIZE - 1}` }),
+      ]);
+      for (const r of served) {
+        expect(r.complete).toBe(false);
+      }
+      // the whole file but its last byte at most
+      expect(served[0].body.length).toBeLessThan(SIZE);
+      expect(await env.store.listFiles({ versionId })).toEqual([]);
+
+      const retried = await timedGet(url);
+      expect(retried.complete).toBe(true);
+      expect(sha256(retried.body)).toBe(sha256(content));
+      expect(upstreamGets(repoId, 'model.safetensors')).toHaveLength(2);
+    });
+
     it('answers 502 before any header when the upstream refuses at once', async () => {
       const repoId = 'acme/refused';
       hub.addRepo({
