@@ -19,6 +19,17 @@ jest.setTimeout(60_000);
 
 const LIMITS = DEFAULT_INSPECTION_LIMITS;
 
+/**
+ * `size` bytes of one pickle whose BINBYTES argument runs to the end (past
+ * the scan limit when larger): a raw pickle scan reads on to the limit.
+ */
+function longPickle(size: number): Buffer {
+  const out = randomBytes(size);
+  Buffer.from([0x80, 0x02, 0x42]).copy(out, 0); // PROTO 2, BINBYTES
+  out.writeUInt32LE(size - 7, 3);
+  return out;
+}
+
 function safetensorsHeader(header: object, dataBytes = 0): Buffer {
   const json = Buffer.from(JSON.stringify(header));
   const len = Buffer.alloc(8);
@@ -321,8 +332,9 @@ describe('bounded inspection', () => {
   it('serves a large read in 1 MiB pieces, and a small one without a copy', async () => {
     const pool = new InspectionPool(1);
     try {
-      // a raw pickle scan reads the first 16 MiB of a .bin file
-      const content = randomBytes(20 * 1024 * 1024);
+      // a raw pickle scan reads up to the first 16 MiB of a .bin file
+      // while it parses: here one BINBYTES running past the scan limit
+      const content = longPickle(20 * 1024 * 1024);
       const asked: number[] = [];
       const given: Buffer[] = [];
       const owning: ByteSource = {
@@ -335,7 +347,7 @@ describe('bounded inspection', () => {
         },
       };
       const [own] = await pool.inspect('weights.bin', owning, LIMITS);
-      // inspected: random bytes are no pickle
+      // inspected: a pickle past the scan limit is refused
       expect(own).toMatchObject({ status: 'fail' });
       // no read of the source is larger than 1 MiB
       expect(Math.max(...asked)).toBeLessThanOrEqual(1024 * 1024);
@@ -375,7 +387,7 @@ describe('bounded inspection', () => {
       await pool.inspect('a.safetensors', bufferSource(small), LIMITS);
       expect(pool.workerCount).toBe(1);
       // a raw pickle scan is handed 16 MiB: its worker's buffers go with it
-      const big = bufferSource(randomBytes(17 * 1024 * 1024));
+      const big = bufferSource(longPickle(17 * 1024 * 1024));
       const [scan] = await pool.inspect('weights.bin', big, LIMITS);
       expect(scan).toMatchObject({ status: 'fail' });
       expect(pool.workerCount).toBe(0);

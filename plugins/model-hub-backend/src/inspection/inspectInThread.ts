@@ -3,7 +3,7 @@ import yauzl from 'yauzl';
 import { inspectGguf } from './gguf';
 import { inspectOnnx } from './onnx';
 import { constants as zlibConstants, gunzipSync, inflateSync } from 'node:zlib';
-import { looksLikePickle, scanPickle } from './pickle';
+import { looksLikePickle, PickleScan, scanPickle } from './pickle';
 import { inspectSafetensors } from './safetensors';
 import { ByteSource, FormatError } from './source';
 import { InspectionLimits, InspectionCheck } from './types';
@@ -103,6 +103,54 @@ type PicklePart = {
   /** False when the data was cut at the scan limit. */
   complete: boolean;
 };
+
+type PickleLimits = { maxOpcodes: number; maxStackItems: number };
+
+/** How {@link scanPickle} says a scan ran out of bytes (`complete: false`). */
+const PAST_SCAN_LIMIT = 'pickle data continues past the scan limit';
+
+/**
+ * The scan of a file that is one raw pickle stream, reading from its start
+ * only as far as the stream keeps parsing: the head first, then four times
+ * as much each time the scan ran out of bytes, up to the scan limit. The
+ * scanner reads the bytes in order and its verdict on a prefix differs from
+ * its verdict on more data only when it ran out of bytes (or every pickle
+ * of the prefix ended exactly at its end), so a prefix whose scan stopped
+ * for any other reason (bytes that are not a pickle opcode, a stack
+ * underflow, a legacy PyTorch file's five pickles read) gets the scan, and
+ * the failure, that the whole scan limit would have got: a large file that
+ * is not a pickle is refused after its head, not after 16 MiB.
+ */
+async function scanRawPickle(
+  source: ByteSource,
+  head: Buffer,
+  limits: InspectionLimits,
+  pickleLimits: PickleLimits,
+): Promise<PickleScan> {
+  let max = Math.min(source.size, limits.maxPickleScanBytes);
+  let data = head.subarray(0, Math.min(head.length, max));
+  if (data.length < max && data.length < HEAD_BYTES) {
+    max = data.length; // a short read: the source ended early
+  }
+  for (;;) {
+    const whole = data.length >= max;
+    // as the full read would: cut at the scan limit, or the whole file
+    const complete = whole && source.size <= limits.maxPickleScanBytes;
+    const scan = scanPickle(data, { complete, limits: pickleLimits });
+    const ranOut = scan.error
+      ? scan.error.startsWith(PAST_SCAN_LIMIT)
+      : scan.bytesScanned >= data.length;
+    if (whole || !ranOut) {
+      return scan;
+    }
+    const next = Math.min(max, Math.max(HEAD_BYTES, data.length * 4));
+    const more = await source.read(data.length, next - data.length);
+    if (more.length < next - data.length) {
+      max = data.length + more.length; // the source ended early
+    }
+    data = Buffer.concat([data, more], data.length + more.length);
+  }
+}
 
 /**
  * The pickle streams in a zip (PyTorch's format, NumPy's `.npz`): every
@@ -263,18 +311,13 @@ async function pickleCheck(
 ): Promise<InspectionCheck | undefined> {
   const name = `safety:pickle:${path}`;
   const head = await source.read(0, Math.min(source.size, HEAD_BYTES));
+  const pickleLimits: PickleLimits = {
+    maxOpcodes: limits.maxPickleOpcodes,
+    maxStackItems: limits.maxTensors,
+  };
   let parts: PicklePart[];
   let container: string;
   let notes: string[] = [];
-  const raw = async () => {
-    const data = await source.read(
-      0,
-      Math.min(source.size, limits.maxPickleScanBytes),
-    );
-    return [
-      { name: path, data, complete: source.size <= limits.maxPickleScanBytes },
-    ];
-  };
   const packed = compression(head);
   if (head.length >= 4 && head.readUInt32BE(0) === 0x504b0304) {
     container = 'zip';
@@ -333,16 +376,16 @@ async function pickleCheck(
     ];
   } else {
     container = 'raw pickle';
-    parts = await raw();
+    parts = [];
   }
-  const pickleLimits = {
-    maxOpcodes: limits.maxPickleOpcodes,
-    maxStackItems: limits.maxTensors,
-  };
   const scans = parts.map(p => ({
     entry: p.name,
     ...scanPickle(p.data, { complete: p.complete, limits: pickleLimits }),
   }));
+  if (container === 'raw pickle') {
+    const scan = await scanRawPickle(source, head, limits, pickleLimits);
+    scans.push({ entry: path, ...scan });
+  }
   const imports = scans.flatMap(s => s.imports);
   const list = (severity: string) => [
     ...new Set(
@@ -358,7 +401,7 @@ async function pickleCheck(
     .filter(s => s.error)
     .map(s => (s.entry === path ? s.error! : `${s.entry}: ${s.error}`));
   const details = {
-    unsafeFormat: parts.length > 0,
+    unsafeFormat: scans.length > 0,
     container,
     dangerousImports: dangerous,
     unverifiedImports: unverified,
@@ -402,7 +445,7 @@ async function pickleCheck(
       details,
     );
   }
-  if (!parts.length) {
+  if (!scans.length) {
     return {
       name,
       status: 'pass',

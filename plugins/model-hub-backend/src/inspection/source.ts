@@ -35,47 +35,104 @@ export async function fileSource(
     async read(start, length) {
       const n = Math.max(0, Math.min(length, size - start));
       const buf = Buffer.allocUnsafe(n);
-      let done = 0;
-      while (done < n) {
-        const { bytesRead } = await handle.read(
-          buf,
-          done,
-          n - done,
-          start + done,
-        );
-        if (!bytesRead) {
-          break;
-        }
-        done += bytesRead;
-      }
+      const done = await readAt(handle, buf, start);
       return buf.subarray(0, done);
     },
     close: () => handle.close(),
   };
 }
 
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) {
-    chunks.push(chunk as Buffer);
+/** Reads `buf.length` bytes at `start` (fewer only at the end of the file). */
+async function readAt(
+  handle: fs.FileHandle,
+  buf: Buffer,
+  start: number,
+): Promise<number> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesRead } = await handle.read(
+      buf,
+      done,
+      buf.length - done,
+      start + done,
+    );
+    if (!bytesRead) {
+      break;
+    }
+    done += bytesRead;
   }
-  return Buffer.concat(chunks);
+  return done;
 }
 
-/** A source over a blob of the artifact store (ranged reads). @internal */
+/**
+ * The local file of a blob when the store keeps blobs as files (the local
+ * store, found by its `blobPath`), so that reads are positional reads into
+ * the buffer returned instead of a read stream per range (whose chunks and
+ * their concatenation were live at once: twice every read as garbage).
+ */
+function localBlobPath(
+  artifacts: ArtifactStore,
+  sha256: string,
+): string | undefined {
+  const local = artifacts as unknown as {
+    blobPath?: (sha256: string) => unknown;
+  };
+  if (typeof local.blobPath !== 'function') {
+    return undefined;
+  }
+  const path = local.blobPath(sha256);
+  return typeof path === 'string' ? path : undefined;
+}
+
+/** Copies a ranged read stream into one buffer of the range's length. */
+async function collectInto(stream: Readable, length: number): Promise<Buffer> {
+  const out = Buffer.allocUnsafeSlow(length);
+  let done = 0;
+  for await (const chunk of stream) {
+    const c = chunk as Buffer;
+    const n = Math.min(c.length, length - done);
+    c.copy(out, done, 0, n);
+    done += n;
+  }
+  return done === length ? out : out.subarray(0, done);
+}
+
+/**
+ * A source over a blob of the artifact store. Reads of a local store are
+ * positional reads into a buffer of exactly the bytes asked for (owned by
+ * the caller, so the inspection pool hands it to its worker without a
+ * copy); other stores are read through ranged streams copied into such a
+ * buffer.
+ *
+ * @internal
+ */
 export function blobSource(
   artifacts: ArtifactStore,
   sha256: string,
   size: number,
 ): ByteSource {
+  const path = localBlobPath(artifacts, sha256);
   return {
     size,
     async read(start, length) {
-      const end = Math.min(size, start + length) - 1;
-      if (end < start) {
+      const n = Math.max(0, Math.min(length, size - start));
+      if (!n) {
         return Buffer.alloc(0);
       }
-      return collect(await artifacts.get(sha256, { start, end }));
+      if (path === undefined) {
+        return collectInto(
+          await artifacts.get(sha256, { start, end: start + n - 1 }),
+          n,
+        );
+      }
+      const handle = await fs.open(path, 'r');
+      try {
+        const buf = Buffer.allocUnsafeSlow(n);
+        const done = await readAt(handle, buf, start);
+        return done === n ? buf : buf.subarray(0, done);
+      } finally {
+        await handle.close();
+      }
     },
   };
 }
