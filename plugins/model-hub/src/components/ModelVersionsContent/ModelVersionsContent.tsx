@@ -30,6 +30,7 @@ import Tabs from '@material-ui/core/Tabs';
 import { useCallback, useEffect, useState } from 'react';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
 import useAsync from 'react-use/esm/useAsync';
+import { ModelSourceCard } from '../SourcesPage/ModelSourceCard';
 import {
   HfRepo,
   HubActiveVersionState,
@@ -502,6 +503,8 @@ export function ModelVersionsContent() {
           />
         </Grid>
       )}
+      {/* the source it came from, with its problem (issue 22) */}
+      <ModelSourceCard model={{ namespace, name }} gridItem />
       <Grid item xs={12}>
         <InfoCard
           title="Versions"
