@@ -23,6 +23,8 @@ import { CatalogModelSync } from './catalogSync/CatalogModelSync';
 import { readCatalogSyncConfig, readRetentionConfig } from './lifecycle/config';
 import { ModelLifecycleStore } from './lifecycle/ModelLifecycleStore';
 import { applyRetention } from './lifecycle/retention';
+import { addAuditRoutes } from './audit/routes';
+import { addNamespaceRoutes } from './service/routes/namespaces';
 import { readTransferConfig } from './transfer/config';
 import { createTransferRoutes } from './transfer/routes';
 
@@ -137,6 +139,7 @@ export const modelHubPlugin = createBackendPlugin({
           ...deps,
           store,
           artifacts,
+          approvals,
           onFileStored: async (versionId, file) =>
             lateInspection.inspectStoredFile?.(versionId, file),
         });
@@ -250,7 +253,17 @@ export const modelHubPlugin = createBackendPlugin({
             lifecycle,
             catalogSync,
             mirror,
-            extensions: [...huggingface.routes, uploads.routes],
+            // the Hugging Face sync state on GET /models/:namespace/:name
+            modelSync: huggingface.drift,
+            extensions: [
+              ...huggingface.routes,
+              uploads.routes,
+              // the audit search and the namespaces of the models table
+              (router, ctx) => {
+                addAuditRoutes(router, ctx, db);
+                addNamespaceRoutes(router, ctx, db);
+              },
+            ],
             // air-gapped export and import of approved versions
             transfer: createTransferRoutes({
               knex: db,

@@ -18,7 +18,12 @@ import {
 } from './ApprovalsStore';
 import { ApprovalPolicy, ApprovalsConfig, policyForModel } from './config';
 import { blockingChecks } from './checks';
-import { diffVersions, parametersFromChecks, VersionDiff } from './diff';
+import {
+  DiffFile,
+  diffVersions,
+  parametersFromChecks,
+  VersionDiff,
+} from './diff';
 import { transitionNotification } from './notifications';
 import { TRANSITIONS, TransitionAction } from './transitions';
 import { WebhookDispatcher } from './webhooks';
@@ -246,12 +251,21 @@ export class ApprovalsService {
           })
         : undefined;
     }
-    const [files, baseFiles, checks, baseChecks] = await Promise.all([
-      hubStore.listFiles({ versionId: version.id }),
-      base ? hubStore.listFiles({ versionId: base.id }) : [],
+    const [target, baseList, checks, baseChecks] = await Promise.all([
+      this.diffFiles(version.id),
+      base ? this.diffFiles(base.id) : undefined,
       store.listChecks({ versionId: version.id }),
       base ? store.listChecks({ versionId: base.id }) : [],
     ]);
+    // two synced file lists compare by their upstream identity, whatever
+    // was downloaded yet; otherwise by SHA-256
+    const byIdentity = Boolean(target.listed && baseList?.listed);
+    const strip = (files: DiffFile[]) =>
+      byIdentity
+        ? files
+        : files.map(f => ({ path: f.path, size: f.size, sha256: f.sha256 }));
+    const files = strip(target.files);
+    const baseFiles = baseList ? strip(baseList.files) : [];
     return diffVersions({
       base: base
         ? {
@@ -263,6 +277,35 @@ export class ApprovalsService {
       target: { version, files, parameters: parametersFromChecks(checks) },
       modelLicense: model.license,
     });
+  }
+
+  /**
+   * The files of a version for a diff: its stored files, and for a version
+   * with a synced file list (Hugging Face) that list, the files not yet
+   * downloaded with their upstream digest (LFS sha256, or `git:<blob id>`).
+   */
+  private async diffFiles(
+    versionId: string,
+  ): Promise<{ files: DiffFile[]; listed: boolean }> {
+    const { hubStore } = this.options;
+    const [stored, expected] = await Promise.all([
+      hubStore.listFiles({ versionId }),
+      hubStore.listExpectedFiles({ versionId }),
+    ]);
+    if (!expected.length) {
+      return { files: stored, listed: false };
+    }
+    const byPath = new Map(stored.map(f => [f.path, f]));
+    const files: DiffFile[] = expected.map(e => {
+      const identity = e.sha256 ?? `git:${e.gitOid}`;
+      return {
+        path: e.path,
+        size: e.size,
+        sha256: byPath.get(e.path)?.sha256 ?? identity,
+        identity,
+      };
+    });
+    return { files, listed: true };
   }
 
   /** Everything a reviewer needs, in one answer. */
@@ -381,10 +424,22 @@ export class ApprovalsService {
     model: HubModel;
     label?: string;
     actor: string;
+    /** The active version the caller saw (null: none); 409 when it changed. */
+    expectedActive?: string | null;
   }): Promise<ActiveVersion> {
     const { model, actor } = options;
     const { hubStore, store } = this.options;
     const current = await this.getActiveVersion(model);
+    if (
+      options.expectedActive !== undefined &&
+      options.expectedActive !== (current?.label ?? null)
+    ) {
+      throw new ConflictError(
+        `The active version of ${model.entityRef} is ${
+          current?.label ?? 'none'
+        }, not ${options.expectedActive ?? 'none'}; reload and try again`,
+      );
+    }
     let target: HubVersion | undefined;
     if (options.label) {
       target = await hubStore.getVersion({

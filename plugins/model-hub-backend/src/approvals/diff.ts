@@ -22,6 +22,17 @@ export type VersionDiff = {
   license: ValueChange<string>;
 };
 
+/**
+ * A file as the diff compares it: by `identity` when both sides give one
+ * (the upstream identity of Hugging Face files: LFS sha256 or git blob id,
+ * known before the bytes are downloaded), else by SHA-256.
+ *
+ * @internal
+ */
+export type DiffFile = Pick<HubFile, 'path' | 'size' | 'sha256'> & {
+  identity?: string;
+};
+
 /** Metadata a version may carry in its source: parameter count, license. */
 function meta(version?: HubVersion) {
   const source = (version?.source ?? {}) as Record<string, unknown>;
@@ -69,14 +80,14 @@ export function parametersFromChecks(
  * @internal
  */
 export function diffVersions(options: {
-  base?: { version: HubVersion; files: HubFile[]; parameters?: number };
-  target: { version: HubVersion; files: HubFile[]; parameters?: number };
+  base?: { version: HubVersion; files: DiffFile[]; parameters?: number };
+  target: { version: HubVersion; files: DiffFile[]; parameters?: number };
   modelLicense?: string;
 }): VersionDiff {
   const { base, target } = options;
   const before = new Map((base?.files ?? []).map(f => [f.path, f]));
   const after = new Map(target.files.map(f => [f.path, f]));
-  const pick = (f: HubFile) => ({
+  const pick = (f: DiffFile) => ({
     path: f.path,
     size: f.size,
     sha256: f.sha256,
@@ -90,7 +101,7 @@ export function diffVersions(options: {
     if (!old) {
       continue;
     }
-    if (old.sha256 === f.sha256) {
+    if ((old.identity ?? old.sha256) === (f.identity ?? f.sha256)) {
       unchanged += 1;
     } else {
       changed.push({
@@ -100,7 +111,7 @@ export function diffVersions(options: {
       });
     }
   }
-  const sum = (files: HubFile[]) => files.reduce((s, f) => s + f.size, 0);
+  const sum = (files: DiffFile[]) => files.reduce((s, f) => s + f.size, 0);
   const metaBefore = meta(base?.version);
   const metaAfter = meta(target.version);
   return {

@@ -980,10 +980,19 @@ describe.each(databases.eachSupportedId())('approvals (%s)', databaseId => {
         .set('Authorization', as(ALICE))
         .send({ label: 'v3' })
         .expect(409);
+      // someone changed the active version since the caller looked: 409
+      const stale = await request(t.app)
+        .post('/models/default/llama/active/rollback')
+        .set('Authorization', as(ALICE))
+        .send({ label: 'v2', expectedActive: 'v2' });
+      expect([stale.status, stale.body.error.message]).toEqual([
+        409,
+        'The active version of model:default/llama is v1, not v2; reload and try again',
+      ]);
       await request(t.app)
         .post('/models/default/llama/active/rollback')
         .set('Authorization', as(ALICE))
-        .send({ label: 'v2' })
+        .send({ label: 'v2', expectedActive: 'v1' })
         .expect(200);
 
       const active = await request(t.app)
@@ -1018,10 +1027,8 @@ describe.each(databases.eachSupportedId())('approvals (%s)', databaseId => {
           .filter((e: string) => /promote|rollback/.test(e)),
       ).toEqual([
         ...Array(6).fill('version-promote'),
-        'model-rollback',
-        'model-rollback',
-        'model-rollback',
-        'model-rollback',
+        // the 409 of a stale expectedActive is audited as a failed attempt
+        ...Array(5).fill('model-rollback'),
       ]);
     });
 

@@ -53,7 +53,11 @@ const promoteBody = z.strictObject({
   /** The active version the caller saw; null for none. */
   expectedActive: label.nullable().optional(),
 });
-const rollbackBody = z.strictObject({ label: label.optional() });
+const rollbackBody = z.strictObject({
+  label: label.optional(),
+  /** The active version the caller saw; null for none. */
+  expectedActive: label.nullable().optional(),
+});
 const queueQuery = z.strictObject({
   offset,
   limit,
@@ -349,6 +353,7 @@ export function addApprovalRoutes(router: Router, ctx: RouteContext) {
             model,
             label: body.label,
             actor: principalRef(credentials),
+            expectedActive: body.expectedActive,
           });
           return { result, credentials, meta: { activeVersion: result.label } };
         },

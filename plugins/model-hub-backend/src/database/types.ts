@@ -24,6 +24,10 @@ export type {
 export type HubModelSummary = HubModel & {
   versionCount: number;
   latestVersion?: { label: string; state: VersionState; createdAt: string };
+  /** The active (served) version; null when none is promoted. */
+  activeVersion?: import('./modelSummaryExtras').SummaryActiveVersion | null;
+  /** The version that needs the most attention; null without versions. */
+  worstState?: import('./modelSummaryExtras').SummaryWorstState | null;
 };
 
 /** @public */

@@ -31,6 +31,8 @@ export type HuggingFaceConfig = {
   scanRoot?: string;
   /** The namespace of models created from the Hub. */
   namespace: string;
+  /** What a new upstream commit of a tracked revision leads to (issue 19). */
+  onDrift: 'review' | 'notify' | 'ignore';
 };
 
 /** @internal */
@@ -96,6 +98,12 @@ export function readHuggingFaceConfig(
     config.getOptionalString('modelHub.storage.local.path') ??
     'data/model-hub/store';
   const scanRoot = config.getOptionalString('modelHub.scan.root');
+  const onDrift = hf?.getOptionalString('onDrift') ?? 'review';
+  if (onDrift !== 'review' && onDrift !== 'notify' && onDrift !== 'ignore') {
+    throw new Error(
+      `modelHub.huggingface.onDrift must be review, notify or ignore, got '${onDrift}'`,
+    );
+  }
   return {
     endpoint,
     token: hf?.getOptionalString('token') || undefined,
@@ -116,5 +124,6 @@ export function readHuggingFaceConfig(
     ),
     scanRoot: scanRoot ? resolve(cwd, scanRoot) : undefined,
     namespace: hf?.getOptionalString('namespace') ?? 'default',
+    onDrift,
   };
 }

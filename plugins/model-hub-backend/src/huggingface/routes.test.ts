@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -196,54 +196,5 @@ describe.each(databases.eachSupportedId())('Hugging Face routes (%s)', id => {
       .post('/huggingface/repos/acme/tiny-llm/download')
       .send({ files: ['nope.bin'] });
     expect(missing.status).toBe(400);
-  });
-
-  it('scans org/name folders under the root, and only under it', async () => {
-    const { app, store } = await setup();
-    const models = join(dir, 'models');
-    mkdirSync(join(models, 'acme', 'local-llm', 'sub'), { recursive: true });
-    writeFileSync(join(models, 'acme', 'local-llm', 'config.json'), '{"model_type":"llama"}');
-    writeFileSync(
-      join(models, 'acme', 'local-llm', 'README.md'),
-      '---\nlicense: mit\npipeline_tag: text-generation\n---\n# Local\n',
-    );
-    writeFileSync(join(models, 'acme', 'local-llm', 'sub', 'weights.safetensors'), 'w'.repeat(100));
-    mkdirSync(join(models, 'acme', 'not-a-model'), { recursive: true });
-    writeFileSync(join(models, 'acme', 'not-a-model', 'notes.txt'), 'x');
-    mkdirSync(join(dir, 'outside'), { recursive: true });
-    symlinkSync(join(dir, 'outside'), join(models, 'escape'));
-
-    const res = await request(app).post('/scan').send({ path: '.', owner: 'ml-team' }).expect(200);
-    expect(res.body).toEqual({
-      models: [
-        {
-          path: 'acme/local-llm',
-          modelRef: 'model:default/acme--local-llm',
-          version: expect.stringMatching(/^local-[0-9a-f]{12}$/),
-          files: 3,
-          bytes: expect.any(Number),
-          created: true,
-        },
-      ],
-      skipped: ['acme/not-a-model'],
-    });
-    const model = (await store.getModel({ entityRef: 'model:default/acme--local-llm' }))!;
-    expect(model).toMatchObject({ type: 'llm', license: 'mit', format: 'safetensors' });
-    const version = (await store.getVersion({ modelId: model.id, label: res.body.models[0].version }))!;
-    const files = await store.listFiles({ versionId: version.id });
-    expect(files.map(f => f.path)).toEqual(['README.md', 'config.json', 'sub/weights.safetensors']);
-
-    // again: nothing new
-    const again = await request(app).post('/scan').send({ path: 'acme', owner: 'ml-team' });
-    expect(again.body.models[0].created).toBe(false);
-
-    for (const path of ['..', '../outside', '/etc', 'escape']) {
-      const r = await request(app).post('/scan').send({ path, owner: 'ml-team' });
-      expect([r.status, r.body.error.message]).toEqual([
-        400,
-        `The path ${path} is outside the scan root`,
-      ]);
-    }
-    await request(app).post('/scan').send({ path: 'nope' }).expect(404);
   });
 });

@@ -28,13 +28,28 @@ export type ScannedModel = {
 
 const MAX_FILES = 10_000;
 
+/** Where a scan stands, for the progress of its job. @public */
+export type ScanProgress = {
+  phase: 'listing' | 'hashing' | 'ingesting' | 'done';
+  folders: { total: number; done: number };
+  files: { total: number; done: number };
+  bytes: { total: number; done: number };
+  /** The folder or file being worked on, relative to the scan root. */
+  current?: string;
+  models: ScannedModel[];
+  skipped: string[];
+};
+
 /**
  * Resolves a path given to the scan inside the root, following symbolic
  * links; throws `InputError` for anything that leaves the root.
  *
  * @internal
  */
-export async function resolveInsideRoot(root: string, path: string): Promise<string> {
+export async function resolveInsideRoot(
+  root: string,
+  path: string,
+): Promise<string> {
   const realRoot = await fs.realpath(root).catch(() => {
     throw new NotFoundError(`The scan root ${root} does not exist`);
   });
@@ -79,9 +94,12 @@ async function listFiles(root: string): Promise<string[]> {
   return out.sort();
 }
 
-async function sha256File(path: string): Promise<string> {
+async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
+  for await (const chunk of createReadStream(path, {
+    highWaterMark: 1024 * 1024,
+    signal,
+  })) {
     hash.update(chunk as Buffer);
   }
   return hash.digest('hex');
@@ -107,12 +125,43 @@ export async function scanLocalModels(options: {
   createdBy: string;
   /** The format inspection of each committed file. */
   inspect?: InspectCommitted;
+  /** Called as the scan advances (the job's progress). */
+  onProgress?: (progress: ScanProgress) => void;
+  /** A line of the scan's log. */
+  log?: (level: 'info' | 'warn', message: string) => Promise<void> | void;
+  /** Stops the scan between files (a cancelled job). */
+  signal?: AbortSignal;
 }): Promise<{ models: ScannedModel[]; skipped: string[] }> {
+  const log = options.log ?? (() => {});
+  const progress: ScanProgress = {
+    phase: 'listing',
+    folders: { total: 0, done: 0 },
+    files: { total: 0, done: 0 },
+    bytes: { total: 0, done: 0 },
+    models: [],
+    skipped: [],
+  };
+  const report = () =>
+    options.onProgress?.({
+      ...progress,
+      folders: { ...progress.folders },
+      files: { ...progress.files },
+      bytes: { ...progress.bytes },
+      models: [...progress.models],
+      skipped: [...progress.skipped],
+    });
+  const checkAborted = () => {
+    if (options.signal?.aborted) {
+      throw new Error('The scan was cancelled');
+    }
+  };
   const realRoot = await fs.realpath(options.root);
   const start = await resolveInsideRoot(options.root, options.path);
   const depth = relative(realRoot, start).split(sep).filter(Boolean).length;
   if (depth > 2) {
-    throw new InputError('The path must be the root, an organization folder or an org/name folder');
+    throw new InputError(
+      'The path must be the root, an organization folder or an org/name folder',
+    );
   }
   // the org/name folders under the start folder
   let folders: string[] = [];
@@ -120,42 +169,93 @@ export async function scanLocalModels(options: {
     folders = [start];
   } else if (depth === 1) {
     for (const e of await fs.readdir(start, { withFileTypes: true })) {
-      if (e.isDirectory() && !e.name.startsWith('.')) folders.push(join(start, e.name));
+      if (e.isDirectory() && !e.name.startsWith('.'))
+        folders.push(join(start, e.name));
     }
   } else {
     for (const org of await fs.readdir(start, { withFileTypes: true })) {
       if (!org.isDirectory() || org.name.startsWith('.')) continue;
-      for (const e of await fs.readdir(join(start, org.name), { withFileTypes: true })) {
-        if (e.isDirectory() && !e.name.startsWith('.')) folders.push(join(start, org.name, e.name));
+      for (const e of await fs.readdir(join(start, org.name), {
+        withFileTypes: true,
+      })) {
+        if (e.isDirectory() && !e.name.startsWith('.'))
+          folders.push(join(start, org.name, e.name));
       }
     }
   }
-  const models: ScannedModel[] = [];
-  const skipped: string[] = [];
+  const models = progress.models;
+  const skipped = progress.skipped;
+  // list first: the totals of the progress
+  const listed: Array<{
+    id: string;
+    real: string;
+    files: Array<{ path: string; size: number; full: string }>;
+    hasIndex: boolean;
+  }> = [];
+  progress.folders.total = folders.length;
+  report();
   for (const folder of folders.sort()) {
-    const real = await resolveInsideRoot(realRoot, folder).catch(() => undefined);
+    checkAborted();
+    const real = await resolveInsideRoot(realRoot, folder).catch(
+      () => undefined,
+    );
     const id = relative(realRoot, folder).split(sep).join('/');
     if (!real || !(await isDir(real))) {
       skipped.push(id);
+      await log('warn', `Skipped ${id}: not a folder under the scan root`);
       continue;
     }
-    const files = await listFiles(real);
-    const hasConfig = files.includes('config.json');
-    const hasIndex = files.includes('model_index.json');
+    const paths = await listFiles(real);
+    const hasConfig = paths.includes('config.json');
+    const hasIndex = paths.includes('model_index.json');
     if (!hasConfig && !hasIndex) {
       skipped.push(id);
+      await log('info', `Skipped ${id}: no config.json or model_index.json`);
       continue;
     }
-    // hash every file first: the version label is the digest of the list
-    const hashed: Array<{ path: string; sha256: string; size: number; full: string }> = [];
-    for (const p of files) {
+    const files: Array<{ path: string; size: number; full: string }> = [];
+    for (const p of paths) {
       const full = join(real, ...p.split('/'));
-      const inside = await resolveInsideRoot(realRoot, full).catch(() => undefined);
+      const inside = await resolveInsideRoot(realRoot, full).catch(
+        () => undefined,
+      );
       if (!inside) {
-        continue; // a link that leaves the root
+        await log(
+          'warn',
+          `Skipped ${id}/${p}: a link that leaves the scan root`,
+        );
+        continue;
       }
       const st = await fs.stat(inside);
-      hashed.push({ path: p, sha256: await sha256File(inside), size: st.size, full: inside });
+      files.push({ path: p, size: st.size, full: inside });
+    }
+    listed.push({ id, real, files, hasIndex });
+    progress.files.total += files.length;
+    progress.bytes.total += files.reduce((n, f) => n + f.size, 0);
+  }
+  progress.folders.total = listed.length;
+  await log(
+    'info',
+    `Found ${listed.length} model folders (${progress.files.total} files, ${progress.bytes.total} bytes); skipped ${skipped.length}`,
+  );
+  report();
+
+  for (const { id, real, files: folderFiles, hasIndex } of listed) {
+    checkAborted();
+    const files = folderFiles.map(f => f.path);
+    // hash every file first: the version label is the digest of the list
+    progress.phase = 'hashing';
+    progress.current = id;
+    report();
+    const hashed: Array<{
+      path: string;
+      sha256: string;
+      size: number;
+      full: string;
+    }> = [];
+    for (const f of folderFiles) {
+      checkAborted();
+      hashed.push({ ...f, sha256: await sha256File(f.full, options.signal) });
     }
     const manifest = createHash('sha256');
     for (const f of hashed) {
@@ -170,14 +270,18 @@ export async function scanLocalModels(options: {
         : undefined;
     let config: Record<string, unknown> | undefined;
     try {
-      const text = await readText(hasIndex ? 'model_index.json' : 'config.json');
+      const text = await readText(
+        hasIndex ? 'model_index.json' : 'config.json',
+      );
       config = text ? JSON.parse(text) : undefined;
     } catch {
       config = undefined;
     }
     const card = parseModelCard(await readText('README.md'));
     const name = toEntityName(id);
-    const entityRef = `model:${options.namespace}/${name}`.toLocaleLowerCase('en-US');
+    const entityRef = `model:${options.namespace}/${name}`.toLocaleLowerCase(
+      'en-US',
+    );
     let model = await options.store.getModel({ entityRef });
     if (!model) {
       model = await options.store.createModel({
@@ -196,26 +300,50 @@ export async function scanLocalModels(options: {
         tags: toCatalogTags([
           'local-scan',
           ...card.tags,
-          ...(typeof config?.model_type === 'string' ? [config.model_type] : []),
+          ...(typeof config?.model_type === 'string'
+            ? [config.model_type]
+            : []),
         ]),
         createdBy: options.createdBy,
       });
     }
-    const existing = await options.store.getVersion({ modelId: model.id, label });
+    const existing = await options.store.getVersion({
+      modelId: model.id,
+      label,
+    });
+    const folderBytes = hashed.reduce((n, f) => n + f.size, 0);
+    const folderDone = () => {
+      progress.folders.done += 1;
+      report();
+    };
     if (existing && existing.fileCount === hashed.length) {
+      await log(
+        'info',
+        `${id}: ${model.entityRef} already has version ${label} with these ${hashed.length} files`,
+      );
+      progress.files.done += hashed.length;
+      progress.bytes.done += folderBytes;
       models.push({
         path: id,
         modelRef: model.entityRef,
         version: label,
         files: hashed.length,
-        bytes: hashed.reduce((n, f) => n + f.size, 0),
+        bytes: folderBytes,
         created: false,
       });
+      folderDone();
       continue;
     }
     if (existing && !EDITABLE_VERSION_STATES.includes(existing.state)) {
       // its files are frozen: a scan never adds to a submitted version
       skipped.push(id);
+      await log(
+        'warn',
+        `Skipped ${id}: version ${label} of ${model.entityRef} is ${existing.state}; its files are frozen`,
+      );
+      progress.files.done += hashed.length;
+      progress.bytes.done += folderBytes;
+      folderDone();
       continue;
     }
     const version =
@@ -229,27 +357,60 @@ export async function scanLocalModels(options: {
         notes: `Scanned from ${id}`,
         createdBy: options.createdBy,
       }));
+    progress.phase = 'ingesting';
     for (const f of hashed) {
-      await ingestFile({
-        store: options.store,
-        artifacts: options.artifacts,
-        versionId: version.id,
-        path: f.path,
-        content: createReadStream(f.full, { highWaterMark: 1024 * 1024 }),
-        expectedSha256: f.sha256,
-        expectedSize: f.size,
-        createdBy: options.createdBy,
-        inspect: options.inspect,
-      });
+      checkAborted();
+      progress.current = `${id}/${f.path}`;
+      report();
+      const known = existing
+        ? await options.store.getFile({ versionId: version.id, path: f.path })
+        : undefined;
+      if (known?.sha256 === f.sha256) {
+        await log('info', `${id}/${f.path}: stored already`);
+      } else {
+        await ingestFile({
+          store: options.store,
+          artifacts: options.artifacts,
+          versionId: version.id,
+          path: f.path,
+          content: createReadStream(f.full, { highWaterMark: 1024 * 1024 }),
+          expectedSha256: f.sha256,
+          expectedSize: f.size,
+          createdBy: options.createdBy,
+          inspect: options.inspect,
+          onInspectionError: error => {
+            void log(
+              'warn',
+              `${id}/${f.path}: the inspection failed: ${error.message}`,
+            );
+          },
+        });
+        await log(
+          'info',
+          `${id}/${f.path}: ${f.size} bytes, sha256 ${f.sha256}, committed and inspected`,
+        );
+      }
+      progress.files.done += 1;
+      progress.bytes.done += f.size;
     }
+    await log(
+      'info',
+      `${id}: version ${label} of ${model.entityRef}${
+        existing ? ' completed' : ' created'
+      }`,
+    );
     models.push({
       path: id,
       modelRef: model.entityRef,
       version: label,
       files: hashed.length,
-      bytes: hashed.reduce((n, f) => n + f.size, 0),
+      bytes: folderBytes,
       created: true,
     });
+    folderDone();
   }
+  progress.phase = 'done';
+  progress.current = undefined;
+  report();
   return { models, skipped };
 }

@@ -56,6 +56,14 @@ export type RouterOptions = {
    */
   modelAccess?: ModelAccess;
   /**
+   * The Hugging Face sync state of a model (drift, its drift version,
+   * `lastError`) for `GET /models/:namespace/:name`; `sync` is null
+   * without it.
+   */
+  modelSync?: {
+    describe(model: Pick<HubModel, 'id'>): Promise<object | undefined>;
+  };
+  /**
    * Format inspection of stored files (safetensors, GGUF, ONNX, pickle, …),
    * kept as checks on the version; without it files are not inspected.
    */

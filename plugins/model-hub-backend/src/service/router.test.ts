@@ -711,10 +711,11 @@ describe('createRouter', () => {
     // every route of the core router is documented ...
     expect(routes.filter(r => !documented.includes(r))).toEqual([]);
     // ... and every documented route is served: here, or by one of the
-    // router extensions (uploads, Hugging Face sync, scan, mirror, tokens),
+    // router extensions (uploads, Hugging Face sync, scan, mirror, tokens,
+    // the audit search and the namespaces),
     // whose own tests check their routes against this document
     const extensionRoute =
-      /^\w+ \/(uploads|huggingface|scan|hf|tokens|entities)\b|\/packages$|^POST \/models\/.*\/files$/;
+      /^\w+ \/(uploads|huggingface|scan|hf|tokens|entities|audit|namespaces)\b|\/packages$|^POST \/models\/.*\/files$/;
     expect(
       documented.filter(r => !routes.includes(r) && !extensionRoute.test(r)),
     ).toEqual([]);

@@ -36,8 +36,8 @@ const entityName = z
   .max(63)
   .regex(NAME_PATTERN, 'must be 1-63 letters, digits, -, _ or .');
 
-/** An entity ref, normalised with the given default kind. */
-const entityRef = (defaultKind: string) =>
+/** An entity ref, normalised with the given default kind. @internal */
+export const entityRef = (defaultKind: string) =>
   z
     .string()
     .min(1)
@@ -118,8 +118,8 @@ export const versionParams = modelParams.extend({
   label: createVersionBody.shape.label,
 });
 
-/** A list query parameter, repeated or comma-separated. */
-const listParam = <T extends z.ZodType>(item: T) =>
+/** A list query parameter, repeated or comma-separated. @internal */
+export const listParam = <T extends z.ZodType>(item: T) =>
   z.preprocess(
     v =>
       v === undefined
@@ -143,6 +143,7 @@ export const listModelsQuery = z.strictObject({
   owner: listParam(entityRef('group')),
   source: listParam(z.enum(['upload', 'huggingface'])),
   tag: listParam(z.string().max(63)),
+  namespace: listParam(entityName.transform(v => v.toLocaleLowerCase('en-US'))),
   q: z.string().max(200).optional(),
   sort: z.enum(MODEL_SORT_FIELDS).default('name'),
   order: z.enum(['asc', 'desc']).default('asc'),

@@ -46,6 +46,7 @@ export async function createHubEnv(
     fetchMode: 'on-demand',
     downloadDir: join(dir, 'downloads'),
     namespace: 'default',
+    onDrift: 'review',
     ...options.config,
   };
   const sync = new HuggingFaceSync({

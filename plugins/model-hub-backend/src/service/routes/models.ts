@@ -118,6 +118,7 @@ export function addModelRoutes(router: Router, ctx: RouteContext) {
         owner: q.owner,
         source: q.source,
         tag: q.tag,
+        namespace: q.namespace,
       },
       search: q.q,
       sort: { field: q.sort, order: q.order },
@@ -169,12 +170,19 @@ export function addModelRoutes(router: Router, ctx: RouteContext) {
     await ctx.credentials(req);
     const params = parseInput(modelParams, req.params, 'model reference');
     const model = await ctx.requireModel(params);
-    const [versions, activeVersion] = await Promise.all([
+    const [versions, activeVersion, sync] = await Promise.all([
       store.listVersions({ modelId: model.id }),
       ctx.options.approvals?.getActiveVersion(model),
+      ctx.options.modelSync?.describe(model),
     ]);
-    // the active (served) version and its state; null when none is promoted
-    res.json({ ...model, versions, activeVersion: activeVersion ?? null });
+    // the active (served) version and its state; null when none is promoted;
+    // the Hugging Face sync state (drift, lastError); null without one
+    res.json({
+      ...model,
+      versions,
+      activeVersion: activeVersion ?? null,
+      sync: sync ?? null,
+    });
   });
 
   router.get('/models/:namespace/:name/versions', async (req, res) => {
