@@ -169,6 +169,9 @@ describe('ModelsTable', () => {
     expect(
       screen.getByRole('columnheader', { name: 'Active version' }),
     ).toBeInTheDocument();
+    expect(
+      screen.getByRole('columnheader', { name: 'Worst state' }),
+    ).toBeInTheDocument();
     expect(row).toHaveTextContent('1.0Approved');
     const worst = within(row).getByTestId('worst-state');
     expect(worst).toHaveTextContent(

@@ -236,7 +236,7 @@ export function ModelsTable(props: {
         ),
     },
     {
-      title: 'Needs attention',
+      title: 'Worst state',
       field: 'worstState',
       sorting: false,
       render: m => <WorstState model={m} />,
