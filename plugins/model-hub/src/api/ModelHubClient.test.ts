@@ -341,6 +341,156 @@ describe('ModelHubClient', () => {
     ).resolves.toBe(`${base}/models/default/bert/packages?label=2.0`);
   });
 
+  it('sends the lifecycle actions of issue 19 to their routes', async () => {
+    const transitions = answer(
+      'post',
+      '/models/default/tiny/versions/2.0/transitions',
+      { version: {}, from: 'approved', to: 'deprecated' },
+    );
+    await client.transitionVersion('model:default/tiny', '2.0', {
+      action: 'revoke',
+      comment: 'license withdrawn',
+      revision: 3,
+    });
+    expect(transitions[0].body).toEqual({
+      action: 'revoke',
+      comment: 'license withdrawn',
+      revision: 3,
+    });
+
+    const waiver = answer(
+      'post',
+      '/models/default/tiny/versions/2.0/checks/model-hub.safety/waiver',
+      { checkName: 'model-hub.safety', reason: 'vetted' },
+      201,
+    );
+    await client.waiveCheck(
+      'model:default/tiny',
+      '2.0',
+      'model-hub.safety',
+      'vetted',
+    );
+    expect(waiver[0].body).toEqual({ reason: 'vetted' });
+
+    const comments = answer(
+      'get',
+      '/models/default/tiny/versions/2.0/comments',
+      {
+        items: [
+          { id: 'c1', author: 'user:default/bob', body: 'hi', replies: [] },
+        ],
+      },
+    );
+    await expect(
+      client.listComments('model:default/tiny', '2.0'),
+    ).resolves.toEqual([
+      { id: 'c1', author: 'user:default/bob', body: 'hi', replies: [] },
+    ]);
+    expect(comments).toHaveLength(1);
+    const reply = answer(
+      'post',
+      '/models/default/tiny/versions/2.0/comments',
+      { id: 'c2', parentId: 'c1', author: 'user:default/alice', body: 'yes' },
+      201,
+    );
+    await expect(
+      client.addComment('model:default/tiny', '2.0', {
+        body: 'yes',
+        parentId: 'c1',
+      }),
+    ).resolves.toEqual({
+      id: 'c2',
+      parentId: 'c1',
+      author: 'user:default/alice',
+      body: 'yes',
+      replies: [],
+    });
+    expect(reply[0].body).toEqual({ body: 'yes', parentId: 'c1' });
+
+    const promote = answer('post', '/models/default/tiny/active', {
+      label: '2.0',
+    });
+    await client.promoteVersion('model:default/tiny', '2.0', {
+      expectedActive: null,
+    });
+    expect(promote[0].body).toEqual({ label: '2.0', expectedActive: null });
+    const rollback = answer('post', '/models/default/tiny/active/rollback', {
+      label: '1.0',
+    });
+    await client.rollbackVersion('model:default/tiny', {
+      label: '1.0',
+      expectedActive: '2.0',
+    });
+    expect(rollback[0].body).toEqual({ label: '1.0', expectedActive: '2.0' });
+
+    const diff = answer('get', '/models/default/tiny/versions/1.0/diff', {
+      files: { added: [], removed: [], changed: [], unchanged: 2 },
+    });
+    await client.getVersionDiff('model:default/tiny', '1.0', {
+      against: '2.0',
+    });
+    expect(diff[0].url.search).toBe('?against=2.0');
+  });
+
+  it('searches and exports the audit trail, and starts a local scan', async () => {
+    const audit = answer('get', '/audit', {
+      items: [],
+      totalCount: 0,
+      offset: 0,
+      limit: 50,
+    });
+    await client.listAudit({
+      actor: ['user:default/bob'],
+      event: ['version-approve', 'version-reject'],
+      from: '2026-01-01',
+      limit: 50,
+    });
+    expect(audit[0].url.search).toBe(
+      '?actor=user%3Adefault%2Fbob&event=version-approve&event=version-reject&from=2026-01-01&limit=50',
+    );
+    server.use(
+      http.get(`${base}/audit/export`, ({ request }) => {
+        expect(new URL(request.url).search).toBe(
+          '?model=model%3Adefault%2Ftiny',
+        );
+        return new HttpResponse('id,createdAt\n1,2026-01-01\n', {
+          headers: {
+            'content-type': 'text/csv; charset=utf-8',
+            'content-disposition':
+              'attachment; filename="model-hub-audit-2026-01-01-2026-01-31.csv"',
+            'x-truncated': 'true',
+          },
+        });
+      }),
+    );
+    const exported = await client.exportAudit({
+      model: ['model:default/tiny'],
+    });
+    expect(exported.filename).toBe('model-hub-audit-2026-01-01-2026-01-31.csv');
+    expect(exported.truncated).toBe(true);
+    expect(await exported.blob.text()).toBe('id,createdAt\n1,2026-01-01\n');
+
+    const scan = answer(
+      'post',
+      '/scan',
+      { jobId: 'j1', job: { id: 'j1', type: 'local-scan', state: 'queued' } },
+      202,
+    );
+    await expect(
+      client.startLocalScan({ path: 'acme' }),
+    ).resolves.toMatchObject({ jobId: 'j1' });
+    expect(scan[0].body).toEqual({ path: 'acme' });
+
+    const repos = answer('get', '/huggingface/repos', {
+      items: [],
+      totalCount: 0,
+      offset: 0,
+      limit: 50,
+    });
+    await client.listHuggingFaceRepos({ syncState: ['failed'], limit: 50 });
+    expect(repos[0].url.search).toBe('?limit=50&syncState=failed');
+  });
+
   it('throws a ResponseError with the backend message', async () => {
     server.use(
       http.get(`${base}/stats`, () =>
