@@ -1,7 +1,7 @@
 import { createHash, Hash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { finished, Readable } from 'node:stream';
 import { FileStore } from '@tus/file-store';
 import { ERRORS, Upload } from '@tus/server';
 import { SequentialFileWriter, WriteMode } from '../store/SequentialFileWriter';
@@ -11,8 +11,12 @@ import { UploadSessionsStore } from './UploadSessionsStore';
 export const UPLOAD_ID_PATTERN = /^[a-f0-9]{32}$/;
 
 const READ_CHUNK = 1024 * 1024;
-/** Bytes per write; three such buffers per PATCH in progress. */
-const WRITE_BLOCK = 2 * 1024 * 1024;
+/**
+ * Bytes per write; two such buffers per PATCH in progress. The size of the
+ * blocks the writer's write-mode probe uses (and pools), so that an upload
+ * takes the probe's page-aligned buffers instead of allocating its own.
+ */
+const WRITE_BLOCK = 4 * 1024 * 1024;
 
 /**
  * The tus file store with SHA-256 computed as bytes arrive, and durable
@@ -148,13 +152,7 @@ export class HashingFileStore extends FileStore {
       });
       let lastSync = offset;
       let syncing: Promise<void> | undefined;
-      const take = async (buf: Buffer) => {
-        state.hash.update(buf);
-        position += buf.length;
-        const wait = writer!.write(buf);
-        if (wait) {
-          await wait;
-        }
+      const startSync = () => {
         if (
           !syncing &&
           writer!.written - lastSync >= this.opts.syncIntervalBytes
@@ -171,20 +169,84 @@ export class HashingFileStore extends FileStore {
           syncing.catch(() => {}); // awaited below; no unhandled rejection
         }
       };
-      try {
-        for await (const chunk of readable) {
-          const buf = chunk as Buffer;
-          if (position - offset + buf.length > maxBytes) {
-            // keep the bytes up to the limit
-            await take(buf.subarray(0, maxBytes - (position - offset)));
-            throw ERRORS.ERR_SIZE_EXCEEDED;
+      // chunks are taken in 'data' handlers, not an async iterator: no
+      // promises or result objects per chunk (the JavaScript garbage of a
+      // 2 GiB body grew the young generation, and the resident memory, by
+      // tens of MiB); the request pauses while the writer is behind
+      let onData: (chunk: Buffer) => void = () => {};
+      let stopWatching = () => {};
+      sourceError = await new Promise<unknown>(resolve => {
+        let done = false;
+        let waiting: Promise<void> | undefined;
+        const end = (error?: unknown) => {
+          if (done) {
+            return;
           }
-          await take(buf);
-        }
-      } catch (error) {
-        // keep what arrived before the error (a tus client resumes from it)
-        sourceError = error;
-      }
+          done = true;
+          if (error !== undefined && !readable.destroyed) {
+            readable.destroy(); // as an async iterator left early does
+          }
+          // the bytes taken so far are written before the write ends
+          const pending = waiting;
+          if (pending) {
+            pending.then(
+              () => resolve(error),
+              e => resolve(error ?? e),
+            );
+          } else {
+            resolve(error);
+          }
+        };
+        const take = (buf: Buffer) => {
+          state.hash.update(buf);
+          position += buf.length;
+          const wait = writer!.write(buf);
+          startSync();
+          return wait;
+        };
+        onData = (chunk: Buffer) => {
+          if (done) {
+            return;
+          }
+          let buf = chunk;
+          const over = position - offset + buf.length > maxBytes;
+          if (over) {
+            // keep the bytes up to the limit
+            buf = buf.subarray(0, maxBytes - (position - offset));
+          }
+          let wait: Promise<void> | undefined;
+          try {
+            wait = take(buf);
+          } catch (error) {
+            end(error);
+            return;
+          }
+          if (wait) {
+            readable.pause();
+            const pending = wait.then(() => {
+              if (waiting === pending) {
+                waiting = undefined;
+              }
+              if (!done) {
+                startSync();
+                readable.resume();
+              }
+            });
+            waiting = pending;
+            pending.catch(error => end(error));
+          }
+          if (over) {
+            end(ERRORS.ERR_SIZE_EXCEEDED);
+          }
+        };
+        // the end of the body, an error, or a close before the end
+        stopWatching = finished(readable, { writable: false }, error =>
+          end(error ?? undefined),
+        );
+        readable.on('data', onData);
+      });
+      readable.off('data', onData);
+      stopWatching();
       await syncing;
       // an fsync error fails the write; it is never retried (fsyncgate)
       await writer.sync();
