@@ -6,7 +6,13 @@ import {
   renderInTestApp,
   TestApiProvider,
 } from '@backstage/test-utils';
-import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import {
+  configure,
+  fireEvent,
+  screen,
+  waitFor,
+  within,
+} from '@testing-library/react';
 import { modelHubApiRef } from '../../api';
 import { rootRouteRef } from '../../routes';
 import { modelHubApiMock } from '../../testUtils';
@@ -14,6 +20,8 @@ import { AuditPage } from './AuditPage';
 
 jest.setTimeout(60_000);
 const slow = { timeout: 15_000 };
+// waitFor and findBy wait long: the test machine is shared and loaded
+configure({ asyncUtilTimeout: 15_000 });
 
 const entries = [
   {

@@ -6,7 +6,13 @@ import {
   renderInTestApp,
   TestApiProvider,
 } from '@backstage/test-utils';
-import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import {
+  configure,
+  fireEvent,
+  screen,
+  waitFor,
+  within,
+} from '@testing-library/react';
 import { HubJob, modelHubApiRef } from '../../api';
 import { rootRouteRef } from '../../routes';
 import { modelHubApiMock, modelHubFixtures } from '../../testUtils';
@@ -15,6 +21,8 @@ import { scanProgress } from './LocalScanPage';
 
 jest.setTimeout(60_000);
 const slow = { timeout: 15_000 };
+// waitFor and findBy wait long: the test machine is shared and loaded
+configure({ asyncUtilTimeout: 15_000 });
 
 const SCAN_ID = '0f8e7d6c-1111-4222-8333-444455556666';
 

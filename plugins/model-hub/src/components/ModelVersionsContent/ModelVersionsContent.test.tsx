@@ -10,7 +10,13 @@ import {
   entityRouteRef,
 } from '@backstage/plugin-catalog-react';
 import { ModelEntity } from '@model-hub/backstage-plugin-model-hub-common';
-import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import {
+  configure,
+  fireEvent,
+  screen,
+  waitFor,
+  within,
+} from '@testing-library/react';
 import { modelHubApiRef } from '../../api';
 import { rootRouteRef } from '../../routes';
 import { modelHubApiMock, modelHubFixtures } from '../../testUtils';
@@ -61,6 +67,8 @@ function render(
 // the machine running the tests is shared and loaded: wait generously
 jest.setTimeout(60_000);
 const slow = { timeout: 15_000 };
+// every waitFor and findBy of this file: it was flaky under load at 1 s
+configure({ asyncUtilTimeout: 15_000 });
 
 const versions = [
   modelHubFixtures.version({ label: '2.0', state: 'draft', revision: 4 }),

@@ -1,6 +1,12 @@
 import { renderInTestApp, TestApiProvider } from '@backstage/test-utils';
 import { entityRouteRef } from '@backstage/plugin-catalog-react';
-import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import {
+  configure,
+  fireEvent,
+  screen,
+  waitFor,
+  within,
+} from '@testing-library/react';
 import { modelHubApiRef } from '../../api';
 import { rootRouteRef } from '../../routes';
 import { modelHubApiMock, modelHubFixtures } from '../../testUtils';
@@ -22,6 +28,8 @@ function render(api: ReturnType<typeof modelHubApiMock>) {
 
 jest.setTimeout(60_000);
 const slow = { timeout: 15_000 };
+// waitFor and findBy wait long: the test machine is shared and loaded
+configure({ asyncUtilTimeout: 15_000 });
 
 describe('ModelsTable', () => {
   it('asks the server for one page and shows it', async () => {

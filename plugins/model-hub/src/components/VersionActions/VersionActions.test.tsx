@@ -10,7 +10,13 @@ import {
   modelHubVersionCreatePermission,
   modelHubVersionReviewPermission,
 } from '@model-hub/backstage-plugin-model-hub-common';
-import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import {
+  configure,
+  fireEvent,
+  screen,
+  waitFor,
+  within,
+} from '@testing-library/react';
 import { HubVersion, modelHubApiRef, VersionState } from '../../api';
 import { modelHubApiMock, modelHubFixtures } from '../../testUtils';
 import { VersionActionId } from './VersionActions';
@@ -19,6 +25,8 @@ import { VersionActions } from './index';
 // generous: the machine running the tests is shared and loaded
 jest.setTimeout(60_000);
 const slow = { timeout: 15_000 };
+// waitFor and findBy wait long: the test machine is shared and loaded
+configure({ asyncUtilTimeout: 15_000 });
 
 /** A ResponseError as the client throws it for an error status. */
 async function responseError(status: number, message: string) {

@@ -5,13 +5,21 @@ import {
   renderInTestApp,
   TestApiProvider,
 } from '@backstage/test-utils';
-import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import {
+  configure,
+  fireEvent,
+  screen,
+  waitFor,
+  within,
+} from '@testing-library/react';
 import { HubCheck, modelHubApiRef } from '../../api';
 import { modelHubApiMock } from '../../testUtils';
 import { VersionChecks } from './VersionChecks';
 
 jest.setTimeout(60_000);
 const slow = { timeout: 15_000 };
+// waitFor and findBy wait long: the test machine is shared and loaded
+configure({ asyncUtilTimeout: 15_000 });
 
 async function responseError(status: number, message: string) {
   return ResponseError.fromResponse(
