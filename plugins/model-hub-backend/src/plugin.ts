@@ -150,6 +150,11 @@ export const modelHubPlugin = createBackendPlugin({
           logger,
           modelAccess,
           registerHubRepo: o => huggingface.sync.register(o),
+          // on-demand files come through their model's source and are
+          // inspected like downloaded ones
+          hubSources: huggingface.registry,
+          onFileStored: async (versionId, file) =>
+            lateInspection.inspectStoredFile?.(versionId, file),
         });
         deps.httpRouter.addAuthPolicy({
           path: '/hf',

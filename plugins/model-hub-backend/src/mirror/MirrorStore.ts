@@ -178,12 +178,25 @@ export class MirrorStore {
 
   /**
    * The entity ref of the model a Hugging Face repo id was registered for by
-   * the Hugging Face sync (`hf_repos`), compared case-insensitively.
+   * the Hugging Face sync (`hf_repos`), compared case-insensitively. A repo
+   * id registered from several model sources names the model of
+   * `preferredSource` (the default source), else the one of the first
+   * source by name (deterministic on every database).
    */
-  async findModelRefByHfRepo(repoId: string): Promise<string | undefined> {
+  async findModelRefByHfRepo(
+    repoId: string,
+    preferredSource = 'huggingface',
+  ): Promise<string | undefined> {
     const row = await this.db('hf_repos as r')
       .join('models as m', 'm.id', 'r.model_id')
       .whereRaw('lower(r.repo_id) = ?', [repoId.toLocaleLowerCase('en-US')])
+      .orderByRaw('case when r.source_name = ? then 0 else 1 end', [
+        preferredSource,
+      ])
+      .orderBy([
+        { column: 'r.source_name', order: 'asc' },
+        { column: 'm.entity_ref', order: 'asc' },
+      ])
       .first('m.entity_ref as entity_ref');
     return row?.entity_ref;
   }

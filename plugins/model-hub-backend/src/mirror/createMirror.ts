@@ -4,6 +4,7 @@ import {
   DatabaseService,
   DiscoveryService,
   HttpAuthService,
+  LifecycleService,
   LoggerService,
   PermissionsService,
 } from '@backstage/backend-plugin-api';
@@ -20,7 +21,11 @@ import { addMirrorRoutes } from './hfRoutes';
 import { MirrorStore } from './MirrorStore';
 import { MirrorRepository } from './repository';
 import { OnDemandFetcher } from './onDemandFetch';
-import { OnDemandFetchOptions, readOnDemandFetch } from './onDemandConfig';
+import {
+  MirrorHubSources,
+  OnDemandFetchOptions,
+  readOnDemandFetch,
+} from './onDemandConfig';
 import { addMirrorTokenRoutes } from './tokenRoutes';
 import {
   createAuthBackendTokenOwnerCredentials,
@@ -106,6 +111,21 @@ export type MirrorOptions = {
    * `modelHub.huggingface` describes when its `fetch` is `on-demand`.
    */
   onDemandFetch?: OnDemandFetchOptions;
+  /**
+   * The model sources of the Hugging Face setup (its `SourceRegistry`): a
+   * file fetched on demand comes through the client of its model's source
+   * (endpoint, token, proxy), and a Hub repo id registered from several
+   * sources names the model of the default source.
+   */
+  hubSources?: MirrorHubSources;
+  /**
+   * Called for every file an on-demand fetch stores (the format
+   * inspection, as for the files of download jobs); used unless
+   * `onDemandFetch` names its own.
+   */
+  onFileStored?: OnDemandFetchOptions['onFileStored'];
+  /** Stops the on-demand fetches in progress at shutdown. */
+  lifecycle?: LifecycleService;
 };
 
 /**
@@ -120,8 +140,19 @@ export async function createMirror(
   options: MirrorOptions,
 ): Promise<MirrorRoutes> {
   const mirrorConfig = readMirrorConfig(options.config);
-  const onDemandFetch =
-    options.onDemandFetch ?? readOnDemandFetch(options.config, options.logger);
+  const configured =
+    options.onDemandFetch ??
+    readOnDemandFetch(options.config, options.logger, options.hubSources);
+  const onDemandFetch: OnDemandFetchOptions | undefined = configured && {
+    ...configured,
+    onFileStored: configured.onFileStored ?? options.onFileStored,
+  };
+  // fetches in progress end at shutdown; their partial files stay and the
+  // next request for the file resumes them
+  const fetchers = new Set<OnDemandFetcher>();
+  options.lifecycle?.addShutdownHook(async () => {
+    await Promise.all([...fetchers].map(f => f.stop()));
+  });
   const db = await options.database.getClient();
   const mirrorStore = new MirrorStore(db);
   const access = new MirrorAccess({
@@ -152,6 +183,9 @@ export async function createMirror(
           logger: options.logger,
         })
       : undefined;
+    if (onDemand) {
+      fetchers.add(onDemand);
+    }
     addMirrorTokenRoutes(router, ctx, {
       mirrorStore,
       maxLifetimeDays: mirrorConfig.tokenMaxLifetimeDays,
@@ -163,6 +197,8 @@ export async function createMirror(
         artifacts,
         logger: options.logger,
         includePending: Boolean(onDemand),
+        defaultSource: () =>
+          options.hubSources?.defaultHubSource()?.name ?? 'huggingface',
       }),
       access,
       onDemand,

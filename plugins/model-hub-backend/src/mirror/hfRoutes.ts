@@ -625,6 +625,7 @@ export function addMirrorRoutes(router: Router, options: MirrorRoutesOptions) {
     }
     const content = await options.onDemand.acquire({
       versionId: version.id,
+      modelId: snapshot.model.id,
       repoId,
       commit: version.resolvedCommit,
       file: {

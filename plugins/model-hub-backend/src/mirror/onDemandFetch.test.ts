@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mockCredentials, TestDatabases } from '@backstage/backend-test-utils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
@@ -8,7 +9,14 @@ import {
   MockHfServer,
   MockHub,
 } from '@model-hub/mock-hf-server';
+import { mockServices } from '@backstage/backend-test-utils';
 import { createHubEnv } from '../huggingface/__testUtils__/hubEnv';
+import { setupHuggingFace } from '../huggingface/setup';
+import { DatabaseModelHubStore } from '../database/DatabaseModelHubStore';
+import { makeSafetensors } from '../inspection/__testUtils__/generators';
+import { LocalArtifactStore } from '../store/LocalArtifactStore';
+import { createUploadRoutes } from '../uploads/routes';
+import { readUploadsConfig } from '../uploads/config';
 import { HubVersion } from '../database/types';
 import { ConfigReader } from '@backstage/config';
 import { readOnDemandFetch } from './onDemandConfig';
@@ -329,6 +337,308 @@ describe.each(databases.eachSupportedId())(
   },
 );
 
+// Issue 22 meets issue 16: on-demand files of a model registered from a
+// second Hub source (the bundled mock, twice, on two ports; the second one
+// needs its token) come through that source's client.
+const CORP_TOKEN = 'hf_corp_mirror_token_0123456789';
+const CORP_ENV = 'MODEL_HUB_TEST_MIRROR_CORP_TOKEN';
+
+describe.each(databases.eachSupportedId())(
+  'on-demand fetch from model sources on %p',
+  databaseId => {
+    let publicHub: MockHub;
+    let corpHub: MockHub;
+    let publicServer: MockHfServer;
+    let corpServer: MockHfServer;
+    let dir: string;
+    let h: MirrorHarness;
+    let hf: Awaited<ReturnType<typeof setupHuggingFace>>;
+    let store: DatabaseModelHubStore;
+    let artifacts: LocalArtifactStore;
+    const shutdownHooks: Array<() => Promise<void>> = [];
+    const lifecycle = {
+      addStartupHook: () => {},
+      addShutdownHook: (hook: () => Promise<void> | void) => {
+        shutdownHooks.push(async () => hook());
+      },
+      addBeforeShutdownHook: () => {},
+    } as any;
+
+    const getUrl = (repoPath: string, path: string) =>
+      `${h.hubUrl}/${repoPath}/resolve/main/${path}`;
+
+    /** Registers and syncs a repo from a source and approves its version. */
+    async function mirrored(source: string, repoId: string) {
+      const { sync } = hf.registry.hub(source);
+      await sync.register({
+        repoId,
+        revision: 'main',
+        owner: 'group:default/ml',
+        createdBy: ALICE,
+      });
+      const { versionId } = await sync.syncRepo({ repoId });
+      await h.setState({ id: versionId } as HubVersion, 'approved');
+      return versionId;
+    }
+
+    beforeAll(async () => {
+      const knex = await databases.init(databaseId);
+      dir = await fs.mkdtemp(join(tmpdir(), 'mirror-src-'));
+      publicHub = new MockHub();
+      corpHub = new MockHub();
+      corpHub.addToken(CORP_TOKEN, { user: 'corp-bot', access: '*' });
+      publicServer = await createMockHfServer({ hub: publicHub });
+      // paced, so that a fetch is still running when the backend stops
+      corpServer = await createMockHfServer({
+        hub: corpHub,
+        rateLimitBytesPerSec: 4 * MiB,
+      });
+      process.env[CORP_ENV] = CORP_TOKEN;
+      const database = mockServices.database({
+        knex,
+        migrations: { skip: false },
+      });
+      store = await DatabaseModelHubStore.create({ database });
+      artifacts = await LocalArtifactStore.create({
+        path: join(dir, 'store'),
+      });
+      const config = new ConfigReader({
+        modelHub: {
+          huggingface: {
+            fetch: 'on-demand',
+            downloadDir: join(dir, 'downloads'),
+          },
+          sources: [
+            { name: 'public', endpoint: publicServer.url },
+            {
+              name: 'corp',
+              endpoint: corpServer.url,
+              tokenEnv: CORP_ENV,
+              namespace: 'corp',
+            },
+          ],
+        },
+      });
+      hf = await setupHuggingFace({
+        config: mockServices.rootConfig({ data: config.get() as any }),
+        logger: mockServices.logger.mock(),
+        database,
+        scheduler: mockServices.scheduler.mock(),
+        lifecycle: mockServices.lifecycle.mock(),
+        store,
+        artifacts,
+      });
+      // the format inspection of the uploads, as the plugin wires it
+      const uploads = await createUploadRoutes({
+        db: knex,
+        config: readUploadsConfig(new ConfigReader({}), {
+          maxFileBytes: 1024 ** 3,
+          defaultDirectory: join(dir, 'uploads'),
+        }),
+      });
+      h = await startMirrorHarness({
+        knex,
+        artifacts,
+        onDemandFetch: readOnDemandFetch(
+          config,
+          mockServices.logger.mock(),
+          hf.registry,
+        ),
+        hubSources: hf.registry,
+        onFileStored: (versionId, file) =>
+          uploads.inspection.inspectStoredFile(versionId, file, artifacts),
+        lifecycle,
+      });
+    });
+
+    afterAll(async () => {
+      for (const hook of shutdownHooks) {
+        await hook();
+      }
+      await h?.stop();
+      await publicServer?.close();
+      await corpServer?.close();
+      delete process.env[CORP_ENV];
+      if (dir) {
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("fetches a second source's file from its Hub with its token, and inspects it", async () => {
+      const repoId = 'acme/private-twin';
+      const weights = makeSafetensors([
+        { name: 'w', dtype: 'F32', shape: [4, 8] },
+      ]);
+      corpHub.addRepo({
+        id: repoId,
+        private: true,
+        files: [{ path: 'model.safetensors', content: weights }],
+      });
+      // the corp Hub refuses it without its token; the default Hub has none
+      expect(
+        (await fetch(`${corpServer.url}/api/models/${repoId}`)).status,
+      ).toBe(401);
+      expect(publicHub.findRequests({ path: new RegExp(repoId) })).toEqual([]);
+      const versionId = await mirrored('corp', repoId);
+      expect(await store.listFiles({ versionId })).toEqual([]);
+      corpHub.clearRequests();
+
+      // the mirror serves it under the repo id (registered from one source)
+      const res = await timedGet(getUrl(repoId, 'model.safetensors'));
+      expect(res.status).toBe(200);
+      expect(res.complete).toBe(true);
+      expect(res.body.equals(weights)).toBe(true);
+
+      // the fetch went to the corp Hub, with the corp token; none to the other
+      const gets = corpHub.findRequests({
+        method: 'GET',
+        path: `/${repoId}/resolve/*/model.safetensors`,
+      });
+      expect(gets).toHaveLength(1);
+      expect(gets[0].user).toBe('corp-bot');
+      expect(publicHub.findRequests({ path: /\/resolve\// })).toEqual([]);
+
+      // stored into the version and inspected like a downloaded file (both
+      // follow the verified bytes: the response may end first)
+      const checkRow = () =>
+        h
+          .knex('version_checks')
+          .where({
+            version_id: versionId,
+            name: 'inspect:format:safetensors:model.safetensors',
+          })
+          .first();
+      const until = Date.now() + 20_000;
+      let check = await checkRow();
+      while (!check && Date.now() < until) {
+        await new Promise(r => setTimeout(r, 100));
+        check = await checkRow();
+      }
+      expect(check).toBeTruthy();
+      expect(
+        (await store.listFiles({ versionId })).map(f => [f.path, f.sha256]),
+      ).toEqual([['model.safetensors', sha256(weights)]]);
+      expect(check.status).toBe('passed');
+      expect(JSON.parse(check.details)).toMatchObject({ parameterCount: 32 });
+    });
+
+    it("serves a repo id registered from two sources as the default source's model, the other under its namespace", async () => {
+      const repoId = 'acme/twin';
+      publicHub.addRepo({
+        id: repoId,
+        files: [{ path: 'config.json', content: '{"from":"public"}' }],
+      });
+      corpHub.addRepo({
+        id: repoId,
+        files: [{ path: 'config.json', content: '{"from":"corp"}' }],
+      });
+      // the second source first: registration order does not decide
+      await mirrored('corp', repoId);
+      await mirrored('public', repoId);
+
+      // the same model every time, on every database
+      for (let i = 0; i < 3; i++) {
+        const fromDefault = await timedGet(getUrl(repoId, 'config.json'));
+        expect(fromDefault.status).toBe(200);
+        expect(fromDefault.body.toString()).toBe('{"from":"public"}');
+      }
+      const publicModel = await store.getModel({
+        entityRef: 'model:default/acme--twin',
+      });
+      expect(
+        await h
+          .knex('models')
+          .where({ id: publicModel!.id })
+          .first('source_name'),
+      ).toEqual({ source_name: 'public' });
+      const fromCorp = await timedGet(getUrl('corp/acme--twin', 'config.json'));
+      expect(fromCorp.status).toBe(200);
+      expect(fromCorp.body.toString()).toBe('{"from":"corp"}');
+      expect(
+        corpHub
+          .findRequests({ method: 'GET', path: /\/resolve\// })
+          .filter(r => r.path.startsWith(`/${repoId}/`))
+          .every(r => r.user === 'corp-bot'),
+      ).toBe(true);
+    });
+
+    it('stops fetches in progress at shutdown; the partial file stays and the next fetch resumes it', async () => {
+      const repoId = 'acme/long';
+      const size = 24 * MiB;
+      corpHub.addRepo({
+        id: repoId,
+        files: [{ path: 'model.safetensors', content: { size, seed: 'long' } }],
+      });
+      const content = corpHub.fileContent(repoId, 'model.safetensors');
+      const versionId = await mirrored('corp', repoId);
+      const url = getUrl('corp/acme--long', 'model.safetensors');
+      const cut = timedGet(url);
+      // wait for a few checkpoints of the paced (4 MiB/s) fetch
+      const partial = join(dir, 'downloads', 'mirror');
+      const deadline = Date.now() + 30_000;
+      let written = 0;
+      while (written < 8 * MiB && Date.now() < deadline) {
+        await new Promise(r => setTimeout(r, 200));
+        const names = await fs.readdir(partial).catch(() => [] as string[]);
+        const name = names.find(n => n.endsWith('.partial'));
+        written = name ? (await fs.stat(join(partial, name))).size : 0;
+      }
+      expect(written).toBeGreaterThanOrEqual(8 * MiB);
+
+      // the backend stops: the fetch ends, its reader is cut short
+      const t0 = Date.now();
+      for (const hook of shutdownHooks) {
+        await hook();
+      }
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      const r = await cut;
+      expect(r.complete).toBe(false);
+      expect(await store.listFiles({ versionId })).toEqual([]);
+      const kept = (await fs.readdir(partial)).filter(n =>
+        n.endsWith('.partial'),
+      );
+      expect(kept).toHaveLength(1);
+      expect((await fs.stat(join(partial, kept[0]))).size).toBeGreaterThan(0);
+
+      // after the restart (a new mirror on the same folder and tables)
+      const restarted = await startMirrorHarness({
+        knex: h.knex,
+        artifacts,
+        onDemandFetch: readOnDemandFetch(
+          new ConfigReader({
+            modelHub: {
+              huggingface: {
+                fetch: 'on-demand',
+                downloadDir: join(dir, 'downloads'),
+              },
+            },
+          }),
+          mockServices.logger.mock(),
+          hf.registry,
+        ),
+        hubSources: hf.registry,
+      });
+      try {
+        const resumed = await timedGet(
+          `${restarted.hubUrl}/corp/acme--long/resolve/main/model.safetensors`,
+        );
+        expect(resumed.status).toBe(200);
+        expect(resumed.complete).toBe(true);
+        expect(sha256(resumed.body)).toBe(sha256(content));
+      } finally {
+        await restarted.stop();
+      }
+      const gets = corpHub.findRequests({
+        method: 'GET',
+        path: `/${repoId}/resolve/*/model.safetensors`,
+      });
+      expect(gets).toHaveLength(2);
+      expect(gets[1].range).toMatch(/^bytes=[1-9]\d*-$/);
+      expect(gets.every(g => g.user === 'corp-bot')).toBe(true);
+    });
+  },
+);
+
 describe('readOnDemandFetch', () => {
   const logger = { info: jest.fn() } as any;
 
@@ -357,7 +667,7 @@ describe('readOnDemandFetch', () => {
       logger,
     )!;
     expect(options.downloadDir).toBe('/srv/hf-downloads');
-    expect(options.fetcher.fileUrl('acme/x', 'a'.repeat(40), 'w.bin')).toBe(
+    expect(options.fetcher!.fileUrl('acme/x', 'a'.repeat(40), 'w.bin')).toBe(
       `http://hub.test:5555/acme/x/resolve/${'a'.repeat(40)}/w.bin`,
     );
   });

@@ -190,6 +190,8 @@ async function isSettled(promise: Promise<unknown>): Promise<boolean> {
 /** A file of an approved version, as the mirror knows it before its bytes. @internal */
 export type OnDemandFile = {
   versionId: string;
+  /** The model of the version: its source's client fetches the file. */
+  modelId?: string;
   /** The Hub repo and the commit the version was synced from. */
   repoId: string;
   commit: string;
@@ -232,10 +234,15 @@ export class OnDemandFetcher {
   private readonly partials: PublishingPartials;
   private readonly dir: string;
   private readonly abort = new AbortController();
+  /** The runs of the fetches in progress (awaited by `stop`). */
+  private readonly runs = new Set<Promise<void>>();
 
   constructor(
     private readonly options: {
-      fetcher: FileFetcher;
+      /** The Hub client of files whose model has no source client. */
+      fetcher?: FileFetcher;
+      /** The Hub client of a model's source (issue 22); wins over `fetcher`. */
+      fetcherOf?: (target: { modelId?: string }) => Promise<FileFetcher>;
       store: ModelHubStore;
       artifacts: ArtifactStore;
       db: Knex;
@@ -283,9 +290,14 @@ export class OnDemandFetcher {
     return this.inflight.size;
   }
 
-  /** Stops the fetches in progress (shutdown); their partial files stay. */
-  stop() {
+  /**
+   * Stops the fetches in progress (shutdown) and resolves once they ended:
+   * their readers fail, their partial files and resume checkpoints stay, so
+   * a later fetch of the same file resumes them. No fetch starts after it.
+   */
+  async stop(): Promise<void> {
     this.abort.abort(new Error('The backend is shutting down'));
+    await Promise.allSettled([...this.runs]);
   }
 
   /**
@@ -316,7 +328,9 @@ export class OnDemandFetcher {
     );
     fetch.joined = 1;
     this.inflight.set(key, fetch);
-    void this.run(fetch, target);
+    const run = this.run(fetch, target);
+    this.runs.add(run);
+    void run.finally(() => this.runs.delete(run));
     return { type: 'fetching', fetch };
   }
 
@@ -377,12 +391,25 @@ export class OnDemandFetcher {
     });
   }
 
+  /** The Hub client of a file: its model's source's, else the default. */
+  private async fetcherOf(target: OnDemandFile): Promise<FileFetcher> {
+    const fetcher =
+      (await this.options.fetcherOf?.({ modelId: target.modelId })) ??
+      this.options.fetcher;
+    if (!fetcher) {
+      throw new Error('No Hugging Face source is set up for on-demand fetches');
+    }
+    return fetcher;
+  }
+
   private async run(fetch: SharedFetch, target: OnDemandFile) {
-    const { fetcher, logger } = this.options;
+    const { logger } = this.options;
     const { file, repoId, commit } = target;
     const started = Date.now();
     let firstBytesMs: number | undefined;
     try {
+      this.abort.signal.throwIfAborted();
+      const fetcher = await this.fetcherOf(target);
       await this.ready;
       await fs.mkdir(this.dir, { recursive: true });
       const blob = await downloadBlob({

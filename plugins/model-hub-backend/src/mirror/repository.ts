@@ -118,6 +118,11 @@ export class MirrorRepository {
        * fetched when requested.
        */
       includePending?: boolean;
+      /**
+       * The default Hub source (`huggingface` unless given): its model wins
+       * when a repo id is registered from several sources.
+       */
+      defaultSource?: () => string;
     },
   ) {}
 
@@ -127,10 +132,20 @@ export class MirrorRepository {
    * ids; a registered repo id always wins, so no portal model named
    * `<org>/<name>` can stand in for the upstream repo), else the model
    * `<org>/<name>` of the portal.
+   *
+   * One repo id may be registered from several model sources (issue 22):
+   * it then names the model of the default source (the first Hub source),
+   * else of the first source by name. The models of the other sources are
+   * served under their own `<namespace>/<name>` (the namespace of their
+   * source), which no registered repo id can take (the sync refuses to
+   * register a repo id that is a model's namespace and name).
    */
   async getModel(org: string, name: string): Promise<HubModel> {
     const { store, mirrorStore } = this.options;
-    const ref = await mirrorStore.findModelRefByHfRepo(`${org}/${name}`);
+    const ref = await mirrorStore.findModelRefByHfRepo(
+      `${org}/${name}`,
+      this.options.defaultSource?.() ?? 'huggingface',
+    );
     let model = ref ? await store.getModel({ entityRef: ref }) : undefined;
     if (!model) {
       model = await store.getModel({

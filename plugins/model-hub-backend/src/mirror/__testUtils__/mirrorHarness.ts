@@ -58,6 +58,12 @@ export async function startMirrorHarness(options: {
   discoveryBaseUrl?: (pluginId: string) => Promise<string>;
   /** `fetch: on-demand` (see `MirrorOptions.onDemandFetch`). */
   onDemandFetch?: MirrorOptions['onDemandFetch'];
+  /** The model sources (see `MirrorOptions.hubSources`). */
+  hubSources?: MirrorOptions['hubSources'];
+  /** See `MirrorOptions.onFileStored`. */
+  onFileStored?: MirrorOptions['onFileStored'];
+  /** See `MirrorOptions.lifecycle`. */
+  lifecycle?: MirrorOptions['lifecycle'];
 }) {
   const store = await DatabaseModelHubStore.create({
     database: mockServices.database({
@@ -115,6 +121,9 @@ export async function startMirrorHarness(options: {
       options.tokenOwnerCredentials ?? (async ref => mockCredentials.user(ref)),
     registerHubRepo: options.registerHubRepo,
     onDemandFetch: options.onDemandFetch,
+    hubSources: options.hubSources,
+    onFileStored: options.onFileStored,
+    lifecycle: options.lifecycle,
   });
   const router = await createRouter({
     mirror,
