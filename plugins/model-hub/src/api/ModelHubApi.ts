@@ -233,10 +233,16 @@ export interface ModelHubApi {
   /** Files, card and metadata of a Hugging Face repository, before import. */
   previewHuggingFaceRepo(
     repoId: string,
-    options?: { revision?: string },
+    options?: { revision?: string; source?: string },
   ): Promise<HfRepoPreview>;
-  /** A registered Hugging Face repository with its files. */
-  getHuggingFaceRepo(repoId: string): Promise<HfRepo>;
+  /**
+   * A registered Hugging Face repository with its files; `source` picks it
+   * when the same id is registered from several sources.
+   */
+  getHuggingFaceRepo(
+    repoId: string,
+    options?: { source?: string },
+  ): Promise<HfRepo>;
   /** Registers a Hugging Face repository as a model and queues its sync. */
   importHuggingFaceRepo(request: HfImportRequest): Promise<HfImportResult>;
   /** The registered Hugging Face repositories with sync state and drift. */

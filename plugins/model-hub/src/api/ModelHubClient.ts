@@ -453,15 +453,20 @@ export class ModelHubClient implements ModelHubApi {
 
   async previewHuggingFaceRepo(
     repoId: string,
-    options?: { revision?: string },
+    options?: { revision?: string; source?: string },
   ): Promise<HfRepoPreview> {
     return this.request('GET', `/huggingface/preview/${filePath(repoId)}`, {
-      query: { revision: options?.revision },
+      query: { revision: options?.revision, source: options?.source },
     });
   }
 
-  async getHuggingFaceRepo(repoId: string): Promise<HfRepo> {
-    return this.request('GET', `/huggingface/repos/${filePath(repoId)}`);
+  async getHuggingFaceRepo(
+    repoId: string,
+    options?: { source?: string },
+  ): Promise<HfRepo> {
+    return this.request('GET', `/huggingface/repos/${filePath(repoId)}`, {
+      query: { source: options?.source },
+    });
   }
 
   async importHuggingFaceRepo(

@@ -508,6 +508,8 @@ export type HfImportRequest = {
   /** Entity ref of the owner; default the caller. */
   owner?: string;
   lifecycle?: string;
+  /** The model source (`listSources`, a Hub source); default the backend's first Hub source. */
+  source?: string;
 };
 
 /** What a registration created. @public */

@@ -27,6 +27,7 @@ import {
   HfImportResult,
   HfRepo,
   HfRepoPreview,
+  HubSource,
   modelHubApiRef,
 } from '../../api';
 import { formatBytes } from '../../lib/format';
@@ -63,6 +64,20 @@ export function HfImportPage() {
   const [result, setResult] = useState<HfImportResult>();
   const [error, setError] = useState<Error>();
   const create = usePermission({ permission: modelHubModelCreatePermission });
+  // the Hub sources a repository can be registered from; a choice only
+  // when there are several (otherwise the backend's default is used)
+  const [source, setSource] = useState<string>();
+  const sources = useAsync(async () => {
+    const page = await api.listSources();
+    const hubs = page.items.filter(s => s.kind === 'huggingface');
+    const initial = hubs.find(s => s.default) ?? hubs[0];
+    if (hubs.length > 1 && initial) {
+      setSource(current => current ?? initial.name);
+    }
+    return hubs;
+  }, [api]);
+  const hubSources: HubSource[] = sources.value ?? [];
+  const chosenSource = hubSources.length > 1 ? source : undefined;
 
   const owners = useAsync(async () => {
     const identity = await identityApi.getBackstageIdentity();
@@ -87,19 +102,27 @@ export function HfImportPage() {
     setError(undefined);
     const id = repoId.trim();
     try {
-      const existing = await api.getHuggingFaceRepo(id).catch(e => {
-        if (isNotFound(e)) {
-          return undefined;
-        }
-        throw e;
-      });
+      const existing = await api
+        .getHuggingFaceRepo(
+          id,
+          chosenSource ? { source: chosenSource } : undefined,
+        )
+        .catch(e => {
+          if (isNotFound(e)) {
+            return undefined;
+          }
+          throw e;
+        });
       if (existing) {
         setPreview({ kind: 'registered', repo: existing });
         return;
       }
       setPreview({
         kind: 'preview',
-        preview: await api.previewHuggingFaceRepo(id, { revision }),
+        preview: await api.previewHuggingFaceRepo(id, {
+          revision,
+          ...(chosenSource && { source: chosenSource }),
+        }),
       });
     } catch (e) {
       setPreview(
@@ -120,6 +143,7 @@ export function HfImportPage() {
           revision: revision.trim() || undefined,
           owner: owner || undefined,
           lifecycle,
+          ...(chosenSource && { source: chosenSource }),
         }),
       );
     } catch (e) {
@@ -144,6 +168,30 @@ export function HfImportPage() {
             style={{ gap: 16 }}
             alignItems="flex-start"
           >
+            {hubSources.length > 1 && (
+              <TextField
+                select
+                label="Source"
+                variant="outlined"
+                size="small"
+                style={{ minWidth: 200 }}
+                value={source ?? ''}
+                onChange={e => {
+                  setSource(e.target.value);
+                  // a preview or registration of another source's repo
+                  setPreview({ kind: 'none' });
+                  setResult(undefined);
+                }}
+                helperText="Where the repository is"
+                SelectProps={{ inputProps: { 'aria-label': 'Source' } }}
+              >
+                {hubSources.map(s => (
+                  <MenuItem key={s.name} value={s.name}>
+                    {s.endpoint ? `${s.name} (${s.endpoint})` : s.name}
+                  </MenuItem>
+                ))}
+              </TextField>
+            )}
             <TextField
               id="model-hub-import-repo"
               label="Repository"
@@ -205,6 +253,7 @@ export function HfImportPage() {
               disabled={
                 !valid ||
                 busy ||
+                sources.loading ||
                 !create.allowed ||
                 preview.kind === 'registered' ||
                 Boolean(result)
