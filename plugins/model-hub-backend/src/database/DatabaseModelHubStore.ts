@@ -7,7 +7,11 @@ import {
 import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
 import { EDITABLE_VERSION_STATES } from '@model-hub/backstage-plugin-model-hub-common';
 import { Knex } from 'knex';
-import { modelSummaryExtras } from './modelSummaryExtras';
+import {
+  fetchSummaryExtras,
+  summarizeModels,
+  SummaryExtrasRows,
+} from './modelSummaryExtras';
 import {
   ModelCondition,
   whereModel,
@@ -423,14 +427,20 @@ export class DatabaseModelHubStore implements ModelHubStore {
     ]);
 
     const ids = (rows as ModelRow[]).map(r => r.id);
-    const versions: Pick<
-      VersionRow,
-      'model_id' | 'label' | 'state' | 'created_at'
-    >[] = ids.length
-      ? await this.db('model_versions')
-          .whereIn('model_id', ids)
-          .select('model_id', 'label', 'state', 'created_at')
-      : [];
+    // the versions of the page and what the active version and the worst
+    // state need, at the same time
+    const [versions, extraRows]: [
+      Pick<VersionRow, 'id' | 'model_id' | 'label' | 'state' | 'created_at'>[],
+      SummaryExtrasRows,
+    ] = await Promise.all([
+      ids.length
+        ? this.db('model_versions')
+            .whereIn('model_id', ids)
+            .select('id', 'model_id', 'label', 'state', 'created_at')
+        : Promise.resolve([]),
+      fetchSummaryExtras(this.db, ids),
+    ]);
+    const extras = summarizeModels(ids, versions, extraRows);
     const byModel = new Map<string, typeof versions>();
     for (const v of versions) {
       const list = byModel.get(v.model_id) ?? [];
@@ -438,7 +448,6 @@ export class DatabaseModelHubStore implements ModelHubStore {
       byModel.set(v.model_id, list);
     }
 
-    const extras = await modelSummaryExtras(this.db, ids);
     const items = (rows as ModelRow[]).map(row => {
       const list = (byModel.get(row.id) ?? []).sort(
         (a, b) =>

@@ -45,37 +45,45 @@ function toIso(value: DbDate): string {
   return new Date(value).toISOString();
 }
 
+/** A version of a page's model, as the models list reads them. @internal */
+export type SummaryVersionRow = {
+  id: string;
+  model_id: string;
+  label: string;
+  state: string;
+  created_at: Date | string | number;
+};
+
+/** What {@link summarizeModels} needs besides the versions. @internal */
+export type SummaryExtrasRows = {
+  active: Array<{
+    model_id: string;
+    version_id: string;
+    promoted_by: string;
+    promoted_at: DbDate;
+    label: string;
+    state: string;
+  }>;
+  failed: Array<{ version_id: string; name: string }>;
+};
+
 /**
- * The active version and the worst state of each of a page of models, in
- * three queries (whatever the page size): the active versions, the versions
- * that are not settled, and their failed checks without a waiver of their
- * current content.
+ * The two queries behind `activeVersion` and `worstState` of a page of
+ * models, which need only the page's model ids (so they run alongside the
+ * query of the page's versions): the active versions, and the failed (or
+ * errored) checks of unsettled versions without a waiver of their current
+ * content.
  *
  * @internal
  */
-export async function modelSummaryExtras(
+export async function fetchSummaryExtras(
   db: Knex,
   modelIds: string[],
-): Promise<
-  Map<
-    string,
-    {
-      activeVersion: SummaryActiveVersion | null;
-      worstState: SummaryWorstState | null;
-    }
-  >
-> {
-  const result = new Map<
-    string,
-    {
-      activeVersion: SummaryActiveVersion | null;
-      worstState: SummaryWorstState | null;
-    }
-  >(modelIds.map(id => [id, { activeVersion: null, worstState: null }]));
+): Promise<SummaryExtrasRows> {
   if (!modelIds.length) {
-    return result;
+    return { active: [], failed: [] };
   }
-  const [active, versions, failed] = await Promise.all([
+  const [active, failed] = await Promise.all([
     db('model_active_versions as a')
       .join('model_versions as v', 'v.id', 'a.version_id')
       .whereIn('a.model_id', modelIds)
@@ -87,10 +95,6 @@ export async function modelSummaryExtras(
         'v.label',
         'v.state',
       ),
-    db('model_versions')
-      .whereIn('model_id', modelIds)
-      .whereIn('state', Object.keys(STATE_RANK))
-      .select('id', 'model_id', 'label', 'state', 'created_at'),
     db('version_checks as c')
       .join('model_versions as v', 'v.id', 'c.version_id')
       .whereIn('v.model_id', modelIds)
@@ -111,17 +115,47 @@ export async function modelSummaryExtras(
       .select('c.version_id', 'c.name')
       .orderBy('c.name'),
   ]);
-  for (const a of active) {
-    result.get(a.model_id)!.activeVersion = {
-      versionId: a.version_id,
-      label: a.label,
-      state: a.state,
-      promotedBy: a.promoted_by,
-      promotedAt: toIso(a.promoted_at),
-    };
+  return { active, failed };
+}
+
+/**
+ * The active version and the worst state of each model of a page, from
+ * the page's versions and {@link fetchSummaryExtras}.
+ *
+ * @internal
+ */
+export function summarizeModels(
+  modelIds: string[],
+  versions: SummaryVersionRow[],
+  rows: SummaryExtrasRows,
+): Map<
+  string,
+  {
+    activeVersion: SummaryActiveVersion | null;
+    worstState: SummaryWorstState | null;
+  }
+> {
+  const result = new Map<
+    string,
+    {
+      activeVersion: SummaryActiveVersion | null;
+      worstState: SummaryWorstState | null;
+    }
+  >(modelIds.map(id => [id, { activeVersion: null, worstState: null }]));
+  for (const a of rows.active) {
+    const entry = result.get(a.model_id);
+    if (entry) {
+      entry.activeVersion = {
+        versionId: a.version_id,
+        label: a.label,
+        state: a.state as VersionState,
+        promotedBy: a.promoted_by,
+        promotedAt: toIso(a.promoted_at),
+      };
+    }
   }
   const failedByVersion = new Map<string, string[]>();
-  for (const c of failed) {
+  for (const c of rows.failed) {
     const list = failedByVersion.get(c.version_id) ?? [];
     list.push(c.name);
     failedByVersion.set(c.version_id, list);
@@ -131,10 +165,14 @@ export async function modelSummaryExtras(
     { key: [number, number, number]; worst: SummaryWorstState }
   >();
   for (const v of versions) {
+    const rank = STATE_RANK[v.state as VersionState];
+    if (rank === undefined) {
+      continue; // rejected and archived versions are settled
+    }
     const failedChecks = failedByVersion.get(v.id) ?? [];
     const key: [number, number, number] = [
       failedChecks.length ? 1 : 0,
-      STATE_RANK[v.state as VersionState] ?? 0,
+      rank,
       new Date(toIso(v.created_at)).getTime(),
     ];
     const current = best.get(v.model_id);
@@ -147,12 +185,45 @@ export async function modelSummaryExtras(
     if (greater) {
       best.set(v.model_id, {
         key,
-        worst: { label: v.label, state: v.state, failedChecks },
+        worst: { label: v.label, state: v.state as VersionState, failedChecks },
       });
     }
   }
   for (const [modelId, { worst }] of best) {
-    result.get(modelId)!.worstState = worst;
+    const entry = result.get(modelId);
+    if (entry) {
+      entry.worstState = worst;
+    }
   }
   return result;
+}
+
+/**
+ * The active version and the worst state of each of a page of models, on
+ * their own (the models list runs {@link fetchSummaryExtras} alongside its
+ * query of the page's versions instead).
+ *
+ * @internal
+ */
+export async function modelSummaryExtras(
+  db: Knex,
+  modelIds: string[],
+): Promise<
+  Map<
+    string,
+    {
+      activeVersion: SummaryActiveVersion | null;
+      worstState: SummaryWorstState | null;
+    }
+  >
+> {
+  const [versions, rows] = await Promise.all([
+    modelIds.length
+      ? db('model_versions')
+          .whereIn('model_id', modelIds)
+          .select('id', 'model_id', 'label', 'state', 'created_at')
+      : Promise.resolve([] as SummaryVersionRow[]),
+    fetchSummaryExtras(db, modelIds),
+  ]);
+  return summarizeModels(modelIds, versions, rows);
 }
