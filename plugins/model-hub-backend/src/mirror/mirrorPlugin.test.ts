@@ -12,6 +12,10 @@ import { authServiceFactory } from '@backstage/backend-defaults/auth';
 import { httpAuthServiceFactory } from '@backstage/backend-defaults/httpAuth';
 import { EMPTY_CONTENT_DIGEST } from '../database/contentDigest';
 import { modelHubPlugin } from '../plugin';
+import { makeSafetensors } from '../inspection/__testUtils__/generators';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { createMockHfServer, MockHub } from '@model-hub/mock-hf-server';
 
 jest.setTimeout(60_000);
 
@@ -205,6 +209,125 @@ describe.each(databases.eachSupportedId())(
         expect(none.headers.get('x-error-code')).toBe('RepoNotFound');
       } finally {
         await stop();
+      }
+    });
+
+    it('fetches an on-demand file through its model source, with its token, and inspects it (the plugin wiring)', async () => {
+      const corpToken = 'hf_corp_plugin_token_0123456789';
+      const corpEnv = 'MODEL_HUB_TEST_PLUGIN_CORP_TOKEN';
+      const publicHub = new MockHub();
+      const corpHub = new MockHub();
+      corpHub.addToken(corpToken, { user: 'corp-bot', access: '*' });
+      const weights = makeSafetensors([
+        { name: 'w', dtype: 'F16', shape: [8, 8] },
+      ]);
+      const repoId = 'acme/plugin-private';
+      corpHub.addRepo({
+        id: repoId,
+        private: true,
+        files: [{ path: 'model.safetensors', content: weights }],
+      });
+      const publicServer = await createMockHfServer({ hub: publicHub });
+      const corpServer = await createMockHfServer({ hub: corpHub });
+      process.env[corpEnv] = corpToken;
+      const knex = await databases.init(databaseId);
+      const backend = await startTestBackend({
+        features: [
+          modelHubPlugin,
+          mockServices.rootConfig.factory({
+            data: {
+              modelHub: {
+                storage: { local: { path: join(mockDir.path, 'od-store') } },
+                mirror: { allowAnonymous: true },
+                huggingface: {
+                  fetch: 'on-demand',
+                  downloadDir: join(mockDir.path, 'od-downloads'),
+                },
+                sources: [
+                  { name: 'public', endpoint: publicServer.url },
+                  {
+                    name: 'corp',
+                    endpoint: corpServer.url,
+                    tokenEnv: corpEnv,
+                    namespace: 'corp',
+                  },
+                ],
+              },
+            },
+          }),
+          mockServices.database.factory({ knex }),
+          mockServices.httpAuth.factory({
+            defaultCredentials: mockCredentials.none(),
+          }),
+          catalogServiceMock.factory({ entities: [] }),
+        ],
+      });
+      try {
+        const { port } = backend.server.address() as AddressInfo;
+        const base = `http://127.0.0.1:${port}/api/model-hub`;
+        const registered = await fetch(`${base}/huggingface/repos`, {
+          method: 'POST',
+          headers: {
+            Authorization: mockCredentials.user.header('user:default/alice'),
+            'Content-Type': 'application/json',
+          },
+          body: JSON.stringify({ repoId, owner: 'ml-team', source: 'corp' }),
+        });
+        expect(registered.status).toBe(202);
+        const modelId = (await registered.json()).model.id;
+        // the sync job (the plugin's workers) creates the version, no bytes
+        const until = Date.now() + 30_000;
+        let version: { id: string } | undefined;
+        while (!version && Date.now() < until) {
+          await new Promise(r => setTimeout(r, 200));
+          version = await knex('model_versions')
+            .where({ model_id: modelId })
+            .whereNotNull('resolved_commit')
+            .first('id');
+        }
+        expect(version).toBeDefined();
+        await knex('model_versions')
+          .where({ id: version!.id })
+          .update({
+            state: 'approved',
+            approved_digest: knex.ref('content_digest'),
+            updated_at: new Date(),
+          });
+        corpHub.clearRequests();
+
+        const res = await fetch(
+          `${base}/hf/${repoId}/resolve/main/model.safetensors`,
+        );
+        expect(res.status).toBe(200);
+        expect(Buffer.from(await res.arrayBuffer()).equals(weights)).toBe(true);
+        const gets = corpHub.findRequests({
+          method: 'GET',
+          path: `/${repoId}/resolve/*/model.safetensors`,
+        });
+        expect(gets).toHaveLength(1);
+        expect(gets[0].user).toBe('corp-bot');
+        expect(publicHub.findRequests({ path: /\/resolve\// })).toEqual([]);
+        // inspected like a downloaded file (after the verified bytes)
+        const name = 'inspect:format:safetensors:model.safetensors';
+        let check: { status: string } | undefined;
+        while (!check && Date.now() < until + 20_000) {
+          await new Promise(r => setTimeout(r, 100));
+          check = await knex('version_checks')
+            .where({ version_id: version!.id, name })
+            .first('status');
+        }
+        expect(check?.status).toBe('passed');
+        const file = await knex('version_files')
+          .where({ version_id: version!.id, path: 'model.safetensors' })
+          .first('sha256');
+        expect(file?.sha256).toBe(
+          createHash('sha256').update(weights).digest('hex'),
+        );
+      } finally {
+        await backend.stop();
+        await publicServer.close();
+        await corpServer.close();
+        delete process.env[corpEnv];
       }
     });
   },
