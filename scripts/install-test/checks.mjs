@@ -241,7 +241,11 @@ export async function checkApp({
         .getByText('Model lineage')
         .first()
         .waitFor({ timeout: 30_000 });
-      const versionsTab = page.getByRole('tab', { name: 'Versions' }).first();
+      // a tab in the legacy EntityLayout, a link in the new system's page header
+      const versionsTab = page
+        .getByRole('tab', { name: 'Versions' })
+        .or(page.getByRole('link', { name: 'Versions', exact: true }))
+        .first();
       await versionsTab.waitFor({ timeout: 30_000 });
       ok(
         `Chromium: the ${name} entity page shows the Model overview and lineage cards and a Versions tab`,
