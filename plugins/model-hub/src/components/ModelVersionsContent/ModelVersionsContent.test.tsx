@@ -248,7 +248,10 @@ describe('ModelVersionsContent', () => {
       await screen.findByText('Warning: Removed from the catalog', {}, slow),
     ).toBeInTheDocument();
 
-    fireEvent.click(screen.getByRole('button', { name: 'Delete model' }));
+    // the button waits for the (async) admin permission decision
+    fireEvent.click(
+      await screen.findByRole('button', { name: 'Delete model' }, slow),
+    );
     const dialog = screen.getByRole('dialog');
     expect(dialog).toHaveTextContent('Delete model dropped-llm?');
     fireEvent.click(
