@@ -169,11 +169,17 @@ test.describe.serial('Model Hub', () => {
     const queue = page.getByRole('table', { name: 'Review queue' });
     await queue.getByRole('row', { name: new RegExp(LABEL) }).click();
     await expect(page.getByText(`Review ${MODEL} ${LABEL}`)).toBeVisible();
-    await page.getByLabel('Comment').fill('Weights and config look right.');
     await shot(page, 'approvals');
-    const approve = page.getByRole('button', { name: 'Approve' });
+    // the review panel's actions (issue 19) confirm in a dialog with a comment
+    const approve = page.getByTestId('version-action-approve').first();
     await expect(approve).toBeEnabled();
     await approve.click();
+    const dialog = page.getByRole('dialog');
+    await dialog
+      .getByLabel('Comment (optional)')
+      .fill('Weights and config look right.');
+    await dialog.getByRole('button', { name: 'Approve' }).click();
+    await expect(dialog).toBeHidden();
     await expect(page.getByText(/is now approved/)).toBeVisible();
   });
 
