@@ -17,6 +17,7 @@ export {
   toModelEntity,
 } from './providers/ModelHubEntityProvider';
 export type { ModelHubFeedItem } from './providers/ModelHubEntityProvider';
+export { ProviderCursorStore } from './providers/ProviderCursorStore';
 export {
   DEFAULT_PROVIDER_ID,
   readModelHubEntityProviderConfigs,

@@ -12,7 +12,8 @@ import { ModelHubEntityProvider } from '../providers/ModelHubEntityProvider';
  * {@link ModelEntityProcessor}, the {@link ModelHubSyncProcessor} that tells
  * the hub about edited catalog-defined Models, and the
  * {@link ModelHubEntityProvider} that emits the hub's models
- * (`catalog.providers.modelHub`).
+ * (`catalog.providers.modelHub`; its delta cursors live in the catalog's
+ * database, table `model_hub_provider_cursors`).
  *
  * @public
  */
@@ -28,6 +29,8 @@ export const catalogModuleModelHub = createBackendModule({
         scheduler: coreServices.scheduler,
         discovery: coreServices.discovery,
         auth: coreServices.auth,
+        // the catalog's database: the providers' delta cursors
+        database: coreServices.database,
       },
       async init({ catalog, config, ...services }) {
         catalog.addProcessor(new ModelEntityProcessor());

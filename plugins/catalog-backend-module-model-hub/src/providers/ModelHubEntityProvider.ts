@@ -1,5 +1,6 @@
 import {
   AuthService,
+  DatabaseService,
   DiscoveryService,
   LoggerService,
   SchedulerService,
@@ -27,6 +28,7 @@ import {
   ModelHubEntityProviderConfig,
   readModelHubEntityProviderConfigs,
 } from './ModelHubEntityProviderConfig';
+import { ProviderCursorStore } from './ProviderCursorStore';
 
 /** The annotation with the Hugging Face repo id of a synced model. @public */
 export const HUGGINGFACE_REPO_ID_ANNOTATION = 'huggingface.co/repo-id';
@@ -70,7 +72,8 @@ type FeedPage = {
 const TAG_PATTERN = /^[a-z0-9:+#]+(-[a-z0-9:+#]+)*$/;
 const NAME_PATTERN = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const TASK_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
-const HF_REPO_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const HF_REPO_PATTERN =
+  /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /**
  * A valid `metadata.name` for a name or a Hugging Face id: `org/name`
@@ -136,7 +139,8 @@ export function toModelEntity(
     (source &&
       typeof source === 'object' &&
       (('upload' in source && typeof source.upload === 'object') ||
-        ('huggingface' in source && HF_REPO_PATTERN.test(source.huggingface.repo))));
+        ('huggingface' in source &&
+          HF_REPO_PATTERN.test(source.huggingface.repo))));
   const tags = filterCatalogTags(item.tags);
   const baseModels = (hf?.baseModels ?? []).map(b =>
     b.includes('/') ? sanitizeEntityName(b) : b,
@@ -145,7 +149,9 @@ export function toModelEntity(
     apiVersion: MODEL_API_VERSION,
     kind: MODEL_KIND,
     metadata: {
-      name: sanitizeEntityName(hf && !NAME_PATTERN.test(item.name) ? hf.repoId : item.name),
+      name: sanitizeEntityName(
+        hf && !NAME_PATTERN.test(item.name) ? hf.repoId : item.name,
+      ),
       namespace: sanitizeEntityName(item.namespace || 'default'),
       ...(item.title && { title: item.title }),
       ...(item.description && { description: item.description }),
@@ -184,13 +190,15 @@ export function toModelEntity(
  * Hugging Face or uploaded), read from the hub's REST API with a service
  * token: a `full` mutation on its schedule, and `delta` mutations (changed
  * models added, deleted ones removed) from a poll of the feed's changes.
+ * Where the next delta starts (the feed time of the last run) is kept in the
+ * catalog's database ({@link ProviderCursorStore}), not in memory: the
+ * scheduler runs the tasks on whichever instance claims them, and a restarted
+ * backend continues from there.
  *
  * @public
  */
 export class ModelHubEntityProvider implements EntityProvider {
   private connection?: EntityProviderConnection;
-  /** Where the next delta starts; set by a full refresh. */
-  private since?: string;
 
   static fromConfig(
     config: Config,
@@ -199,12 +207,16 @@ export class ModelHubEntityProvider implements EntityProvider {
       scheduler: SchedulerService;
       discovery: DiscoveryService;
       auth: AuthService;
+      /** The catalog's database: it holds the delta cursors. */
+      database: DatabaseService;
     },
   ): ModelHubEntityProvider[] {
+    const cursors = new ProviderCursorStore(options.database);
     return readModelHubEntityProviderConfigs(config).map(
       providerConfig =>
         new ModelHubEntityProvider(providerConfig, {
           ...options,
+          cursors,
           fullRunner: options.scheduler.createScheduledTaskRunner(
             providerConfig.schedule,
           ),
@@ -223,6 +235,7 @@ export class ModelHubEntityProvider implements EntityProvider {
       logger: LoggerService;
       discovery: DiscoveryService;
       auth: AuthService;
+      cursors: ProviderCursorStore;
       fullRunner: SchedulerServiceTaskRunner;
       deltaRunner: SchedulerServiceTaskRunner;
     },
@@ -278,7 +291,9 @@ export class ModelHubEntityProvider implements EntityProvider {
   }
 
   private async toDeferred(items: ModelHubFeedItem[]) {
-    const baseUrl = await this.options.discovery.getExternalBaseUrl('model-hub');
+    const baseUrl = await this.options.discovery.getExternalBaseUrl(
+      'model-hub',
+    );
     return items.map(item => {
       const location = `url:${baseUrl}/models/${encodeURIComponent(
         item.namespace,
@@ -308,7 +323,12 @@ export class ModelHubEntityProvider implements EntityProvider {
       type: 'full',
       entities: await this.toDeferred(items),
     });
-    this.since = startedAt;
+    // the next delta starts where this snapshot was taken (also when a
+    // delta moved the cursor further meanwhile: the snapshot replaced what
+    // that delta emitted)
+    if (startedAt) {
+      await this.options.cursors.set(this.getProviderName(), startedAt);
+    }
     this.logger.info(`Emitted ${items.length} Model entities`);
     return { count: items.length };
   }
@@ -318,12 +338,13 @@ export class ModelHubEntityProvider implements EntityProvider {
     if (!this.connection) {
       throw new Error('Not initialized');
     }
-    if (!this.since) {
-      // no full refresh yet: it brings everything
+    const stored = await this.options.cursors.get(this.getProviderName());
+    if (!stored) {
+      // no full refresh yet (on any instance): it brings everything
       return { added: 0, removed: 0 };
     }
     // overlap a little: updates committed while the last poll ran
-    const since = new Date(new Date(this.since).getTime() - 5000).toISOString();
+    const since = new Date(new Date(stored).getTime() - 5000).toISOString();
     const items: ModelHubFeedItem[] = [];
     const removed = new Set<string>();
     let cursor: string | undefined;
@@ -346,9 +367,16 @@ export class ModelHubEntityProvider implements EntityProvider {
           locationKey: this.getProviderName(),
         })),
       });
-      this.logger.debug(`Delta: ${items.length} changed, ${gone.length} removed`);
+      this.logger.debug(
+        `Delta: ${items.length} changed, ${gone.length} removed`,
+      );
     }
-    this.since = startedAt;
+    // only if no full refresh stored its own start meanwhile
+    if (startedAt) {
+      await this.options.cursors.set(this.getProviderName(), startedAt, {
+        expected: stored,
+      });
+    }
     return { added: items.length, removed: gone.length };
   }
 }
