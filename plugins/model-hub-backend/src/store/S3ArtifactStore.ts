@@ -33,8 +33,57 @@ export type S3ArtifactStoreOptions = {
   spoolDir: string;
   /** Part size of multipart uploads; objects larger than this use multipart. */
   partSize?: number;
+  /**
+   * The upload expiration (`modelHub.uploads.expiration`, default 24 hours):
+   * {@link S3ArtifactStore.cleanup} never aborts a multipart upload, nor
+   * removes a spool file, younger than this, whatever it is asked, so that
+   * the live uploads of other instances survive it.
+   */
+  uploadExpirationMs?: number;
   client: S3ClientConfig;
 };
+
+/** The default of `uploadExpirationMs`: 24 hours. @internal */
+export const DEFAULT_UPLOAD_EXPIRATION_MS = 24 * 3_600_000;
+
+/** An incomplete multipart upload, as ListMultipartUploads names it. */
+type MultipartUpload = { Key?: string; UploadId?: string; Initiated?: Date };
+
+/**
+ * The incomplete multipart uploads that clean-up may abort: those of this
+ * deployment (a blob key under its prefix, `<prefix>sha256/<aa>/<digest>`;
+ * a server that ignores the listing's prefix changes nothing) initiated
+ * before `cutoff`.
+ *
+ * @internal
+ */
+export function selectAbandonedUploads(
+  uploads: MultipartUpload[],
+  options: { prefix: string; cutoff: Date },
+): { Key: string; UploadId: string }[] {
+  return uploads.flatMap(u => {
+    if (!u.Key || !u.UploadId || !u.Initiated) {
+      return [];
+    }
+    if (!u.Key.startsWith(`${options.prefix}sha256/`)) {
+      return [];
+    }
+    const [aa, digest, ...rest] = u.Key.slice(
+      options.prefix.length + 'sha256/'.length,
+    ).split('/');
+    if (
+      rest.length ||
+      !digest ||
+      !SHA256_PATTERN.test(digest) ||
+      aa !== digest.slice(0, 2)
+    ) {
+      return [];
+    }
+    return u.Initiated < options.cutoff
+      ? [{ Key: u.Key, UploadId: u.UploadId }]
+      : [];
+  });
+}
 
 function isNotFound(error: any): boolean {
   return (
@@ -248,12 +297,23 @@ export class S3ArtifactStore implements ArtifactStore {
     } while (token);
   }
 
+  /**
+   * Removes spool files last written, and aborts this deployment's
+   * incomplete multipart uploads initiated, before `olderThan`, and never
+   * before the upload expiration: several instances share the bucket (and
+   * maybe the spool folder), and the uploads of the others are live.
+   */
   async cleanup(options: { olderThan: Date }): Promise<{ removed: number }> {
+    const expiration =
+      this.options.uploadExpirationMs ?? DEFAULT_UPLOAD_EXPIRATION_MS;
+    const cutoff = new Date(
+      Math.min(options.olderThan.getTime(), Date.now() - expiration),
+    );
     let removed = 0;
     for (const name of await fs.readdir(this.options.spoolDir)) {
       const path = join(this.options.spoolDir, name);
       const s = await fs.stat(path).catch(() => undefined);
-      if (s && s.mtime < options.olderThan) {
+      if (s && s.mtime < cutoff) {
         await fs.rm(path, { force: true });
         removed += 1;
       }
@@ -262,24 +322,33 @@ export class S3ArtifactStore implements ArtifactStore {
     // rule (AbortIncompleteMultipartUpload) is the recommended safety net;
     // servers that do not implement the listing are skipped.
     try {
-      const uploads = await this.client.send(
-        new ListMultipartUploadsCommand({
-          Bucket: this.options.bucket,
-          Prefix: `${this.prefix}sha256/`,
-        }),
-      );
-      for (const upload of uploads.Uploads ?? []) {
-        if (upload.Initiated && upload.Initiated < options.olderThan) {
+      let keyMarker: string | undefined;
+      let uploadIdMarker: string | undefined;
+      do {
+        const page = await this.client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: this.options.bucket,
+            Prefix: `${this.prefix}sha256/`,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+        );
+        for (const upload of selectAbandonedUploads(page.Uploads ?? [], {
+          prefix: this.prefix,
+          cutoff,
+        })) {
           await this.client.send(
             new AbortMultipartUploadCommand({
               Bucket: this.options.bucket,
-              Key: upload.Key,
-              UploadId: upload.UploadId,
+              ...upload,
             }),
           );
           removed += 1;
         }
-      }
+        const more = page.IsTruncated && page.NextKeyMarker;
+        keyMarker = more ? page.NextKeyMarker : undefined;
+        uploadIdMarker = more ? page.NextUploadIdMarker : undefined;
+      } while (keyMarker);
     } catch (error: any) {
       if (error?.name !== 'NotImplemented') {
         throw error;

@@ -6,6 +6,10 @@ import { S3ArtifactStore } from './S3ArtifactStore';
 /** Creates the artifact store that config selects. @internal */
 export async function createArtifactStore(
   config: ModelHubStorageConfig,
+  options?: {
+    /** The upload expiration: clean-up spares younger writes (S3). */
+    uploadExpirationMs?: number;
+  },
 ): Promise<ArtifactStore> {
   if (config.type === 's3') {
     return S3ArtifactStore.create({
@@ -13,6 +17,7 @@ export async function createArtifactStore(
       prefix: config.prefix,
       spoolDir: config.spoolDir,
       partSize: config.partSize,
+      uploadExpirationMs: options?.uploadExpirationMs,
       client: config.client,
     });
   }
