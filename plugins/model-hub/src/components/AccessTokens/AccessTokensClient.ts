@@ -1,20 +1,13 @@
 import { DiscoveryApi, FetchApi } from '@backstage/core-plugin-api';
 import { ResponseError } from '@backstage/errors';
+import type {
+  AccessToken,
+  CreateAccessTokenRequest,
+  CreatedAccessToken,
+} from '@model-hub/backstage-plugin-model-hub-common';
 
-/** A personal access token of the Model Hub mirror, without its secret. @public */
-export type AccessToken = {
-  id: string;
-  name: string;
-  /** `hf_` and the next 4 characters of the token. */
-  prefix: string;
-  createdAt: string;
-  expiresAt?: string;
-  lastUsedAt?: string;
-  revokedAt?: string;
-};
-
-/** A token just created: the only time its secret `token` is shown. @public */
-export type CreatedAccessToken = AccessToken & { token: string };
+// The token shapes of the REST API live in -common.
+export type { AccessToken, CreatedAccessToken };
 
 /**
  * The personal access token routes of the Model Hub backend
@@ -49,10 +42,7 @@ export class AccessTokensClient {
     return (await response.json()).items;
   }
 
-  async create(options: {
-    name: string;
-    expiresInDays?: number;
-  }): Promise<CreatedAccessToken> {
+  async create(options: CreateAccessTokenRequest): Promise<CreatedAccessToken> {
     const response = await this.request('/tokens', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },

@@ -1,10 +1,8 @@
-import type { ModelFormat, ModelSource, ModelType } from './types';
+import type { ModelFormat, ModelSource, ModelType } from '../types';
 
 /*
- * The shapes of the Model Hub REST API that the backend serves and the
- * frontend reads, where both sides agree exactly. Shapes the frontend reads
- * more leniently (optional fields of partial responses) stay in the
- * frontend's own api types.
+ * The state enums, file-kind rules and the model and version shapes of the
+ * Model Hub REST API.
  */
 
 /**
