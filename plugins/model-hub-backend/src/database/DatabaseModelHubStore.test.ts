@@ -346,7 +346,7 @@ describe.each(databases.eachSupportedId())('DatabaseModelHubStore (%s)', id => {
       modelRef: 'model:default/m',
       params: { repo: 'org/m' },
       attempts: 0,
-      maxAttempts: 3,
+      maxAttempts: 5,
     });
     await expect(
       store.retryJob({ id: job.id, actor: 'user:default/alice' }),

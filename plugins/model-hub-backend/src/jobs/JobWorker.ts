@@ -13,10 +13,7 @@ export const JOBS_SIGNAL_CHANNEL = 'model-hub:jobs';
  * @internal
  */
 export class RetryableJobError extends Error {
-  constructor(
-    message: string,
-    readonly retryAfterMs?: number,
-  ) {
+  constructor(message: string, readonly retryAfterMs?: number) {
     super(message);
     this.name = 'RetryableJobError';
   }
@@ -28,7 +25,10 @@ export type JobContext = {
   /** Aborted when the job is cancelled, its lease is lost, or on shutdown. */
   signal: AbortSignal;
   logger: LoggerService;
-  log(level: 'debug' | 'info' | 'warn' | 'error', message: string): Promise<void>;
+  log(
+    level: 'debug' | 'info' | 'warn' | 'error',
+    message: string,
+  ): Promise<void>;
   /** Records progress; stored with the next heartbeat and signalled live. */
   progress(progress: Record<string, unknown>): void;
 };
@@ -65,6 +65,7 @@ export class JobWorker {
   private stopped = true;
   private loop?: Promise<void>;
   private wake?: () => void;
+  private unsubscribe?: () => void;
 
   constructor(private readonly options: JobWorkerOptions) {
     this.leaseMs = options.leaseMs ?? 30_000;
@@ -77,6 +78,8 @@ export class JobWorker {
       return;
     }
     this.stopped = false;
+    // every enqueue in this process wakes an idle worker
+    this.unsubscribe = this.options.queue.onEnqueue(() => this.poke());
     this.loop = this.run();
   }
 
@@ -88,6 +91,8 @@ export class JobWorker {
   /** Stops claiming, aborts running jobs and gives their leases back. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
     this.wake?.();
     for (const controller of this.running.values()) {
       controller.abort(new Error('The worker is shutting down'));
@@ -194,7 +199,10 @@ export class JobWorker {
 
     signal('running', true);
     try {
-      await ctx.log('info', `Attempt ${job.attempts} of ${job.maxAttempts} on ${queue.workerId}`);
+      await ctx.log(
+        'info',
+        `Attempt ${job.attempts} of ${job.maxAttempts} on ${queue.workerId}`,
+      );
       await this.options.executors[job.type](ctx);
       clearInterval(heartbeat);
       if (await queue.complete(job, { progress })) {
