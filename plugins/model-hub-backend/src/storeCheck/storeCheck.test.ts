@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
@@ -238,6 +240,65 @@ describe.each(databases.eachSupportedId())('store check (%s)', id => {
     ]);
     // the clean-up task of the feature
     expect(feature.tasks?.map(t => t.id)).toEqual(['model-hub-store-cleanup']);
+
+    // the CLI (scripts/model-hub-store-check.mjs) against the same route
+    const server = express()
+      .use('/api/model-hub', router)
+      .use(mockErrorHandler())
+      .listen(0, '127.0.0.1');
+    await new Promise(r => server.once('listening', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const cli = join(
+        __dirname,
+        '..',
+        '..',
+        '..',
+        '..',
+        'scripts',
+        'model-hub-store-check.mjs',
+      );
+      const run = (args: string[]) =>
+        new Promise<{ code: number; out: string }>(done => {
+          execFile(
+            process.execPath,
+            [cli, '--url', url, ...args],
+            {
+              env: {
+                ...process.env,
+                MODEL_HUB_TOKEN: mockCredentials.user
+                  .header('user:default/dana')
+                  .slice('Bearer '.length),
+              },
+            },
+            (error, stdout, stderr) =>
+              done({
+                code: error ? Number(error.code ?? 1) : 0,
+                out: `${stdout}${stderr}`,
+              }),
+          );
+        });
+      const text = await run(['--limit', '1']);
+      expect(text.code).toBe(3);
+      expect(text.out).toContain('Checked 4 blobs');
+      expect(text.out).toContain(`Missing: 1\n  ${blobs.missing} (15 bytes)`);
+      expect(text.out).toContain(
+        `Corrupt: 1\n  ${blobs.corrupt} (content hashes to `,
+      );
+      expect(text.out).toMatch(
+        /Unreferenced: 2\n {2}[0-9a-f]{64} .*\n {2}… and 1 more/,
+      );
+      const json = await run(['--json']);
+      expect(json.code).toBe(3);
+      expect(JSON.parse(json.out)).toMatchObject({ checked: 4, limit: 100 });
+      admin = false;
+      const denied = await run([]);
+      expect(denied.code).toBe(1);
+      expect(denied.out).toContain('403');
+      expect((await run(['--limit', 'x'])).code).toBe(2);
+    } finally {
+      server.close();
+    }
   });
 });
 
