@@ -24,6 +24,10 @@ import {
   MODEL_TYPES,
   ModelEntityV1alpha1,
 } from '@model-hub/backstage-plugin-model-hub-common';
+import type {
+  ModelHubFeedItem,
+  ModelHubFeedPage,
+} from '@model-hub/backstage-plugin-model-hub-common';
 import {
   ModelHubEntityProviderConfig,
   readModelHubEntityProviderConfigs,
@@ -33,41 +37,10 @@ import { ProviderCursorStore } from './ProviderCursorStore';
 /** The annotation with the Hugging Face repo id of a synced model. @public */
 export const HUGGINGFACE_REPO_ID_ANNOTATION = 'huggingface.co/repo-id';
 
-/** A hub model as `GET /api/model-hub/entity-feed` returns it. @public */
-export type ModelHubFeedItem = {
-  entityRef: string;
-  namespace: string;
-  name: string;
-  title?: string;
-  description?: string;
-  type: string;
-  task?: string;
-  format?: string;
-  license?: string;
-  lifecycle: string;
-  owner: string;
-  sourceType: string;
-  source?: unknown;
-  tags: string[];
-  updatedAt: string;
-  huggingface?: {
-    repoId: string;
-    revision: string;
-    lastSyncedCommit?: string;
-    upstreamCommit?: string;
-    drift: boolean;
-    gated?: string;
-    baseModels: string[];
-    datasets: string[];
-  };
-};
+/** A hub model as `GET /api/model-hub/entity-feed` returns it (defined in -common). @public */
+export type { ModelHubFeedItem };
 
-type FeedPage = {
-  items: ModelHubFeedItem[];
-  removed: string[];
-  nextCursor?: string;
-  now: string;
-};
+type FeedPage = ModelHubFeedPage;
 
 const TAG_PATTERN = /^[a-z0-9:+#]+(-[a-z0-9:+#]+)*$/;
 const NAME_PATTERN = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
