@@ -1,32 +1,27 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
-import { dirname, join } from 'node:path';
-import type { Config } from '@backstage/config';
+import { promises as fs } from 'node:fs';
+import { dirname } from 'node:path';
+import {
+  DIRECT_IO_ALIGNMENT,
+  openDirect,
+  pageAlignedBuffers,
+  releaseBuffer,
+  writeFully,
+} from './alignedBuffers';
 import type { BlockHasher } from './BlockHasher';
+import { resolveWriteMode, WriteMode } from './writeMode';
 
-/** File offsets and lengths of direct writes are multiples of this. */
-export const DIRECT_IO_ALIGNMENT = 4096;
+export { DIRECT_IO_ALIGNMENT } from './alignedBuffers';
+export {
+  forgetWriteModeDecisions,
+  readWriteMode,
+  resolveWriteMode,
+} from './writeMode';
+export type { WriteMode, WriteModeDecision } from './writeMode';
+
 const DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024;
-/** Free aligned buffers kept for the next writers, per block size. */
-const MAX_POOLED_BUFFERS = 16;
-const WASM_PAGE = 65536;
 const DEFAULT_SYNC_EVERY_BYTES = 64 * 1024 * 1024;
-const DEFAULT_PROBE_BYTES = 32 * 1024 * 1024;
-
-/**
- * How large files are written:
- *
- * - `direct`: whole, aligned blocks with `O_DIRECT`, past the page cache
- *   (unaligned heads and tails through the page cache);
- * - `buffered`: through the page cache, with an `fdatasync` started every
- *   `syncEveryBytes` while the next blocks are written, so dirty data stays
- *   bounded and the final fsync is short;
- * - `auto`: whichever of the two writes durably faster in the file's
- *   folder, measured once per filesystem ({@link resolveWriteMode}).
- *
- * @internal
- */
-export type WriteMode = 'auto' | 'direct' | 'buffered';
+/** The smallest room {@link SequentialFileWriter.readArea} offers for a read. */
+const MIN_READ_AREA = 64 * 1024;
 
 /** @internal */
 export type SequentialFileWriterOptions = {
@@ -54,100 +49,6 @@ export type SequentialFileWriterOptions = {
    */
   hasher?: BlockHasher;
 };
-
-/**
- * Reads `modelHub.storage.writeMode` (`auto`, `direct` or `buffered`); the
- * older `modelHub.storage.directIo` still works (true: `direct`, false:
- * `buffered`). Default `auto`.
- *
- * @internal
- */
-export function readWriteMode(config: Config): WriteMode {
-  const mode = config.getOptionalString('modelHub.storage.writeMode');
-  if (mode !== undefined) {
-    if (mode !== 'auto' && mode !== 'direct' && mode !== 'buffered') {
-      throw new Error(
-        `modelHub.storage.writeMode must be auto, direct or buffered, got '${mode}'`,
-      );
-    }
-    return mode;
-  }
-  const direct = config.getOptionalBoolean('modelHub.storage.directIo');
-  if (direct === undefined) {
-    return 'auto';
-  }
-  return direct ? 'direct' : 'buffered';
-}
-
-const pools = new Map<number, Buffer[]>();
-/** The page-aligned buffers (only they are pooled). */
-const alignedBuffers = new WeakSet<Buffer>();
-
-function releaseBuffer(buf: Buffer) {
-  if (!alignedBuffers.has(buf)) {
-    return;
-  }
-  const pool = pools.get(buf.length) ?? [];
-  pools.set(buf.length, pool);
-  if (pool.length < MAX_POOLED_BUFFERS) {
-    pool.push(buf);
-  }
-}
-
-/**
- * `count` page-aligned buffers of `size` bytes for `O_DIRECT` writes, or
- * undefined where WebAssembly is off (`--jitless`). The memory of a
- * `WebAssembly.Memory` starts on a page boundary (64 KiB); a `Buffer`'s
- * does not, and a direct write from memory that is only sector-aligned
- * (512 bytes) is accepted by the kernel but was 3-10x slower on a virtual
- * disk (the pages are split into more segments). The memory is shared (a
- * `SharedArrayBuffer`), so that a hashing worker reads the blocks where
- * they are.
- */
-function pageAlignedBuffers(count: number, size: number): Buffer[] | undefined {
-  const pooled = pools.get(size) ?? [];
-  const out = pooled.splice(0, count);
-  const missing = count - out.length;
-  if (missing > 0) {
-    const stride = Math.ceil(size / WASM_PAGE) * WASM_PAGE;
-    let memory: WebAssembly.Memory;
-    try {
-      const pages = (stride * missing) / WASM_PAGE;
-      memory = new WebAssembly.Memory({
-        initial: pages,
-        maximum: pages,
-        shared: true,
-      });
-    } catch {
-      out.forEach(releaseBuffer);
-      return undefined;
-    }
-    const all = Buffer.from(memory.buffer as ArrayBuffer);
-    for (let i = 0; i < missing; i++) {
-      const buf = all.subarray(i * stride, i * stride + size);
-      alignedBuffers.add(buf);
-      out.push(buf);
-    }
-  }
-  return out;
-}
-
-/** Opens a file for direct writes; undefined where the filesystem refuses. */
-async function openDirect(path: string): Promise<fs.FileHandle | undefined> {
-  if (constants.O_DIRECT === undefined) {
-    return undefined; // macOS and Windows have no O_DIRECT
-  }
-  try {
-    // eslint-disable-next-line no-bitwise
-    return await fs.open(path, constants.O_WRONLY | constants.O_DIRECT);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EINVAL' || code === 'EOPNOTSUPP' || code === 'ENOTSUP') {
-      return undefined;
-    }
-    throw error;
-  }
-}
 
 /**
  * Writes a stream of chunks to a file from an offset on, in large blocks
@@ -309,7 +210,9 @@ export class SequentialFileWriter {
     let offset = 0;
     while (offset < chunk.length) {
       const n = Math.min(chunk.length - offset, this.capacity());
-      this.block.set(chunk.subarray(offset, offset + n), this.fill);
+      if (!this.inPlace(chunk, offset)) {
+        this.block.set(chunk.subarray(offset, offset + n), this.fill);
+      }
       this.fill += n;
       offset += n;
       if (this.capacity() === 0) {
@@ -333,6 +236,47 @@ export class SequentialFileWriter {
       }
     }
     return undefined;
+  }
+
+  /** Whether `chunk[offset]` is already where it goes (a read into {@link readArea}). */
+  private inPlace(chunk: Uint8Array, offset: number): boolean {
+    return (
+      chunk.buffer === this.block.buffer &&
+      chunk.byteOffset + offset === this.block.byteOffset + this.fill
+    );
+  }
+
+  /**
+   * Free room of this writer's memory where the bytes that follow the
+   * next `ahead` bytes will go (in the current block, or at the start of
+   * the next one), for a socket to read into: a chunk written from there
+   * is not copied ({@link SequentialFileWriter.write} sees it in place).
+   * Undefined when there is not enough room, or the writer failed or is
+   * closed. The area is only valid until the next call of `write`, `flush`
+   * or `close`: bytes read into it must be written (in order, after the
+   * `ahead` bytes) before anything else is.
+   */
+  readArea(ahead: number): Buffer | undefined {
+    if (this.error !== undefined || this.closed || ahead < 0) {
+      return undefined;
+    }
+    const room = this.capacity();
+    let block = this.block;
+    let start = this.fill + ahead;
+    let end = this.fill + room;
+    if (ahead >= room) {
+      // the block fills first: the next one is the free buffer on top
+      // (if another is freed meanwhile, the chunk is copied from here)
+      block = this.free[this.free.length - 1];
+      start = ahead - room;
+      end = this.blockSize;
+      if (!block) {
+        return undefined;
+      }
+    }
+    return end - start >= MIN_READ_AREA
+      ? block.subarray(start, end)
+      : undefined;
   }
 
   private throwIfFailed() {
@@ -544,138 +488,4 @@ export class SequentialFileWriter {
     await this.directHandle?.close().catch(() => {});
     await this.handle.close();
   }
-}
-
-async function writeFully(
-  handle: fs.FileHandle,
-  buf: Buffer,
-  length: number,
-  position: number,
-) {
-  let done = 0;
-  while (done < length) {
-    const { bytesWritten } = await handle.write(
-      buf,
-      done,
-      length - done,
-      position + done,
-    );
-    if (bytesWritten === 0) {
-      throw new Error(`Writing at offset ${position + done} wrote nothing`);
-    }
-    done += bytesWritten;
-  }
-}
-
-/** What {@link resolveWriteMode} measured in a folder. @internal */
-export type WriteModeDecision = {
-  mode: 'direct' | 'buffered';
-  /** MB/s of each mode, written and fsynced (of the best run); 0: unavailable. */
-  directMBs: number;
-  bufferedMBs: number;
-};
-
-const decisions = new Map<string, Promise<WriteModeDecision>>();
-
-async function probeOnce(
-  dir: string,
-  mode: 'direct' | 'buffered',
-  bytes: number,
-  chunk: Buffer,
-): Promise<{ MBs: number; cost: number }> {
-  const path = join(dir, `.write-probe-${randomUUID()}`);
-  await fs.writeFile(path, '', { mode: 0o600 });
-  try {
-    const t0 = process.hrtime.bigint();
-    const cpu0 = process.cpuUsage();
-    const writer = await SequentialFileWriter.open(path, 0, { mode });
-    try {
-      if (mode === 'direct' && !writer.usesDirectIo) {
-        return { MBs: 0, cost: Infinity };
-      }
-      for (let done = 0; done < bytes; done += chunk.length) {
-        const wait = writer.write(chunk);
-        if (wait) {
-          await wait;
-        }
-      }
-      await writer.sync();
-    } finally {
-      await writer.close();
-    }
-    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    const cpu = process.cpuUsage(cpu0);
-    // CPU-seconds count as time too: the hash and the HTTP reads of a
-    // download need the same cores (page-cache writes of new data cost
-    // seconds of system time per GiB on some VMs)
-    return {
-      MBs: bytes / secs / 1e6,
-      cost: secs + (cpu.user + cpu.system) / 1e6,
-    };
-  } finally {
-    await fs.rm(path, { force: true });
-  }
-}
-
-/**
- * The write mode for files in `dir`: `direct` and `buffered` are taken as
- * they are; `auto` writes `probeBytes` (default 32 MiB) twice each way into
- * a scratch file there, fsync included, and takes page-cache writes when
- * they cost less than half (wall time plus CPU time of the process, best
- * of two; where direct writes are refused or slow, as on a disk that wants
- * larger blocks), else direct I/O (no eviction of the page cache). The measurement is made once per filesystem (device) and
- * process; concurrent callers share it.
- *
- * @internal
- */
-export async function resolveWriteMode(
-  dir: string,
-  mode: WriteMode = 'auto',
-  options: { probeBytes?: number } = {},
-): Promise<WriteModeDecision> {
-  if (mode !== 'auto') {
-    return { mode, directMBs: 0, bufferedMBs: 0 };
-  }
-  if (constants.O_DIRECT === undefined) {
-    return { mode: 'buffered', directMBs: 0, bufferedMBs: 0 };
-  }
-  const { dev } = await fs.stat(dir);
-  const key = String(dev);
-  let decision = decisions.get(key);
-  if (!decision) {
-    const bytes = options.probeBytes ?? DEFAULT_PROBE_BYTES;
-    decision = (async () => {
-      const chunk = randomBytes(Math.min(bytes, 1024 * 1024));
-      const best = {
-        direct: { MBs: 0, cost: Infinity },
-        buffered: { MBs: 0, cost: Infinity },
-      };
-      for (let round = 0; round < 2; round++) {
-        for (const m of ['direct', 'buffered'] as const) {
-          const r = await probeOnce(dir, m, bytes, chunk);
-          if (r.cost < best[m].cost) {
-            best[m] = r;
-          }
-        }
-      }
-      // a short probe flatters the page cache (its first-touch and
-      // writeback costs grow with the size written: 2 GiB through it cost
-      // 11.5 CPU-s on this VM, direct 4.5): only a clear win counts
-      const chosen: 'direct' | 'buffered' =
-        best.buffered.cost < best.direct.cost * 0.5 ? 'buffered' : 'direct';
-      return {
-        mode: chosen,
-        directMBs: best.direct.MBs,
-        bufferedMBs: best.buffered.MBs,
-      };
-    })();
-    decisions.set(key, decision);
-    decision.catch(() => decisions.delete(key));
-  }
-  return decision;
-}
-
-/** Forgets the measurements of {@link resolveWriteMode} (tests). @internal */
-export function forgetWriteModeDecisions() {
-  decisions.clear();
 }
