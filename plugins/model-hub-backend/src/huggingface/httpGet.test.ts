@@ -135,6 +135,37 @@ describe('httpGet', () => {
     });
   });
 
+  it.each(['/file', '/chunked'])(
+    'reads a body into memory its consumer offers (%s)',
+    async path => {
+      const res = await httpGet(new URL(`${origin}${path}`));
+      const memory = Buffer.alloc(data.length + 1024 * 1024);
+      let position = 0;
+      let inPlace = 0;
+      let offers = 0;
+      res.body.readInto(queued => {
+        offers++;
+        // every other time nothing: the body's own buffer
+        return offers % 2 ? memory.subarray(position + queued) : undefined;
+      });
+      for await (const chunk of res.body) {
+        if (
+          chunk.buffer === memory.buffer &&
+          chunk.byteOffset === memory.byteOffset + position
+        ) {
+          inPlace++;
+        } else {
+          chunk.copy(memory, position);
+        }
+        position += chunk.length;
+      }
+      expect(position).toBe(data.length);
+      expect(memory.subarray(0, position).equals(data)).toBe(true);
+      // chunked framing: always through the body's own buffer
+      expect(inPlace > 0).toBe(path === '/file');
+    },
+  );
+
   it('does not time out while the consumer is slow, only while it waits', async () => {
     const res = await httpGet(new URL(`${origin}/file`), {
       idleTimeoutMs: 100,

@@ -8,11 +8,20 @@ import {
   proxyFor,
   trustedCa,
 } from './proxy';
+import type { ReadTarget } from '../store/readTarget';
+import { HttpStreamError } from './httpErrors';
+import {
+  decodeChunked,
+  Framing,
+  framingOf,
+  parseHead,
+  TOKEN,
+} from './httpFraming';
+
+export { HttpStreamError } from './httpErrors';
 
 /** The largest response head (status line and headers) accepted. */
 const MAX_HEAD_BYTES = 64 * 1024;
-/** The longest line of chunked framing (size, extensions) accepted. */
-const MAX_CHUNK_LINE = 4096;
 const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 /** Size of the reused read buffer. */
 const READ_BUFFER_SIZE = 256 * 1024;
@@ -26,9 +35,13 @@ export type HttpGetResponse = {
   /**
    * The body, decoded from chunked framing; a body cut short throws. Each
    * chunk is a view of a reused read buffer, valid until the next step of
-   * the iteration: copy what must be kept.
+   * the iteration: copy what must be kept. `readInto` (see
+   * `offerReadTarget`) lets the next reads of a body that is not
+   * chunked go straight into the consumer's memory.
    */
-  body: AsyncIterable<Buffer>;
+  body: AsyncIterable<Buffer> & {
+    readInto(target: ReadTarget | undefined): void;
+  };
   /** Closes the connection (the body then ends). */
   destroy(): void;
 };
@@ -48,79 +61,6 @@ export type HttpGetOptions = {
   network?: HubNetwork;
 };
 
-/** An error of the connection or of the response's framing. @internal */
-export class HttpStreamError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'HttpStreamError';
-  }
-}
-
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-function parseHead(head: string) {
-  const lines = head.split('\r\n');
-  const status = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0]);
-  if (!status) {
-    throw new HttpStreamError(
-      `Invalid HTTP status line '${lines[0].slice(0, 100)}'`,
-    );
-  }
-  const headers: Record<string, string> = {};
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(':');
-    const name = line.slice(0, colon).toLowerCase();
-    if (colon <= 0 || !TOKEN.test(name)) {
-      throw new HttpStreamError(
-        `Invalid HTTP header line '${line.slice(0, 100)}'`,
-      );
-    }
-    const value = line.slice(colon + 1).trim();
-    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
-  }
-  return {
-    statusCode: Number(status[1]),
-    statusMessage: status[2] ?? '',
-    headers,
-  };
-}
-
-type Framing =
-  | { kind: 'length'; left: number }
-  | { kind: 'close' }
-  | {
-      kind: 'chunked';
-      /** Bytes of chunk data left in the current chunk. */
-      left: number;
-      /** Partial framing line (size line, CRLF after data, trailers). */
-      line: string;
-      state: 'size' | 'data' | 'data-end' | 'trailer' | 'done';
-    };
-
-function framingOf(
-  statusCode: number,
-  headers: Record<string, string>,
-): Framing {
-  if (statusCode === 204 || statusCode === 304 || statusCode < 200) {
-    return { kind: 'length', left: 0 };
-  }
-  if (/(?:^|,)\s*chunked\s*$/i.test(headers['transfer-encoding'] ?? '')) {
-    return { kind: 'chunked', left: 0, line: '', state: 'size' };
-  }
-  const value = headers['content-length'];
-  if (value === undefined) {
-    return { kind: 'close' };
-  }
-  const values = value.split(',').map(v => v.trim());
-  if (
-    !values.every(v => /^\d{1,16}$/.test(v) && v === values[0]) ||
-    !Number.isSafeInteger(Number(values[0]))
-  ) {
-    throw new HttpStreamError(`Invalid Content-Length '${value}'`);
-  }
-  return { kind: 'length', left: Number(values[0]) };
-}
-
 /** One GET on one socket: the response head, then the body's views. */
 class GetConnection {
   private socket?: Socket;
@@ -129,6 +69,9 @@ class GetConnection {
   private framing: Framing = { kind: 'close' };
   /** Body views of the current read, handed out before the next read. */
   private readonly queue: Buffer[] = [];
+  private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+  /** The consumer's memory for the next reads (`offerReadTarget`). */
+  private readTarget?: ReadTarget;
   private ended = false;
   private failure: unknown;
   private paused = false;
@@ -153,7 +96,8 @@ class GetConnection {
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = Number(url.port) || (secure ? 443 : 80);
     const onread = {
-      buffer: Buffer.allocUnsafe(READ_BUFFER_SIZE),
+      // asked for after each read: where the next one goes
+      buffer: () => this.nextReadBuffer(),
       callback: (length: number, buf: Uint8Array) => this.onData(length, buf),
     };
     const tlsOptions = {
@@ -185,7 +129,10 @@ class GetConnection {
     let socket: Socket;
     if (proxy) {
       // plain http through a forwarding proxy (absolute-form request)
-      socket = connectToProxy(proxy, options.network, onread);
+      socket = connectToProxy(proxy, options.network, {
+        buffer: this.readBuffer, // proxy.ts takes a fixed buffer
+        callback: onread.callback,
+      });
     } else if (secure) {
       socket = tlsConnect({
         host,
@@ -332,6 +279,38 @@ class GetConnection {
     }
   }
 
+  /**
+   * The memory the next socket read goes into: the consumer's (a body
+   * delimited by length or by the close, once it offered memory), so that
+   * the bytes need no copy on their way to it, else the reused buffer.
+   * Node asks right after each read, while that read's views are still
+   * queued: the consumer's memory must leave room for them.
+   */
+  private nextReadBuffer(): Uint8Array {
+    const target = this.readTarget;
+    if (target && this.headDone && !this.ended && !this.failure) {
+      const { framing } = this;
+      if (framing.kind !== 'chunked') {
+        let queued = 0;
+        for (const piece of this.queue) {
+          queued += piece.length;
+        }
+        let area: Uint8Array | undefined;
+        try {
+          area = target(queued);
+        } catch {
+          area = undefined;
+        }
+        if (area && area.length > 0) {
+          return framing.kind === 'length' && area.length > framing.left
+            ? area.subarray(0, Math.max(framing.left, 1))
+            : area;
+        }
+      }
+    }
+    return this.readBuffer;
+  }
+
   /** Collects the response head; once complete, resolves the response. */
   private takeHead(data: Buffer): { rest: Buffer } | undefined {
     this.headBytes = Buffer.concat([this.headBytes, data]);
@@ -355,7 +334,11 @@ class GetConnection {
     }
     this.resolveHead({
       ...head,
-      body: this.body(),
+      body: Object.assign(this.body(), {
+        readInto: (target: ReadTarget | undefined) => {
+          this.readTarget = target;
+        },
+      }),
       destroy: () => this.socket?.destroy(),
     });
     return { rest };
@@ -382,54 +365,7 @@ class GetConnection {
       }
       return;
     }
-    let pos = 0;
-    while (pos < data.length && framing.state !== 'done') {
-      if (framing.state === 'data') {
-        const n = Math.min(framing.left, data.length - pos);
-        this.queue.push(data.subarray(pos, pos + n));
-        pos += n;
-        framing.left -= n;
-        if (framing.left === 0) {
-          framing.state = 'data-end';
-        }
-        continue;
-      }
-      const nl = data.indexOf(10, pos);
-      const end = nl < 0 ? data.length : nl + 1;
-      framing.line += data.subarray(pos, end).toString('latin1');
-      pos = end;
-      if (framing.line.length > MAX_CHUNK_LINE) {
-        throw new HttpStreamError('A chunked framing line is too long');
-      }
-      if (nl < 0) {
-        break;
-      }
-      if (!framing.line.endsWith('\r\n')) {
-        throw new HttpStreamError(
-          'A chunked framing line does not end with CRLF',
-        );
-      }
-      const line = framing.line.slice(0, -2);
-      framing.line = '';
-      if (framing.state === 'size') {
-        const m = /^([0-9a-fA-F]{1,13})[ \t]*(?:;.*)?$/.exec(line);
-        if (!m) {
-          throw new HttpStreamError(
-            `Invalid chunk size '${line.slice(0, 40)}'`,
-          );
-        }
-        framing.left = parseInt(m[1], 16);
-        framing.state = framing.left === 0 ? 'trailer' : 'data';
-      } else if (framing.state === 'data-end') {
-        if (line !== '') {
-          throw new HttpStreamError('A chunk does not end with CRLF');
-        }
-        framing.state = 'size';
-      } else if (line === '') {
-        framing.state = 'done'; // the empty line after the trailers
-      }
-    }
-    if (framing.state === 'done') {
+    if (decodeChunked(framing, data, this.queue)) {
       this.ended = true;
     }
   }
