@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   AuditorService,
   AuthService,
@@ -8,185 +7,41 @@ import {
 import {
   ANNOTATION_LOCATION,
   Entity,
-  parseEntityRef,
   stringifyEntityRef,
 } from '@backstage/catalog-model';
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import {
   isModelEntity,
   MODEL_HUB_ORIGIN_ANNOTATION,
-  ModelEntityV1alpha1,
-  ModelSource,
 } from '@model-hub/backstage-plugin-model-hub-common';
 import { Knex } from 'knex';
-import { modelEntityRef } from '../database/DatabaseModelHubStore';
+import { modelEntityRef } from '../database/rows';
 import { ModelHubStore } from '../database/ModelHubStore';
+import { ModelsStore } from '../database/ModelsStore';
+import { CatalogSyncStore } from './CatalogSyncStore';
+import {
+  ANNOTATION_ORPHAN,
+  CATALOG_ORIGIN,
+  CatalogModelFields,
+  CatalogModelRow,
+  CatalogSyncChange,
+  CatalogSyncResult,
+  changedFields,
+  DbDate,
+  fieldsOfModelEntity,
+  hashOf,
+  NOTIFY_GRACE_MS,
+  STALE_PASS_MS,
+  STATE_ID,
+  toDate,
+} from './catalogModelFields';
 
-/** `created_by` of the hub rows of catalog-defined models. */
-export const CATALOG_ORIGIN = 'catalog';
-
-const STATE_ID = 'catalog-models';
-/**
- * How long a model the catalog module reported stays as reported: the module
- * reports an entity while the catalog processes it, before the catalog
- * commits it, so a pass reading the catalog in between sees the entity's
- * previous state (or none yet).
- */
-const NOTIFY_GRACE_MS = 60_000;
-/** The catalog's mark of an entity its location no longer emits. */
-const ANNOTATION_ORPHAN = 'backstage.io/orphan';
-/** A pass older than this is started again instead of resumed. */
-const STALE_PASS_MS = 24 * 60 * 60 * 1000;
-
-type DbDate = Date | string | number;
-
-function toDate(value: DbDate): Date {
-  if (value instanceof Date) {
-    return value;
-  }
-  if (typeof value === 'number' || /^\d+$/.test(value)) {
-    return new Date(Number(value));
-  }
-  return new Date(value);
-}
-
-/** The hub fields of a catalog-defined model. */
-export type CatalogModelFields = {
-  namespace: string;
-  name: string;
-  title?: string;
-  description?: string;
-  type: ModelEntityV1alpha1['spec']['type'];
-  task?: string;
-  format?: ModelEntityV1alpha1['spec']['format'];
-  license?: string;
-  lifecycle: string;
-  owner: string;
-  system?: string;
-  sourceType: 'huggingface' | 'upload';
-  source?: ModelSource;
-  tags: string[];
-};
-
-/** What a reconcile did to one model. */
-export type CatalogSyncChange =
-  | 'created'
-  | 'updated'
-  | 'restored'
-  | 'unchanged'
-  | 'skipped'
-  | 'orphaned';
-
-/** Counts of a reconcile pass. */
-export type CatalogSyncResult = Record<CatalogSyncChange, number>;
-
-function sourceTypeOf(source: ModelSource | undefined) {
-  return source && typeof source === 'object' && 'huggingface' in source
-    ? ('huggingface' as const)
-    : ('upload' as const);
-}
-
-function normalizedRef(
-  ref: string,
-  defaultKind: string,
-  defaultNamespace: string,
-): string {
-  return stringifyEntityRef(
-    parseEntityRef(ref, { defaultKind, defaultNamespace }),
-  ).toLocaleLowerCase('en-US');
-}
-
-/** The hub fields of a `Model` entity, as the catalog holds it. */
-export function fieldsOfModelEntity(
-  entity: ModelEntityV1alpha1,
-): CatalogModelFields {
-  const namespace = entity.metadata.namespace ?? 'default';
-  const spec = entity.spec;
-  return {
-    namespace,
-    name: entity.metadata.name,
-    ...(entity.metadata.title && { title: entity.metadata.title }),
-    ...(entity.metadata.description && {
-      description: entity.metadata.description,
-    }),
-    type: spec.type,
-    ...(spec.task && { task: spec.task }),
-    ...(spec.format && { format: spec.format }),
-    ...(spec.license && { license: spec.license }),
-    lifecycle: spec.lifecycle,
-    owner: normalizedRef(spec.owner, 'group', namespace),
-    ...(spec.system && {
-      system: normalizedRef(spec.system, 'system', namespace),
-    }),
-    sourceType: sourceTypeOf(spec.source),
-    ...(spec.source !== undefined && { source: spec.source }),
-    tags: [...new Set(entity.metadata.tags ?? spec.tags ?? [])],
-  };
-}
-
-/** A stable digest of the fields, to skip unchanged entities cheaply. */
-function hashOf(fields: CatalogModelFields): string {
-  const sorted = (value: unknown): unknown => {
-    if (Array.isArray(value)) {
-      return value.map(sorted);
-    }
-    if (value && typeof value === 'object') {
-      return Object.fromEntries(
-        Object.keys(value as object)
-          .sort()
-          .map(k => [k, sorted((value as Record<string, unknown>)[k])]),
-      );
-    }
-    return value;
-  };
-  return createHash('sha256')
-    .update(JSON.stringify(sorted(fields)))
-    .digest('hex');
-}
-
-type ModelRow = {
-  id: string;
-  entity_ref: string;
-  title: string | null;
-  description: string | null;
-  type: string;
-  task: string | null;
-  format: string | null;
-  license: string | null;
-  lifecycle: string;
-  owner: string;
-  system: string | null;
-  source_type: string;
-  source: string | null;
-  tags: string;
-  created_by: string;
-  catalog_hash: string | null;
-  catalog_seen_at: DbDate | null;
-  catalog_notified_at: DbDate | null;
-  orphaned_at: DbDate | null;
-};
-
-/** The fields of a row, in the shape of {@link CatalogModelFields}. */
-function changedFields(row: ModelRow, fields: CatalogModelFields): string[] {
-  const current: Record<string, unknown> = {
-    title: row.title ?? undefined,
-    description: row.description ?? undefined,
-    type: row.type,
-    task: row.task ?? undefined,
-    format: row.format ?? undefined,
-    license: row.license ?? undefined,
-    lifecycle: row.lifecycle,
-    owner: row.owner,
-    system: row.system ?? undefined,
-    source: row.source ? JSON.parse(row.source) : undefined,
-    tags: JSON.parse(row.tags || '[]'),
-  };
-  return Object.keys(current).filter(
-    key =>
-      JSON.stringify(current[key]) !==
-      JSON.stringify((fields as Record<string, unknown>)[key]),
-  );
-}
+export { CATALOG_ORIGIN, fieldsOfModelEntity } from './catalogModelFields';
+export type {
+  CatalogModelFields,
+  CatalogSyncChange,
+  CatalogSyncResult,
+} from './catalogModelFields';
 
 /**
  * Keeps the hub rows of catalog-defined `Model` entities one with the
@@ -220,7 +75,13 @@ export class CatalogModelSync {
       logger: LoggerService;
       pageSize?: number;
     },
-  ) {}
+  ) {
+    this.models = new ModelsStore(options.db);
+    this.state = new CatalogSyncStore(options.db);
+  }
+
+  private readonly models: ModelsStore;
+  private readonly state: CatalogSyncStore;
 
   private get db() {
     return this.options.db;
@@ -273,9 +134,9 @@ export class CatalogModelSync {
         fields,
       });
     }
-    const rows = new Map<string, ModelRow>();
+    const rows = new Map<string, CatalogModelRow>();
     for (let i = 0; i < candidates.length; i += 500) {
-      const found: ModelRow[] = await this.db('models').whereIn(
+      const found: CatalogModelRow[] = await this.db('models').whereIn(
         'entity_ref',
         candidates.slice(i, i + 500).map(c => c.ref),
       );
@@ -309,36 +170,30 @@ export class CatalogModelSync {
       const change = await this.write(ref, row, fields, hash, seenAt, notified);
       results.push({ entityRef: ref, change });
     }
-    for (let i = 0; i < unchanged.length; i += 500) {
-      await this.db('models')
-        .whereIn('entity_ref', unchanged.slice(i, i + 500))
-        .where({ created_by: CATALOG_ORIGIN })
-        .update({ catalog_seen_at: seenAt });
-    }
+    await this.models.setCatalogMarks(undefined, unchanged, { seenAt });
     return results;
   }
 
   private async write(
     ref: string,
-    row: ModelRow | undefined,
+    row: CatalogModelRow | undefined,
     fields: CatalogModelFields,
     hash: string,
     seenAt: Date,
     notified: boolean,
   ): Promise<CatalogSyncChange> {
     // a report is not a sighting by a pass: it only holds off the pass
-    const sighting = notified
-      ? { catalog_notified_at: new Date() }
-      : { catalog_seen_at: seenAt };
+    const sighting = notified ? { notifiedAt: new Date() } : { seenAt };
     if (!row) {
       try {
         await this.options.store.createModel({
           ...fields,
           createdBy: CATALOG_ORIGIN,
         });
-        await this.db('models')
-          .where({ entity_ref: ref })
-          .update({ catalog_hash: hash, ...sighting });
+        await this.models.setCatalogMarks(undefined, [ref], {
+          hash,
+          ...sighting,
+        });
         await this.audit(ref, 'created', { owner: fields.owner });
         return 'created';
       } catch (error) {
@@ -346,7 +201,7 @@ export class CatalogModelSync {
           throw error;
         }
         // created concurrently (first use of the model, or another pass)
-        const again: ModelRow | undefined = await this.db('models')
+        const again: CatalogModelRow | undefined = await this.db('models')
           .where({ entity_ref: ref })
           .first();
         if (!again || again.created_by !== CATALOG_ORIGIN) {
@@ -358,10 +213,10 @@ export class CatalogModelSync {
     const changed = changedFields(row, fields);
     const restored = Boolean(row.orphaned_at);
     const now = new Date();
-    await this.db.transaction(async tx => {
-      await tx('models')
-        .where({ id: row.id })
-        .update({
+    try {
+      await this.models.updateModel(undefined, {
+        modelId: row.id,
+        patch: {
           title: fields.title ?? null,
           description: fields.description ?? null,
           type: fields.type,
@@ -371,32 +226,21 @@ export class CatalogModelSync {
           lifecycle: fields.lifecycle,
           owner: fields.owner,
           system: fields.system ?? null,
-          source_type: fields.sourceType,
-          source:
-            fields.source === undefined ? null : JSON.stringify(fields.source),
-          tags: JSON.stringify(fields.tags),
-          search_text: [
-            fields.name,
-            fields.title ?? '',
-            fields.description ?? '',
-            ...fields.tags,
-          ]
-            .join(' ')
-            .toLocaleLowerCase('en-US'),
-          catalog_hash: hash,
-          ...sighting,
-          orphaned_at: null,
-          ...(changed.length || restored ? { updated_at: now } : {}),
-        });
-      if (changed.includes('tags')) {
-        await tx('model_tags').where({ model_id: row.id }).delete();
-        if (fields.tags.length) {
-          await tx('model_tags').insert(
-            fields.tags.map(tag => ({ model_id: row.id, tag })),
-          );
-        }
+          sourceType: fields.sourceType,
+          source: fields.source ?? null,
+          tags: fields.tags,
+        },
+        touch: changed.length > 0 || restored,
+        catalog: { hash, ...sighting, restore: true },
+        now,
+      });
+    } catch (error) {
+      if ((error as Error).name === 'NotFoundError') {
+        // deleted concurrently
+        return 'skipped';
       }
-    });
+      throw error;
+    }
     if (restored) {
       await this.audit(ref, 'restored', { fields: changed });
       return 'restored';
@@ -443,9 +287,7 @@ export class CatalogModelSync {
       orphaned: 0,
     };
     const now = new Date();
-    const state = await this.db('catalog_sync_state')
-      .where({ id: STATE_ID })
-      .first();
+    const state = await this.state.getState(STATE_ID);
     let passStartedAt: Date;
     let cursor: string | undefined;
     if (
@@ -531,11 +373,7 @@ export class CatalogModelSync {
           continue;
         }
         const orphanedAt = new Date();
-        const updated = await this.db('models')
-          .where({ id: row.id })
-          .whereNull('orphaned_at')
-          .update({ orphaned_at: orphanedAt, updated_at: orphanedAt });
-        if (updated) {
+        if (await this.models.orphanModel(row.id, orphanedAt)) {
           result.orphaned += 1;
           await this.audit(row.entity_ref, 'orphaned', {});
         }
@@ -561,9 +399,7 @@ export class CatalogModelSync {
     lastError?: string;
     lastResult?: CatalogSyncResult;
   }> {
-    const state = await this.db('catalog_sync_state')
-      .where({ id: STATE_ID })
-      .first();
+    const state = await this.state.getState(STATE_ID);
     if (!state) {
       return {};
     }
@@ -580,10 +416,6 @@ export class CatalogModelSync {
   }
 
   private async saveState(values: Record<string, unknown>) {
-    const now = new Date();
-    await this.db('catalog_sync_state')
-      .insert({ id: STATE_ID, updated_at: now, ...values })
-      .onConflict('id')
-      .merge({ ...values, updated_at: now });
+    await this.state.saveState(STATE_ID, values);
   }
 }

@@ -4,8 +4,16 @@ import {
   ModelCondition,
   whereReadableModel,
 } from '../database/modelReadFilter';
-import type { ModelFormat, ModelType } from '@model-hub/backstage-plugin-model-hub-common';
+import type {
+  ModelFormat,
+  ModelType,
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { HfFileEntry } from './HuggingFaceClient';
+import { ModelsStore } from '../database/ModelsStore';
+import { VersionsStore } from '../database/VersionsStore';
+import { FilesStore } from '../database/FilesStore';
+import { JobStore } from '../jobs/JobStore';
+import { CatalogSyncStore } from '../catalogSync/CatalogSyncStore';
 
 type DbDate = Date | string | number;
 
@@ -84,6 +92,12 @@ export type SyncedModelFields = {
  * @internal
  */
 export class HuggingFaceStore {
+  private readonly models: ModelsStore;
+  private readonly versions: VersionsStore;
+  private readonly files: FilesStore;
+  private readonly jobs: JobStore;
+  private readonly catalog: CatalogSyncStore;
+
   /**
    * `source`: the model source this store acts for. A store with a source
    * finds, lists and registers only that source's repos (the same repo id
@@ -93,7 +107,13 @@ export class HuggingFaceStore {
   constructor(
     private readonly db: Knex,
     private readonly scope: { source?: string } = {},
-  ) {}
+  ) {
+    this.models = new ModelsStore(db);
+    this.versions = new VersionsStore(db);
+    this.files = new FilesStore(db, this.versions);
+    this.jobs = new JobStore(db);
+    this.catalog = new CatalogSyncStore(db);
+  }
 
   /** The source this store acts for, if any. */
   get source(): string | undefined {
@@ -147,22 +167,20 @@ export class HuggingFaceStore {
     const source = this.scope.source ?? 'huggingface';
     await this.db.transaction(async tx => {
       await tx('hf_repos').insert({
-      id: randomUUID(),
-      model_id: options.modelId,
-      repo_id: options.repoId,
-      source_name: source,
-      revision: options.revision,
-      sync_state: 'pending',
-      gated: options.gated ?? null,
-      drift: false,
-      created_by: options.createdBy,
-      created_at: now,
-      updated_at: now,
+        id: randomUUID(),
+        model_id: options.modelId,
+        repo_id: options.repoId,
+        source_name: source,
+        revision: options.revision,
+        sync_state: 'pending',
+        gated: options.gated ?? null,
+        drift: false,
+        created_by: options.createdBy,
+        created_at: now,
+        updated_at: now,
       });
       // the model records its source (the versions follow, stampVersions)
-      await tx('models')
-        .where({ id: options.modelId })
-        .update({ source_name: source });
+      await this.models.setSourceName(tx, options.modelId, source);
     });
   }
 
@@ -222,10 +240,7 @@ export class HuggingFaceStore {
     }
     const [count, rows] = await Promise.all([
       counted.count({ count: '*' }).first(),
-      listed
-        .orderBy('r.repo_id')
-        .offset(options.offset)
-        .limit(options.limit),
+      listed.orderBy('r.repo_id').offset(options.offset).limit(options.limit),
     ]);
     return {
       items: rows.map((r: any) => this.map(r)),
@@ -286,7 +301,10 @@ export class HuggingFaceStore {
         }),
         updated_at: now,
       });
-    return (await this.repos().where('r.id', options.id).first().then(r => this.map(r)))!;
+    return (await this.repos()
+      .where('r.id', options.id)
+      .first()
+      .then(r => this.map(r)))!;
   }
 
   async recordFailure(id: string, error: string): Promise<void> {
@@ -347,27 +365,19 @@ export class HuggingFaceStore {
         });
       const model = await tx('models').where({ id: options.modelId }).first();
       const m = options.model;
-      const tags = [...new Set(m.tags)];
-      await tx('models')
-        .where({ id: options.modelId })
-        .update({
+      // the Hub's metadata fills in; a description set in the hub stays
+      await this.models.updateModel(tx, {
+        modelId: options.modelId,
+        patch: {
           ...(m.type && { type: m.type }),
-          task: m.task ?? model.task,
-          format: m.format ?? model.format,
-          license: m.license ?? model.license,
+          task: m.task ?? undefined,
+          format: m.format ?? undefined,
+          license: m.license ?? undefined,
           description: model.description ?? m.description ?? null,
-          tags: JSON.stringify(tags),
-          search_text: [model.name, model.title ?? '', model.description ?? m.description ?? '', ...tags]
-            .join(' ')
-            .toLocaleLowerCase('en-US'),
-          updated_at: now,
-        });
-      await tx('model_tags').where({ model_id: options.modelId }).delete();
-      if (tags.length) {
-        await tx('model_tags').insert(
-          tags.map(tag => ({ model_id: options.modelId, tag })),
-        );
-      }
+          tags: m.tags,
+        },
+        now,
+      });
     });
   }
 
@@ -387,31 +397,14 @@ export class HuggingFaceStore {
     await this.db.transaction(async tx => {
       await tx('hf_repos').where({ id: options.id }).delete();
       if (!options.deleteModel) {
-        await tx('models')
-          .where({ id: options.modelId })
-          .update({ updated_at: now });
+        await this.models.touchModel(tx, options.modelId, now);
         return;
       }
-      const counts = await tx('version_files as f')
-        .join('model_versions as v', 'v.id', 'f.version_id')
-        .where('v.model_id', options.modelId)
-        .groupBy('f.sha256')
-        .select('f.sha256')
-        .count({ n: '*' });
-      for (const c of counts as Array<{ sha256: string; n: number | string }>) {
-        await tx('blobs')
-          .where({ sha256: c.sha256 })
-          .update({
-            ref_count: tx.raw('ref_count - ?', [Number(c.n)]),
-            last_referenced_at: now,
-          });
-      }
-      await tx('jobs').where({ model_id: options.modelId }).delete();
-      await tx('models').where({ id: options.modelId }).delete();
-      await tx('model_tombstones')
-        .insert({ entity_ref: options.modelRef, deleted_at: now })
-        .onConflict('entity_ref')
-        .merge();
+      await this.files.releaseFiles(tx, { modelId: options.modelId }, now);
+      await this.jobs.deleteJobsOfModel(tx, options.modelId);
+      await this.versions.deleteVersionsOfModel(tx, options.modelId);
+      await this.models.deleteModel(tx, options.modelId);
+      await this.catalog.addTombstone(tx, options.modelRef, now);
     });
   }
 
@@ -421,25 +414,33 @@ export class HuggingFaceStore {
    */
   async deleteUnregisteredModel(modelId: string): Promise<void> {
     await this.db.transaction(async tx => {
-      const registered = await tx('hf_repos').where({ model_id: modelId }).first('id');
-      const versions = await tx('model_versions').where({ model_id: modelId }).first('id');
+      const registered = await tx('hf_repos')
+        .where({ model_id: modelId })
+        .first('id');
+      const versions = await tx('model_versions')
+        .where({ model_id: modelId })
+        .first('id');
       if (registered || versions) {
         return;
       }
-      await tx('jobs').where({ model_id: modelId }).delete();
-      await tx('model_tags').where({ model_id: modelId }).delete();
-      await tx('models').where({ id: modelId }).delete();
+      await this.jobs.deleteJobsOfModel(tx, modelId);
+      await this.models.deleteModel(tx, modelId);
     });
   }
 
   /** Forgets the tombstone of a model that is created again. */
   async clearTombstone(entityRef: string): Promise<void> {
-    await this.db('model_tombstones').where({ entity_ref: entityRef }).delete();
+    await this.catalog.clearTombstone(entityRef);
   }
 
   /** Approved Hub versions without files and without an active download. */
   async listApprovedVersionsToFetch(): Promise<
-    Array<{ versionId: string; modelId: string; resolvedCommit: string; repoId: string }>
+    Array<{
+      versionId: string;
+      modelId: string;
+      resolvedCommit: string;
+      repoId: string;
+    }>
   > {
     const rows = await this.db('model_versions as v')
       .join('hf_repos as r', 'r.model_id', 'v.model_id')
@@ -452,7 +453,10 @@ export class HuggingFaceStore {
       })
       .whereNotNull('v.resolved_commit')
       .whereNotExists(q =>
-        q.select(this.db.raw('1')).from('version_files as f').whereRaw('f.version_id = v.id'),
+        q
+          .select(this.db.raw('1'))
+          .from('version_files as f')
+          .whereRaw('f.version_id = v.id'),
       )
       .whereNotExists(q =>
         q
@@ -462,7 +466,12 @@ export class HuggingFaceStore {
           .where('j.type', 'huggingface-download')
           .whereIn('j.state', ['queued', 'running', 'succeeded', 'failed']),
       )
-      .select('v.id as version_id', 'v.model_id', 'v.resolved_commit', 'r.repo_id');
+      .select(
+        'v.id as version_id',
+        'v.model_id',
+        'v.resolved_commit',
+        'r.repo_id',
+      );
     return rows.map((r: any) => ({
       versionId: r.version_id,
       modelId: r.model_id,

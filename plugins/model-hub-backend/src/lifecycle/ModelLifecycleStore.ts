@@ -1,6 +1,11 @@
 import { ConflictError, NotFoundError } from '@backstage/errors';
 import type { VersionState } from '@model-hub/backstage-plugin-model-hub-common';
 import { Knex } from 'knex';
+import { ModelsStore } from '../database/ModelsStore';
+import { VersionsStore } from '../database/VersionsStore';
+import { FilesStore } from '../database/FilesStore';
+import { JobStore } from '../jobs/JobStore';
+import { CatalogSyncStore } from '../catalogSync/CatalogSyncStore';
 
 /** A deprecated version the retention policy archives. */
 export type VersionToArchive = {
@@ -25,40 +30,6 @@ export type ModelPatch = {
 };
 
 /**
- * Decrements the references of the blobs of the given files (one per file
- * row) and deletes the rows; the garbage collection removes a blob once it
- * has been unreferenced for its grace period.
- */
-async function releaseFiles(
-  tx: Knex.Transaction,
-  fileQuery: (q: Knex.QueryBuilder) => Knex.QueryBuilder,
-  now: Date,
-): Promise<{ files: number; bytes: number }> {
-  const counts = (await fileQuery(tx('version_files as f'))
-    .groupBy('f.sha256')
-    .select('f.sha256')
-    .count({ n: '*' })
-    .sum({ bytes: 'f.size' })) as Array<{
-    sha256: string;
-    n: number | string;
-    bytes: number | string | null;
-  }>;
-  let files = 0;
-  let bytes = 0;
-  for (const c of counts) {
-    files += Number(c.n);
-    bytes += Number(c.bytes ?? 0);
-    await tx('blobs')
-      .where({ sha256: c.sha256 })
-      .update({
-        ref_count: tx.raw('ref_count - ?', [Number(c.n)]),
-        last_referenced_at: now,
-      });
-  }
-  return { files, bytes };
-}
-
-/**
  * Deletion, metadata edits and retention of models and versions, on SQLite
  * and PostgreSQL. Every delete releases the blob references of the files it
  * removes, in the same transaction, so the blobs go to the garbage
@@ -67,7 +38,19 @@ async function releaseFiles(
  * @internal
  */
 export class ModelLifecycleStore {
-  constructor(private readonly db: Knex) {}
+  private readonly models: ModelsStore;
+  private readonly versions: VersionsStore;
+  private readonly files: FilesStore;
+  private readonly jobs: JobStore;
+  private readonly catalog: CatalogSyncStore;
+
+  constructor(private readonly db: Knex) {
+    this.models = new ModelsStore(db);
+    this.versions = new VersionsStore(db);
+    this.files = new FilesStore(db, this.versions);
+    this.jobs = new JobStore(db);
+    this.catalog = new CatalogSyncStore(db);
+  }
 
   /**
    * Deletes a version with its files, reviews, checks and comments, if it
@@ -90,27 +73,21 @@ export class ModelLifecycleStore {
           `Version ${version.label} is ${version.state} and cannot be deleted`,
         );
       }
-      const released = await releaseFiles(
+      const released = await this.files.releaseFiles(
         tx,
-        q => q.where('f.version_id', options.versionId),
+        { versionId: options.versionId },
         now,
       );
-      // explicit, not only by cascade: SQLite enforces foreign keys only
-      // when the connection enables them
-      await tx('version_files')
-        .where({ version_id: options.versionId })
-        .delete();
-      const deleted = await tx('model_versions')
-        .where({ id: options.versionId, state: version.state })
-        .delete();
+      const deleted = await this.versions.deleteVersion(tx, {
+        versionId: options.versionId,
+        state: version.state,
+      });
       if (!deleted) {
         throw new ConflictError(
           `Version ${version.label} was changed concurrently; reload it and try again`,
         );
       }
-      await tx('models')
-        .where({ id: version.model_id })
-        .update({ updated_at: now });
+      await this.models.touchModel(tx, version.model_id, now);
       return released;
     });
   }
@@ -129,34 +106,18 @@ export class ModelLifecycleStore {
         .where({ model_id: options.modelId })
         .count({ n: '*' })
         .first();
-      const released = await releaseFiles(
+      const released = await this.files.releaseFiles(
         tx,
-        q =>
-          q
-            .join('model_versions as v', 'v.id', 'f.version_id')
-            .where('v.model_id', options.modelId),
+        { modelId: options.modelId },
         now,
       );
-      await tx('version_files')
-        .whereIn(
-          'version_id',
-          tx('model_versions')
-            .where({ model_id: options.modelId })
-            .select('id'),
-        )
-        .delete();
-      await tx('jobs').where({ model_id: options.modelId }).delete();
-      await tx('model_versions').where({ model_id: options.modelId }).delete();
-      const deleted = await tx('models')
-        .where({ id: options.modelId })
-        .delete();
+      await this.jobs.deleteJobsOfModel(tx, options.modelId);
+      await this.versions.deleteVersionsOfModel(tx, options.modelId);
+      const deleted = await this.models.deleteModel(tx, options.modelId);
       if (!deleted) {
         throw new NotFoundError(`Model ${options.entityRef} not found`);
       }
-      await tx('model_tombstones')
-        .insert({ entity_ref: options.entityRef, deleted_at: now })
-        .onConflict('entity_ref')
-        .merge();
+      await this.catalog.addTombstone(tx, options.entityRef, now);
       return { versions: Number(versions?.n ?? 0), ...released };
     });
   }
@@ -170,58 +131,10 @@ export class ModelLifecycleStore {
     patch: ModelPatch;
     expectedUpdatedAt?: string;
   }): Promise<void> {
-    const { patch } = options;
-    const now = new Date();
-    await this.db.transaction(async tx => {
-      const row = await tx('models').where({ id: options.modelId }).first();
-      if (!row) {
-        throw new NotFoundError('Model not found');
-      }
-      if (
-        options.expectedUpdatedAt &&
-        toMillis(row.updated_at) !== Date.parse(options.expectedUpdatedAt)
-      ) {
-        throw new ConflictError(
-          `Model ${row.entity_ref} was changed concurrently; reload it and try again`,
-        );
-      }
-      const tags = patch.tags
-        ? [...new Set(patch.tags)]
-        : (JSON.parse(row.tags || '[]') as string[]);
-      const title = patch.title === undefined ? row.title : patch.title;
-      const description =
-        patch.description === undefined ? row.description : patch.description;
-      const values: Record<string, unknown> = { updated_at: now };
-      for (const key of [
-        'title',
-        'description',
-        'type',
-        'task',
-        'format',
-        'license',
-        'lifecycle',
-        'owner',
-        'system',
-      ] as const) {
-        if (patch[key] !== undefined) {
-          values[key] = patch[key];
-        }
-      }
-      if (patch.tags) {
-        values.tags = JSON.stringify(tags);
-      }
-      values.search_text = [row.name, title ?? '', description ?? '', ...tags]
-        .join(' ')
-        .toLocaleLowerCase('en-US');
-      await tx('models').where({ id: options.modelId }).update(values);
-      if (patch.tags) {
-        await tx('model_tags').where({ model_id: options.modelId }).delete();
-        if (tags.length) {
-          await tx('model_tags').insert(
-            tags.map(tag => ({ model_id: options.modelId, tag })),
-          );
-        }
-      }
+    await this.models.updateModel(undefined, {
+      modelId: options.modelId,
+      patch: options.patch,
+      expectedUpdatedAt: options.expectedUpdatedAt,
     });
   }
 
@@ -309,17 +222,12 @@ export class ModelLifecycleStore {
       if (!version) {
         return { files: 0, bytes: 0 };
       }
-      const released = await releaseFiles(
+      const released = await this.files.releaseFiles(
         tx,
-        q => q.where('f.version_id', options.versionId),
+        { versionId: options.versionId },
         now,
       );
-      await tx('version_files')
-        .where({ version_id: options.versionId })
-        .delete();
-      await tx('model_versions')
-        .where({ id: options.versionId })
-        .update({ updated_at: now, revision: tx.raw('revision + 1') });
+      await this.versions.advanceRevision(tx, options.versionId, { now });
       return released;
     });
   }

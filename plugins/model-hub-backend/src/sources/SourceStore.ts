@@ -1,5 +1,10 @@
 import { Knex } from 'knex';
-import { ModelCondition, whereReadableModel } from '../database/modelReadFilter';
+import {
+  ModelCondition,
+  whereReadableModel,
+} from '../database/modelReadFilter';
+import { ModelsStore } from '../database/ModelsStore';
+import { VersionsStore } from '../database/VersionsStore';
 import { SourceDefinition, SourceKind } from './config';
 
 type DbDate = Date | string | number | null | undefined;
@@ -36,7 +41,13 @@ export type SourceStatus = {
   /** The account whoami-v2 names. */
   account?: string;
   /** Rate-limit headers of the last answer, or the 429 it got. */
-  rateLimit?: { limited: boolean; remaining?: number; limit?: number; resetSeconds?: number; policy?: string };
+  rateLimit?: {
+    limited: boolean;
+    remaining?: number;
+    limit?: number;
+    resetSeconds?: number;
+    policy?: string;
+  };
   lastError?: string;
   checkedAt?: string;
   /** The last check that found the source healthy. */
@@ -48,7 +59,9 @@ export type SourceStatus = {
 };
 
 /** A source's status is a problem for its models. @public */
-export function sourceProblem(status: SourceStatus | undefined): string | undefined {
+export function sourceProblem(
+  status: SourceStatus | undefined,
+): string | undefined {
   if (!status) {
     return undefined;
   }
@@ -56,7 +69,9 @@ export function sourceProblem(status: SourceStatus | undefined): string | undefi
     return `unreachable${status.lastError ? `: ${status.lastError}` : ''}`;
   }
   if (status.credentials === 'invalid') {
-    return `credentials invalid${status.lastError ? `: ${status.lastError}` : ''}`;
+    return `credentials invalid${
+      status.lastError ? `: ${status.lastError}` : ''
+    }`;
   }
   if (status.rateLimit?.limited) {
     return 'rate limited';
@@ -87,7 +102,9 @@ export class SourceStore {
   constructor(private readonly db: Knex) {}
 
   async listRuntimeSources(): Promise<SourceDefinition[]> {
-    const rows = await this.db('model_sources').orderBy('created_at').orderBy('name');
+    const rows = await this.db('model_sources')
+      .orderBy('created_at')
+      .orderBy('name');
     return rows.map(r => ({
       name: r.name,
       kind: r.kind as SourceKind,
@@ -110,7 +127,10 @@ export class SourceStore {
 
   async insertSource(source: SourceDefinition & { createdBy: string }) {
     const now = new Date();
-    const freq = source.schedule.frequency as { minutes?: number; hours?: number };
+    const freq = source.schedule.frequency as {
+      minutes?: number;
+      hours?: number;
+    };
     await this.db('model_sources').insert({
       name: source.name,
       kind: source.kind,
@@ -147,7 +167,9 @@ export class SourceStore {
     ]);
     const lastSync = new Map<string, string | undefined>();
     for (const s of syncs as any[]) {
-      const candidates = [toIso(s.at), toIso(s.checked)].filter(Boolean) as string[];
+      const candidates = [toIso(s.at), toIso(s.checked)].filter(
+        Boolean,
+      ) as string[];
       lastSync.set(s.source_name, candidates.sort().pop());
     }
     const out = new Map<string, SourceStatus>();
@@ -194,7 +216,10 @@ export class SourceStore {
    */
   async recordCheck(
     name: string,
-    check: Omit<SourceStatus, 'checkedAt' | 'lastOkAt' | 'failingSince' | 'lastSuccessfulSyncAt'>,
+    check: Omit<
+      SourceStatus,
+      'checkedAt' | 'lastOkAt' | 'failingSince' | 'lastSuccessfulSyncAt'
+    >,
     failing: boolean,
   ): Promise<boolean> {
     const now = new Date();
@@ -206,7 +231,9 @@ export class SourceStore {
       last_error: check.lastError?.slice(0, 2000) ?? null,
       checked_at: now,
     };
-    const existing = await this.db('model_source_status').where({ source_name: name }).first();
+    const existing = await this.db('model_source_status')
+      .where({ source_name: name })
+      .first();
     if (!existing) {
       await this.db('model_source_status')
         .insert({ source_name: name, ...values })
@@ -216,7 +243,12 @@ export class SourceStore {
     if (!failing) {
       await this.db('model_source_status')
         .where({ source_name: name })
-        .update({ ...values, last_ok_at: now, failing_since: null, notified_at: null });
+        .update({
+          ...values,
+          last_ok_at: now,
+          failing_since: null,
+          notified_at: null,
+        });
       return false;
     }
     await this.db('model_source_status')
@@ -249,17 +281,31 @@ export class SourceStore {
       .update({ last_scheduled_sync_at: now });
     if (!Number(updated)) {
       await this.db('model_source_status')
-        .insert({ source_name: name, credentials: 'unknown', last_scheduled_sync_at: now })
+        .insert({
+          source_name: name,
+          credentials: 'unknown',
+          last_scheduled_sync_at: now,
+        })
         .onConflict('source_name')
         .merge(['last_scheduled_sync_at']);
     }
   }
 
   /** How many models and versions came from each source. */
-  async countReferences(): Promise<Map<string, { models: number; versions: number }>> {
+  async countReferences(): Promise<
+    Map<string, { models: number; versions: number }>
+  > {
     const [models, versions] = await Promise.all([
-      this.db('models').whereNotNull('source_name').groupBy('source_name').select('source_name').count({ n: '*' }),
-      this.db('model_versions').whereNotNull('source_name').groupBy('source_name').select('source_name').count({ n: '*' }),
+      this.db('models')
+        .whereNotNull('source_name')
+        .groupBy('source_name')
+        .select('source_name')
+        .count({ n: '*' }),
+      this.db('model_versions')
+        .whereNotNull('source_name')
+        .groupBy('source_name')
+        .select('source_name')
+        .count({ n: '*' }),
     ]);
     const out = new Map<string, { models: number; versions: number }>();
     for (const m of models as any[]) {
@@ -280,7 +326,10 @@ export class SourceStore {
     limit: number;
     readable?: ModelCondition;
   }): Promise<{ items: SourceReference[]; totalCount: number }> {
-    const counted = this.db('models as m').where('m.source_name', options.source);
+    const counted = this.db('models as m').where(
+      'm.source_name',
+      options.source,
+    );
     const listed = this.db('models as m')
       .where('m.source_name', options.source)
       .leftJoin('hf_repos as r', 'r.model_id', 'm.id')
@@ -298,11 +347,17 @@ export class SourceStore {
           .as('versions'),
       );
     for (const q of [counted, listed]) {
-      whereReadableModel(q, this.db, options.readable, { column: 'm.id', key: 'id' });
+      whereReadableModel(q, this.db, options.readable, {
+        column: 'm.id',
+        key: 'id',
+      });
     }
     const [count, rows] = await Promise.all([
       counted.count({ count: '*' }).first(),
-      listed.orderBy('m.entity_ref').offset(options.offset).limit(options.limit),
+      listed
+        .orderBy('m.entity_ref')
+        .offset(options.offset)
+        .limit(options.limit),
     ]);
     return {
       totalCount: Number((count as any)?.count ?? 0),
@@ -320,11 +375,15 @@ export class SourceStore {
 
   /** The source a model came from. */
   async sourceOfModel(modelId: string): Promise<string | undefined> {
-    const repo = await this.db('hf_repos').where({ model_id: modelId }).first('source_name');
+    const repo = await this.db('hf_repos')
+      .where({ model_id: modelId })
+      .first('source_name');
     if (repo) {
       return repo.source_name;
     }
-    const model = await this.db('models').where({ id: modelId }).first('source_name');
+    const model = await this.db('models')
+      .where({ id: modelId })
+      .first('source_name');
     return model?.source_name ?? undefined;
   }
 
@@ -333,29 +392,12 @@ export class SourceStore {
    * name one yet (versions a sync created).
    */
   async stampVersions(source: string, modelId?: string): Promise<void> {
-    const q = this.db('model_versions')
-      .whereNull('source_name')
-      .where('source_type', 'huggingface')
-      .whereIn(
-        'model_id',
-        this.db('hf_repos').where('source_name', source).select('model_id'),
-      );
-    if (modelId) {
-      q.where('model_id', modelId);
-    }
-    await q.update({ source_name: source });
+    await new VersionsStore(this.db).stampHubSource(source, modelId);
   }
 
   /** Records a local source on the models its scan created. */
   async stampScanned(source: string): Promise<void> {
-    await this.db('models')
-      .whereNull('source_name')
-      .where('source_type', 'upload')
-      .where('source', 'like', '%"scannedFrom"%')
-      .update({ source_name: source });
-    await this.db('model_versions')
-      .whereNull('source_name')
-      .whereIn('model_id', this.db('models').where('source_name', source).select('id'))
-      .update({ source_name: source });
+    await new ModelsStore(this.db).stampScannedSource(source);
+    await new VersionsStore(this.db).stampModelSource(source);
   }
 }
