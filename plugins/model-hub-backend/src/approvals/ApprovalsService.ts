@@ -17,6 +17,7 @@ import {
   VersionComment,
 } from './ApprovalsStore';
 import { ApprovalPolicy, ApprovalsConfig, policyForModel } from './config';
+import { ActiveVersionService } from './activeVersionService';
 import { blockingChecks } from './checks';
 import {
   DiffFile,
@@ -25,6 +26,8 @@ import {
   VersionDiff,
 } from './diff';
 import { transitionNotification } from './notifications';
+import { DownloadAuthorizer } from './downloadAuthorizer';
+import { ServedVersion } from './servedVersion';
 import { TRANSITIONS, TransitionAction } from './transitions';
 import { WebhookDispatcher } from './webhooks';
 
@@ -55,6 +58,12 @@ export type ApprovalsServiceOptions = {
  */
 export class ApprovalsService {
   readonly webhooks: WebhookDispatcher;
+  /**
+   * THE authorizer of downloads, under this workflow's policies: of the
+   * REST API's file downloads and of the mirror.
+   */
+  readonly downloads: DownloadAuthorizer;
+  private readonly active: ActiveVersionService;
 
   constructor(private readonly options: ApprovalsServiceOptions) {
     this.webhooks =
@@ -64,6 +73,14 @@ export class ApprovalsService {
         targets: options.config.webhooks,
         logger: options.logger,
       });
+    this.downloads = new DownloadAuthorizer({
+      policyFor: model => this.policyFor(model),
+    });
+    this.active = new ActiveVersionService({
+      store: options.store,
+      hubStore: options.hubStore,
+      emit: (...args) => this.emit(...args),
+    });
   }
 
   get store() {
@@ -366,18 +383,23 @@ export class ApprovalsService {
   }
 
   async getActiveVersion(model: HubModel): Promise<ActiveVersion | undefined> {
-    return this.options.store.getActiveVersion({ modelId: model.id });
+    return this.active.getActiveVersion(model);
+  }
+
+  /**
+   * THE served version of a model, with its recorded active version: what
+   * the REST API answers as `activeVersion` and the mirror serves as
+   * `main` (see `servedVersion.ts`).
+   */
+  async servedVersion(model: HubModel): Promise<ServedVersion> {
+    return this.active.servedVersion(model);
   }
 
   async activeVersionWithHistory(model: HubModel): Promise<{
     active: ActiveVersion | null;
     history: ActiveVersionChange[];
   }> {
-    const [active, history] = await Promise.all([
-      this.getActiveVersion(model),
-      this.options.store.listActiveVersionChanges({ modelId: model.id }),
-    ]);
-    return { active: active ?? null, history };
+    return this.active.activeVersionWithHistory(model);
   }
 
   /**
@@ -391,29 +413,7 @@ export class ApprovalsService {
     actor: string;
     expectedActive?: string | null;
   }): Promise<ActiveVersion> {
-    const { model, version, actor } = options;
-    const current = await this.getActiveVersion(model);
-    if (
-      options.expectedActive !== undefined &&
-      options.expectedActive !== (current?.label ?? null)
-    ) {
-      throw new ConflictError(
-        `The active version of ${model.entityRef} is ${
-          current?.label ?? 'none'
-        }, not ${options.expectedActive ?? 'none'}; reload and try again`,
-      );
-    }
-    if (version.state !== 'approved') {
-      throw new ConflictError(
-        `Version ${version.label} is ${version.state}; only an approved version can be the active version`,
-      );
-    }
-    if (current?.versionId === version.id) {
-      throw new ConflictError(
-        `Version ${version.label} is already the active version`,
-      );
-    }
-    return this.setActive(model, version, current, 'promote', actor);
+    return this.active.promote(options);
   }
 
   /**
@@ -427,59 +427,7 @@ export class ApprovalsService {
     /** The active version the caller saw (null: none); 409 when it changed. */
     expectedActive?: string | null;
   }): Promise<ActiveVersion> {
-    const { model, actor } = options;
-    const { hubStore, store } = this.options;
-    const current = await this.getActiveVersion(model);
-    if (
-      options.expectedActive !== undefined &&
-      options.expectedActive !== (current?.label ?? null)
-    ) {
-      throw new ConflictError(
-        `The active version of ${model.entityRef} is ${
-          current?.label ?? 'none'
-        }, not ${options.expectedActive ?? 'none'}; reload and try again`,
-      );
-    }
-    let target: HubVersion | undefined;
-    if (options.label) {
-      target = await hubStore.getVersion({
-        modelId: model.id,
-        label: options.label,
-      });
-      if (!target) {
-        throw new NotFoundError(
-          `Version ${options.label} of model ${model.entityRef} not found`,
-        );
-      }
-      if (target.state !== 'approved') {
-        throw new ConflictError(
-          `Version ${target.label} is ${target.state}; only an approved version can be rolled back to`,
-        );
-      }
-    } else {
-      const changes = await store.listActiveVersionChanges({
-        modelId: model.id,
-      });
-      const versions = await hubStore.listVersions({ modelId: model.id });
-      const approved = new Map(
-        versions.filter(v => v.state === 'approved').map(v => [v.label, v]),
-      );
-      const previous = changes.find(
-        c => c.label && c.label !== current?.label && approved.has(c.label),
-      );
-      if (!previous) {
-        throw new ConflictError(
-          `Model ${model.entityRef} has no earlier approved active version to roll back to`,
-        );
-      }
-      target = approved.get(previous.label!)!;
-    }
-    if (current?.versionId === target.id) {
-      throw new ConflictError(
-        `Version ${target.label} is already the active version`,
-      );
-    }
-    return this.setActive(model, target, current, 'rollback', actor);
+    return this.active.rollback(options);
   }
 
   /** Queues webhooks; a failure to log them never fails the request. */
@@ -493,36 +441,5 @@ export class ApprovalsService {
         `Could not queue webhooks of ${args[0]}: ${error}`,
       );
     }
-  }
-
-  private async setActive(
-    model: HubModel,
-    version: HubVersion,
-    current: ActiveVersion | undefined,
-    action: 'promote' | 'rollback',
-    actor: string,
-  ): Promise<ActiveVersion> {
-    const active = await this.options.store.setActiveVersion({
-      modelId: model.id,
-      versionId: version.id,
-      expectedVersionId: current?.versionId ?? null,
-      action,
-      actor,
-    });
-    await this.emit('model.active_version_changed', {
-      modelRef: model.entityRef,
-      versionLabel: version.label,
-      actor,
-      action,
-      model: {
-        entityRef: model.entityRef,
-        owner: model.owner,
-        type: model.type,
-        lifecycle: model.lifecycle,
-      },
-      activeVersion: active.label,
-      previousActiveVersion: current?.label ?? null,
-    });
-    return active;
   }
 }

@@ -275,10 +275,7 @@ export interface ApprovalsStore {
    * (their process stopped between attempts): each is claimed by one
    * caller only, which refreshes its `updatedAt`.
    */
-  claimStaleDeliveries(options: {
-    staleBefore: Date;
-    limit: number;
-  }): Promise<
+  claimStaleDeliveries(options: { staleBefore: Date; limit: number }): Promise<
     Array<{
       id: string;
       event: string;

@@ -1,5 +1,6 @@
 import { Knex } from 'knex';
-import { VersionState } from './types';
+import { readActiveVersions } from './activeVersions';
+import type { VersionState } from '@model-hub/backstage-plugin-model-hub-common';
 
 /** The active version of a model in the models list. @public */
 export type SummaryActiveVersion = {
@@ -56,23 +57,18 @@ export type SummaryVersionRow = {
 
 /** What {@link summarizeModels} needs besides the versions. @internal */
 export type SummaryExtrasRows = {
-  active: Array<{
-    model_id: string;
-    version_id: string;
-    promoted_by: string;
-    promoted_at: DbDate;
-    label: string;
-    state: string;
-  }>;
+  /** The active versions by model id ({@link readActiveVersions}). */
+  active: Map<string, SummaryActiveVersion>;
   failed: Array<{ version_id: string; name: string }>;
 };
 
 /**
  * The two queries behind `activeVersion` and `worstState` of a page of
  * models, which need only the page's model ids (so they run alongside the
- * query of the page's versions): the active versions, and the failed (or
- * errored) checks of unsettled versions without a waiver of their current
- * content.
+ * query of the page's versions): the active versions (the one read of them,
+ * {@link readActiveVersions}, as on a model's page and in the mirror), and
+ * the failed (or errored) checks of unsettled versions without a waiver of
+ * their current content.
  *
  * @internal
  */
@@ -81,20 +77,10 @@ export async function fetchSummaryExtras(
   modelIds: string[],
 ): Promise<SummaryExtrasRows> {
   if (!modelIds.length) {
-    return { active: [], failed: [] };
+    return { active: new Map(), failed: [] };
   }
   const [active, failed] = await Promise.all([
-    db('model_active_versions as a')
-      .join('model_versions as v', 'v.id', 'a.version_id')
-      .whereIn('a.model_id', modelIds)
-      .select(
-        'a.model_id',
-        'a.version_id',
-        'a.promoted_by',
-        'a.promoted_at',
-        'v.label',
-        'v.state',
-      ),
+    readActiveVersions(db, modelIds),
     db('version_checks as c')
       .join('model_versions as v', 'v.id', 'c.version_id')
       .whereIn('v.model_id', modelIds)
@@ -142,16 +128,10 @@ export function summarizeModels(
       worstState: SummaryWorstState | null;
     }
   >(modelIds.map(id => [id, { activeVersion: null, worstState: null }]));
-  for (const a of rows.active) {
-    const entry = result.get(a.model_id);
+  for (const [modelId, active] of rows.active) {
+    const entry = result.get(modelId);
     if (entry) {
-      entry.activeVersion = {
-        versionId: a.version_id,
-        label: a.label,
-        state: a.state as VersionState,
-        promotedBy: a.promoted_by,
-        promotedAt: toIso(a.promoted_at),
-      };
+      entry.activeVersion = active;
     }
   }
   const failedByVersion = new Map<string, string[]>();

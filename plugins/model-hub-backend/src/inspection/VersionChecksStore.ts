@@ -35,6 +35,46 @@ function toSummary(check: InspectionCheck): string {
   return check.status === 'warn' ? `Warning: ${check.summary}` : check.summary;
 }
 
+/** Statuses of a recorded check (`version_checks.status`). @internal */
+export type RecordedCheckStatus =
+  | 'pending'
+  | 'running'
+  | 'passed'
+  | 'failed'
+  | 'error'
+  | 'skipped';
+
+/** A check of a version as recorded. @internal */
+export type RecordedCheck = {
+  name: string;
+  status: RecordedCheckStatus;
+  required: boolean;
+  summary?: string;
+  detailsUrl?: string;
+  /** JSON details (format inspections store parameter counts here). */
+  details?: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+};
+
+function toIso(value: Date | string | number): string {
+  if (value instanceof Date) {
+    return value.toISOString();
+  }
+  if (typeof value === 'number' || /^\d+$/.test(value)) {
+    return new Date(Number(value)).toISOString();
+  }
+  return new Date(value).toISOString();
+}
+
+function parseDetails(value: string): Record<string, unknown> {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return {};
+  }
+}
+
 type Row = {
   name: string;
   status: string;
@@ -194,6 +234,62 @@ export class VersionChecksStore {
         .delete();
       await this.aggregate(this.db, versionId, new Date());
     }
+  }
+
+  /**
+   * Inserts or updates the result of one check of a version (checks that
+   * other systems report, e.g. through the approvals API).
+   */
+  async record(
+    options: {
+      versionId: string;
+      name: string;
+      status: RecordedCheckStatus;
+      required?: boolean;
+      summary?: string;
+      detailsUrl?: string;
+    },
+    tx: Knex = this.db,
+  ): Promise<void> {
+    const now = new Date();
+    const update = {
+      status: options.status,
+      summary: options.summary ?? null,
+      details_url: options.detailsUrl ?? null,
+      updated_at: now,
+      ...(options.required !== undefined ? { required: options.required } : {}),
+    };
+    await tx('version_checks')
+      .insert({
+        id: randomUUID(),
+        version_id: options.versionId,
+        name: options.name,
+        required: options.required ?? false,
+        created_at: now,
+        ...update,
+      })
+      .onConflict(['version_id', 'name'])
+      .merge(update);
+  }
+
+  /** The checks of a version by name, as the approvals workflow shows them. */
+  async listRecorded(
+    versionId: string,
+    tx: Knex = this.db,
+  ): Promise<RecordedCheck[]> {
+    const rows = await tx('version_checks')
+      .where({ version_id: versionId })
+      .orderBy('name', 'asc');
+    return rows.map((r: any) => ({
+      name: r.name,
+      status: r.status,
+      required: Boolean(r.required),
+      summary: r.summary ?? undefined,
+      detailsUrl: r.details_url ?? undefined,
+      details: r.details ? parseDetails(r.details) : undefined,
+      createdAt: toIso(r.created_at),
+      updatedAt: toIso(r.updated_at),
+    }));
   }
 
   /** The per-file checks and aggregates of a version, details parsed. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Knex } from 'knex';
+import { readActiveVersions } from '../database/activeVersions';
 
 type DbDate = Date | string | number;
 
@@ -165,15 +166,11 @@ export class MirrorStore {
 
   /**
    * The active version of a model recorded by the approvals workflow, if
-   * any (its table comes with the approvals migration).
+   * any (the one read of `model_active_versions`, shared with the REST API).
    */
   async getActiveVersionId(modelId: string): Promise<string | undefined> {
-    const row = await this.db<{ model_id: string; version_id: string }>(
-      'model_active_versions',
-    )
-      .where({ model_id: modelId })
-      .first();
-    return row?.version_id;
+    return (await readActiveVersions(this.db, [modelId])).get(modelId)
+      ?.versionId;
   }
 
   /**

@@ -16,6 +16,10 @@ import {
   modelHubModelCreatePermission,
 } from '@model-hub/backstage-plugin-model-hub-common';
 import { Request } from 'express';
+import {
+  DownloadAuthorizer,
+  DownloadCaller,
+} from '../approvals/downloadAuthorizer';
 import { HubModel } from '../database/types';
 import type { ModelAccess } from '../service/modelAccess';
 import { HfError, repoNotFound } from './errors';
@@ -89,6 +93,7 @@ type OwnerEntry = {
  */
 export class MirrorAccess {
   private readonly owners = new Map<string, OwnerEntry>();
+  private readonly downloads: DownloadAuthorizer;
 
   constructor(
     private readonly options: {
@@ -108,8 +113,15 @@ export class MirrorAccess {
        * resource ref.
        */
       modelAccess?: Pick<ModelAccess, 'decide' | 'canRead'>;
+      /**
+       * The download authorizer of the hub (the approvals workflow's, shared
+       * with the REST API); one with the default policy when not given.
+       */
+      downloads?: DownloadAuthorizer;
     },
-  ) {}
+  ) {
+    this.downloads = options.downloads ?? new DownloadAuthorizer();
+  }
 
   /** Identifies the caller; throws a 401 `HfError` for bad credentials. */
   async authenticate(req: Request): Promise<MirrorCaller> {
@@ -208,17 +220,23 @@ export class MirrorAccess {
     return { type: 'anonymous' };
   }
 
-  /** Throws a 403 `HfError` unless the caller may download the model. */
-  async authorizeDownload(caller: MirrorCaller, model: HubModel) {
-    if (caller.type === 'anonymous' && this.options.allowAnonymous) {
-      return;
-    }
-    const allowed = await this.isAllowed(
-      caller,
-      modelHubArtifactDownloadPermission,
-      model.entityRef,
+  /**
+   * Throws unless the caller may download the files of the model, by the one
+   * download authorizer of the hub (shared with the REST API): a 404
+   * `RepoNotFound` when the caller may not read the model (a hidden model
+   * is not there for the caller), a 403 without
+   * `model-hub.artifact.download`. Anonymous callers pass when
+   * `modelHub.mirror.allowAnonymous` is set.
+   */
+  async authorizeModel(caller: MirrorCaller, model: HubModel, repoId: string) {
+    const denial = await this.downloads.check(
+      this.downloadCaller(caller),
+      model,
     );
-    if (!allowed) {
+    if (denial?.reason === 'hidden') {
+      throw repoNotFound(repoId);
+    }
+    if (denial) {
       throw new HfError(
         403,
         undefined,
@@ -228,22 +246,39 @@ export class MirrorAccess {
   }
 
   /**
-   * Throws a 404 `RepoNotFound` unless the caller may read the model
-   * (`model-hub.model.read`): a hidden model is not there for the caller.
+   * {@link MirrorAccess.authorizeModel}, kept for the route code that reads
+   * then downloads in two calls.
+   *
+   * @deprecated use authorizeModel
    */
   async authorizeRead(caller: MirrorCaller, model: HubModel, repoId: string) {
-    if (caller.type === 'anonymous' && this.options.allowAnonymous) {
-      return;
-    }
-    if (
-      !(await this.isAllowed(
-        caller,
-        modelHubModelReadPermission,
-        model.entityRef,
-      ))
-    ) {
-      throw repoNotFound(repoId);
-    }
+    await this.authorizeModel(caller, model, repoId);
+  }
+
+  /**
+   * {@link MirrorAccess.authorizeModel}, kept for the route code that reads
+   * then downloads in two calls.
+   *
+   * @deprecated use authorizeModel
+   */
+  async authorizeDownload(caller: MirrorCaller, model: HubModel) {
+    await this.authorizeModel(
+      caller,
+      model,
+      `${model.namespace}/${model.name}`,
+    );
+  }
+
+  /** A mirror caller as the download authorizer sees it. */
+  private downloadCaller(caller: MirrorCaller): DownloadCaller {
+    return {
+      anonymous: caller.type === 'anonymous' && this.options.allowAnonymous,
+      canRead: ref => this.isAllowed(caller, modelHubModelReadPermission, ref),
+      isAllowed: (permission, ref) => this.isAllowed(caller, permission, ref),
+      // the mirror serves released versions only, for which nobody's
+      // ownership is asked
+      ownershipRefs: async () => [],
+    };
   }
 
   /** Whether the caller may create models (pull-through registers one). */
