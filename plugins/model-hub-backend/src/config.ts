@@ -150,3 +150,23 @@ export function readModelHubConfig(
     gc: { gracePeriodMs, schedule },
   };
 }
+
+/**
+ * A folder next to the local store (same filesystem: finished uploads and
+ * imports are renamed into the store, not copied); undefined for S3.
+ *
+ * @internal
+ */
+export function besideLocalStore(
+  storage: ModelHubStorageConfig,
+  name: string,
+): string | undefined {
+  return storage.type === 'local' ? join(storage.path, '..', name) : undefined;
+}
+
+/** The folder of the local store; undefined for S3. @internal */
+export function localStorePath(
+  storage: ModelHubStorageConfig,
+): string | undefined {
+  return storage.type === 'local' ? storage.path : undefined;
+}

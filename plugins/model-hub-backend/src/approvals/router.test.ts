@@ -21,7 +21,7 @@ import { inspectFile } from '../inspection/inspectFile';
 import { bufferSource } from '../inspection/source';
 import { DEFAULT_INSPECTION_LIMITS } from '../inspection/types';
 import { VersionChecksStore } from '../inspection/VersionChecksStore';
-import { createRouter } from '../service/router';
+import { createRouter } from '../tests/__testUtils__/router';
 import { LocalArtifactStore } from '../store/LocalArtifactStore';
 import { ApprovalsService } from './ApprovalsService';
 import { readApprovalsConfig } from './config';

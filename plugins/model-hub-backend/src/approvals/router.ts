@@ -7,11 +7,7 @@ import {
 import { Request, Router } from 'express';
 import { z } from 'zod';
 import { modelEntityRef } from '../database/DatabaseModelHubStore';
-import {
-  RouteContext,
-  principalKind,
-  principalRef,
-} from '../service/context';
+import { RouteContext, principalKind, principalRef } from '../service/context';
 import { BODY_LIMITS, jsonBody } from '../service/jsonBody';
 import {
   createVersionBody,
@@ -69,14 +65,6 @@ const queueQuery = z.strictObject({
 });
 const pageQuery = z.strictObject({ offset, limit });
 
-function service(ctx: RouteContext): ApprovalsService {
-  const approvals = ctx.options.approvals;
-  if (!approvals) {
-    throw new ServiceUnavailableError('The approvals workflow is not set up');
-  }
-  return approvals;
-}
-
 /**
  * Routes of the approvals workflow: transitions, the review queue, review
  * data (comments, checks, diff, history), check waivers, the active version
@@ -84,7 +72,17 @@ function service(ctx: RouteContext): ApprovalsService {
  *
  * @internal
  */
-export function addApprovalRoutes(router: Router, ctx: RouteContext) {
+export function addApprovalRoutes(
+  router: Router,
+  ctx: RouteContext,
+  workflow?: ApprovalsService,
+) {
+  const service = (_ctx: RouteContext): ApprovalsService => {
+    if (!workflow) {
+      throw new ServiceUnavailableError('The approvals workflow is not set up');
+    }
+    return workflow;
+  };
   async function lookup(req: Request) {
     const params = parseInput(versionParams, req.params, 'version reference');
     const model = await ctx.requireModel(params);

@@ -12,7 +12,7 @@ import express from 'express';
 import request from 'supertest';
 import { DatabaseModelHubStore } from '../database/DatabaseModelHubStore';
 import { ModelCondition } from '../database/modelReadFilter';
-import { createRouter } from '../service/router';
+import { createRouter } from '../tests/__testUtils__/router';
 import { addNamespaceRoutes } from '../service/routes/namespaces';
 import { LocalArtifactStore } from '../store/LocalArtifactStore';
 import { addAuditRoutes, csvCell, MAX_EXPORT_ROWS } from './routes';

@@ -7,6 +7,7 @@ import { Request, Router } from 'express';
 import { Knex } from 'knex';
 import { z } from 'zod';
 import { RouteContext } from '../service/context';
+import { ModelHubFeature } from '../service/feature';
 import { entityRef, listParam, parseInput } from '../service/validation';
 import { AuditEntry, AuditFilter, AuditSearch } from './AuditSearch';
 
@@ -221,4 +222,12 @@ export function addAuditRoutes(router: Router, ctx: RouteContext, db: Knex) {
       res.destroy(error as Error);
     }
   });
+}
+
+/** The audit search as a feature: `GET /audit`, `/audit/export`, `/audit/events`. @internal */
+export function createAuditFeature(db: Knex): ModelHubFeature {
+  return {
+    id: 'audit',
+    routes: [(router, ctx) => addAuditRoutes(router, ctx, db)],
+  };
 }

@@ -12,7 +12,7 @@ import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import express from 'express';
 import request from 'supertest';
 import { DatabaseModelHubStore } from '../database/DatabaseModelHubStore';
-import { createRouter } from '../service/router';
+import { createRouter } from '../tests/__testUtils__/router';
 import { LocalArtifactStore } from '../store/LocalArtifactStore';
 import { CatalogModelSync } from './CatalogModelSync';
 

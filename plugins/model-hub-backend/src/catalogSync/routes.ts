@@ -2,6 +2,7 @@ import { NotAllowedError, ServiceUnavailableError } from '@backstage/errors';
 import { Request, Router } from 'express';
 import { z } from 'zod';
 import { RouteContext } from '../service/context';
+import type { CatalogModelSync } from './CatalogModelSync';
 import { jsonBody } from '../service/jsonBody';
 import { parseInput } from '../service/validation';
 
@@ -33,12 +34,16 @@ const CATALOG_SUBJECT = 'plugin:catalog';
  *
  * @internal
  */
-export function addCatalogSyncRoutes(router: Router, ctx: RouteContext) {
+export function addCatalogSyncRoutes(
+  router: Router,
+  ctx: RouteContext,
+  catalogSync?: CatalogModelSync,
+) {
   const sync = () => {
-    if (!ctx.options.catalogSync) {
+    if (!catalogSync) {
       throw new ServiceUnavailableError('The catalog sync is not set up');
     }
-    return ctx.options.catalogSync;
+    return catalogSync;
   };
 
   router.get('/catalog-sync', async (req, res) => {

@@ -10,16 +10,11 @@ import {
   parseRetryAfter,
   RetryPolicy,
 } from './retryingFetch';
+import type { FileResponse } from '../jobs/types';
 
-/** A streamed file response ({@link httpGet}: the socket's buffers, no copies). @internal */
-export type FileResponse = {
-  status: number;
-  statusText: string;
-  headers: { get(name: string): string | null };
-  /** Views of a reused buffer, valid until the next step: copy to keep. */
-  body: AsyncIterable<Uint8Array> | null;
-  cancel(): Promise<void>;
-};
+// a streamed file response ({@link httpGet}: the socket's buffers, no
+// copies), as the core's download code reads it
+export type { FileResponse } from '../jobs/types';
 
 const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
 

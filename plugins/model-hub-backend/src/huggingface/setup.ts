@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { hostname } from 'node:os';
 import {
   DatabaseService,
   LifecycleService,
@@ -14,14 +12,17 @@ import type { ApprovalsService } from '../approvals/ApprovalsService';
 import { DriftReview } from './driftReview';
 import { SignalsService } from '@backstage/plugin-signals-node';
 import type { NotificationService } from '@backstage/plugin-notifications-node';
-import { Router } from 'express';
 import { ModelHubStore } from '../database/ModelHubStore';
-import { createDownloadExecutor } from '../jobs/downloadExecutor';
-import { JobQueue } from '../jobs/JobQueue';
-import { JobExecutor, JobWorker, RetryableJobError } from '../jobs/JobWorker';
+import { createDownloadExecutor } from './downloadExecutor';
+import { JobRunner } from '../jobs/JobRunner';
+import { JobExecutor, RetryableJobError } from '../jobs/JobWorker';
 import { PartialDownloadStore } from '../jobs/PartialDownloadStore';
 import { addScanRoutes, createScanExecutor, LOCAL_SCAN_JOB } from '../scan/routes';
-import { RouteContext } from '../service/context';
+import {
+  FeatureTask,
+  ModelHubFeature,
+  RouteExtension,
+} from '../service/feature';
 import { ArtifactStore } from '../store/ArtifactStore';
 import { readHuggingFaceConfig } from './config';
 import { addEntityFeedRoutes } from './entityFeed';
@@ -40,8 +41,7 @@ import {
 } from './HuggingFaceSync';
 import { addHuggingFaceRoutes } from './routes';
 
-/** Adds routes to the Model Hub router. @internal */
-export type RouteExtension = (router: Router, ctx: RouteContext) => void;
+export type { RouteExtension } from '../service/feature';
 
 /** The routes {@link setupHuggingFace} adds. @internal */
 export const HUGGINGFACE_ROUTES = [
@@ -75,11 +75,25 @@ export const disabledHuggingFaceRoutes: RouteExtension[] = [
   },
 ];
 
+/** The Hugging Face sync as a feature, with the services others use. @internal */
+export type HuggingFaceFeature = ModelHubFeature & {
+  sync: HuggingFaceSync;
+  /** The Hub client (the mirror's on-demand fetches use it). */
+  client: HuggingFaceClient;
+  /** The model sources (issue 22); `sync` and `client` are the default one's. */
+  registry: SourceRegistry;
+  checker: SourceStatusChecker;
+  /** Upstream drift as a review (issue 19). */
+  drift: DriftReview;
+};
+
 /**
- * Wires the Hugging Face sync into the plugin: the job workers (sync and
- * downloads), the scheduled sync task (`huggingface-sync`, global scope:
- * one run per interval across all instances), and the routes of
- * registration, downloads, the entity feed and the local scan.
+ * The Hugging Face sync as a feature of the plugin: the executors of its
+ * jobs (sync and local scan, downloads), its scheduled tasks (the sync of
+ * each configured source, `huggingface-sync` for the default one, global
+ * scope: one run per interval across all instances; the due run-time
+ * sources; the source status), and the routes of registration, downloads,
+ * the entity feed, the sources and the local scan.
  *
  * @internal
  */
@@ -87,9 +101,16 @@ export async function setupHuggingFace(deps: {
   config: RootConfigService;
   logger: LoggerService;
   database: DatabaseService;
-  scheduler: SchedulerService;
+  /** Unused: the feature's tasks are returned, for the plugin to schedule. */
+  scheduler?: SchedulerService;
+  /** Starts the job workers when `jobs` is not given. */
   lifecycle: LifecycleService;
   signals?: SignalsService;
+  /**
+   * The hub's job queue and workers (the core's); the jobs of the sync run
+   * there. Without it, a runner of its own (tests).
+   */
+  jobs?: JobRunner;
   /** Failing model sources notify the admins (`modelHub.sourceStatus.notify`). */
   notifications?: NotificationService;
   store: ModelHubStore;
@@ -102,27 +123,21 @@ export async function setupHuggingFace(deps: {
     versionId: string,
     file: { path: string; sha256: string; size: number },
   ) => Promise<unknown>;
-}): Promise<{
-  routes: RouteExtension[];
-  sync: HuggingFaceSync;
-  /** The Hub client (the mirror's on-demand fetches use it). */
-  client: HuggingFaceClient;
-  /** The model sources (issue 22); `sync` and `client` are the default one's. */
-  registry: SourceRegistry;
-  checker: SourceStatusChecker;
-  /** Upstream drift as a review (issue 19). */
-  drift: DriftReview;
-}> {
+}): Promise<HuggingFaceFeature> {
   const logger = deps.logger.child({ target: 'huggingface' });
   const config = readHuggingFaceConfig(deps.config);
   const knex = await deps.database.getClient();
-  const queue = new JobQueue(
-    knex,
-    `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
-  );
+  const jobs =
+    deps.jobs ??
+    new JobRunner({
+      db: knex,
+      logger,
+      signals: deps.signals,
+      lifecycle: deps.lifecycle,
+    });
+  const queue = jobs.queue;
   // every repo of every source (listing); each source has its own
   const hfStore = new HuggingFaceStore(knex);
-  const workers: JobWorker[] = [];
   // the model sources (issue 22): the single modelHub.huggingface block is
   // the source `huggingface`; each Hub source has its client and token
   const sourceStore = new SourceStore(knex);
@@ -135,7 +150,7 @@ export async function setupHuggingFace(deps: {
     sourceStore,
     logger,
     network: readHubNetwork(deps.config),
-    onEnqueue: () => workers.forEach(w => w.poke()),
+    onEnqueue: () => jobs.wake(),
   });
   await registry.load();
   const statusConfig = readSourceStatusConfig(deps.config);
@@ -235,10 +250,9 @@ export async function setupHuggingFace(deps: {
         .catch(error => logger.warn(`Drift review after job ${ctx.job.id} failed: ${error}`));
     }
   };
-  workers.push(
-    new JobWorker({
-      queue,
-      logger,
+  const pools: ModelHubFeature['jobs'] = [
+    {
+      concurrency: 2,
       executors: {
         [HF_SYNC_JOB]: syncExecutor,
         // the local scan (issue 19): a job with progress and logs
@@ -256,23 +270,14 @@ export async function setupHuggingFace(deps: {
           })(ctx);
         },
       },
-      concurrency: 2,
-      signals: deps.signals,
-    }),
-    new JobWorker({
-      queue,
-      logger,
+    },
+    {
+      concurrency: config.downloadConcurrency,
       executors: {
         [HF_DOWNLOAD_JOB]: downloadExecutor,
       },
-      concurrency: config.downloadConcurrency,
-      signals: deps.signals,
-    }),
-  );
-  deps.lifecycle.addStartupHook(() => workers.forEach(w => w.start()));
-  deps.lifecycle.addShutdownHook(async () => {
-    await Promise.all(workers.map(w => w.stop()));
-  });
+    },
+  ];
 
   const runSourceSync = async (name: string, signal?: AbortSignal) => {
     try {
@@ -294,29 +299,31 @@ export async function setupHuggingFace(deps: {
       }
     }
   };
+  const tasks: FeatureTask[] = [];
   // the scheduled sync of every Hub source of the config (the source
   // `huggingface` keeps the task id it always had)
   for (const source of registry.list()) {
     if (source.kind !== 'huggingface' || source.origin !== 'config') {
       continue;
     }
-    await deps.scheduler.scheduleTask({
+    tasks.push({
       id:
         source.name === 'huggingface'
           ? 'huggingface-sync'
           : `model-hub-source-sync-${source.name}`,
-      scope: 'global',
-      ...source.schedule,
+      schedule: { scope: 'global', ...source.schedule },
       fn: signal => runSourceSync(source.name, signal),
     });
   }
   // sources added at run time: the due ones, every minute
-  await deps.scheduler.scheduleTask({
+  tasks.push({
     id: 'model-hub-runtime-source-sync',
-    scope: 'global',
-    frequency: { minutes: 1 },
-    timeout: { minutes: 30 },
-    initialDelay: { minutes: 1 },
+    schedule: {
+      scope: 'global',
+      frequency: { minutes: 1 },
+      timeout: { minutes: 30 },
+      initialDelay: { minutes: 1 },
+    },
     fn: async signal => {
       await registry.load();
       for (const source of registry.list()) {
@@ -335,18 +342,23 @@ export async function setupHuggingFace(deps: {
     },
   });
   // the status of every source: reachable, credentials, rate limit
-  await deps.scheduler.scheduleTask({
+  tasks.push({
     id: 'model-hub-source-status',
-    scope: 'global',
-    frequency: statusConfig.frequency,
-    timeout: { minutes: 5 },
-    initialDelay: { seconds: 15 },
+    schedule: {
+      scope: 'global',
+      frequency: statusConfig.frequency,
+      timeout: { minutes: 5 },
+      initialDelay: { seconds: 15 },
+    },
     fn: async () => {
       await checker.checkAll();
     },
   });
 
   return {
+    id: 'huggingface',
+    tasks,
+    jobs: pools,
     drift,
     sync,
     client,
@@ -363,7 +375,7 @@ export async function setupHuggingFace(deps: {
           root: localSource?.root ?? config.scanRoot,
           namespace: config.namespace,
           queue,
-          onEnqueue: () => workers.forEach(w => w.poke()),
+          onEnqueue: () => jobs.wake(),
         }),
     ],
   };

@@ -8,7 +8,7 @@ import { mockServices } from '@backstage/backend-test-utils';
 import Knex, { Knex as KnexType } from 'knex';
 import { DatabaseModelHubStore } from '../database/DatabaseModelHubStore';
 import { httpGet } from '../huggingface/httpGet';
-import type { FileResponse } from '../huggingface/HuggingFaceClient';
+import type { FileResponse } from './types';
 import { LocalArtifactStore } from '../store/LocalArtifactStore';
 import { DownloadVerificationError, downloadBlob } from './downloadBlob';
 import { RetryableJobError } from './JobWorker';

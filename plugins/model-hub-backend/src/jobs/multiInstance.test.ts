@@ -4,7 +4,7 @@ import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
 import { createMockHfServer, MockHfServer, MockHub } from '@model-hub/mock-hf-server';
 import { Knex as KnexType } from 'knex';
 import { createHubEnv } from '../huggingface/__testUtils__/hubEnv';
-import { createDownloadExecutor } from './downloadExecutor';
+import { createDownloadExecutor } from '../huggingface/downloadExecutor';
 import { JobQueue } from './JobQueue';
 import { JobWorker } from './JobWorker';
 import { PartialDownloadStore } from './PartialDownloadStore';

@@ -17,12 +17,6 @@ function durationMs(d: ReturnType<typeof readDurationFromConfig>): number {
   );
 }
 
-/** `modelHub.catalogSync`. @internal */
-export type CatalogSyncConfig = {
-  enabled: boolean;
-  schedule: SchedulerServiceTaskScheduleDefinition;
-};
-
 /** `modelHub.retention`. @internal */
 export type RetentionConfig = {
   /** Deprecated versions kept per model (newest first); older ones archived. */
@@ -33,23 +27,6 @@ export type RetentionConfig = {
   releaseArchivedFiles: boolean;
   schedule: SchedulerServiceTaskScheduleDefinition;
 };
-
-/** @internal */
-export function readCatalogSyncConfig(config: Config): CatalogSyncConfig {
-  const c = config.getOptionalConfig('modelHub.catalogSync');
-  return {
-    enabled: c?.getOptionalBoolean('enabled') ?? true,
-    schedule: c?.has('schedule')
-      ? readSchedulerServiceTaskScheduleDefinitionFromConfig(
-          c.getConfig('schedule'),
-        )
-      : {
-          frequency: { minutes: 5 },
-          timeout: { minutes: 10 },
-          initialDelay: { seconds: 15 },
-        },
-  };
-}
 
 /**
  * Reads `modelHub.retention`; undefined when no policy is configured (then

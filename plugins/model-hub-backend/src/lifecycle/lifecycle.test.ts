@@ -18,7 +18,7 @@ import request from 'supertest';
 import { createApprovals } from '../approvals';
 import { DatabaseModelHubStore } from '../database/DatabaseModelHubStore';
 import { collectGarbage } from '../service/ingest';
-import { createRouter } from '../service/router';
+import { createRouter } from '../tests/__testUtils__/router';
 import { LocalArtifactStore } from '../store/LocalArtifactStore';
 import { ModelLifecycleStore } from './ModelLifecycleStore';
 import { applyRetention, RETENTION_ACTOR } from './retention';

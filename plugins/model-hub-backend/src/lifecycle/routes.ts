@@ -96,9 +96,13 @@ export const patchModelBody = z
  *
  * @internal
  */
-export function addLifecycleRoutes(router: Router, ctx: RouteContext) {
+export function addLifecycleRoutes(
+  router: Router,
+  ctx: RouteContext,
+  lifecycleStore?: ModelLifecycleStore,
+) {
   const lifecycle = (): ModelLifecycleStore => {
-    const store = ctx.options.lifecycle;
+    const store = lifecycleStore;
     if (!store) {
       throw new ServiceUnavailableError(
         'Deleting and editing models is not set up',

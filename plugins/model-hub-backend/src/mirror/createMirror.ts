@@ -12,6 +12,7 @@ import { Config } from '@backstage/config';
 import { Router } from 'express';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { RouteContext } from '../service/context';
+import { ModelHubFeature } from '../service/feature';
 import { ArtifactStore } from '../store/ArtifactStore';
 import { recordDownloadSafely } from '../service/routes/activity';
 import { MirrorAccess } from './access';
@@ -129,16 +130,16 @@ export type MirrorOptions = {
 };
 
 /**
- * The HF-compatible mirror: returns a function that adds its routes (`/hf/...`
- * for Hub clients, `/tokens` for personal access tokens) to the plugin's
- * router. `/hf` must be opened with an `unauthenticated` auth policy; the
- * mirror authenticates its callers itself.
+ * The HF-compatible mirror as a feature: its routes (`/hf/...` for Hub
+ * clients, `/tokens` for personal access tokens), with `/hf` opened by an
+ * `unauthenticated` auth policy: the mirror authenticates its callers
+ * itself.
  *
  * @internal
  */
 export async function createMirror(
   options: MirrorOptions,
-): Promise<MirrorRoutes> {
+): Promise<ModelHubFeature> {
   const mirrorConfig = readMirrorConfig(options.config);
   const configured =
     options.onDemandFetch ??
@@ -171,7 +172,7 @@ export async function createMirror(
         discovery: options.discovery,
       }),
   });
-  return (router: Router, ctx: RouteContext) => {
+  const routes: MirrorRoutes = (router: Router, ctx: RouteContext) => {
     const store: ModelHubStore = ctx.options.store;
     const artifacts: ArtifactStore = ctx.options.artifacts;
     const onDemand = onDemandFetch
@@ -220,5 +221,10 @@ export async function createMirror(
             }
           : undefined,
     });
+  };
+  return {
+    id: 'mirror',
+    routes: [routes],
+    authPolicies: [{ path: '/hf', allow: 'unauthenticated' }],
   };
 }

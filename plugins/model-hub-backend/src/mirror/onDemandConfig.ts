@@ -3,7 +3,7 @@ import { Config } from '@backstage/config';
 import { readHuggingFaceConfig } from '../huggingface/config';
 import { HuggingFaceClient } from '../huggingface/HuggingFaceClient';
 import { readHubNetwork } from '../huggingface/proxy';
-import type { FileFetcher } from '../jobs/downloadExecutor';
+import type { FileFetcher } from '../jobs/types';
 import { redactUrl } from '../service/redactUrl';
 import type { WriteMode } from '../store/SequentialFileWriter';
 

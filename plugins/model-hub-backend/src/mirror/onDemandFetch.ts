@@ -4,7 +4,7 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { Knex } from 'knex';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { blobKeyOf, downloadBlob, DownloadFile } from '../jobs/downloadBlob';
-import type { FileFetcher } from '../jobs/downloadExecutor';
+import type { FileFetcher } from '../jobs/types';
 import {
   PartialDownload,
   PartialDownloadStore,

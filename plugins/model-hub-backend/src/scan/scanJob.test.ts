@@ -33,7 +33,7 @@ import {
 import { JobQueue } from '../jobs/JobQueue';
 import { JobWorker } from '../jobs/JobWorker';
 import { setupHuggingFace } from '../huggingface/setup';
-import { createRouter } from '../service/router';
+import { createRouter } from '../tests/__testUtils__/router';
 import { LocalArtifactStore } from '../store/LocalArtifactStore';
 import { createScanExecutor, LOCAL_SCAN_JOB } from './routes';
 

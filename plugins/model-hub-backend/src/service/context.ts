@@ -20,7 +20,6 @@ import { modelEntityRef } from '../database/DatabaseModelHubStore';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { HubModel, HubVersion } from '../database/types';
 import { ArtifactStore } from '../store/ArtifactStore';
-import type { ApprovalsService } from '../approvals/ApprovalsService';
 import { ModelCondition } from '../database/modelReadFilter';
 import { ModelAccess } from './modelAccess';
 
@@ -28,6 +27,37 @@ import { ModelAccess } from './modelAccess';
 type JsonObject = NonNullable<
   Parameters<AuditorService['createEvent']>[0]['meta']
 >;
+
+/**
+ * What the core asks of the approvals workflow: the served (active) version
+ * of a model for `GET /models/{ns}/{name}`, and the policy of unapproved
+ * downloads.
+ *
+ * @internal
+ */
+export interface VersionApprovals {
+  /** The active version as the API answers it; undefined when none. */
+  getActiveVersion(model: HubModel): Promise<object | undefined>;
+  policyFor(model: Pick<HubModel, 'type' | 'lifecycle'>): {
+    allowUnapprovedDownloadsFor: readonly string[];
+  };
+}
+
+/**
+ * Decides whether a caller (already holding `model-hub.artifact.download`
+ * on the model) may download the files of a version; throws
+ * `NotAllowedError` (403) or `ConflictError` (409) otherwise. The approvals
+ * feature supplies it.
+ *
+ * @internal
+ */
+export type DownloadAuthorizer = (
+  ctx: RouteContext,
+  req: Request,
+  credentials: BackstageCredentials,
+  model: HubModel,
+  version: HubVersion,
+) => Promise<void>;
 
 /** What the router needs. @internal */
 export type RouterOptions = {
@@ -44,12 +74,16 @@ export type RouterOptions = {
   maxUploadBytes: number;
   /** Grace period of the garbage collection, in milliseconds. */
   gcGracePeriodMs: number;
-  /** Deletes and metadata edits; their routes answer 503 without it. */
-  lifecycle?: import('../lifecycle/ModelLifecycleStore').ModelLifecycleStore;
-  /** The catalog to hub reconcile; its routes answer 503 without it. */
-  catalogSync?: import('../catalogSync/CatalogModelSync').CatalogModelSync;
-  /** The approvals workflow; its routes answer 503 without it. */
-  approvals?: ApprovalsService;
+  /**
+   * The approvals workflow as the core routes read it (the active version
+   * of a model); the approvals feature supplies it.
+   */
+  approvals?: VersionApprovals;
+  /**
+   * Who may download the files of a version that is not released (the
+   * approvals feature's policy); asked on every download.
+   */
+  downloadAuthorizer: DownloadAuthorizer;
   /**
    * The decision path of resource permissions on models; made from the
    * other options when not given.

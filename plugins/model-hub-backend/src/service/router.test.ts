@@ -15,7 +15,7 @@ import { parse as parseYaml } from 'yaml';
 import { DatabaseModelHubStore } from '../database/DatabaseModelHubStore';
 import { LocalArtifactStore } from '../store/LocalArtifactStore';
 import { sha256Of } from '../store/__testUtils__/artifactStoreSuite';
-import { createRouter } from './router';
+import { createRouter } from '../tests/__testUtils__/router';
 
 jest.setTimeout(30_000);
 

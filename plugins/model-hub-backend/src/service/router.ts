@@ -2,20 +2,12 @@ import { Router } from 'express';
 import PromiseRouter from 'express-promise-router';
 import { modelEntityRef } from '../database/DatabaseModelHubStore';
 import { RouteContext, RouterOptions } from './context';
+import { RouteExtension } from './feature';
 import { modelParams } from './validation';
 import { addActivityRoutes } from './routes/activity';
 import { addFileRoutes } from './routes/files';
 import { addJobRoutes } from './routes/jobs';
 import { addModelRoutes, requireNotOrphaned } from './routes/models';
-import { addLifecycleRoutes } from '../lifecycle/routes';
-import { addCatalogSyncRoutes } from '../catalogSync/routes';
-import { addApprovalRoutes } from '../approvals/router';
-import { MirrorRoutes, addDisabledMirrorRoutes } from '../mirror';
-import { addDisabledTransferRoutes } from '../transfer/routes';
-import {
-  disabledHuggingFaceRoutes,
-  RouteExtension,
-} from '../huggingface/setup';
 
 export type { RouterOptions } from './context';
 
@@ -23,21 +15,18 @@ export type { RouterOptions } from './context';
 const READ_ONLY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
 
 /**
- * The REST API of Model Hub, described by `src/schema/openapi.yaml`.
- * Errors are thrown as `@backstage/errors` types and answered by the
- * backend's error middleware.
+ * The REST API of Model Hub, described by `src/schema/openapi.yaml`: the
+ * core routes (models, versions, files, jobs, activity) and, after them,
+ * the routes the features contribute (see `service/feature.ts`; a feature
+ * that is off contributes its disabled routes, so that the route table
+ * never changes). Errors are thrown as `@backstage/errors` types and
+ * answered by the backend's error middleware.
  *
  * @internal
  */
-export async function createRouter(
-  options: RouterOptions & {
-    /** The HF-compatible mirror (`/hf`, `/tokens`); without it they answer 404. */
-    mirror?: MirrorRoutes;
-    /** More routes: Hugging Face sync, entity feed, local scan. */
-    extensions?: RouteExtension[];
-    /** Air-gapped export and import; without it they answer 503. */
-    transfer?: RouteExtension;
-  },
+export async function createCoreRouter(
+  options: RouterOptions,
+  features: RouteExtension[],
 ): Promise<Router> {
   const router = PromiseRouter();
   const ctx = new RouteContext(options);
@@ -69,16 +58,11 @@ export async function createRouter(
     next();
   });
   addModelRoutes(router, ctx);
-  addLifecycleRoutes(router, ctx);
-  addCatalogSyncRoutes(router, ctx);
   addFileRoutes(router, ctx);
   addJobRoutes(router, ctx);
   addActivityRoutes(router, ctx);
-  addApprovalRoutes(router, ctx);
-  (options.mirror ?? addDisabledMirrorRoutes)(router, ctx);
-  (options.transfer ?? addDisabledTransferRoutes)(router, ctx);
-  (options.extensions ?? disabledHuggingFaceRoutes).forEach(extend =>
-    extend(router, ctx),
-  );
+  for (const extend of features) {
+    extend(router, ctx);
+  }
   return router;
 }

@@ -20,7 +20,9 @@ import express from 'express';
 import request from 'supertest';
 import { DatabaseModelHubStore } from '../database/DatabaseModelHubStore';
 import { setupHuggingFace } from '../huggingface/setup';
-import { createRouter } from '../service/router';
+import { JobRunner } from '../jobs/JobRunner';
+import { installFeatures } from '../service/feature';
+import { createRouter } from '../tests/__testUtils__/router';
 import { LocalArtifactStore } from '../store/LocalArtifactStore';
 
 // Issue 22: two mock Hubs at once (the bundled mock, twice, on two ports);
@@ -88,16 +90,19 @@ describe.each(databases.eachSupportedId())('model sources (%s)', id => {
     const lifecycle = mockServices.lifecycle.mock();
     const notifications = { send: jest.fn(async () => {}) };
     const config = mockServices.rootConfig({ data: { modelHub } as any });
+    // the plugin's jobs and scheduler, as plugin.ts installs the feature
+    const jobs = new JobRunner({ db: knex, logger: mockServices.logger.mock(), lifecycle });
     const hf = await setupHuggingFace({
       config,
       logger: mockServices.logger.mock(),
       database,
-      scheduler,
       lifecycle,
+      jobs,
       notifications: notifications as any,
       store,
       artifacts,
     });
+    await installFeatures([hf], { scheduler, jobs, logger: mockServices.logger.mock() });
     const decide = (requests: any[]) =>
       requests.map(r => ({
         result: deny.includes(r.permission.name)

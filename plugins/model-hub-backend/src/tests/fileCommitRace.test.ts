@@ -8,7 +8,7 @@ import {
 } from '@backstage/backend-test-utils';
 import request from 'supertest';
 import { writeZip } from '../archive/__testUtils__/zipWriter';
-import { createDownloadExecutor, FileFetcher } from '../jobs/downloadExecutor';
+import { createDownloadExecutor, FileFetcher } from '../huggingface/downloadExecutor';
 import { PartialDownloadStore } from '../jobs/PartialDownloadStore';
 import { scanLocalModels } from '../scan/scanLocalModels';
 import { ArtifactStore } from '../store/ArtifactStore';

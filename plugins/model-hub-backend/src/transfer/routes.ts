@@ -15,7 +15,8 @@ import {
 import { Knex } from 'knex';
 import { z } from 'zod';
 import { modelEntityRef } from '../database/DatabaseModelHubStore';
-import type { RouteExtension } from '../huggingface/setup';
+import type { ApprovalsService } from '../approvals/ApprovalsService';
+import type { ModelHubFeature, RouteExtension } from '../service/feature';
 import { principalRef } from '../service/context';
 import { BODY_LIMITS, jsonBody } from '../service/jsonBody';
 import { modelParams, parseInput, versionParams } from '../service/validation';
@@ -111,9 +112,11 @@ function parseModelRef(raw: string) {
 export function createTransferRoutes(options: {
   config: TransferConfig;
   knex: Knex;
-}): RouteExtension {
+  /** The approvals workflow: exports carry its evidence; without it they answer 503. */
+  approvals?: ApprovalsService;
+}): ModelHubFeature {
   const { config, knex } = options;
-  return (router, ctx) => {
+  const routes: RouteExtension = (router, ctx) => {
     router.get('/transfer/public-key', async (_req, res) => {
       if (!config.signingKey) {
         throw new NotFoundError(
@@ -133,7 +136,7 @@ export function createTransferRoutes(options: {
     router.post('/transfer/export', json, async (req, res) => {
       const credentials = await ctx.authorize(req, modelHubExportPermission);
       const body = parseInput(exportBody, req.body, 'export request');
-      const approvals = ctx.options.approvals;
+      const approvals = options.approvals;
       if (!config.signingKey || !approvals) {
         throw new ServiceUnavailableError(
           'Exports need a signing key (modelHub.transfer.signingKey) and the approvals workflow',
@@ -312,5 +315,11 @@ export function createTransferRoutes(options: {
         res.json({ imported: imported ?? null });
       },
     );
+  };
+  return {
+    id: 'transfer',
+    routes: [routes],
+    // the public key of the transfer signatures is public
+    authPolicies: [{ path: '/transfer/public-key', allow: 'unauthenticated' }],
   };
 }

@@ -12,7 +12,7 @@ import Knex from 'knex';
 import { DatabaseModelHubStore } from '../../database/DatabaseModelHubStore';
 import { HuggingFaceClient } from '../../huggingface/HuggingFaceClient';
 import { LocalArtifactStore } from '../../store/LocalArtifactStore';
-import { createDownloadExecutor } from '../downloadExecutor';
+import { createDownloadExecutor } from '../../huggingface/downloadExecutor';
 import { JobQueue } from '../JobQueue';
 import { JobWorker } from '../JobWorker';
 import { PartialDownloadStore } from '../PartialDownloadStore';

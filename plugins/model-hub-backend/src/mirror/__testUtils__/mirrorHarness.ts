@@ -17,7 +17,7 @@ import { Knex } from 'knex';
 import { DatabaseModelHubStore } from '../../database/DatabaseModelHubStore';
 import { HubModel, HubVersion } from '../../database/types';
 import { ingestFile } from '../../service/ingest';
-import { createRouter } from '../../service/router';
+import { createRouter } from '../../tests/__testUtils__/router';
 import { ArtifactStore } from '../../store/ArtifactStore';
 import { TokenOwnerCredentials } from '../tokenIdentity';
 import { createMirror, MirrorOptions } from '../createMirror';

@@ -12,7 +12,7 @@ import express from 'express';
 import request from 'supertest';
 import { DatabaseModelHubStore } from '../../database/DatabaseModelHubStore';
 import { LocalArtifactStore } from '../../store/LocalArtifactStore';
-import { createRouter } from '../router';
+import { createRouter } from '../../tests/__testUtils__/router';
 
 jest.setTimeout(60_000);
 

@@ -6,7 +6,6 @@ import {
   modelHubArtifactUploadPermission,
 } from '@model-hub/backstage-plugin-model-hub-common';
 import { Request, Response, Router } from 'express';
-import { assertDownloadAllowed } from '../../approvals/downloads';
 import { HubVersion } from '../../database/types';
 import { RouteContext, principalRef } from '../context';
 import { recordDownloadSafely } from './activity';
@@ -156,7 +155,8 @@ export function addFileRoutes(router: Router, ctx: RouteContext) {
       modelHubArtifactDownloadPermission,
       model.entityRef,
     );
-    await assertDownloadAllowed(ctx, req, credentials, model, version);
+    // released, or one of the audiences of unapproved downloads
+    await ctx.options.downloadAuthorizer(ctx, req, credentials, model, version);
     const file = await ctx.requireFile(
       await store.getFile({ versionId: version.id, path }),
       path,

@@ -20,7 +20,7 @@ import { DEFAULT_ARCHIVE_OPTIONS } from '../../archive/limits';
 import { contentDigest } from '../../database/contentDigest';
 import { DatabaseModelHubStore } from '../../database/DatabaseModelHubStore';
 import { DEFAULT_INSPECTION_LIMITS } from '../../inspection/types';
-import { createRouter } from '../../service/router';
+import { createRouter } from './router';
 import { LocalArtifactStore } from '../../store/LocalArtifactStore';
 import { UploadsConfig } from '../../uploads/config';
 import { createUploadRoutes } from '../../uploads/routes';

@@ -15,7 +15,7 @@ import request from 'supertest';
 import { DEFAULT_ARCHIVE_OPTIONS } from '../../archive/limits';
 import { DatabaseModelHubStore } from '../../database/DatabaseModelHubStore';
 import { DEFAULT_INSPECTION_LIMITS } from '../../inspection/types';
-import { createRouter } from '../../service/router';
+import { createRouter } from '../../tests/__testUtils__/router';
 import { LocalArtifactStore } from '../../store/LocalArtifactStore';
 import { UploadsConfig } from '../config';
 import { createUploadRoutes } from '../routes';

@@ -1,28 +1,19 @@
 import { InputError } from '@backstage/errors';
 import { ModelHubStore } from '../database/ModelHubStore';
-import type { FileResponse } from '../huggingface/HuggingFaceClient';
 import { commitBlob } from '../service/ingest';
 import { ArtifactStore } from '../store/ArtifactStore';
 import { WriteMode } from '../store/SequentialFileWriter';
-import type { ParallelDownloadOptions } from './rangedDownload';
+import type { ParallelDownloadOptions } from '../jobs/rangedDownload';
 import {
   DownloadFile,
   downloadBlob,
   DownloadVerificationError,
-} from './downloadBlob';
-import { JobExecutor } from './JobWorker';
-import { PartialDownloadStore } from './PartialDownloadStore';
+} from '../jobs/downloadBlob';
+import { JobExecutor } from '../jobs/JobWorker';
+import { PartialDownloadStore } from '../jobs/PartialDownloadStore';
+import type { FileFetcher } from '../jobs/types';
 
-/** Fetches (a range of) a file of a repo at a commit. @internal */
-export type FileFetcher = {
-  fileUrl(repoId: string, commit: string, path: string): string;
-  streamFile(
-    repoId: string,
-    commit: string,
-    path: string,
-    init: { headers?: Record<string, string>; signal?: AbortSignal },
-  ): Promise<FileResponse>;
-};
+export type { FileFetcher } from '../jobs/types';
 
 /**
  * The executor of `huggingface-download` jobs: downloads each file of the

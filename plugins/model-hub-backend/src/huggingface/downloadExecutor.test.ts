@@ -7,10 +7,10 @@ import {
   MockHfServer,
   MockHub,
 } from '@model-hub/mock-hf-server';
-import { createHubEnv } from '../huggingface/__testUtils__/hubEnv';
+import { createHubEnv } from './__testUtils__/hubEnv';
 import { createDownloadExecutor } from './downloadExecutor';
-import { JobWorker } from './JobWorker';
-import { PartialDownloadStore } from './PartialDownloadStore';
+import { JobWorker } from '../jobs/JobWorker';
+import { PartialDownloadStore } from '../jobs/PartialDownloadStore';
 
 jest.setTimeout(60_000);
 
