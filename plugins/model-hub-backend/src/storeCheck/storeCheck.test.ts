@@ -16,7 +16,16 @@ import PromiseRouter from 'express-promise-router';
 import request from 'supertest';
 import { DatabaseModelHubStore } from '../database/DatabaseModelHubStore';
 import { RouteContext, RouterOptions } from '../service/context';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
+import { ArtifactStore } from '../store/ArtifactStore';
 import { LocalArtifactStore } from '../store/LocalArtifactStore';
+import { S3ArtifactStore } from '../store/S3ArtifactStore';
 import { createBlobRows } from './blobRows';
 import { checkStore } from './checkStore';
 import { cleanupStore, createStoreCheckFeature } from './index';
@@ -31,63 +40,81 @@ jest.setTimeout(60_000);
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 const mockDir = createMockDirectory();
 
+/** Damage done to a blob behind the store's back. */
+type Damage = {
+  overwrite(sha256: string, text: string): Promise<void>;
+  remove(sha256: string): Promise<void>;
+};
+
+/**
+ * A model version with files (one to be corrupted, one to go missing, one
+ * removed from the version) and a stray blob, then the damage.
+ */
+async function seed(id: string, artifacts: ArtifactStore, damage: Damage) {
+  const knex = await databases.init(id as any);
+  const store = await DatabaseModelHubStore.create({
+    database: mockServices.database({ knex, migrations: { skip: false } }),
+  });
+  const model = await store.createModel({
+    namespace: 'default',
+    name: 'checked',
+    type: 'llm',
+    lifecycle: 'experimental',
+    owner: 'group:default/ml-engineers',
+    sourceType: 'upload',
+    source: 'upload',
+    tags: [],
+    createdBy: 'user:default/alice',
+  });
+  const version = await store.createVersion({
+    modelId: model.id,
+    label: 'v1',
+    sourceType: 'upload',
+    createdBy: 'user:default/alice',
+  });
+  const put = (text: string) =>
+    artifacts.put(Readable.from([Buffer.from(text)]));
+  const addFile = async (path: string, text: string) => {
+    const blob = await put(text);
+    await store.addFile({
+      versionId: version.id,
+      path,
+      kind: 'other',
+      blob,
+      createdBy: 'user:default/alice',
+    });
+    return blob.sha256;
+  };
+  const good = await addFile('good.txt', 'all is well');
+  const corrupt = await addFile('corrupt.txt', 'will be overwritten');
+  const missing = await addFile('missing.txt', 'will be deleted');
+  const removed = await addFile('removed.txt', 'its file is removed');
+  await store.removeFile({ versionId: version.id, path: 'removed.txt' });
+  const stray = (await put('no file points at me')).sha256;
+  await damage.overwrite(corrupt, 'WILL BE OVERWRITTEN');
+  await damage.remove(missing);
+  return {
+    knex,
+    store,
+    artifacts,
+    rows: createBlobRows(knex),
+    blobs: { good, corrupt, missing, removed, stray },
+  };
+}
+
 describe.each(databases.eachSupportedId())('store check (%s)', id => {
   async function setup() {
-    const knex = await databases.init(id);
-    const store = await DatabaseModelHubStore.create({
-      database: mockServices.database({ knex, migrations: { skip: false } }),
-    });
     const root = join(mockDir.path, `${id}-${Math.random()}`);
     const artifacts = await LocalArtifactStore.create({ path: root });
-    const model = await store.createModel({
-      namespace: 'default',
-      name: 'checked',
-      type: 'llm',
-      lifecycle: 'experimental',
-      owner: 'group:default/ml-engineers',
-      sourceType: 'upload',
-      source: 'upload',
-      tags: [],
-      createdBy: 'user:default/alice',
-    });
-    const version = await store.createVersion({
-      modelId: model.id,
-      label: 'v1',
-      sourceType: 'upload',
-      createdBy: 'user:default/alice',
-    });
-    const put = (text: string) =>
-      artifacts.put(Readable.from([Buffer.from(text)]));
-    const addFile = async (path: string, text: string) => {
-      const blob = await put(text);
-      await store.addFile({
-        versionId: version.id,
-        path,
-        kind: 'other',
-        blob,
-        createdBy: 'user:default/alice',
-      });
-      return blob.sha256;
-    };
     const blobFile = (sha256: string) =>
       join(root, 'sha256', sha256.slice(0, 2), sha256);
-    const good = await addFile('good.txt', 'all is well');
-    const corrupt = await addFile('corrupt.txt', 'will be overwritten');
-    const missing = await addFile('missing.txt', 'will be deleted');
-    const removed = await addFile('removed.txt', 'its file is removed');
-    await store.removeFile({ versionId: version.id, path: 'removed.txt' });
-    const stray = (await put('no file points at me')).sha256;
-    // the damage
-    await fs.rm(blobFile(corrupt), { force: true });
-    await fs.writeFile(blobFile(corrupt), 'WILL BE OVERWRITTEN');
-    await fs.rm(blobFile(missing));
-    return {
-      knex,
-      store,
-      artifacts,
-      rows: createBlobRows(knex),
-      blobs: { good, corrupt, missing, removed, stray },
-    };
+    return seed(id, artifacts, {
+      overwrite: async (sha256, text) => {
+        await fs.rm(blobFile(sha256), { force: true });
+        await fs.writeFile(blobFile(sha256), text);
+      },
+      remove: sha256 => fs.rm(blobFile(sha256)),
+    });
   }
 
   it('finds the corrupt, missing and unreferenced blobs', async () => {
@@ -299,6 +326,76 @@ describe.each(databases.eachSupportedId())('store check (%s)', id => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('store check of an S3 store (s3rver)', () => {
+  let server: S3rver;
+  let endpoint: string;
+
+  beforeAll(async () => {
+    server = new S3rver({
+      port: 0,
+      address: '127.0.0.1',
+      silent: true,
+      directory: join(mockDir.path, 's3rver'),
+      configureBuckets: [],
+    });
+    const address = (await server.run()) as AddressInfo;
+    endpoint = `http://127.0.0.1:${address.port}`;
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('finds the corrupt, missing and unreferenced blobs', async () => {
+    const client = {
+      endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      requestChecksumCalculation: 'WHEN_REQUIRED' as const,
+      responseChecksumValidation: 'WHEN_REQUIRED' as const,
+    };
+    const s3 = new S3Client(client);
+    await s3.send(new CreateBucketCommand({ Bucket: 'checked' }));
+    const artifacts = await S3ArtifactStore.create({
+      bucket: 'checked',
+      prefix: 'hub/',
+      spoolDir: join(mockDir.path, 's3-spool'),
+      client,
+    });
+    const key = (sha256: string) =>
+      `hub/sha256/${sha256.slice(0, 2)}/${sha256}`;
+    const { rows, blobs } = await seed('SQLITE_3', artifacts, {
+      overwrite: async (sha256, text) => {
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: 'checked',
+            Key: key(sha256),
+            Body: text,
+            Metadata: { sha256 },
+          }),
+        );
+      },
+      remove: async sha256 => {
+        await s3.send(
+          new DeleteObjectCommand({ Bucket: 'checked', Key: key(sha256) }),
+        );
+      },
+    });
+    const report = await checkStore({ artifacts, rows, limit: 100 });
+    expect(report).toMatchObject({
+      checked: 4,
+      referenced: 3,
+      missing: { count: 1, blobs: [{ sha256: blobs.missing }] },
+      corrupt: {
+        count: 1,
+        blobs: [{ sha256: blobs.corrupt, reason: 'content' }],
+      },
+      unreferenced: { count: 2 },
+    });
   });
 });
 
