@@ -5,11 +5,20 @@ import {
 } from '@backstage/backend-plugin-api';
 import { ResponseError } from '@backstage/errors';
 import type {
-  FileKind,
+  CreateModelRequest as HubCreateModelRequest,
+  CreateVersionRequest as HubCreateVersionRequest,
+  HubFile as HubApiFile,
+  HubModel as HubApiModel,
+  HubVersion as HubApiVersion,
+  HubVersionCheck,
   ModelSource,
-  SourceType,
   VersionState,
 } from '@model-hub/backstage-plugin-model-hub-common';
+
+// The shapes of the REST API live in -common; the types below are the parts
+// of them the actions read. They are more lenient than the API (optional
+// fields) because the actions read only these fields and take them from
+// whatever a Model Hub backend of any version answers.
 
 /** The states of a model version in Model Hub. */
 export type HubVersionState = VersionState;
@@ -18,81 +27,68 @@ export type HubVersionState = VersionState;
  * The fields of a model of the Model Hub backend
  * (`GET /models/{namespace}/{name}`) that the actions read.
  */
-export type HubModel = {
-  id: string;
-  entityRef: string;
-  namespace: string;
-  name: string;
-  title?: string;
-  owner: string;
+export type HubModel = Pick<
+  HubApiModel,
+  'id' | 'entityRef' | 'namespace' | 'name' | 'title' | 'owner'
+> & {
+  /** A `ModelType` (read as any string). */
   type: string;
 };
 
 /**
- * An inspection check of a version. A later uploads issue stores the
- * safetensors header facts (parameter count, dtype) as checks; until then a
- * version has none and the estimate falls back to file sizes.
+ * An inspection check of a version (the review data's `checks.items`).
+ * Format inspections store the safetensors header facts (parameter count,
+ * dtype) in `details`; the estimate also reads `result` and free-form
+ * fields, and falls back to file sizes when a version has none.
  */
-export type HubCheck = {
-  name?: string;
-  type?: string;
+export type HubCheck = Partial<Omit<HubVersionCheck, 'status'>> & {
+  /** A `HubCheckStatus`; read as any string. */
   status?: string;
-  details?: Record<string, unknown>;
+  type?: string;
   result?: Record<string, unknown>;
   [key: string]: unknown;
 };
 
 /** A version of a model (`GET /models/{ns}/{name}/versions/{label}`). */
-export type HubVersion = {
-  id?: string;
-  label: string;
-  state: HubVersionState;
-  sourceType?: SourceType;
-  source?: ModelSource;
-  resolvedCommit?: string;
-  manifestDigest?: string;
-  /** The digest of the version's files now. */
-  contentDigest?: string;
-  /** The digest of the files the version was approved with. */
-  approvedDigest?: string;
-  fileCount?: number;
-  totalSize?: number;
-  checks?: HubCheck[];
-};
+export type HubVersion = Pick<HubApiVersion, 'label' | 'state'> &
+  Partial<
+    Pick<
+      HubApiVersion,
+      | 'id'
+      | 'sourceType'
+      | 'resolvedCommit'
+      | 'manifestDigest'
+      | 'contentDigest'
+      | 'approvedDigest'
+      | 'fileCount'
+      | 'totalSize'
+    >
+  > & {
+    source?: ModelSource;
+    checks?: HubCheck[];
+  };
 
 /** A file of a version. */
-export type HubFile = {
-  path: string;
-  size: number;
-  sha256?: string;
-  kind?: FileKind;
-};
+export type HubFile = Pick<HubApiFile, 'path' | 'size'> &
+  Partial<Pick<HubApiFile, 'sha256' | 'kind'>>;
 
 /** The model part of a model reference. */
 export type ModelRefParts = { namespace: string; name: string };
 
-/** The body of `POST /models`. */
-export type CreateModelRequest = {
-  name: string;
-  namespace?: string;
-  title?: string;
-  description?: string;
+/**
+ * The body of `POST /models`, with the type and format as the action's
+ * input gives them (strings the backend validates).
+ */
+export type CreateModelRequest = Omit<
+  HubCreateModelRequest,
+  'type' | 'format'
+> & {
   type: string;
-  task?: string;
   format?: string;
-  license?: string;
-  lifecycle?: string;
-  owner: string;
-  tags?: string[];
-  source?: ModelSource;
 };
 
 /** The body of `POST /models/{ns}/{name}/versions`. */
-export type CreateVersionRequest = {
-  label: string;
-  source?: ModelSource;
-  notes?: string;
-};
+export type CreateVersionRequest = HubCreateVersionRequest;
 
 /**
  * What the scaffolder actions need from the Model Hub backend. Every call is

@@ -1,7 +1,8 @@
+import { EDITABLE_VERSION_STATES } from '@model-hub/backstage-plugin-model-hub-common';
 import type { HubActiveVersionState, HubVersion } from '../../api';
 
-/** The states in which a version's files may change. */
-export const MUTABLE = ['draft', 'changes_requested'];
+/** The states in which a version's files may change (shared with the backend). */
+export const MUTABLE: readonly string[] = EDITABLE_VERSION_STATES;
 /** States in which failed checks may still be waived. */
 export const WAIVABLE = ['draft', 'changes_requested', 'in_review'];
 

@@ -1,5 +1,7 @@
-/** The states of a version that accept files. */
-export const MUTABLE = ['draft', 'changes_requested'];
+import { EDITABLE_VERSION_STATES } from '@model-hub/backstage-plugin-model-hub-common';
+
+/** The states in which a version's files may change (shared with the backend). */
+export const MUTABLE: readonly string[] = EDITABLE_VERSION_STATES;
 
 /** The status of an upload. */
 export type Status = 'starting' | 'uploading' | 'paused' | 'done' | 'failed';
