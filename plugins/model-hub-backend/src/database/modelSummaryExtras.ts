@@ -2,25 +2,9 @@ import { Knex } from 'knex';
 import { readActiveVersions } from './activeVersions';
 import type { VersionState } from '@model-hub/backstage-plugin-model-hub-common';
 
-/** The active version of a model in the models list. @public */
-export type SummaryActiveVersion = {
-  versionId: string;
-  label: string;
-  state: VersionState;
-  promotedBy: string;
-  promotedAt: string;
-};
+import type { SummaryActiveVersion, SummaryWorstState } from './types';
 
-/**
- * The version of a model that needs the most attention, for the models
- * list: a version with a failed check first, then by state. @public
- */
-export type SummaryWorstState = {
-  label: string;
-  state: VersionState;
-  /** Checks of the version that failed (or errored) and are not waived. */
-  failedChecks: string[];
-};
+export type { SummaryActiveVersion, SummaryWorstState };
 
 /**
  * How much a state needs attention, highest first. Rejected and archived

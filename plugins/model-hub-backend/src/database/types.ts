@@ -20,14 +20,34 @@ export type {
   VersionState,
 } from '@model-hub/backstage-plugin-model-hub-common';
 
+/** The active version of a model in the models list. @public */
+export type SummaryActiveVersion = {
+  versionId: string;
+  label: string;
+  state: VersionState;
+  promotedBy: string;
+  promotedAt: string;
+};
+
+/**
+ * The version of a model that needs the most attention, for the models
+ * list: a version with a failed check first, then by state. @public
+ */
+export type SummaryWorstState = {
+  label: string;
+  state: VersionState;
+  /** Checks of the version that failed (or errored) and are not waived. */
+  failedChecks: string[];
+};
+
 /** A model in a list, with a summary of its versions. @public */
 export type HubModelSummary = HubModel & {
   versionCount: number;
   latestVersion?: { label: string; state: VersionState; createdAt: string };
   /** The active (served) version; null when none is promoted. */
-  activeVersion?: import('./modelSummaryExtras').SummaryActiveVersion | null;
+  activeVersion?: SummaryActiveVersion | null;
   /** The version that needs the most attention; null without versions. */
-  worstState?: import('./modelSummaryExtras').SummaryWorstState | null;
+  worstState?: SummaryWorstState | null;
 };
 
 /** @public */
