@@ -25,7 +25,11 @@ import { createLifecycleFeature } from './lifecycle/feature';
 import { createMirror } from './mirror';
 import { readTransferConfig } from './transfer/config';
 import { createTransferRoutes } from './transfer/routes';
-import { createUploadsFeature } from './uploads/feature';
+import { createStoreCheckFeature } from './storeCheck';
+import {
+  createUploadsFeature,
+  readPluginUploadsConfig,
+} from './uploads/feature';
 
 /**
  * Model Hub backend plugin: model versions, a content-addressed artifact
@@ -68,12 +72,13 @@ export const modelHubPlugin = createBackendPlugin({
           database: deps.database,
         });
         const db = await deps.database.getClient();
-        const artifacts = await createArtifactStore(hubConfig.storage);
-        // leftovers of writes that a crash or restart interrupted
-        const { removed } = await artifacts.cleanup({ olderThan: new Date() });
-        if (removed) {
-          logger.info(`Removed ${removed} incomplete writes from the store`);
-        }
+        const uploadsConfig = readPluginUploadsConfig(config, hubConfig);
+        // no clean-up at boot: the writes of the other instances are live;
+        // the store check feature removes leftovers older than the upload
+        // expiration
+        const artifacts = await createArtifactStore(hubConfig.storage, {
+          uploadExpirationMs: uploadsConfig.expirationMs,
+        });
         deps.permissionsRegistry.addPermissions(modelHubPermissions);
         // the one decision path of resource permissions on models, shared by
         // the REST API and the mirror
@@ -129,7 +134,7 @@ export const modelHubPlugin = createBackendPlugin({
           onFileStored: inspectStoredFile,
         });
         const uploads = await createUploadsFeature({
-          config,
+          config: uploadsConfig,
           hubConfig,
           db,
           logger,
@@ -179,6 +184,13 @@ export const modelHubPlugin = createBackendPlugin({
             huggingface,
             uploads,
             createAuditFeature(db),
+            // POST /admin/store-check and the store clean-up task
+            createStoreCheckFeature({
+              db,
+              artifacts,
+              logger,
+              uploadExpirationMs: uploadsConfig.expirationMs,
+            }),
           ],
           {
             scheduler: deps.scheduler,

@@ -3,31 +3,44 @@ import { Config } from '@backstage/config';
 import { Knex } from 'knex';
 import { besideLocalStore, localStorePath, ModelHubConfig } from '../config';
 import { ModelHubFeature } from '../service/feature';
-import { readUploadsConfig } from './config';
+import { readUploadsConfig, UploadsConfig } from './config';
 import { createUploadRoutes, UploadRoutes } from './routes';
 
 /**
- * Uploads as a feature: tus uploads, multipart uploads and ZIP packages
- * (their folder next to the local store by default, so that finished
- * uploads are renamed into it), and the hourly removal of expired uploads
- * and staging folders on every instance (`model-hub-uploads-cleanup`).
+ * Reads `modelHub.uploads` for the plugin: the folder of uploads in
+ * progress defaults to one next to the local store (same filesystem:
+ * finished uploads are renamed into it, not copied).
+ *
+ * @internal
+ */
+export function readPluginUploadsConfig(
+  config: Config,
+  hubConfig: ModelHubConfig,
+): UploadsConfig {
+  return readUploadsConfig(config, {
+    maxFileBytes: hubConfig.upload.maxFileSizeBytes,
+    defaultDirectory: besideLocalStore(hubConfig.storage, 'uploads'),
+  });
+}
+
+/**
+ * Uploads as a feature: tus uploads, multipart uploads and ZIP packages,
+ * and the hourly removal of expired uploads and staging folders on every
+ * instance (`model-hub-uploads-cleanup`).
  *
  * @internal
  */
 export async function createUploadsFeature(options: {
-  config: Config;
+  config: UploadsConfig;
   hubConfig: ModelHubConfig;
   db: Knex;
   logger: LoggerService;
 }): Promise<ModelHubFeature & { uploads: UploadRoutes }> {
-  const { hubConfig, logger } = options;
+  const { logger } = options;
   const uploads = await createUploadRoutes({
     db: options.db,
-    config: readUploadsConfig(options.config, {
-      maxFileBytes: hubConfig.upload.maxFileSizeBytes,
-      defaultDirectory: besideLocalStore(hubConfig.storage, 'uploads'),
-    }),
-    localStorePath: localStorePath(hubConfig.storage),
+    config: options.config,
+    localStorePath: localStorePath(options.hubConfig.storage),
   });
   return {
     id: 'uploads',
