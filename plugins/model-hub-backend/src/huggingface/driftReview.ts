@@ -1,115 +1,34 @@
-import { randomUUID } from 'node:crypto';
 import { AuditorService, LoggerService } from '@backstage/backend-plugin-api';
 import type { NotificationService } from '@backstage/plugin-notifications-node';
 import { Knex } from 'knex';
 import type { ApprovalsService } from '../approvals/ApprovalsService';
 import { blockingChecks } from '../approvals/checks';
-import type { VersionDiff } from '../approvals/diff';
-import { modelLink } from '../approvals/notifications';
 import { ModelHubStore } from '../database/ModelHubStore';
-import { HubModel, VersionState } from '../database/types';
-import { HfRepo, HuggingFaceStore } from './HuggingFaceStore';
+import { HubModel } from '../database/types';
+import {
+  diffSummary,
+  DRIFT_ACTOR,
+  DriftPolicy,
+  DriftStatus,
+  DriftVersionInfo,
+  ModelSyncInfo,
+} from './driftInfo';
+import { auditDrift, notifyDrift } from './driftNotices';
+import { DriftVersionsStore } from './DriftVersionsStore';
+import { HuggingFaceStore } from './HuggingFaceStore';
 
-/** What the scheduled sync does with a new upstream commit. @internal */
-export type DriftPolicy = 'review' | 'notify' | 'ignore';
-
-/** @internal */
-export const DRIFT_POLICIES: readonly DriftPolicy[] = [
-  'review',
-  'notify',
-  'ignore',
-];
-
-/** Where a drift version stands. @internal */
-export type DriftStatus =
-  | 'awaiting_files'
-  | 'submitted'
-  | 'notified'
-  | 'ignored'
-  | 'blocked'
-  | 'failed';
-
-/** The actor of the drift review in the audit trail and the review. @internal */
-export const DRIFT_ACTOR = 'huggingface-sync';
-
-/** The notification topic of upstream drift. @internal */
-export const DRIFT_TOPIC = 'model-hub:drift';
-
-/** The newest drift version of a model, for its page. @public */
-export type DriftVersionInfo = {
-  label: string;
-  state: VersionState;
-  commit: string;
-  previousCommit?: string;
-  baseLabel?: string;
-  policy: DriftPolicy;
-  status: DriftStatus;
-  detail?: string;
-  createdAt: string;
-  updatedAt: string;
-};
-
-/** The sync state of a model with a Hugging Face registration. @public */
-export type ModelSyncInfo = {
-  repoId: string;
-  revision: string;
-  syncState: HfRepo['syncState'];
-  lastSyncedCommit?: string;
-  lastSyncedAt?: string;
-  upstreamCommit?: string;
-  upstreamCheckedAt?: string;
-  drift: boolean;
-  lastError?: string;
-  lastErrorAt?: string;
-  onDrift: DriftPolicy;
-  driftVersion?: DriftVersionInfo;
-};
-
-type DbDate = Date | string | number;
-
-function toIso(value: DbDate | null | undefined): string | undefined {
-  if (value === null || value === undefined) {
-    return undefined;
-  }
-  if (value instanceof Date) {
-    return value.toISOString();
-  }
-  if (typeof value === 'number' || /^\d+$/.test(value)) {
-    return new Date(Number(value)).toISOString();
-  }
-  return new Date(value).toISOString();
-}
-
-/** A one-line summary of a diff, for notifications and the audit trail. */
-export function diffSummary(diff: VersionDiff): string {
-  const f = diff.files;
-  const parts = [
-    `${f.added.length} added`,
-    `${f.removed.length} removed`,
-    `${f.changed.length} changed`,
-    `${f.unchanged} unchanged`,
-  ];
-  const size = diff.totalSize.changed
-    ? `; size ${diff.totalSize.from ?? 0} → ${diff.totalSize.to ?? 0} bytes`
-    : '';
-  const license = diff.license.changed
-    ? `; license ${diff.license.from ?? 'none'} → ${diff.license.to ?? 'none'}`
-    : '';
-  const against = diff.base
-    ? ` against ${diff.base.label}`
-    : ' (no approved version to compare with)';
-  const changedPaths = [
-    ...f.added.map(x => `+${x.path}`),
-    ...f.removed.map(x => `-${x.path}`),
-    ...f.changed.map(x => `~${x.path}`),
-  ];
-  const listed = changedPaths.length
-    ? `: ${changedPaths.slice(0, 10).join(', ')}${
-        changedPaths.length > 10 ? `, … ${changedPaths.length - 10} more` : ''
-      }`
-    : '';
-  return `Files${against}: ${parts.join(', ')}${size}${license}${listed}`;
-}
+export {
+  DRIFT_ACTOR,
+  DRIFT_POLICIES,
+  DRIFT_TOPIC,
+  diffSummary,
+} from './driftInfo';
+export type {
+  DriftPolicy,
+  DriftStatus,
+  DriftVersionInfo,
+  ModelSyncInfo,
+} from './driftInfo';
 
 /**
  * Upstream drift as a review. When a sync moves a tracked revision of a
@@ -129,6 +48,8 @@ export function diffSummary(diff: VersionDiff): string {
  * @internal
  */
 export class DriftReview {
+  private readonly driftVersions: DriftVersionsStore;
+
   constructor(
     private readonly options: {
       db: Knex;
@@ -145,7 +66,9 @@ export class DriftReview {
       /** The job type of the downloads, to wait for them. */
       downloadJobType: string;
     },
-  ) {}
+  ) {
+    this.driftVersions = new DriftVersionsStore(options.db);
+  }
 
   get policy(): DriftPolicy {
     return this.options.policy;
@@ -157,33 +80,7 @@ export class DriftReview {
     versionLabel: string,
     meta: Record<string, string | number | boolean | null>,
   ) {
-    const { auditor, store } = this.options;
-    try {
-      if (auditor) {
-        const event = await auditor.createEvent({
-          eventId,
-          severityLevel: 'medium',
-          meta: {
-            modelRef: model.entityRef,
-            versionLabel,
-            actor: DRIFT_ACTOR,
-            ...meta,
-          },
-        });
-        await event.success();
-      }
-      await store.addAuditEvent({
-        eventId,
-        actor: DRIFT_ACTOR,
-        modelRef: model.entityRef,
-        versionLabel,
-        meta,
-      });
-    } catch (error) {
-      this.options.logger.warn(
-        `Could not audit ${eventId} of ${model.entityRef} ${versionLabel}: ${error}`,
-      );
-    }
+    await auditDrift(this.options, eventId, model, versionLabel, meta);
   }
 
   private async notify(
@@ -193,44 +90,11 @@ export class DriftReview {
     description: string,
     severity: 'normal' | 'high' = 'normal',
   ) {
-    const { notifications, approvals, logger } = this.options;
-    if (!notifications) {
-      return;
-    }
-    const reviewers = approvals
-      ? approvals.policyFor(model).reviewerGroups
-      : [];
-    try {
-      await notifications.send({
-        recipients: {
-          type: 'entity',
-          entityRef: [...new Set([model.owner, ...reviewers])],
-        },
-        payload: {
-          title,
-          description,
-          link: `${modelLink(model)}/versions/${encodeURIComponent(label)}`,
-          topic: DRIFT_TOPIC,
-          severity,
-          scope: `${model.entityRef}@${label}:drift`,
-        },
-      });
-    } catch (error) {
-      logger.warn(
-        `Could not send the drift notification of ${model.entityRef} ${label}: ${error}`,
-      );
-    }
+    await notifyDrift(this.options, model, label, title, description, severity);
   }
 
   private async setStatus(id: string, status: DriftStatus, detail?: string) {
-    await this.options
-      .db('hf_drift_versions')
-      .where({ id })
-      .update({
-        status,
-        detail: detail?.slice(0, 4000) ?? null,
-        updated_at: new Date(),
-      });
+    await this.driftVersions.setStatus(id, status, detail);
   }
 
   /**
@@ -243,7 +107,7 @@ export class DriftReview {
     commit: string;
     previousCommit: string;
   }): Promise<void> {
-    const { db, store, hfStore, approvals, logger } = this.options;
+    const { store, hfStore, approvals, logger } = this.options;
     const { commit, previousCommit } = options;
     const repo = await hfStore.getRepo({ modelId: options.modelId });
     const model = repo && (await store.getModel({ entityRef: repo.modelRef }));
@@ -256,10 +120,7 @@ export class DriftReview {
     if (!repo || !model || !version) {
       return;
     }
-    const existing = await db('hf_drift_versions')
-      .where({ version_id: version.id })
-      .first('id');
-    if (existing) {
+    if (await this.driftVersions.hasVersion(version.id)) {
       return;
     }
     const active = approvals
@@ -276,20 +137,14 @@ export class DriftReview {
     } else if (policy === 'ignore') {
       status = 'ignored';
     }
-    const now = new Date();
-    const id = randomUUID();
-    await db('hf_drift_versions').insert({
-      id,
-      model_id: model.id,
-      version_id: version.id,
+    await this.driftVersions.insert({
+      modelId: model.id,
+      versionId: version.id,
       commit,
-      previous_commit: previousCommit,
-      base_version_id: base?.versionId ?? null,
+      previousCommit,
+      baseVersionId: base?.versionId,
       policy,
       status,
-      detail: null,
-      created_at: now,
-      updated_at: now,
     });
     let summary = '';
     if (approvals) {
@@ -348,28 +203,15 @@ export class DriftReview {
       finishedJobId?: string;
     } = {},
   ): Promise<{ submitted: number }> {
-    const { db, store, approvals, logger } = this.options;
+    const { store, approvals, logger } = this.options;
     const result = { submitted: 0 };
     if (!approvals) {
       return result;
     }
-    const query = db('hf_drift_versions as d')
-      .join('model_versions as v', 'v.id', 'd.version_id')
-      .join('models as m', 'm.id', 'd.model_id')
-      .where('d.status', 'awaiting_files')
-      .select(
-        'd.id',
-        'd.commit',
-        'd.previous_commit',
-        'v.label',
-        'm.entity_ref',
-      )
-      .orderBy('d.created_at')
-      .limit(100);
-    if (filter.versionId) {
-      query.where('d.version_id', filter.versionId);
-    }
-    for (const row of await query) {
+    const rows = await this.driftVersions.listAwaitingFiles({
+      versionId: filter.versionId,
+    });
+    for (const row of rows) {
       try {
         const model = await store.getModel({ entityRef: row.entity_ref });
         const version =
@@ -454,14 +296,12 @@ export class DriftReview {
           continue;
         }
         if (blocking.length) {
-          await db('hf_drift_versions')
-            .where({ id: row.id })
-            .update({
-              detail: `Waiting for checks: ${blocking
-                .map(b => `${b.name} (${b.status})`)
-                .join(', ')}`,
-              updated_at: new Date(),
-            });
+          await this.driftVersions.setDetail(
+            row.id,
+            `Waiting for checks: ${blocking
+              .map(b => `${b.name} (${b.status})`)
+              .join(', ')}`,
+          );
           continue;
         }
         await approvals.transition({
@@ -487,10 +327,7 @@ export class DriftReview {
         logger.warn(
           `Drift version ${row.entity_ref} ${row.label} not submitted: ${message}`,
         );
-        await this.options
-          .db('hf_drift_versions')
-          .where({ id: row.id })
-          .update({ detail: message.slice(0, 4000), updated_at: new Date() });
+        await this.driftVersions.setDetail(row.id, message.slice(0, 4000));
       }
     }
     return result;
@@ -498,31 +335,7 @@ export class DriftReview {
 
   /** The newest drift version of a model. */
   async latest(modelId: string): Promise<DriftVersionInfo | undefined> {
-    const row = await this.options
-      .db('hf_drift_versions as d')
-      .join('model_versions as v', 'v.id', 'd.version_id')
-      .leftJoin('model_versions as b', 'b.id', 'd.base_version_id')
-      .where('d.model_id', modelId)
-      .orderBy([
-        { column: 'd.created_at', order: 'desc' },
-        { column: 'd.id', order: 'desc' },
-      ])
-      .first('d.*', 'v.label', 'v.state', 'b.label as base_label');
-    if (!row) {
-      return undefined;
-    }
-    return {
-      label: row.label,
-      state: row.state,
-      commit: row.commit,
-      ...(row.previous_commit && { previousCommit: row.previous_commit }),
-      ...(row.base_label && { baseLabel: row.base_label }),
-      policy: row.policy,
-      status: row.status,
-      ...(row.detail && { detail: row.detail }),
-      createdAt: toIso(row.created_at)!,
-      updatedAt: toIso(row.updated_at)!,
-    };
+    return this.driftVersions.latest(modelId);
   }
 
   /** The sync state of a model for its page; undefined without a registration. */
