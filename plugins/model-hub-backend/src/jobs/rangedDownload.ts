@@ -1,32 +1,29 @@
 import { setMaxListeners } from 'node:events';
 import { promises as fs } from 'node:fs';
-import type { FileResponse } from '../huggingface/HuggingFaceClient';
 import {
   AlignedBufferPool,
   POSITIONAL_ALIGNMENT,
   PositionalFileWriter,
 } from '../store/PositionalFileWriter';
-import type { WriteMode } from '../store/SequentialFileWriter';
 import { RetryableJobError } from './JobWorker';
 import { createPieceHasher } from './PieceHasher';
+import { hashPieces, SerialTask, takeBuffer } from './pieceHashing';
+import {
+  loadState,
+  PieceDownloadOptions,
+  PieceDownloadStats,
+  PieceState,
+  pieceStatePath,
+  RangesUnsupportedError,
+  Segment,
+} from './pieceState';
 
-/** Parallel ranged downloads of large files. @internal */
-export type ParallelDownloadOptions = {
-  /** Connections per file (1: one stream). */
-  connections: number;
-  /** Files of at least this many bytes are fetched in parallel ranges. */
-  minBytes: number;
-  /** Bytes per ranged request (default 32 MiB, a multiple of 4 MiB). */
-  pieceBytes?: number;
-};
-
-/** The upstream answered a range with the whole file: use one stream. @internal */
-export class RangesUnsupportedError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RangesUnsupportedError';
-  }
-}
+export { pieceStatePath, RangesUnsupportedError } from './pieceState';
+export type {
+  ParallelDownloadOptions,
+  PieceDownloadOptions,
+  PieceDownloadStats,
+} from './pieceState';
 
 const DEFAULT_PIECE_BYTES = 32 * 1024 * 1024;
 const PIECE_ALIGNMENT = 4 * 1024 * 1024;
@@ -40,69 +37,6 @@ const BLOCK_BYTES = 4 * 1024 * 1024;
 const MIN_MEMORY_BYTES = 64 * 1024 * 1024;
 const MAX_MEMORY_BYTES = 256 * 1024 * 1024;
 const ATTEMPTS_PER_PIECE = 3;
-
-/** The resume state, next to the partial file. */
-type PieceState = {
-  size: number;
-  pieceBytes: number;
-  sha256: string;
-  /** Bytes of each piece written and fsynced, from the piece's start. */
-  durable: number[];
-};
-
-/** The path of a partial file's piece state. @internal */
-export function pieceStatePath(tempPath: string) {
-  return `${tempPath}.pieces`;
-}
-
-async function loadState(
-  path: string,
-  expected: Omit<PieceState, 'durable'>,
-  count: number,
-): Promise<number[] | undefined> {
-  try {
-    const state = JSON.parse(await fs.readFile(path, 'utf8')) as PieceState;
-    if (
-      state.size === expected.size &&
-      state.pieceBytes === expected.pieceBytes &&
-      state.sha256 === expected.sha256 &&
-      Array.isArray(state.durable) &&
-      state.durable.length === count &&
-      state.durable.every(n => Number.isSafeInteger(n) && n >= 0)
-    ) {
-      return state.durable;
-    }
-  } catch {
-    // missing or torn by a crash: start again
-  }
-  return undefined;
-}
-
-/** Received bytes of one piece, in one buffer (or on disk only). */
-type Segment = {
-  piece: number;
-  offset: number;
-  length: number;
-  /** The bytes in memory; undefined once released or evicted (on disk). */
-  buf?: Buffer;
-  written: boolean;
-  /** Handed to the hasher (no longer to be evicted). */
-  posted: boolean;
-  hashed: boolean;
-};
-
-/** What a download did with its memory, for logs and benchmarks. @internal */
-export type PieceDownloadStats = {
-  /** Whether aligned writes went past the page cache. */
-  directIo: boolean;
-  /** Bytes hashed from memory as received. */
-  hashedFromMemory: number;
-  /** Bytes read back from the file to hash (kept by a resume, or evicted). */
-  hashedFromDisk: number;
-  /** Buffers of {@link BLOCK_BYTES} held at most at once. */
-  peakBuffers: number;
-  bufferBytes: number;
-};
 
 /**
  * Downloads a file into `tempPath` with up to `connections` ranged requests
@@ -137,27 +71,7 @@ export type PieceDownloadStats = {
  *
  * @internal
  */
-export async function downloadPieces(options: {
-  size: number;
-  /** The expected SHA-256 (the resume state is bound to it). */
-  sha256: string;
-  path: string;
-  tempPath: string;
-  fetchRange: (
-    headers: Record<string, string>,
-    signal: AbortSignal,
-  ) => Promise<FileResponse>;
-  connections: number;
-  pieceBytes?: number;
-  signal: AbortSignal;
-  checkpointBytes?: number;
-  /** How the file is written (default `auto`: measured per filesystem). */
-  writeMode?: WriteMode;
-  /** Memory for received bytes (default 128 MiB; at least 2 buffers per connection). */
-  memoryBytes?: number;
-  onBytes?: (bytes: number) => void;
-  log?: (message: string) => Promise<void> | void;
-}): Promise<{
+export async function downloadPieces(options: PieceDownloadOptions): Promise<{
   sha256: string;
   resumedBytes: number;
   stats: PieceDownloadStats;
@@ -277,33 +191,8 @@ export async function downloadPieces(options: {
         notify();
       }
     };
-    const take = async (): Promise<Buffer> => {
-      for (;;) {
-        abort.signal.throwIfAborted();
-        const buf = pool.tryTake();
-        if (buf) {
-          stats.peakBuffers = Math.max(
-            stats.peakBuffers,
-            pool.count - 1 - pool.available,
-          );
-          return buf;
-        }
-        // the written segment furthest ahead of the hash goes to disk
-        let victim: Segment | undefined;
-        for (const seg of evictable) {
-          if (!victim || seg.offset > victim.offset) {
-            victim = seg;
-          }
-        }
-        if (victim?.buf) {
-          evictable.delete(victim);
-          const b = victim.buf;
-          victim.buf = undefined;
-          return b;
-        }
-        await changed();
-      }
-    };
+    const take = () =>
+      takeBuffer({ pool, evictable, stats, signal: abort.signal, changed });
 
     let total = resumedBytes;
     options.onBytes?.(total);
@@ -311,19 +200,12 @@ export async function downloadPieces(options: {
     // checkpoints: one at a time; a request while one runs queues one more
     // (which takes its snapshot when it starts), requests while that one
     // waits share it
-    let running: Promise<void> | undefined;
-    let queued: Promise<void> | undefined;
     const inflight = new Set<Promise<void>>();
-    settle = async () => {
-      await Promise.allSettled([...inflight]);
-      await queued?.catch(() => {});
-      await running?.catch(() => {});
-    };
     let writtenTotal = resumedBytes;
     let syncedTotal = resumedBytes;
     let lastCheckpoint = resumedBytes;
     const checkpointBytes = options.checkpointBytes ?? 64 * 1024 * 1024;
-    const saveState = async () => {
+    const checkpoints = new SerialTask(async () => {
       const snapshot = [...written];
       const upTo = writtenTotal;
       await file.datasync();
@@ -334,25 +216,11 @@ export async function downloadPieces(options: {
         JSON.stringify({ ...identity, durable: snapshot } as PieceState),
       );
       await fs.rename(tmp, statePath);
-    };
-    const checkpoint = (): Promise<void> => {
-      if (queued) {
-        return queued;
-      }
-      const save: Promise<void> = (running ?? Promise.resolve())
-        .catch(() => {})
-        .then(() => {
-          queued = undefined;
-          running = save;
-          return saveState();
-        })
-        .finally(() => {
-          if (running === save) {
-            running = undefined;
-          }
-        });
-      queued = save;
-      return save;
+    });
+    const checkpoint = () => checkpoints.run();
+    settle = async () => {
+      await Promise.allSettled([...inflight]);
+      await checkpoints.settled();
     };
 
     /** Writes a filled segment (its piece's previous one is written). */
@@ -538,64 +406,30 @@ export async function downloadPieces(options: {
       }
     };
 
-    // the hash: pieces in order, each segment from memory where it still
-    // is (in a worker thread where the memory is shared), else read back
-    // from the file
+    // the hash: pieces in order, from memory where the bytes still are
     const hasher = createPieceHasher(pool.memory);
     closeHasher = () => hasher.close();
     let hashFailure: unknown;
-    const hashFailed = (error: unknown) => {
-      hashFailure ??= error;
-      notify();
-    };
-    const hashing = (async () => {
-      let lastRead: Promise<void> | undefined;
-      for (let i = 0; i < count; i++) {
-        let position = startOf(i);
-        const end = position + lengthOf(i);
-        while (position < end) {
-          abort.signal.throwIfAborted();
-          if (hashFailure !== undefined) {
-            throw hashFailure;
-          }
-          const seg = queues[i].shift();
-          if (!seg) {
-            await changed();
-            continue;
-          }
-          if (seg.offset !== position) {
-            throw new Error(
-              `Piece ${i + 1} has bytes from ${seg.offset}, expected ${position}`,
-            );
-          }
-          seg.posted = true;
-          evictable.delete(seg);
-          if (seg.buf) {
-            stats.hashedFromMemory += seg.length;
-            hasher.update(seg.buf.subarray(0, seg.length)).then(
-              () => {
-                seg.hashed = true;
-                release(seg);
-              },
-              hashFailed,
-            );
-          } else {
-            for (let at = 0; at < seg.length; at += BLOCK_BYTES) {
-              abort.signal.throwIfAborted();
-              const n = Math.min(BLOCK_BYTES, seg.length - at);
-              await lastRead; // the read buffer is free again
-              await file.read(readBuf, n, seg.offset + at);
-              lastRead = hasher.update(readBuf.subarray(0, n));
-              lastRead.catch(() => {}); // awaited above, or the digest fails
-            }
-            seg.hashed = true;
-            stats.hashedFromDisk += seg.length;
-          }
-          position += seg.length;
-        }
-      }
-      return hasher.digest();
-    })();
+    const hashing = hashPieces({
+      count,
+      startOf,
+      lengthOf,
+      queues,
+      evictable,
+      stats,
+      hasher,
+      file,
+      readBuf,
+      blockBytes: BLOCK_BYTES,
+      signal: abort.signal,
+      changed,
+      release,
+      failure: () => hashFailure,
+      onFailure: error => {
+        hashFailure ??= error;
+        notify();
+      },
+    });
     hashing.catch(() => {});
 
     const workers = Array.from({ length: connections }, () => worker());
