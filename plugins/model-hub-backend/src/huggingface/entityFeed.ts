@@ -1,3 +1,7 @@
+import type {
+  ModelHubFeedItem,
+  ModelHubFeedPage,
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { whereReadableModel } from '../database/modelReadFilter';
 import { Router } from 'express';
 import { Knex } from 'knex';
@@ -24,35 +28,6 @@ function parseJson(value: string | null): any {
     return undefined;
   }
 }
-
-/** A hub model as the catalog entity provider reads it. @public */
-export type FeedModel = {
-  entityRef: string;
-  namespace: string;
-  name: string;
-  title?: string;
-  description?: string;
-  type: string;
-  task?: string;
-  format?: string;
-  license?: string;
-  lifecycle: string;
-  owner: string;
-  sourceType: string;
-  source?: unknown;
-  tags: string[];
-  updatedAt: string;
-  huggingface?: {
-    repoId: string;
-    revision: string;
-    lastSyncedCommit?: string;
-    upstreamCommit?: string;
-    drift: boolean;
-    gated?: string;
-    baseModels: string[];
-    datasets: string[];
-  };
-};
 
 const feedQuery = z.object({
   /** Only models changed at or after this time (a delta). */
@@ -129,7 +104,7 @@ export function addEntityFeedRoutes(router: Router, ctx: RouteContext, db: Knex)
       ])
       .limit(q.limit + 1);
     const page = rows.slice(0, q.limit);
-    const items: FeedModel[] = page.map((r: any) => {
+    const items: ModelHubFeedItem[] = page.map((r: any) => {
       const card = parseJson(r.hf_card_data) ?? {};
       return {
         entityRef: r.entity_ref,
@@ -176,6 +151,11 @@ export function addEntityFeedRoutes(router: Router, ctx: RouteContext, db: Knex)
             .select('entity_ref')
         ).map(r => r.entity_ref as string)
       : [];
-    res.json({ items, removed, nextCursor, now: now.toISOString() });
+    res.json({
+      items,
+      removed,
+      nextCursor,
+      now: now.toISOString(),
+    } satisfies ModelHubFeedPage);
   });
 }

@@ -1,5 +1,9 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { Router } from 'express';
+import type {
+  HubActivity,
+  HubStatsPoint,
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { z } from 'zod';
 import { ModelHubStore } from '../../database/ModelHubStore';
 import { RouteContext } from '../context';
@@ -30,13 +34,15 @@ export function addActivityRoutes(router: Router, ctx: RouteContext) {
         limit,
         readable: await ctx.readCondition(req),
       }),
-    });
+    } satisfies { items: HubActivity[] });
   });
 
   router.get('/stats/history', async (req, res) => {
     await ctx.credentials(req);
     const { days } = parseInput(historyQuery, req.query, 'query');
-    res.json({ items: await store.getStatsHistory({ days }) });
+    res.json({
+      items: await store.getStatsHistory({ days }),
+    } satisfies { items: HubStatsPoint[] });
   });
 }
 

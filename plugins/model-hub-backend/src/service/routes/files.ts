@@ -6,6 +6,7 @@ import {
   modelHubArtifactUploadPermission,
 } from '@model-hub/backstage-plugin-model-hub-common';
 import { Request, Response, Router } from 'express';
+import type { HubFileList } from '@model-hub/backstage-plugin-model-hub-common';
 import { HubVersion } from '../../database/types';
 import { RouteContext, principalRef } from '../context';
 import { recordDownloadSafely } from './activity';
@@ -58,7 +59,7 @@ export function addFileRoutes(router: Router, ctx: RouteContext) {
       await ctx.credentials(req);
       const { version } = await lookup(req);
       const files = await store.listFiles({ versionId: version.id });
-      res.json({ files, tree: buildFileTree(files) });
+      res.json({ files, tree: buildFileTree(files) } satisfies HubFileList);
     },
   );
 

@@ -4,6 +4,11 @@ import {
 } from '@model-hub/backstage-plugin-model-hub-common';
 import { NotFoundError } from '@backstage/errors';
 import { Request, Router } from 'express';
+import type {
+  HubJob as ApiJob,
+  HubStats,
+  Page,
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { HubJob } from '../../database/types';
 import { RouteContext, principalRef } from '../context';
 import { collectGarbage } from '../ingest';
@@ -70,12 +75,17 @@ export function addJobRoutes(router: Router, ctx: RouteContext) {
       modelId,
       readable: await ctx.readCondition(req),
     });
-    res.json({ items, totalCount, offset: q.offset, limit: q.limit });
+    res.json({
+      items,
+      totalCount,
+      offset: q.offset,
+      limit: q.limit,
+    } satisfies Page<ApiJob>);
   });
 
   router.get('/jobs/:id', async (req, res) => {
     await ctx.credentials(req);
-    res.json(await requireJob(req));
+    res.json((await requireJob(req)) satisfies ApiJob);
   });
 
   router.get('/jobs/:id/logs', async (req, res) => {
@@ -116,7 +126,11 @@ export function addJobRoutes(router: Router, ctx: RouteContext) {
 
   router.get('/stats', async (req, res) => {
     await ctx.credentials(req);
-    res.json(await store.getStats({ readable: await ctx.readCondition(req) }));
+    res.json(
+      (await store.getStats({
+        readable: await ctx.readCondition(req),
+      })) satisfies HubStats,
+    );
   });
 
   router.post('/admin/gc', async (req, res) => {

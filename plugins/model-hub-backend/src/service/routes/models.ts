@@ -13,6 +13,11 @@ import {
   modelHubVersionCreatePermission,
 } from '@model-hub/backstage-plugin-model-hub-common';
 import { Request, Router } from 'express';
+import type {
+  HubModelSummary,
+  HubVersion,
+  Page,
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { modelEntityRef } from '../../database/DatabaseModelHubStore';
 import { hfRepoOfSource } from '../../database/hfRepoIdentity';
 import { HubModel } from '../../database/types';
@@ -123,7 +128,12 @@ export function addModelRoutes(router: Router, ctx: RouteContext) {
       search: q.q,
       sort: { field: q.sort, order: q.order },
     });
-    res.json({ items, totalCount, offset: q.offset, limit: q.limit });
+    res.json({
+      items,
+      totalCount,
+      offset: q.offset,
+      limit: q.limit,
+    } satisfies Page<HubModelSummary>);
   });
 
   router.post('/models', json, async (req, res) => {
@@ -189,7 +199,9 @@ export function addModelRoutes(router: Router, ctx: RouteContext) {
     await ctx.credentials(req);
     const params = parseInput(modelParams, req.params, 'model reference');
     const model = await ctx.requireModel(params);
-    res.json({ items: await store.listVersions({ modelId: model.id }) });
+    res.json({
+      items: await store.listVersions({ modelId: model.id }),
+    } satisfies { items: HubVersion[] });
   });
 
   router.post('/models/:namespace/:name/versions', json, async (req, res) => {
@@ -231,7 +243,9 @@ export function addModelRoutes(router: Router, ctx: RouteContext) {
     await ctx.credentials(req);
     const params = parseInput(versionParams, req.params, 'version reference');
     const model = await ctx.requireModel(params);
-    res.json(await ctx.requireVersion(model, params.label));
+    res.json(
+      (await ctx.requireVersion(model, params.label)) satisfies HubVersion,
+    );
   });
 
   router.post('/models/:namespace/:name/sync', small, async (req, res) => {
