@@ -95,7 +95,11 @@ export interface Config {
        * on persistent storage: uploads resume from it after a restart.
        */
       directory?: string;
-      /** (Optional) Unfinished uploads expire this long after creation. Defaults to 24 hours. */
+      /**
+       * (Optional) Unfinished uploads expire this long after creation. Defaults to 24 hours.
+       * Leftovers of interrupted store writes (temporary and spool files, incomplete S3 multipart
+       * uploads of this deployment's prefix) are removed once older than this, never sooner.
+       */
       expiration?: {
         days?: number;
         hours?: number;

@@ -391,6 +391,11 @@ const MATRIX: Record<string, Expectation> = {
       r.post('/api/model-hub/admin/gc').set('Authorization', auth(u)),
     status: adminOnly(200),
   },
+  'POST /admin/store-check': {
+    send: (u, r) =>
+      r.post('/api/model-hub/admin/store-check').set('Authorization', auth(u)),
+    status: adminOnly(200),
+  },
   'GET /reviews': {
     send: (u, r) =>
       r.get('/api/model-hub/reviews').set('Authorization', auth(u)),

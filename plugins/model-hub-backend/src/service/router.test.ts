@@ -712,10 +712,10 @@ describe('createRouter', () => {
     expect(routes.filter(r => !documented.includes(r))).toEqual([]);
     // ... and every documented route is served: here, or by one of the
     // router extensions (uploads, Hugging Face sync, scan, mirror, tokens,
-    // the audit search and the namespaces),
+    // the audit search and the namespaces, the store check),
     // whose own tests check their routes against this document
     const extensionRoute =
-      /^\w+ \/(uploads|huggingface|scan|hf|tokens|entities|audit|namespaces)\b|\/packages$|^POST \/models\/.*\/files$/;
+      /^\w+ \/(uploads|huggingface|scan|hf|tokens|entities|audit|namespaces|admin\/store-check)\b|\/packages$|^POST \/models\/.*\/files$/;
     expect(
       documented.filter(r => !routes.includes(r) && !extensionRoute.test(r)),
     ).toEqual([]);
