@@ -13,3 +13,4 @@ export * from './huggingface';
 export * from './sources';
 export * from './tokens';
 export * from './entityFeed';
+export * from './transfer';

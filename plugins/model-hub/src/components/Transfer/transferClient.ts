@@ -6,37 +6,11 @@ import {
   useApiHolder,
 } from '@backstage/core-plugin-api';
 import { ResponseError } from '@backstage/errors';
+import type { HubImportEvidence } from '@model-hub/backstage-plugin-model-hub-common';
 import { useCallback } from 'react';
 
-/** The approval evidence an imported version came with. @public */
-export type HubImportEvidence = {
-  portal: string;
-  trustedKeyName: string;
-  keyId: string;
-  indexDigest: string;
-  manifestDigest: string;
-  policy: 'trust' | 'review';
-  importedBy: string;
-  importedAt: string;
-  /** As the exporting portal signed it. */
-  evidence: {
-    approvedDigest?: string;
-    exportedAt?: string;
-    approvedBy?: Array<{ reviewer: string; at: string }>;
-    decisions?: Array<{
-      reviewer: string;
-      decision: string;
-      comment?: string;
-      createdAt: string;
-      round: number;
-    }>;
-    checks?: Array<{ name: string; status: string; required: boolean }>;
-    waivers?: Array<{ checkName: string; waivedBy: string; reason: string }>;
-    submissions?: Array<{ round: number; submittedBy: string }>;
-    auditTrail?: unknown[];
-    [key: string]: unknown;
-  };
-};
+// The import-evidence shape of the REST API lives in -common.
+export type { HubImportEvidence };
 
 const modelPath = (entityRef: string) => {
   const [, namespace, name] = /^(?:model:)?(?:([^/]+)\/)?(.+)$/.exec(
