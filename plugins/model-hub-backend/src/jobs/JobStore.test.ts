@@ -1,7 +1,7 @@
 import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
 import { DatabaseModelHubStore } from '../database/DatabaseModelHubStore';
 import { JobQueue } from './JobQueue';
-import { DEFAULT_MAX_ATTEMPTS } from './JobStore';
+import { DEFAULT_MAX_ATTEMPTS, JobStore } from './JobStore';
 import { JobWorker } from './JobWorker';
 
 jest.setTimeout(60_000);
@@ -92,5 +92,37 @@ describe.each(databases.eachSupportedId())('JobStore (%s)', id => {
     expect(second).toMatchObject({ id: jobId, attempts: 2 });
     await expect(queue.complete(first)).resolves.toBe(false);
     await expect(queue.complete(second)).resolves.toBe(true);
+  });
+
+  it("queues a job in the caller's transaction and wakes the workers after its commit", async () => {
+    const { knex, store, queue } = await setup();
+    let woke = 0;
+    const off = JobStore.onEnqueue(() => {
+      woke += 1;
+    });
+    try {
+      let jobId = '';
+      await knex.transaction(async trx => {
+        jobId = await queue.enqueue({ type: 't', createdBy: 'test' }, trx);
+        expect(woke).toBe(0);
+      });
+      await sleep(20);
+      expect(woke).toBe(1);
+      expect((await store.getJob({ id: jobId }))?.state).toBe('queued');
+      await expect(
+        knex.transaction(async trx => {
+          await queue.enqueue({ type: 'gone', createdBy: 'test' }, trx);
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      await sleep(20);
+      expect(woke).toBe(1);
+      expect(
+        (await store.listJobs({ offset: 0, limit: 10, type: 'gone' }))
+          .totalCount,
+      ).toBe(0);
+    } finally {
+      off();
+    }
   });
 });
