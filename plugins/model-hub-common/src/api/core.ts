@@ -86,6 +86,17 @@ export const EDITABLE_VERSION_STATES: readonly VersionState[] = [
 ];
 
 /**
+ * The states in which a failed check of a version may still be waived.
+ *
+ * @public
+ */
+export const WAIVABLE_VERSION_STATES: readonly VersionState[] = [
+  'draft',
+  'changes_requested',
+  'in_review',
+];
+
+/**
  * Whether the files of a version are the ones it was approved with (its
  * content digest equals the digest its approval recorded). The mirror, the
  * download route and deployments serve an approved version only while

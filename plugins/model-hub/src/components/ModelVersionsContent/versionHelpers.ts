@@ -1,10 +1,13 @@
-import { EDITABLE_VERSION_STATES } from '@model-hub/backstage-plugin-model-hub-common';
+import {
+  EDITABLE_VERSION_STATES,
+  WAIVABLE_VERSION_STATES,
+} from '@model-hub/backstage-plugin-model-hub-common';
 import type { HubActiveVersionState, HubVersion } from '../../api';
 
 /** The states in which a version's files may change (shared with the backend). */
 export const MUTABLE: readonly string[] = EDITABLE_VERSION_STATES;
-/** States in which failed checks may still be waived. */
-export const WAIVABLE = ['draft', 'changes_requested', 'in_review'];
+/** States in which failed checks may still be waived (shared with the backend). */
+export const WAIVABLE: readonly string[] = WAIVABLE_VERSION_STATES;
 
 /** The earlier approved active version a rollback goes back to. */
 export function rollbackTargetOf(
