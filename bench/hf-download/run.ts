@@ -363,9 +363,9 @@ async function main() {
       };
       results.push(r);
       console.log(
-        `${target.name} (${target.kind}): writes ${
-          decision.mode
-        } (direct ${decision.directMBs.toFixed(
+        `${target.name} (${target.kind}): writes ${decision.mode} (${
+          decision.basis
+        }; direct ${decision.directMBs.toFixed(
           0,
         )} MB/s, buffered ${decision.bufferedMBs.toFixed(
           0,
@@ -441,17 +441,19 @@ async function main() {
     '',
     'Ratios are Model Hub / baseline per run (time of the baseline / time of Model Hub): **worst** / median / best. Throughput from the median times.',
     '',
-    '| filesystem | write mode chosen (probe: direct / buffered, MB/s) | `dd` 512 MiB `oflag=direct` / `conv=fsync` | `curl -o` | `curl -o && sync` | Model Hub (verify + fsync + atomic store write) | vs `curl -o && sync` (target ≥ 0.8) | vs `curl -o` | CPU-s (median): `curl -o && sync` / Model Hub | peak RSS growth |',
+    '| filesystem | write mode chosen (probe: direct / buffered, MB/s; tmpfs: by statfs type, no probe) | `dd` 512 MiB `oflag=direct` / `conv=fsync` | `curl -o` | `curl -o && sync` | Model Hub (verify + fsync + atomic store write) | vs `curl -o && sync` (target ≥ 0.8) | vs `curl -o` | CPU-s (median): `curl -o && sync` / Model Hub | peak RSS growth |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       ({ r, vsCurl, vsSync }) =>
-        `| ${r.target.name} (${r.target.kind}) | ${
-          r.decision.mode
-        } (${r.decision.directMBs.toFixed(
-          0,
-        )} / ${r.decision.bufferedMBs.toFixed(0)}, ${r.probeSecs.toFixed(
-          1,
-        )} s) | ${r.ddDirectMBs.toFixed(0)} / ${r.ddFsyncMBs.toFixed(
+        `| ${r.target.name} (${r.target.kind}) | ${r.decision.mode} (${
+          r.decision.basis === 'probe'
+            ? `${r.decision.directMBs.toFixed(
+                0,
+              )} / ${r.decision.bufferedMBs.toFixed(0)}, ${r.probeSecs.toFixed(
+                1,
+              )} s`
+            : `no probe: ${r.decision.basis}`
+        }) | ${r.ddDirectMBs.toFixed(0)} / ${r.ddFsyncMBs.toFixed(
           0,
         )} MB/s | ${mbs(r.curlSecs)} | ${mbs(r.curlSyncSecs)} | ${mbs(
           r.oursSecs,
