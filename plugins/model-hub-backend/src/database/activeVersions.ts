@@ -1,5 +1,5 @@
 import { Knex } from 'knex';
-import type { VersionState } from './types';
+import type { VersionState } from '@model-hub/backstage-plugin-model-hub-common';
 
 /**
  * The active (promoted) version of a model, as the approvals workflow

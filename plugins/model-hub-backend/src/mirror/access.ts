@@ -245,30 +245,6 @@ export class MirrorAccess {
     }
   }
 
-  /**
-   * {@link MirrorAccess.authorizeModel}, kept for the route code that reads
-   * then downloads in two calls.
-   *
-   * @deprecated use authorizeModel
-   */
-  async authorizeRead(caller: MirrorCaller, model: HubModel, repoId: string) {
-    await this.authorizeModel(caller, model, repoId);
-  }
-
-  /**
-   * {@link MirrorAccess.authorizeModel}, kept for the route code that reads
-   * then downloads in two calls.
-   *
-   * @deprecated use authorizeModel
-   */
-  async authorizeDownload(caller: MirrorCaller, model: HubModel) {
-    await this.authorizeModel(
-      caller,
-      model,
-      `${model.namespace}/${model.name}`,
-    );
-  }
-
   /** A mirror caller as the download authorizer sees it. */
   private downloadCaller(caller: MirrorCaller): DownloadCaller {
     return {

@@ -93,8 +93,7 @@ export function addMirrorRoutes(router: Router, options: MirrorRoutesOptions) {
       }
       throw error;
     }
-    await access.authorizeRead(caller, model, `${org}/${name}`);
-    await access.authorizeDownload(caller, model);
+    await access.authorizeModel(caller, model, `${org}/${name}`);
     return model;
   }
 
