@@ -221,12 +221,16 @@ export interface ModelHubStore {
   /** Which of the given digests have a blob row. */
   findBlobs(options: { sha256s: string[] }): Promise<Set<string>>;
 
+  /**
+   * Queues a job (with the one retry budget of the job store, 5 attempts
+   * unless `maxAttempts` says otherwise) and wakes the workers.
+   */
   createJob(options: CreateJobOptions): Promise<HubJob>;
   getJob(options: { id: string }): Promise<HubJob | undefined>;
   listJobs(
     options: ListJobsOptions,
   ): Promise<{ items: HubJob[]; totalCount: number }>;
-  /** Moves a failed or cancelled job back to queued. */
+  /** Moves a failed or cancelled job back to queued, with a fresh budget of attempts. */
   retryJob(options: { id: string; actor: string }): Promise<HubJob>;
   /** Cancels a queued or running job. */
   cancelJob(options: { id: string; actor: string }): Promise<HubJob>;
