@@ -203,9 +203,9 @@ function findTableWrites(
       }
     }
   }
-  // .into('table') is an insert
+  // .into('table') is an insert, and so is batchInsert('table', rows)
   const into = new RegExp(
-    `\\.\\s*into\\s*\\(\\s*['"\`](${names})(?:\\s+as\\s+\\w+)?['"\`]\\s*\\)`,
+    `\\.\\s*(?:into|batchInsert)\\s*\\(\\s*['"\`](${names})(?:\\s+as\\s+\\w+)?['"\`]\\s*[,)]`,
     'g',
   );
   for (let m = into.exec(text); m; m = into.exec(text)) {
@@ -333,6 +333,7 @@ describe('table owners', () => {
       `const held = this.db('jobs').where({ a });`, // 15
       `if (x) { held.where({ b }); }`, // 16: read
       `await held.clone().update({ c });`, // 17
+      `await knex.batchInsert('model_tags', rows, 100);`, // 18
     ].join('\n');
     expect(findTableWrites('x.ts', sample, t)).toEqual([
       { file: 'x.ts', line: 1, table: 'models' },
@@ -341,6 +342,7 @@ describe('table owners', () => {
       { file: 'x.ts', line: 13, table: 'models' },
       { file: 'x.ts', line: 17, table: 'jobs' },
       { file: 'x.ts', line: 6, table: 'blobs' },
+      { file: 'x.ts', line: 18, table: 'model_tags' },
       { file: 'x.ts', line: 8, table: 'jobs' },
       { file: 'x.ts', line: 9, table: 'model_tags' },
     ]);
