@@ -1,13 +1,21 @@
 import { listFiles, modelInfo } from '@huggingface/hub';
-import { RetryableJobError } from '../jobs/JobWorker';
-import { httpGet, HttpGetResponse } from './httpGet';
+import { HubAccountCheck, checkHubAccount } from './hubAccountCheck';
+import {
+  HfFileEntry,
+  HfModelInfo,
+  HuggingFaceClientOptions,
+  MAX_API_RESPONSE_BYTES,
+  MAX_LISTED_FILES,
+  MAX_TEXT_FILE_BYTES,
+  UpstreamTooLargeError,
+} from './hubClientTypes';
+import { streamHubFile } from './hubFileStream';
 import { createNetworkFetch } from './hubFetch';
 import { HubNetwork } from './proxy';
 import {
   checkHubResponse,
   createRetryingFetch,
   DEFAULT_RETRY_POLICY,
-  parseRetryAfter,
   RetryPolicy,
 } from './retryingFetch';
 import type { FileResponse } from '../jobs/types';
@@ -15,20 +23,18 @@ import type { FileResponse } from '../jobs/types';
 // a streamed file response ({@link httpGet}: the socket's buffers, no
 // copies), as the core's download code reads it
 export type { FileResponse } from '../jobs/types';
-
-const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
-
-/** The largest answer of the Hub API read (model info, a page of the tree). @internal */
-export const MAX_API_RESPONSE_BYTES = 16 * 1024 * 1024;
-/** The largest small file read by default (`config.json`, ...). @internal */
-export const MAX_TEXT_FILE_BYTES = 5 * 1024 * 1024;
-/** The most files of one commit a listing reads. @internal */
-export const MAX_LISTED_FILES = 100_000;
-
-/** Upstream content over a size cap. @internal */
-export class UpstreamTooLargeError extends Error {
-  name = 'UpstreamTooLargeError';
-}
+export {
+  MAX_API_RESPONSE_BYTES,
+  MAX_LISTED_FILES,
+  MAX_TEXT_FILE_BYTES,
+  UpstreamTooLargeError,
+} from './hubClientTypes';
+export type {
+  HfFileEntry,
+  HfModelInfo,
+  HuggingFaceClientOptions,
+} from './hubClientTypes';
+export type { HubAccountCheck } from './hubAccountCheck';
 
 /**
  * The same response, with a body that fails once more than `maxBytes`
@@ -70,40 +76,6 @@ function boundedResponse(
     headers: response.headers,
   });
 }
-
-/** A file of a repo at a commit, as the tree API lists it. @internal */
-export type HfFileEntry = {
-  path: string;
-  size: number;
-  /** git blob sha1 (of the LFS pointer for LFS files). */
-  oid: string;
-  lfs?: { sha256: string; size: number; pointerSize: number };
-};
-
-/** Model info of a repo at a resolved commit. @internal */
-export type HfModelInfo = {
-  id: string;
-  sha: string;
-  private: boolean;
-  gated: false | 'auto' | 'manual';
-  pipelineTag?: string;
-  libraryName?: string;
-  tags: string[];
-  cardData?: Record<string, unknown>;
-  lastModified?: string;
-};
-
-/** @internal */
-export type HuggingFaceClientOptions = {
-  /** Base URL of the Hub (or a mirror); no trailing slash needed. */
-  endpoint: string;
-  token?: string;
-  fetch?: typeof fetch;
-  retry?: Partial<RetryPolicy>;
-  onRetry?: (info: { url: string; status?: number; delayMs: number }) => void;
-  /** Proxies and extra CAs for every request to the Hub. */
-  network?: HubNetwork;
-};
 
 function encodePath(path: string) {
   return path.split('/').map(encodeURIComponent).join('/');
@@ -161,66 +133,13 @@ export class HuggingFaceClient {
    * rate-limit headers the answer carried. Network errors are answered as
    * unreachable, never thrown.
    */
-  async checkAccount(options: { timeoutMs?: number } = {}): Promise<{
-    reachable: boolean;
-    status?: number;
-    account?: string;
-    error?: string;
-    rateLimit?: { limited: boolean; remaining?: number; limit?: number; resetSeconds?: number; policy?: string };
-  }> {
-    const url = this.token
-      ? `${this.endpoint}/api/whoami-v2`
-      : `${this.endpoint}/api/models?limit=1`;
-    let res: Response;
-    try {
-      res = await this.plainFetch(url, {
-        headers: this.token ? { Authorization: `Bearer ${this.token}` } : {},
-        signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
-        redirect: 'manual',
-      });
-    } catch (error) {
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      const detail = cause?.code ?? cause?.message;
-      return {
-        reachable: false,
-        error: `${(error as Error).message}${detail ? ` (${detail})` : ''}`,
-      };
-    }
-    const header = (name: string) => res.headers.get(name) ?? undefined;
-    const num = (v?: string) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
-    // IETF draft headers (RateLimit: "api";r=..;t=..) and the X- variants
-    const combined = header('ratelimit');
-    const draft = combined ? /r=(\d+).*?t=(\d+)/.exec(combined) : null;
-    const remaining = num(header('ratelimit-remaining') ?? header('x-ratelimit-remaining')) ??
-      (draft ? Number(draft[1]) : undefined);
-    const limit = num(header('ratelimit-limit') ?? header('x-ratelimit-limit'));
-    const resetSeconds = num(header('ratelimit-reset') ?? header('x-ratelimit-reset') ?? header('retry-after')) ??
-      (draft ? Number(draft[2]) : undefined);
-    const limited = res.status === 429;
-    const rateLimit =
-      limited || remaining !== undefined || limit !== undefined || combined
-        ? { limited, remaining, limit, resetSeconds, policy: header('ratelimit-policy') }
-        : undefined;
-    let account: string | undefined;
-    let error: string | undefined;
-    const text = await res.text().catch(() => '');
-    if (res.ok && this.token) {
-      try {
-        const body = JSON.parse(text.slice(0, 1_000_000));
-        account = typeof body?.name === 'string' ? body.name : undefined;
-      } catch {
-        error = 'whoami-v2 did not answer JSON';
-      }
-    } else if (!res.ok) {
-      let message = text.slice(0, 300);
-      try {
-        message = JSON.parse(text).error ?? message;
-      } catch {
-        // not JSON: the text itself
-      }
-      error = `${res.status} ${res.statusText}${message ? `: ${message}` : ''}`;
-    }
-    return { reachable: true, status: res.status, account, error, rateLimit };
+  async checkAccount(
+    options: { timeoutMs?: number } = {},
+  ): Promise<HubAccountCheck> {
+    return checkHubAccount(
+      { endpoint: this.endpoint, token: this.token, fetch: this.plainFetch },
+      options,
+    );
   }
 
   private hubFetch(what: string, signal?: AbortSignal): typeof fetch {
@@ -396,127 +315,17 @@ export class HuggingFaceClient {
     path: string,
     init: { headers?: Record<string, string>; signal?: AbortSignal } = {},
   ): Promise<FileResponse> {
-    const origin = new URL(this.endpoint).origin;
-    const start = this.fileUrl(repoId, commit, path);
-    for (let attempt = 0; ; attempt++) {
-      let url = new URL(start);
-      let res: HttpGetResponse | undefined;
-      let failure: unknown;
-      try {
-        for (let hops = 0; ; hops++) {
-          const headers: Record<string, string> = {
-            'Accept-Encoding': 'identity',
-            ...init.headers,
-          };
-          if (this.token && url.origin === origin) {
-            headers.Authorization = `Bearer ${this.token}`;
-          }
-          res = await httpGet(url, {
-            headers,
-            signal: init.signal,
-            network: this.network,
-          });
-          const location = res.headers.location;
-          if (res.statusCode >= 300 && res.statusCode < 400 && location) {
-            res.destroy();
-            if (hops >= 5) {
-              throw new Error(`Too many redirects for ${start}`);
-            }
-            url = new URL(location, url);
-            continue;
-          }
-          break;
-        }
-      } catch (error) {
-        if (init.signal?.aborted) {
-          throw error;
-        }
-        failure = error;
-        res = undefined;
-      }
-      const status = res?.statusCode ?? 0;
-      if (res && !RETRY_STATUSES.has(status)) {
-        const message = res.statusMessage;
-        const responseHeaders = res.headers;
-        const getHeader = (name: string) =>
-          responseHeaders[name.toLowerCase()] ?? null;
-        if (status >= 400) {
-          // the error document, up to 64 KiB
-          const chunks: Buffer[] = [];
-          let size = 0;
-          for await (const c of res.body) {
-            chunks.push(Buffer.from(c)); // a view of the read buffer
-            size += c.length;
-            if (size > 65536) {
-              res.destroy();
-              break;
-            }
-          }
-          const headers = new Headers(responseHeaders);
-          await checkHubResponse(
-            new Response(Buffer.concat(chunks), {
-              status,
-              statusText: message,
-              headers,
-            }),
-            `Repository ${repoId}`,
-          );
-          return {
-            status,
-            statusText: message,
-            headers: { get: getHeader },
-            body: null,
-            cancel: async () => {},
-          };
-        }
-        const response = res;
-        const body = res.body;
-        return {
-          status,
-          statusText: message,
-          headers: { get: getHeader },
-          body,
-          cancel: async () => {
-            response.destroy();
-          },
-        };
-      }
-      const retryAfter = res
-        ? parseRetryAfter(res.headers['retry-after'] ?? null)
-        : undefined;
-      res?.destroy();
-      const backoff = Math.round(
-        this.policy.baseDelayMs * 2 ** attempt * (0.75 + Math.random() * 0.5),
-      );
-      const delayMs = retryAfter ?? Math.min(backoff, this.policy.maxDelayMs);
-      const reason = res
-        ? `Hugging Face answered ${status} ${res.statusMessage}`.trim()
-        : `Request to Hugging Face failed: ${(failure as Error)?.message}`;
-      if (
-        attempt >= this.policy.maxRetries ||
-        delayMs > this.policy.maxDelayMs
-      ) {
-        throw new RetryableJobError(
-          `${reason} for ${start} after ${attempt + 1} attempts${
-            retryAfter !== undefined
-              ? `; Retry-After ${Math.ceil(retryAfter / 1000)} s`
-              : ''
-          }`,
-          retryAfter ?? delayMs,
-        );
-      }
-      this.onRetry?.({ url: start, status: res ? status : undefined, delayMs });
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(resolve, delayMs);
-        init.signal?.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            reject(init.signal!.reason);
-          },
-          { once: true },
-        );
-      });
-    }
+    return streamHubFile(
+      {
+        endpoint: this.endpoint,
+        token: this.token,
+        network: this.network,
+        policy: this.policy,
+        onRetry: this.onRetry,
+      },
+      repoId,
+      this.fileUrl(repoId, commit, path),
+      init,
+    );
   }
 }
