@@ -81,6 +81,16 @@ describe('readModelHubConfig', () => {
     });
   });
 
+  it('reads durations in every form of Backstage (HumanDuration, ISO, ms string)', () => {
+    const grace = (gracePeriod: unknown) =>
+      readModelHubConfig(
+        new ConfigReader({ modelHub: { gc: { gracePeriod } } } as any),
+      ).gc.gracePeriodMs;
+    expect(grace({ weeks: 1, hours: 2 })).toBe((7 * 24 + 2) * 3_600_000);
+    expect(grace('PT90M')).toBe(90 * 60_000);
+    expect(grace('2 days')).toBe(2 * 86_400_000);
+  });
+
   it('throws on impossible settings', () => {
     expect(() =>
       readModelHubConfig(

@@ -5,6 +5,7 @@ import {
   SchedulerServiceTaskScheduleDefinition,
 } from '@backstage/backend-plugin-api';
 import { Config, readDurationFromConfig } from '@backstage/config';
+import { durationToMilliseconds } from '@backstage/types';
 import { S3ClientConfig } from '@aws-sdk/client-s3';
 
 /** The default folder of the local store, relative to the working directory. */
@@ -31,22 +32,6 @@ export type ModelHubConfig = {
     schedule: SchedulerServiceTaskScheduleDefinition;
   };
 };
-
-function toMs(d: {
-  days?: number;
-  hours?: number;
-  minutes?: number;
-  seconds?: number;
-  milliseconds?: number;
-}): number {
-  return (
-    (d.days ?? 0) * 86_400_000 +
-    (d.hours ?? 0) * 3_600_000 +
-    (d.minutes ?? 0) * 60_000 +
-    (d.seconds ?? 0) * 1000 +
-    (d.milliseconds ?? 0)
-  );
-}
 
 /**
  * Reads `modelHub` config into a normalised object with defaults applied;
@@ -126,7 +111,7 @@ export function readModelHubConfig(
 
   const gc = hub?.getOptionalConfig('gc');
   const gracePeriodMs = gc?.has('gracePeriod')
-    ? toMs(readDurationFromConfig(gc, { key: 'gracePeriod' }))
+    ? durationToMilliseconds(readDurationFromConfig(gc, { key: 'gracePeriod' }))
     : 3_600_000;
   const schedule = gc?.has('schedule')
     ? readSchedulerServiceTaskScheduleDefinitionFromConfig(

@@ -1,5 +1,6 @@
 import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
 import { Config, readDurationFromConfig } from '@backstage/config';
+import { durationToMilliseconds } from '@backstage/types';
 import { HubModel } from '../database/types';
 
 /** Who may download files of versions that are not approved. @internal */
@@ -76,22 +77,6 @@ export const DEFAULT_APPROVAL_POLICY: ApprovalPolicy = Object.freeze({
   requiredChecks: ['model-hub.format', 'model-hub.safety'],
   allowUnapprovedDownloadsFor: ['owners', 'reviewers'],
 }) as ApprovalPolicy;
-
-function toMs(d: {
-  days?: number;
-  hours?: number;
-  minutes?: number;
-  seconds?: number;
-  milliseconds?: number;
-}): number {
-  return (
-    (d.days ?? 0) * 86_400_000 +
-    (d.hours ?? 0) * 3_600_000 +
-    (d.minutes ?? 0) * 60_000 +
-    (d.seconds ?? 0) * 1000 +
-    (d.milliseconds ?? 0)
-  );
-}
 
 function stringList(config: Config, key: string): string[] | undefined {
   if (!config.has(key)) {
@@ -211,10 +196,14 @@ export function readApprovalsConfig(config: Config): ApprovalsConfig {
         events: events as ApprovalEvent[],
         maxAttempts,
         initialBackoffMs: w.has('initialBackoff')
-          ? toMs(readDurationFromConfig(w, { key: 'initialBackoff' }))
+          ? durationToMilliseconds(
+              readDurationFromConfig(w, { key: 'initialBackoff' }),
+            )
           : 1000,
         timeoutMs: w.has('timeout')
-          ? toMs(readDurationFromConfig(w, { key: 'timeout' }))
+          ? durationToMilliseconds(
+              readDurationFromConfig(w, { key: 'timeout' }),
+            )
           : 10_000,
       };
     },

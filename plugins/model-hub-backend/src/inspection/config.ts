@@ -1,21 +1,6 @@
 import { Config, readDurationFromConfig } from '@backstage/config';
+import { durationToMilliseconds } from '@backstage/types';
 import { DEFAULT_INSPECTION_LIMITS, InspectionLimits } from './types';
-
-function toMs(d: {
-  days?: number;
-  hours?: number;
-  minutes?: number;
-  seconds?: number;
-  milliseconds?: number;
-}): number {
-  return (
-    (d.days ?? 0) * 86_400_000 +
-    (d.hours ?? 0) * 3_600_000 +
-    (d.minutes ?? 0) * 60_000 +
-    (d.seconds ?? 0) * 1000 +
-    (d.milliseconds ?? 0)
-  );
-}
 
 /**
  * Reads `modelHub.inspection` (worker threads and their limits) over the
@@ -42,7 +27,7 @@ export function readInspectionLimits(config: Config): InspectionLimits {
     if (!c.has(key)) {
       return undefined;
     }
-    const ms = toMs(readDurationFromConfig(c, { key }));
+    const ms = durationToMilliseconds(readDurationFromConfig(c, { key }));
     if (!(ms > 0)) {
       throw new Error(`modelHub.inspection.${key} must be positive`);
     }

@@ -3,19 +3,7 @@ import {
   SchedulerServiceTaskScheduleDefinition,
 } from '@backstage/backend-plugin-api';
 import { Config, readDurationFromConfig } from '@backstage/config';
-
-function durationMs(d: ReturnType<typeof readDurationFromConfig>): number {
-  return (
-    (d.years ?? 0) * 365 * 86_400_000 +
-    (d.months ?? 0) * 30 * 86_400_000 +
-    (d.weeks ?? 0) * 7 * 86_400_000 +
-    (d.days ?? 0) * 86_400_000 +
-    (d.hours ?? 0) * 3_600_000 +
-    (d.minutes ?? 0) * 60_000 +
-    (d.seconds ?? 0) * 1000 +
-    (d.milliseconds ?? 0)
-  );
-}
+import { durationToMilliseconds } from '@backstage/types';
 
 /** `modelHub.retention`. @internal */
 export type RetentionConfig = {
@@ -51,7 +39,7 @@ export function readRetentionConfig(
     );
   }
   const archiveAfterMs = c.has('archiveAfter')
-    ? durationMs(readDurationFromConfig(c, { key: 'archiveAfter' }))
+    ? durationToMilliseconds(readDurationFromConfig(c, { key: 'archiveAfter' }))
     : undefined;
   if (archiveAfterMs !== undefined && !(archiveAfterMs > 0)) {
     throw new Error('modelHub.retention.archiveAfter must be positive');

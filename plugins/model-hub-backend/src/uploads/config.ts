@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { Config, readDurationFromConfig } from '@backstage/config';
+import { durationToMilliseconds } from '@backstage/types';
 import { ArchiveOptions, DEFAULT_ARCHIVE_OPTIONS } from '../archive/limits';
 import { readInspectionLimits } from '../inspection/config';
 import { InspectionLimits } from '../inspection/types';
@@ -27,22 +28,6 @@ export type UploadsConfig = {
 };
 
 const MIB = 1024 * 1024;
-
-function toMs(d: {
-  days?: number;
-  hours?: number;
-  minutes?: number;
-  seconds?: number;
-  milliseconds?: number;
-}): number {
-  return (
-    (d.days ?? 0) * 86_400_000 +
-    (d.hours ?? 0) * 3_600_000 +
-    (d.minutes ?? 0) * 60_000 +
-    (d.seconds ?? 0) * 1000 +
-    (d.milliseconds ?? 0)
-  );
-}
 
 function positive(value: number | undefined, key: string): number | undefined {
   if (value !== undefined && !(value > 0)) {
@@ -94,7 +79,7 @@ export function readUploadsConfig(
     ),
     maxFileBytes: options.maxFileBytes,
     expirationMs: c?.has('expiration')
-      ? toMs(readDurationFromConfig(c, { key: 'expiration' }))
+      ? durationToMilliseconds(readDurationFromConfig(c, { key: 'expiration' }))
       : 24 * 3_600_000,
     maxActiveUploadsPerUser:
       positive(
