@@ -6,7 +6,7 @@ import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { notificationService } from '@backstage/plugin-notifications-node';
 import { modelHubPermissions } from '@model-hub/backstage-plugin-model-hub-common';
 import { signalsServiceRef } from '@backstage/plugin-signals-node';
-import { localStorePath, readModelHubConfig } from './config';
+import { besideLocalStore, readModelHubConfig } from './config';
 import { DatabaseModelHubStore } from './database/DatabaseModelHubStore';
 import { createFileInspection } from './inspection/FileInspection';
 import { readInspectionLimits } from './inspection/config';
@@ -163,7 +163,10 @@ export const modelHubPlugin = createBackendPlugin({
           approvals: approvals.approvals,
           config: readTransferConfig(config, {
             maxBlobBytes: hubConfig.upload.maxFileSizeBytes,
-            localStorePath: localStorePath(hubConfig.storage),
+            stagingDirectory: besideLocalStore(
+              hubConfig.storage,
+              'transfer-staging',
+            ),
           }),
         });
 

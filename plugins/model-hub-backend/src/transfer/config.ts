@@ -45,7 +45,11 @@ const MiB = 1024 * 1024;
  */
 export function readTransferConfig(
   config: Config,
-  defaults: { maxBlobBytes: number; localStorePath?: string },
+  defaults: {
+    maxBlobBytes: number;
+    /** Default staging folder (next to the local store: same filesystem). */
+    stagingDirectory?: string;
+  },
 ): TransferConfig {
   const t = config.getOptionalConfig('modelHub.transfer');
   const portalName =
@@ -104,9 +108,8 @@ export function readTransferConfig(
     },
     stagingDirectory: resolve(
       staging ??
-        (defaults.localStorePath
-          ? join(defaults.localStorePath, '..', 'transfer-staging')
-          : join(tmpdir(), 'model-hub-transfer')),
+        defaults.stagingDirectory ??
+        join(tmpdir(), 'model-hub-transfer'),
     ),
   };
 }
