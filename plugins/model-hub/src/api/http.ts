@@ -6,7 +6,7 @@ import type { ModelRef } from './ModelHubApi';
 type QueryValue = string | number | boolean | undefined | null;
 
 /** Query parameters; arrays become repeated parameters. */
-export type Query = Record<string, QueryValue | QueryValue[]>;
+type Query = Record<string, QueryValue | QueryValue[]>;
 
 /** Builds a query string; arrays become repeated parameters. */
 export function toQueryString(query?: Query): string {

@@ -4,7 +4,7 @@ import { EDITABLE_VERSION_STATES } from '@model-hub/backstage-plugin-model-hub-c
 export const MUTABLE: readonly string[] = EDITABLE_VERSION_STATES;
 
 /** The status of an upload. */
-export type Status = 'starting' | 'uploading' | 'paused' | 'done' | 'failed';
+type Status = 'starting' | 'uploading' | 'paused' | 'done' | 'failed';
 
 /** An upload in the page's list. */
 export type Entry = {
