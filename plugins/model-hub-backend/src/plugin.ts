@@ -129,6 +129,7 @@ export const modelHubPlugin = createBackendPlugin({
           ...deps,
           logger,
           modelAccess,
+          downloads: approvals.approvals.downloads,
           registerHubRepo: o => huggingface.sync.register(o),
           hubSources: huggingface.registry,
           onFileStored: inspectStoredFile,

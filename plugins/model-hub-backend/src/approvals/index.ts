@@ -11,7 +11,7 @@ import {
 import { ApprovalsService } from './ApprovalsService';
 import { readApprovalsConfig } from './config';
 import { DatabaseApprovalsStore } from './DatabaseApprovalsStore';
-import { assertDownloadAllowed } from './downloads';
+import { restDownloadAuthorizer } from './downloads';
 import { addApprovalRoutes } from './router';
 
 export { ApprovalsService } from './ApprovalsService';
@@ -75,7 +75,9 @@ export async function createApprovalsFeature(
   return {
     id: 'approvals',
     approvals,
-    downloadAuthorizer: assertDownloadAllowed,
+    // the workflow's one authorizer, for REST (the mirror takes
+    // `approvals.downloads` itself)
+    downloadAuthorizer: restDownloadAuthorizer(approvals.downloads),
     routes: [(router, ctx) => addApprovalRoutes(router, ctx, approvals)],
     tasks: [
       {

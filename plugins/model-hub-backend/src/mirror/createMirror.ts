@@ -17,6 +17,7 @@ import { ArtifactStore } from '../store/ArtifactStore';
 import { recordDownloadSafely } from '../service/routes/activity';
 import { MirrorAccess } from './access';
 import type { ModelAccess } from '../service/modelAccess';
+import type { DownloadAuthorizer } from '../approvals/downloadAuthorizer';
 import { readMirrorConfig } from './config';
 import { addMirrorRoutes } from './hfRoutes';
 import { MirrorStore } from './MirrorStore';
@@ -88,6 +89,12 @@ export type MirrorOptions = {
   logger: LoggerService;
   /** The hub's decision path of resource permissions on models. */
   modelAccess?: ModelAccess;
+  /**
+   * Who may download which version: the approvals workflow's authorizer,
+   * the same one as the REST API's (`ApprovalsService.downloads`); the
+   * default approval policy without it.
+   */
+  downloads?: DownloadAuthorizer;
   /**
    * Signs in the owner of a personal token; defaults to the auth backend's
    * `model-hub-token-identity` provider (tests replace it).
@@ -161,6 +168,7 @@ export async function createMirror(
     permissions: options.permissions,
     auditor: options.auditor,
     modelAccess: options.modelAccess,
+    downloads: options.downloads,
     mirrorStore,
     logger: options.logger,
     allowAnonymous: mirrorConfig.allowAnonymous,
