@@ -404,6 +404,25 @@ describe('httpGet', () => {
       const res = await httpGet(url, { tls: { ca: cert } });
       expect(res.statusCode).toBe(200);
       expect((await readBody(res.body)).equals(data)).toBe(true);
+      // the decrypted bytes go into the memory the consumer offers too
+      const again = await httpGet(url, { tls: { ca: cert } });
+      const memory = Buffer.alloc(data.length + 65536);
+      let position = 0;
+      let inPlace = 0;
+      again.body.readInto(queued => memory.subarray(position + queued));
+      for await (const chunk of again.body) {
+        if (
+          chunk.buffer === memory.buffer &&
+          chunk.byteOffset === memory.byteOffset + position
+        ) {
+          inPlace++;
+        } else {
+          chunk.copy(memory, position);
+        }
+        position += chunk.length;
+      }
+      expect(memory.subarray(0, position).equals(data)).toBe(true);
+      expect(inPlace).toBeGreaterThan(0);
       await expect(httpGet(url)).rejects.toThrow(
         /The connection to https:\/\/localhost:\d+ failed: self[- ]signed certificate/,
       );
