@@ -6,6 +6,7 @@ import {
   NotFoundError,
 } from '@backstage/errors';
 import type { NotificationService } from '@backstage/plugin-notifications-node';
+import { WAIVABLE_VERSION_STATES } from '@model-hub/backstage-plugin-model-hub-common';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { HubModel, HubVersion } from '../database/types';
 import {
@@ -33,9 +34,6 @@ import { WebhookDispatcher } from './webhooks';
 
 /** A comment with its replies. @internal */
 export type CommentThread = VersionComment & { replies: CommentThread[] };
-
-/** States in which checks can still be waived. */
-const WAIVABLE_STATES = ['draft', 'changes_requested', 'in_review'];
 
 /** @internal */
 export type ApprovalsServiceOptions = {
@@ -226,7 +224,8 @@ export class ApprovalsService {
         `Separation of duties: only a signed-in user can waive a check; ${options.actor} is a service principal`,
       );
     }
-    if (!WAIVABLE_STATES.includes(options.version.state)) {
+    // states in which checks can still be waived
+    if (!WAIVABLE_VERSION_STATES.includes(options.version.state)) {
       throw new ConflictError(
         `Checks of version ${options.version.label} cannot be waived: it is ${options.version.state}`,
       );
