@@ -8,12 +8,6 @@ export type HubFile = {
   kind: FileKind;
   createdBy?: string;
   createdAt?: string;
-  /**
-   * Whether the bytes are in the hub's store (`local`) or still only at the
-   * source (`remote`, e.g. a Hugging Face file not fetched yet). Absent means
-   * local.
-   */
-  location?: 'local' | 'remote';
 };
 
 /** A node of the file tree of a version. @public */
@@ -24,7 +18,6 @@ export type HubFileTreeNode = {
   size?: number;
   sha256?: string;
   kind?: FileKind;
-  location?: 'local' | 'remote';
   children?: HubFileTreeNode[];
 };
 

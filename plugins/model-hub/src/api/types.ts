@@ -1,5 +1,7 @@
 import type {
   HubCheckWaiver,
+  HubFile as ApiFile,
+  HubFileTreeNode as ApiFileTreeNode,
   HubVersionCheck,
   VersionState,
 } from '@model-hub/backstage-plugin-model-hub-common';
@@ -29,9 +31,6 @@ export type {
   HubComment,
   HubDiffFile,
   HubDriftVersion,
-  HubFile,
-  HubFileList,
-  HubFileTreeNode,
   HubJob,
   HubJobLog,
   HubModel,
@@ -89,3 +88,28 @@ export type HubReview = {
   toState?: VersionState;
   createdAt: string;
 };
+
+/**
+ * A file of a version, with where its bytes are: `location` is not a field
+ * of the REST API; the file browser marks the files of a synced commit the
+ * hub has not stored yet.
+ *
+ * @public
+ */
+export type HubFile = ApiFile & {
+  /**
+   * Whether the bytes are in the hub's store (`local`) or still only at the
+   * source (`remote`, e.g. a Hugging Face file not fetched yet). Absent means
+   * local.
+   */
+  location?: 'local' | 'remote';
+};
+
+/** A node of the file tree of a version, with where its bytes are. @public */
+export type HubFileTreeNode = Omit<ApiFileTreeNode, 'children'> & {
+  location?: 'local' | 'remote';
+  children?: HubFileTreeNode[];
+};
+
+/** The files of a version, flat and as a tree. @public */
+export type HubFileList = { files: HubFile[]; tree: HubFileTreeNode };
