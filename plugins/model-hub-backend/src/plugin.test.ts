@@ -28,6 +28,42 @@ describe('modelHubPlugin', () => {
     });
   }
 
+  it('schedules the tasks of the core and of every feature', async () => {
+    const scheduler = mockServices.scheduler.mock();
+    await startTestBackend({
+      features: [
+        modelHubPlugin,
+        mockServices.rootConfig.factory({
+          data: {
+            modelHub: {
+              storage: { local: { path: mockDir.path } },
+              retention: { keepDeprecated: 2 },
+            },
+          },
+        }),
+        catalogServiceMock.factory({ entities: [] }),
+        scheduler.factory,
+      ],
+    });
+    const tasks = scheduler.scheduleTask.mock.calls.map(([task]) => [
+      task.id,
+      task.scope,
+    ]);
+    // global: one run per interval across the instances; local: each
+    // instance cleans its own disk and resumes its own deliveries
+    expect(tasks.sort()).toEqual([
+      ['huggingface-sync', 'global'],
+      ['model-hub-catalog-sync', 'global'],
+      ['model-hub-retention', 'global'],
+      ['model-hub-runtime-source-sync', 'global'],
+      ['model-hub-source-status', 'global'],
+      ['model-hub-store-cleanup', 'global'],
+      ['model-hub-store-gc', 'global'],
+      ['model-hub-uploads-cleanup', 'local'],
+      ['model-hub-webhook-redelivery', 'local'],
+    ]);
+  });
+
   it('serves the API and lists its permissions in the metadata', async () => {
     const { server } = await start();
     const created = await request(server)
