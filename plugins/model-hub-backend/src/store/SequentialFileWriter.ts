@@ -54,7 +54,9 @@ export type SequentialFileWriterOptions = {
  * Writes a stream of chunks to a file from an offset on, in large blocks
  * with up to `maxInflight` positional writes running in libuv's threads
  * while the next block fills. The caller's chunks are copied into the
- * block, so they may be reused as soon as `write` returns.
+ * block, so they may be reused as soon as `write` returns; a chunk that
+ * already is where it goes (read into {@link SequentialFileWriter.readArea}
+ * by a socket) is taken without a copy.
  *
  * In `direct` mode, blocks that start and end on 4 KiB boundaries are
  * written with `O_DIRECT` from page-aligned memory: the bytes go to the
@@ -62,9 +64,9 @@ export type SequentialFileWriterOptions = {
  * is left for the final fsync. In `buffered` mode every block goes through
  * the page cache and an `fdatasync` runs in the background every
  * `syncEveryBytes`, so dirty data stays bounded. `auto` (the default)
- * takes the faster of the two for the file's filesystem, measured once
- * ({@link resolveWriteMode}): on one virtual disk direct writes win 4x, on
- * tmpfs page-cache writes win 3x.
+ * takes page-cache writes on tmpfs and ramfs, and elsewhere the faster of
+ * the two for the file's filesystem, measured once
+ * ({@link resolveWriteMode}): on one virtual disk direct writes win 4x.
  *
  * `written` is the offset up to which every byte has been written (not yet
  * fsynced: call {@link SequentialFileWriter.sync}); a failed write or
