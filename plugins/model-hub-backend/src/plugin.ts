@@ -132,6 +132,8 @@ export const modelHubPlugin = createBackendPlugin({
           downloads: approvals.approvals.downloads,
           registerHubRepo: o => huggingface.sync.register(o),
           hubSources: huggingface.registry,
+          // the Hugging Face feature reads modelHub.huggingface.fetch
+          onDemandFetch: huggingface.onDemandFetch ?? false,
           onFileStored: inspectStoredFile,
         });
         const uploads = await createUploadsFeature({

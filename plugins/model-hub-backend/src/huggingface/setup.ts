@@ -17,6 +17,8 @@ import { createDownloadExecutor } from './downloadExecutor';
 import { JobRunner } from '../jobs/JobRunner';
 import { JobExecutor, RetryableJobError } from '../jobs/JobWorker';
 import { PartialDownloadStore } from '../jobs/PartialDownloadStore';
+import type { FileFetcher } from '../jobs/types';
+import type { WriteMode } from '../store/SequentialFileWriter';
 import { addScanRoutes, createScanExecutor, LOCAL_SCAN_JOB } from '../scan/routes';
 import {
   FeatureTask,
@@ -85,6 +87,16 @@ export type HuggingFaceFeature = ModelHubFeature & {
   checker: SourceStatusChecker;
   /** Upstream drift as a review (issue 19). */
   drift: DriftReview;
+  /**
+   * With `modelHub.huggingface.fetch: on-demand`: how the mirror fetches a
+   * file that is not in the store yet (through its model's source, into
+   * the downloads' folder, written as downloads are); else undefined.
+   */
+  onDemandFetch?: {
+    fetcherOf: (target: { modelId?: string }) => Promise<FileFetcher>;
+    downloadDir: string;
+    writeMode: WriteMode;
+  };
 };
 
 /**
@@ -357,6 +369,15 @@ export async function setupHuggingFace(deps: {
 
   return {
     id: 'huggingface',
+    onDemandFetch:
+      config.fetchMode === 'on-demand'
+        ? {
+            fetcherOf: async ({ modelId }) =>
+              (await registry.hubOfJob(modelId)).client,
+            downloadDir: config.downloadDir,
+            writeMode: config.writeMode,
+          }
+        : undefined,
     tasks,
     jobs: pools,
     drift,

@@ -116,9 +116,10 @@ export type MirrorOptions = {
    * whose bytes are not in the store are fetched from the Hub when a client
    * asks for them, one upstream fetch per file shared by concurrent
    * requests (see {@link OnDemandFetcher}). Defaults to the one
-   * `modelHub.huggingface` describes when its `fetch` is `on-demand`.
+   * `modelHub.huggingface` describes when its `fetch` is `on-demand`;
+   * `false`: none (the Hugging Face feature said so).
    */
-  onDemandFetch?: OnDemandFetchOptions;
+  onDemandFetch?: OnDemandFetchOptions | false;
   /**
    * The model sources of the Hugging Face setup (its `SourceRegistry`): a
    * file fetched on demand comes through the client of its model's source
@@ -149,8 +150,10 @@ export async function createMirror(
 ): Promise<ModelHubFeature> {
   const mirrorConfig = readMirrorConfig(options.config);
   const configured =
-    options.onDemandFetch ??
-    readOnDemandFetch(options.config, options.logger, options.hubSources);
+    options.onDemandFetch === false
+      ? undefined
+      : options.onDemandFetch ??
+        readOnDemandFetch(options.config, options.logger, options.hubSources);
   const onDemandFetch: OnDemandFetchOptions | undefined = configured && {
     ...configured,
     onFileStored: configured.onFileStored ?? options.onFileStored,
