@@ -14,7 +14,7 @@ import {
   lfsPointer,
 } from './content';
 import { CommitSpec, GatedMode, RepoFileSpec, RepoSpec } from './hubTypes';
-/** @internal */
+/** Internal to the mock Hub; not part of the package API. */
 export class StoredFile {
   readonly path: string;
   readonly lfs: boolean;
@@ -68,7 +68,7 @@ export class StoredFile {
   }
 }
 
-/** @internal */
+/** Internal to the mock Hub; not part of the package API. */
 export interface CommitRecord {
   id: string;
   parent?: string;
@@ -84,7 +84,7 @@ export interface CommitRecord {
   treeOids?: Map<string, string>;
 }
 
-/** @internal */
+/** Internal to the mock Hub; not part of the package API. */
 export interface RepoRecord {
   id: string;
   author: string;
@@ -190,7 +190,7 @@ export function gitTreeSha(
     .digest('hex');
 }
 
-/** @internal Builds (once) the directory index of a commit. */
+/** Builds (once) the directory index of a commit. (internal to the mock Hub) */
 export function commitDirs(commit: CommitRecord): Map<string, Set<string>> {
   if (!commit.dirs) {
     const dirs = new Map<string, Set<string>>([['', new Set()]]);
@@ -213,7 +213,7 @@ export function commitDirs(commit: CommitRecord): Map<string, Set<string>> {
   return commit.dirs;
 }
 
-/** @internal The git tree sha1 of a directory ('' = root) of a commit. */
+/** The git tree sha1 of a directory ('' = root) of a commit. (internal to the mock Hub) */
 export function treeOid(commit: CommitRecord, dir: string): string {
   commit.treeOids ??= new Map();
   const cached = commit.treeOids.get(dir);
@@ -237,7 +237,7 @@ export function treeOid(commit: CommitRecord, dir: string): string {
   return oid;
 }
 
-/** @internal */
+/** Internal to the mock Hub; not part of the package API. */
 export function safeDecode(path: string): string {
   return path
     .split('/')

@@ -99,7 +99,7 @@ function sibling(file: StoredFile, blobs: boolean) {
   };
 }
 
-/** @internal Builds the full model-info JSON of a repo at a commit. */
+/** Builds the full model-info JSON of a repo at a commit. (internal to the mock Hub) */
 export function modelInfoJson(
   repo: RepoRecord,
   commit: CommitRecord,
