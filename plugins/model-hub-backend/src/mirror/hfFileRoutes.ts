@@ -2,6 +2,7 @@ import { Request, Response, Router } from 'express';
 import { entryNotFound, HfError } from './errors';
 import { MirrorRepository, RepoFile, RepoSnapshot } from './repository';
 import { lfsPointer } from './gitObjects';
+import { writeFileHead } from '../service/range';
 import { sendContent } from './sendFile';
 import { sendGrowingFile } from './sendGrowingFile';
 import {
@@ -54,19 +55,11 @@ export function addHfFileRoutes(router: Router, context: HfRouteContext) {
             file.sha256,
             range.type === 'range' ? range : undefined,
           );
-    res.setHeader('Content-Type', 'application/octet-stream');
-    res.setHeader('Content-Disposition', contentDisposition(path));
-    if (range.type === 'range') {
-      res.status(206);
-      res.setHeader(
-        'Content-Range',
-        `bytes ${range.start}-${range.end}/${file.size}`,
-      );
-      res.setHeader('Content-Length', String(range.end - range.start + 1));
-    } else {
-      res.status(200);
-      res.setHeader('Content-Length', String(file.size));
-    }
+    writeFileHead(res, {
+      size: file.size,
+      disposition: contentDisposition(path),
+      range,
+    });
     // GET responses from the first byte count as downloads in the history
     // (a client fetching a file in parallel ranges counts once), in the
     // background: recording never fails or delays the download
@@ -121,19 +114,11 @@ export function addHfFileRoutes(router: Router, context: HfRouteContext) {
     const span =
       range.type === 'range' ? range : { start: 0, end: file.size - 1 };
     const writeHead = () => {
-      res.setHeader('Content-Type', 'application/octet-stream');
-      res.setHeader('Content-Disposition', contentDisposition(path));
-      if (range.type === 'range') {
-        res.status(206);
-        res.setHeader(
-          'Content-Range',
-          `bytes ${range.start}-${range.end}/${file.size}`,
-        );
-        res.setHeader('Content-Length', String(range.end - range.start + 1));
-      } else {
-        res.status(200);
-        res.setHeader('Content-Length', String(file.size));
-      }
+      writeFileHead(res, {
+        size: file.size,
+        disposition: contentDisposition(path),
+        range,
+      });
       if (
         req.method === 'GET' &&
         (range.type !== 'range' || range.start === 0)

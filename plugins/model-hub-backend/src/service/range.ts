@@ -1,3 +1,5 @@
+import type { Response } from 'express';
+
 /** The result of parsing a Range header against a size. @internal */
 export type ParsedRange =
   | { type: 'none' }
@@ -36,4 +38,33 @@ export function parseRange(
     return { type: 'unsatisfiable' };
   }
   return { type: 'range', start, end };
+}
+
+/**
+ * Writes the status and headers of a file response: Content-Type
+ * (application/octet-stream), Content-Disposition, and either 206 with
+ * Content-Range and the range's Content-Length or 200 with the whole
+ * size's Content-Length.
+ *
+ * @internal
+ */
+export function writeFileHead(
+  res: Response,
+  file: {
+    size: number;
+    disposition: string;
+    range: { type: 'none' } | { type: 'range'; start: number; end: number };
+  },
+): void {
+  const { size, disposition, range } = file;
+  res.setHeader('Content-Type', 'application/octet-stream');
+  res.setHeader('Content-Disposition', disposition);
+  if (range.type === 'range') {
+    res.status(206);
+    res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+    res.setHeader('Content-Length', String(range.end - range.start + 1));
+  } else {
+    res.status(200);
+    res.setHeader('Content-Length', String(size));
+  }
 }

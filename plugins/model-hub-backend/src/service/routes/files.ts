@@ -12,7 +12,7 @@ import { RouteContext, principalRef } from '../context';
 import { recordDownloadSafely } from './activity';
 import { buildFileTree } from '../fileTree';
 import { ingestFile } from '../ingest';
-import { parseRange } from '../range';
+import { parseRange, writeFileHead } from '../range';
 import {
   parseFilePath,
   parseInput,
@@ -196,19 +196,11 @@ export function addFileRoutes(router: Router, ctx: RouteContext) {
             range.type === 'range' ? range : undefined,
           );
     res.setHeader('X-Content-Sha256', file.sha256);
-    res.setHeader('Content-Type', 'application/octet-stream');
-    res.setHeader('Content-Disposition', contentDisposition(path));
-    if (range.type === 'range') {
-      res.status(206);
-      res.setHeader(
-        'Content-Range',
-        `bytes ${range.start}-${range.end}/${file.size}`,
-      );
-      res.setHeader('Content-Length', String(range.end - range.start + 1));
-    } else {
-      res.status(200);
-      res.setHeader('Content-Length', String(file.size));
-    }
+    writeFileHead(res, {
+      size: file.size,
+      disposition: contentDisposition(path),
+      range,
+    });
     // full GET responses count as downloads in the history (not HEAD,
     // 304 or ranges), in the background: recording never fails or delays
     // the download
