@@ -1,3 +1,4 @@
+import type { HubActiveVersionChange } from '@model-hub/backstage-plugin-model-hub-common';
 import type { ModelCondition } from '../database/modelReadFilter';
 import type { VersionState } from '../database/types';
 import type { ApprovalPolicy } from './config';
@@ -83,14 +84,8 @@ export type ActiveVersion = {
   promotedAt: string;
 };
 
-/** @internal */
-export type ActiveVersionChange = {
-  id: number;
-  label?: string;
-  action: 'promote' | 'rollback' | 'clear';
-  actor: string;
-  createdAt: string;
-};
+/** A change of the active version, as the API returns it. @internal */
+export type ActiveVersionChange = HubActiveVersionChange;
 
 /** A version waiting for review. @internal */
 export type ReviewQueueItem = {

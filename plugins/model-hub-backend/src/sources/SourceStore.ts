@@ -1,3 +1,4 @@
+import type { HubSourceStatus } from '@model-hub/backstage-plugin-model-hub-common';
 import { Knex } from 'knex';
 import {
   ModelCondition,
@@ -32,31 +33,10 @@ function parseList(value: string | null | undefined): string[] {
 }
 
 /** `credentials`: valid, invalid, none (the source has no token), unknown (not checked, or unreachable). @public */
-export type SourceCredentials = 'valid' | 'invalid' | 'none' | 'unknown';
+export type SourceCredentials = HubSourceStatus['credentials'];
 
-/** The last check of a source. @public */
-export type SourceStatus = {
-  reachable?: boolean;
-  credentials: SourceCredentials;
-  /** The account whoami-v2 names. */
-  account?: string;
-  /** Rate-limit headers of the last answer, or the 429 it got. */
-  rateLimit?: {
-    limited: boolean;
-    remaining?: number;
-    limit?: number;
-    resetSeconds?: number;
-    policy?: string;
-  };
-  lastError?: string;
-  checkedAt?: string;
-  /** The last check that found the source healthy. */
-  lastOkAt?: string;
-  /** Since when the source fails (unset while healthy). */
-  failingSince?: string;
-  /** The newest successful sync of a repo of the source. */
-  lastSuccessfulSyncAt?: string;
-};
+/** The last check of a source, as the API returns it. @public */
+export type SourceStatus = HubSourceStatus;
 
 /** A source's status is a problem for its models. @public */
 export function sourceProblem(
