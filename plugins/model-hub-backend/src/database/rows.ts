@@ -115,7 +115,10 @@ export function toIso(value: DbDate): string {
     : new Date(value).toISOString();
 }
 
-function toOptionalIso(value: DbDate | null | undefined): string | undefined {
+/** {@link toIso}, or `undefined` for a missing value. @internal */
+export function toOptionalIso(
+  value: DbDate | null | undefined,
+): string | undefined {
   return value === null || value === undefined ? undefined : toIso(value);
 }
 

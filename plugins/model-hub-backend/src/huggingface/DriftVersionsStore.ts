@@ -1,21 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Knex } from 'knex';
+import { toOptionalIso } from '../database/rows';
 import { DriftPolicy, DriftStatus, DriftVersionInfo } from './driftInfo';
-
-type DbDate = Date | string | number;
-
-function toIso(value: DbDate | null | undefined): string | undefined {
-  if (value === null || value === undefined) {
-    return undefined;
-  }
-  if (value instanceof Date) {
-    return value.toISOString();
-  }
-  if (typeof value === 'number' || /^\d+$/.test(value)) {
-    return new Date(Number(value)).toISOString();
-  }
-  return new Date(value).toISOString();
-}
 
 /** A drift version waiting for its files, with its model and label. @internal */
 export type AwaitingDriftVersion = {
@@ -135,8 +121,8 @@ export class DriftVersionsStore {
       policy: row.policy,
       status: row.status,
       ...(row.detail && { detail: row.detail }),
-      createdAt: toIso(row.created_at)!,
-      updatedAt: toIso(row.updated_at)!,
+      createdAt: toOptionalIso(row.created_at)!,
+      updatedAt: toOptionalIso(row.updated_at)!,
     };
   }
 }

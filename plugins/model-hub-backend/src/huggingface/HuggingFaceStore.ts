@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Knex } from 'knex';
+import { toOptionalIso } from '../database/rows';
 import {
   ModelCondition,
   whereReadableModel,
@@ -14,21 +15,6 @@ import { VersionsStore } from '../database/VersionsStore';
 import { FilesStore } from '../database/FilesStore';
 import { JobStore } from '../jobs/JobStore';
 import { CatalogSyncStore } from '../catalogSync/CatalogSyncStore';
-
-type DbDate = Date | string | number;
-
-function toIso(value: DbDate | null | undefined): string | undefined {
-  if (value === null || value === undefined) {
-    return undefined;
-  }
-  if (value instanceof Date) {
-    return value.toISOString();
-  }
-  if (typeof value === 'number' || /^\d+$/.test(value)) {
-    return new Date(Number(value)).toISOString();
-  }
-  return new Date(value).toISOString();
-}
 
 function parseJson(value: string | null | undefined): any {
   try {
@@ -141,18 +127,18 @@ export class HuggingFaceStore {
       revision: row.revision,
       syncState: row.sync_state,
       lastSyncedCommit: row.last_synced_commit ?? undefined,
-      lastSyncedAt: toIso(row.last_synced_at),
+      lastSyncedAt: toOptionalIso(row.last_synced_at),
       upstreamCommit: row.upstream_commit ?? undefined,
-      upstreamCheckedAt: toIso(row.upstream_checked_at),
+      upstreamCheckedAt: toOptionalIso(row.upstream_checked_at),
       drift: Boolean(row.drift),
       gated: row.gated ?? undefined,
       lastError: row.last_error ?? undefined,
-      lastErrorAt: toIso(row.last_error_at),
+      lastErrorAt: toOptionalIso(row.last_error_at),
       cardData: parseJson(row.card_data),
       config: parseJson(row.config),
       createdBy: row.created_by,
-      createdAt: toIso(row.created_at)!,
-      updatedAt: toIso(row.updated_at)!,
+      createdAt: toOptionalIso(row.created_at)!,
+      updatedAt: toOptionalIso(row.updated_at)!,
     };
   }
 
