@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError } from '@backstage/errors';
 import type { VersionState } from '@model-hub/backstage-plugin-model-hub-common';
 import { Knex } from 'knex';
-import { ModelsStore } from '../database/ModelsStore';
+import { ModelFieldsPatch, ModelsStore } from '../database/ModelsStore';
 import { VersionsStore } from '../database/VersionsStore';
 import { FilesStore } from '../database/FilesStore';
 import { JobStore } from '../jobs/JobStore';
@@ -16,18 +16,7 @@ export type VersionToArchive = {
 };
 
 /** Fields of an API-created model that `PATCH /models/{ns}/{name}` sets. */
-export type ModelPatch = {
-  title?: string | null;
-  description?: string | null;
-  type?: string;
-  task?: string | null;
-  format?: string | null;
-  license?: string | null;
-  lifecycle?: string;
-  owner?: string;
-  system?: string | null;
-  tags?: string[];
-};
+export type ModelPatch = Omit<ModelFieldsPatch, 'sourceType' | 'source'>;
 
 /**
  * Deletion, metadata edits and retention of models and versions, on SQLite
