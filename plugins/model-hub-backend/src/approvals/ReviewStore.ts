@@ -20,6 +20,16 @@ import { opt, toIso } from './rows';
 export class ReviewStore {
   constructor(private readonly db: Knex) {}
 
+  /** The rows of a version in a table, oldest first (ties by id). */
+  private inCreationOrder(table: string, versionId: string) {
+    return this.db(table)
+      .where({ version_id: versionId })
+      .orderBy([
+        { column: 'created_at', order: 'asc' },
+        { column: 'id', order: 'asc' },
+      ]);
+  }
+
   /** The last submission of a version (its review round), if any. */
   async lastSubmission(
     versionId: string,
@@ -160,12 +170,10 @@ export class ReviewStore {
   async listDecisions(options: {
     versionId: string;
   }): Promise<VersionDecision[]> {
-    const rows = await this.db('version_reviews')
-      .where({ version_id: options.versionId })
-      .orderBy([
-        { column: 'created_at', order: 'asc' },
-        { column: 'id', order: 'asc' },
-      ]);
+    const rows = await this.inCreationOrder(
+      'version_reviews',
+      options.versionId,
+    );
     return rows.map(r => ({
       id: r.id,
       round: Number(r.round),
@@ -217,12 +225,10 @@ export class ReviewStore {
   async listComments(options: {
     versionId: string;
   }): Promise<VersionComment[]> {
-    const rows = await this.db('version_comments')
-      .where({ version_id: options.versionId })
-      .orderBy([
-        { column: 'created_at', order: 'asc' },
-        { column: 'id', order: 'asc' },
-      ]);
+    const rows = await this.inCreationOrder(
+      'version_comments',
+      options.versionId,
+    );
     return rows.map(r => ({
       id: r.id,
       parentId: opt(r.parent_id),
