@@ -5,7 +5,7 @@ import {
   TestDatabases,
 } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { createHarness, Harness } from './__testUtils__/harness';
+import { createHarness, Harness, tusMetadata } from './__testUtils__/harness';
 
 // The protocol rules of the hand-written tus PATCH (patch.ts); the uploads
 // tests cover it end to end with tus-js-client.
@@ -14,12 +14,6 @@ jest.setTimeout(60_000);
 
 const databases = TestDatabases.create({ ids: ['SQLITE_3'] });
 const mockDir = createMockDirectory();
-
-function metadata(values: Record<string, string>) {
-  return Object.entries(values)
-    .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
-    .join(',');
-}
 
 describe('tus PATCH', () => {
   let h: Harness;
@@ -47,7 +41,7 @@ describe('tus PATCH', () => {
       .set('Upload-Length', String(size))
       .set(
         'Upload-Metadata',
-        metadata({ model: 'default/llama', version: 'v1', path }),
+        tusMetadata({ model: 'default/llama', version: 'v1', path }),
       )
       .expect(201);
     const location = new URL(res.headers.location).pathname;

@@ -4,7 +4,12 @@ import {
   TestDatabases,
 } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { BOB, createHarness, Harness } from './__testUtils__/harness';
+import {
+  BOB,
+  createHarness,
+  Harness,
+  tusMetadata,
+} from './__testUtils__/harness';
 
 // The creation hook and termination of the tus server (tusServer.ts); the
 // uploads tests cover whole uploads with tus-js-client.
@@ -19,12 +24,7 @@ function create(h: Harness, values: Record<string, string>, user?: string) {
     .post('/api/model-hub/uploads')
     .set('Tus-Resumable', '1.0.0')
     .set('Upload-Length', '4')
-    .set(
-      'Upload-Metadata',
-      Object.entries(values)
-        .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
-        .join(','),
-    );
+    .set('Upload-Metadata', tusMetadata(values));
   if (user) {
     req.set('Authorization', mockCredentials.user.header(user));
   }

@@ -179,3 +179,10 @@ export async function createHarness(options: {
 }
 
 export type Harness = Awaited<ReturnType<typeof createHarness>>;
+
+/** A tus `Upload-Metadata` header: keys with base64 values. */
+export function tusMetadata(values: Record<string, string>): string {
+  return Object.entries(values)
+    .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
+    .join(',');
+}
