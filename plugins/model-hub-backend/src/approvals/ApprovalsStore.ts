@@ -1,4 +1,7 @@
-import type { HubActiveVersionChange } from '@model-hub/backstage-plugin-model-hub-common';
+import type {
+  HubActiveVersionChange,
+  HubApprovalItem,
+} from '@model-hub/backstage-plugin-model-hub-common';
 import type { ModelCondition } from '../database/modelReadFilter';
 import type { VersionState } from '../database/types';
 import type { ApprovalPolicy } from './config';
@@ -87,20 +90,8 @@ export type ActiveVersion = {
 /** A change of the active version, as the API returns it. @internal */
 export type ActiveVersionChange = HubActiveVersionChange;
 
-/** A version waiting for review. @internal */
-export type ReviewQueueItem = {
-  modelRef: string;
-  owner: string;
-  type: string;
-  lifecycle: string;
-  label: string;
-  revision: number;
-  createdBy: string;
-  round: number;
-  submittedBy?: string;
-  submittedAt?: string;
-  approvals: string[];
-};
+/** A version waiting for review (the API's review queue item). @internal */
+export type ReviewQueueItem = HubApprovalItem;
 
 /** @internal */
 export type WebhookDelivery = {
