@@ -1,8 +1,5 @@
-import {
-  isDatabaseConflictError,
-  LoggerService,
-} from '@backstage/backend-plugin-api';
-import { ConflictError, NotAllowedError } from '@backstage/errors';
+import { LoggerService } from '@backstage/backend-plugin-api';
+import { NotAllowedError } from '@backstage/errors';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { JobQueue } from '../jobs/JobQueue';
 import { HuggingFaceConfig } from './config';
@@ -31,19 +28,7 @@ export const MAX_METADATA_FILE = 5 * 1024 * 1024;
 export const MAX_CARD_BYTES = 1024 * 1024;
 
 /** Turns a unique-constraint violation of a write into a `ConflictError`. */
-export async function conflictOnDuplicate<T>(
-  message: string,
-  fn: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (isDatabaseConflictError(error)) {
-      throw new ConflictError(message, error);
-    }
-    throw error;
-  }
-}
+export { conflictOnDuplicate } from '../database/rows';
 
 /** The label of the version of a synced commit. @internal */
 export function versionLabelOf(commit: string): string {
