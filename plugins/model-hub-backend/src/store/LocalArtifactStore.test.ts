@@ -38,14 +38,132 @@ describe('LocalArtifactStore', () => {
     expect(stat.size).toBe(5);
     expect(await fs.readdir(join(root, 'tmp'))).toEqual([]);
 
-    await fs.writeFile(join(root, 'tmp', 'old.partial'), 'x');
-    const old = new Date(Date.now() - 3_600_000);
-    await fs.utimes(join(root, 'tmp', 'old.partial'), old, old);
+    const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000);
+    const leftover = async (name: string, hours: number) => {
+      await fs.writeFile(join(root, 'tmp', name), 'x');
+      await fs.utimes(
+        join(root, 'tmp', name),
+        hoursAgo(hours),
+        hoursAgo(hours),
+      );
+    };
+    await leftover('old.partial', 25);
+    await leftover('two-hours.partial', 2);
     await fs.writeFile(join(root, 'tmp', 'new.partial'), 'x');
+    // asked for everything older than a minute: the default upload
+    // expiration (24 hours) spares the younger ones
     await expect(
       store.cleanup({ olderThan: new Date(Date.now() - 60_000) }),
     ).resolves.toEqual({ removed: 1 });
-    expect(await fs.readdir(join(root, 'tmp'))).toEqual(['new.partial']);
+    expect((await fs.readdir(join(root, 'tmp'))).sort()).toEqual([
+      'new.partial',
+      'two-hours.partial',
+    ]);
+    // an older cutoff than the expiration is taken as it is
+    await leftover('day-and-a-half.partial', 36);
+    await expect(store.cleanup({ olderThan: hoursAgo(48) })).resolves.toEqual({
+      removed: 0,
+    });
+  });
+
+  it('never removes a temporary file younger than 1 hour, nor one younger than the upload expiration', async () => {
+    const root = join(mockDir.path, 'expiration');
+    const short = await LocalArtifactStore.create({
+      path: root,
+      uploadExpirationMs: 60_000,
+    });
+    const long = await LocalArtifactStore.create({
+      path: root,
+      uploadExpirationMs: 3 * 3_600_000,
+    });
+    const file = join(root, 'tmp', 'x.partial');
+    await fs.writeFile(file, 'x');
+    const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000);
+    await fs.utimes(file, minutesAgo(50), minutesAgo(50));
+    // an expiration of one minute: the 1 hour floor spares it
+    await expect(
+      short.cleanup({ olderThan: new Date(Date.now() + 1000) }),
+    ).resolves.toEqual({ removed: 0 });
+    await fs.utimes(file, minutesAgo(120), minutesAgo(120));
+    // an expiration of 3 hours spares it still
+    await expect(
+      long.cleanup({ olderThan: new Date(Date.now() + 1000) }),
+    ).resolves.toEqual({ removed: 0 });
+    await expect(
+      short.cleanup({ olderThan: new Date(Date.now() + 1000) }),
+    ).resolves.toEqual({ removed: 1 });
+  });
+
+  it('spares the temporary file of a slow writer on another instance, removes an abandoned one', async () => {
+    const root = join(mockDir.path, 'shared');
+    // two instances on one store folder: one writes, the other cleans up
+    const writer = await LocalArtifactStore.create({
+      path: root,
+      uploadExpirationMs: 3_600_000,
+      renewIntervalMs: 20,
+    });
+    const cleaner = await LocalArtifactStore.create({
+      path: root,
+      uploadExpirationMs: 3_600_000,
+    });
+    const tmp = join(root, 'tmp');
+    const abandoned = join(tmp, 'abandoned.partial');
+    await fs.writeFile(abandoned, 'x');
+    const old = new Date(Date.now() - 2 * 3_600_000);
+    await fs.utimes(abandoned, old, old);
+
+    // a source that stalls after its first 2 MiB until the test lets it go
+    let letGo!: () => void;
+    const stalled = new Promise<void>(r => {
+      letGo = r;
+    });
+    const first = Buffer.alloc(2 * 1024 * 1024, 1);
+    const last = Buffer.from('the end');
+    async function* source() {
+      yield first;
+      await stalled;
+      yield last;
+    }
+    const put = writer.put(Readable.from(source()));
+    const waitFor = async (what: () => Promise<boolean>) => {
+      for (let i = 0; i < 500 && !(await what()); i++) {
+        await new Promise(r => setTimeout(r, 10));
+      }
+      expect(await what()).toBe(true);
+    };
+    let live = '';
+    await waitFor(async () => {
+      const names = await fs.readdir(tmp);
+      live = names.find(n => n !== 'abandoned.partial') ?? '';
+      const size = live ? (await fs.stat(join(tmp, live))).size : 0;
+      return size >= first.length;
+    });
+    // the writer has stalled for two hours (its last byte written then):
+    // its renewal makes it young again
+    await fs.utimes(join(tmp, live), old, old);
+    await waitFor(
+      async () =>
+        (await fs.stat(join(tmp, live))).mtimeMs > Date.now() - 60_000,
+    );
+    await expect(
+      cleaner.cleanup({ olderThan: new Date(Date.now() + 1000) }),
+    ).resolves.toEqual({ removed: 1 });
+    expect(await fs.readdir(tmp)).toEqual([live]);
+
+    letGo();
+    const expected = createHash('sha256')
+      .update(first)
+      .update(last)
+      .digest('hex');
+    await expect(put).resolves.toMatchObject({
+      sha256: expected,
+      size: first.length + last.length,
+      created: true,
+    });
+    expect(await fs.readdir(tmp)).toEqual([]);
+    await expect(cleaner.stat(expected)).resolves.toMatchObject({
+      size: first.length + last.length,
+    });
   });
 });
 
@@ -270,7 +388,14 @@ describe('crash safety', () => {
       expect(await knex('blobs').select()).toEqual([]);
       expect(await knex('version_files').select()).toEqual([]);
 
-      // the startup cleanup removes the leftover
+      // a clean-up spares the leftover while it may be a live write (younger
+      // than the default upload expiration, 24 hours), and removes it once
+      // it is older: its writer is dead and renews it no more
+      await expect(
+        artifacts.cleanup({ olderThan: new Date(Date.now() + 1000) }),
+      ).resolves.toEqual({ removed: 0 });
+      const dayAgo = new Date(Date.now() - 25 * 3_600_000);
+      await fs.utimes(join(storePath, 'tmp', tmp[0]), dayAgo, dayAgo);
       await expect(
         artifacts.cleanup({ olderThan: new Date(Date.now() + 1000) }),
       ).resolves.toEqual({ removed: 1 });

@@ -16,6 +16,14 @@ import {
   PutFileOptions,
   SHA256_PATTERN,
 } from './ArtifactStore';
+import {
+  DEFAULT_UPLOAD_EXPIRATION_MS,
+  holdTempFile,
+  MIN_TEMP_FILE_AGE_MS,
+  removeFilesOlderThan,
+  TEMP_FILE_RENEW_INTERVAL_MS,
+  tempFileCutoff,
+} from './tempFiles';
 
 const WRITE_CHUNK = 1024 * 1024;
 
@@ -80,19 +88,44 @@ export async function moveIntoLocalStore(options: {
  * it is hashed, is fsynced, verified, renamed to its digest, and the
  * directory is fsynced: a crash at any point leaves either no blob or the
  * whole blob under its digest, plus possibly a temporary file that
- * {@link LocalArtifactStore.cleanup} removes.
+ * {@link LocalArtifactStore.cleanup} removes once it is old enough. Several
+ * instances may share the folder: a writer renews its temporary file's
+ * modification time while it writes (see `holdTempFile`), and clean-up never
+ * removes one younger than the larger of 1 hour and the upload expiration.
  *
  * @internal
  */
 export class LocalArtifactStore implements ArtifactStore {
-  static async create(options: { path: string }): Promise<LocalArtifactStore> {
+  static async create(options: {
+    path: string;
+    /**
+     * The upload expiration (`modelHub.uploads.expiration`, default 24
+     * hours): {@link LocalArtifactStore.cleanup} never removes a temporary
+     * file younger than it, nor one younger than 1 hour, whatever it is
+     * asked.
+     */
+    uploadExpirationMs?: number;
+    /** How often a writer renews its temporary file; 5 minutes by default. */
+    renewIntervalMs?: number;
+  }): Promise<LocalArtifactStore> {
     const root = resolve(options.path);
     await fs.mkdir(join(root, 'sha256'), { recursive: true });
     await fs.mkdir(join(root, 'tmp'), { recursive: true });
-    return new LocalArtifactStore(root);
+    return new LocalArtifactStore(
+      root,
+      Math.max(
+        MIN_TEMP_FILE_AGE_MS,
+        options.uploadExpirationMs ?? DEFAULT_UPLOAD_EXPIRATION_MS,
+      ),
+      options.renewIntervalMs ?? TEMP_FILE_RENEW_INTERVAL_MS,
+    );
   }
 
-  private constructor(private readonly root: string) {}
+  private constructor(
+    private readonly root: string,
+    private readonly minimumTempAgeMs: number,
+    private readonly renewIntervalMs: number,
+  ) {}
 
   private blobPath(sha256: string): string {
     if (!SHA256_PATTERN.test(sha256)) {
@@ -113,6 +146,7 @@ export class LocalArtifactStore implements ArtifactStore {
       fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY,
       0o644,
     );
+    const release = holdTempFile(tmpPath, this.renewIntervalMs);
     try {
       try {
         let pending: Buffer[] = [];
@@ -170,6 +204,8 @@ export class LocalArtifactStore implements ArtifactStore {
     } catch (error) {
       await fs.rm(tmpPath, { force: true });
       throw error;
+    } finally {
+      release();
     }
   }
 
@@ -249,17 +285,17 @@ export class LocalArtifactStore implements ArtifactStore {
     }
   }
 
+  /**
+   * Removes the temporary files last modified before `olderThan`, and never
+   * one younger than the larger of 1 hour and the upload expiration: the
+   * live writes of other instances sharing the folder renew theirs.
+   */
   async cleanup(options: { olderThan: Date }): Promise<{ removed: number }> {
-    const tmp = join(this.root, 'tmp');
-    let removed = 0;
-    for (const name of await fs.readdir(tmp)) {
-      const path = join(tmp, name);
-      const s = await fs.stat(path).catch(() => undefined);
-      if (s && s.mtime < options.olderThan) {
-        await fs.rm(path, { force: true, recursive: true });
-        removed += 1;
-      }
-    }
-    return { removed };
+    const cutoff = tempFileCutoff(options.olderThan, {
+      minimumAgeMs: this.minimumTempAgeMs,
+    });
+    return {
+      removed: await removeFilesOlderThan(join(this.root, 'tmp'), cutoff),
+    };
   }
 }

@@ -23,6 +23,12 @@ import {
   PutFileOptions,
   SHA256_PATTERN,
 } from './ArtifactStore';
+import {
+  DEFAULT_UPLOAD_EXPIRATION_MS,
+  holdTempFile,
+  removeFilesOlderThan,
+  tempFileCutoff,
+} from './tempFiles';
 
 /** Options of the S3 store. @internal */
 export type S3ArtifactStoreOptions = {
@@ -43,8 +49,7 @@ export type S3ArtifactStoreOptions = {
   client: S3ClientConfig;
 };
 
-/** The default of `uploadExpirationMs`: 24 hours. @internal */
-export const DEFAULT_UPLOAD_EXPIRATION_MS = 24 * 3_600_000;
+export { DEFAULT_UPLOAD_EXPIRATION_MS } from './tempFiles';
 
 /** An incomplete multipart upload, as ListMultipartUploads names it. */
 type MultipartUpload = { Key?: string; UploadId?: string; Initiated?: Date };
@@ -138,6 +143,9 @@ export class S3ArtifactStore implements ArtifactStore {
     const hash = createHash('sha256');
     let size = 0;
     const handle = await fs.open(spool, 'wx', 0o600);
+    // renewed while it is written and uploaded (a clean-up on another
+    // instance sharing the spool folder spares it)
+    const release = holdTempFile(spool);
     try {
       try {
         for await (const chunk of content) {
@@ -163,6 +171,7 @@ export class S3ArtifactStore implements ArtifactStore {
       }
       return await this.upload(spool, sha256, size);
     } finally {
+      release();
       await fs.rm(spool, { force: true });
     }
   }
@@ -306,18 +315,10 @@ export class S3ArtifactStore implements ArtifactStore {
   async cleanup(options: { olderThan: Date }): Promise<{ removed: number }> {
     const expiration =
       this.options.uploadExpirationMs ?? DEFAULT_UPLOAD_EXPIRATION_MS;
-    const cutoff = new Date(
-      Math.min(options.olderThan.getTime(), Date.now() - expiration),
-    );
-    let removed = 0;
-    for (const name of await fs.readdir(this.options.spoolDir)) {
-      const path = join(this.options.spoolDir, name);
-      const s = await fs.stat(path).catch(() => undefined);
-      if (s && s.mtime < cutoff) {
-        await fs.rm(path, { force: true });
-        removed += 1;
-      }
-    }
+    const cutoff = tempFileCutoff(options.olderThan, {
+      minimumAgeMs: expiration,
+    });
+    let removed = await removeFilesOlderThan(this.options.spoolDir, cutoff);
     // Incomplete multipart uploads of crashed instances. A bucket lifecycle
     // rule (AbortIncompleteMultipartUpload) is the recommended safety net;
     // servers that do not implement the listing are skipped.

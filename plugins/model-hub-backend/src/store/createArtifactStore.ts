@@ -7,7 +7,10 @@ import { S3ArtifactStore } from './S3ArtifactStore';
 export async function createArtifactStore(
   config: ModelHubStorageConfig,
   options?: {
-    /** The upload expiration: clean-up spares younger writes (S3). */
+    /**
+     * The upload expiration: clean-up spares younger writes (the local store
+     * also those younger than 1 hour).
+     */
     uploadExpirationMs?: number;
   },
 ): Promise<ArtifactStore> {
@@ -21,5 +24,8 @@ export async function createArtifactStore(
       client: config.client,
     });
   }
-  return LocalArtifactStore.create({ path: config.path });
+  return LocalArtifactStore.create({
+    path: config.path,
+    uploadExpirationMs: options?.uploadExpirationMs,
+  });
 }
