@@ -211,6 +211,8 @@ export const modelHubPlugin = createBackendPlugin({
               store,
               artifacts,
               modelAccess,
+              // GET /jobs records who receives the live job signals
+              jobSignals: jobs.signals,
               inspection,
               approvals: approvals.approvals,
               downloadAuthorizer: approvals.downloadAuthorizer,

@@ -4,6 +4,8 @@ import { LifecycleService, LoggerService } from '@backstage/backend-plugin-api';
 import { SignalsService } from '@backstage/plugin-signals-node';
 import { Knex } from 'knex';
 import { JobQueue } from './JobQueue';
+import { JobSignals } from './JobSignals';
+import { JobWatchersStore } from './JobWatchersStore';
 import { JobExecutor, JobWorker } from './JobWorker';
 
 /**
@@ -16,6 +18,11 @@ import { JobExecutor, JobWorker } from './JobWorker';
  */
 export class JobRunner {
   readonly queue: JobQueue;
+  /**
+   * Live job progress for the users who may read each job's model; the
+   * jobs routes record who reads ({@link JobSignals.watch}).
+   */
+  readonly signals: JobSignals;
   private readonly workers: JobWorker[] = [];
   private started = false;
 
@@ -34,6 +41,11 @@ export class JobRunner {
       options.workerId ??
         `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
     );
+    this.signals = new JobSignals({
+      store: new JobWatchersStore(options.db),
+      logger: options.logger,
+      signals: options.signals,
+    });
     options.lifecycle?.addStartupHook(() => this.start());
     options.lifecycle?.addShutdownHook(() => this.stop());
   }
@@ -48,7 +60,7 @@ export class JobRunner {
       logger: this.options.logger,
       executors: pool.executors,
       concurrency: pool.concurrency,
-      signals: this.options.signals,
+      signals: this.signals,
     });
     this.workers.push(worker);
     if (this.started) {

@@ -1,10 +1,7 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
-import { SignalsService } from '@backstage/plugin-signals-node';
 import { ClaimedJob, JobQueue } from './JobQueue';
+import { JobSignals } from './JobSignals';
 import { redactUrlsInText } from '../service/redactUrl';
-
-/** The signals channel of job progress. @public */
-export const JOBS_SIGNAL_CHANNEL = 'model-hub:jobs';
 
 /**
  * An error that fails the attempt but lets the job run again later, after
@@ -47,7 +44,11 @@ export type JobWorkerOptions = {
   leaseMs?: number;
   /** How often an idle worker looks for jobs. */
   pollIntervalMs?: number;
-  signals?: SignalsService;
+  /**
+   * Live progress to the users who may read the job's model
+   * ({@link JobSignals}); never a broadcast.
+   */
+  signals?: Pick<JobSignals, 'publish'>;
 };
 
 /**
@@ -145,18 +146,18 @@ export class JobWorker {
     let lastSignal = 0;
     let lost = false;
 
+    // one signal at a time per job, in order (a state change after progress)
+    let signalled = Promise.resolve();
     const signal = (state: string, force = false) => {
       const now = Date.now();
-      if (!this.options.signals || (!force && now - lastSignal < 1000)) {
+      const signals = this.options.signals;
+      if (!signals || (!force && now - lastSignal < 1000)) {
         return;
       }
       lastSignal = now;
-      this.options.signals
-        .publish({
-          recipients: { type: 'broadcast' },
-          channel: JOBS_SIGNAL_CHANNEL,
-          message: { jobId: job.id, type: job.type, state, progress } as any,
-        })
+      const snapshot = progress;
+      signalled = signalled
+        .then(() => signals.publish(job, state, snapshot))
         .catch(e => logger.debug(`Publishing a job signal failed: ${e}`));
     };
 
@@ -245,6 +246,16 @@ export class JobWorker {
     } finally {
       clearInterval(heartbeat);
       this.running.delete(job.id);
+      // the last signal is out before the slot frees (bounded: a slow
+      // signals service never holds a worker)
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        signalled,
+        new Promise<void>(resolve => {
+          timer = setTimeout(resolve, 5000);
+        }),
+      ]);
+      clearTimeout(timer);
     }
   }
 }

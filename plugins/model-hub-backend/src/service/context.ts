@@ -20,6 +20,7 @@ import { modelEntityRef } from '../database/DatabaseModelHubStore';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { HubModel, HubVersion } from '../database/types';
 import { ArtifactStore } from '../store/ArtifactStore';
+import type { JobSignals } from '../jobs/JobSignals';
 import { ModelCondition } from '../database/modelReadFilter';
 import { ModelAccess } from './modelAccess';
 
@@ -89,6 +90,11 @@ export type RouterOptions = {
    * other options when not given.
    */
   modelAccess?: ModelAccess;
+  /**
+   * Records the users who list jobs, with their read condition, as the
+   * recipients of live job signals; without it nobody receives them.
+   */
+  jobSignals?: Pick<JobSignals, 'watch'>;
   /**
    * The Hugging Face sync state of a model (drift, its drift version,
    * `lastError`) for `GET /models/:namespace/:name`; `sync` is null

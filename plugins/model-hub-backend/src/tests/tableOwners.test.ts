@@ -27,6 +27,7 @@ const TABLE_OWNERS: Record<string, string[]> = {
   download_counts: ['database/ActivityStore.ts'],
   jobs: ['jobs/JobStore.ts'],
   job_logs: ['jobs/JobStore.ts'],
+  job_watchers: ['jobs/JobWatchersStore.ts'],
   version_checks: ['inspection/VersionChecksStore.ts'],
   model_active_versions: ACTIVE_VERSIONS,
   model_active_version_history: ACTIVE_VERSIONS,

@@ -10,7 +10,7 @@ import type {
   Page,
 } from '@model-hub/backstage-plugin-model-hub-common';
 import { HubJob } from '../../database/types';
-import { RouteContext, principalRef } from '../context';
+import { RouteContext, principalKind, principalRef } from '../context';
 import { collectGarbage } from '../ingest';
 import {
   jobLogsQuery,
@@ -51,8 +51,17 @@ export function addJobRoutes(router: Router, ctx: RouteContext) {
   }
 
   router.get('/jobs', async (req, res) => {
-    await ctx.credentials(req);
+    const credentials = await ctx.credentials(req);
     const q = parseInput(listJobsQuery, req.query, 'query');
+    // what the caller may read, decided with their own credentials: the
+    // list's filter, and which jobs' live signals they receive next
+    const readable = await ctx.access.readCondition(credentials);
+    if (principalKind(credentials) === 'user') {
+      await ctx.options.jobSignals?.watch(
+        principalRef(credentials),
+        readable,
+      );
+    }
     let modelId: string | undefined;
     if (q.model) {
       const model = await store.getModel({ entityRef: q.model });
@@ -73,7 +82,7 @@ export function addJobRoutes(router: Router, ctx: RouteContext) {
       state: q.state,
       type: q.type,
       modelId,
-      readable: await ctx.readCondition(req),
+      readable,
     });
     res.json({
       items,
