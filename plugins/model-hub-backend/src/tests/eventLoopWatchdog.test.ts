@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, promises as fs, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -33,7 +34,8 @@ import { modelHubPlugin } from '../plugin';
  * backend's event loop never blocks for 200 ms or more.
  */
 
-jest.setTimeout(120_000);
+// the store check of 2,001 blobs adds seconds on a loaded machine
+jest.setTimeout(180_000);
 
 const ALICE = 'user:default/alice';
 const BOB = 'user:default/bob';
@@ -194,6 +196,36 @@ function jsonBodies(): Record<string, string> {
       files: Array.from({ length: 10_000 }, (_, i) => `d/${i}`),
     }),
   };
+}
+
+/** Blobs put straight into a local store's folder, no rows. */
+const STRAY_BLOBS = 2_000;
+
+/**
+ * Fills a local store with `count` small blobs that no file points at, the
+ * odd ones corrupt (named by another digest than their bytes'), and one
+ * blob of 64 MiB: a store check with the largest limit (10,000) answers
+ * every one of them.
+ */
+async function fillStore(storePath: string, count: number) {
+  const write = async (name: string, content: Buffer) => {
+    const folder = join(storePath, 'sha256', name.slice(0, 2));
+    await fs.mkdir(folder, { recursive: true });
+    await fs.writeFile(join(folder, name), content);
+  };
+  const sha256 = (b: Buffer | string) =>
+    createHash('sha256').update(b).digest('hex');
+  for (let i = 0; i < count; i += 100) {
+    await Promise.all(
+      Array.from({ length: Math.min(100, count - i) }, (_, j) => {
+        const content = Buffer.from(`stray blob ${i + j}`);
+        const name = (i + j) % 2 ? sha256(`another ${i + j}`) : sha256(content);
+        return write(name, content);
+      }),
+    );
+  }
+  const large = Buffer.alloc(64 * 1024 * 1024, 3);
+  await write(sha256(large), large);
 }
 
 function safetensorsWithHeader(header: string, dataBytes: number): Buffer {
@@ -505,6 +537,28 @@ describe('event-loop watchdog over every public route', () => {
           },
         },
       );
+      // the store check over many blobs, with the largest lists it answers,
+      // and with limits past its bound
+      await fillStore(join(dir, 'store'), STRAY_BLOBS);
+      const storeCheck = (label: string, body: string): Call => ({
+        label,
+        method: 'post',
+        url: '/admin/store-check',
+        body,
+        contentType: 'application/json',
+      });
+      calls.push(
+        storeCheck(
+          `store check of ${STRAY_BLOBS + 1} stray blobs, limit 10,000`,
+          JSON.stringify({ limit: 10_000 }),
+        ),
+        storeCheck('store check, limit 1e308', '{"limit":1e308}'),
+        storeCheck(
+          'store check, limit of 100,000 digits',
+          `{"limit":${'9'.repeat(100_000)}}`,
+        ),
+        storeCheck('store check, limit -1', '{"limit":-1}'),
+      );
       for (const [path, content] of Object.entries(hostileFiles())) {
         calls.push({
           label: `upload of a hostile ${path}`,
@@ -524,8 +578,12 @@ describe('event-loop watchdog over every public route', () => {
           req = req.set('Content-Type', call.contentType!).send(call.body);
         }
         const res = await req.ok(() => true);
+        if (call.url === '/admin/store-check') {
+          storeChecks.set(call.label, { status: res.status, body: res.body });
+        }
         return res.status as number;
       };
+      const storeChecks = new Map<string, { status: number; body: any }>();
 
       // every route once, benign and without the probe: modules that load
       // on first use
@@ -578,6 +636,29 @@ describe('event-loop watchdog over every public route', () => {
       // every call was answered (no 5xx from the hostile input)
       expect([...statuses].filter(([, status]) => status >= 500)).toEqual([]);
       expect(calls.length).toBeGreaterThan(400);
+      // the store check ran through every blob and answered full lists
+      const full = storeChecks.get(
+        `store check of ${STRAY_BLOBS + 1} stray blobs, limit 10,000`,
+      );
+      expect(full?.status).toBe(200);
+      // (the files that calls above stored are checked too)
+      expect(full?.body.checked).toBeGreaterThan(STRAY_BLOBS);
+      expect(full?.body.unreferenced.count).toBeGreaterThan(STRAY_BLOBS);
+      expect(full?.body).toMatchObject({
+        corrupt: { count: STRAY_BLOBS / 2 },
+        missing: { count: 0 },
+        limit: 10_000,
+      });
+      expect(full?.body.corrupt.blobs).toHaveLength(STRAY_BLOBS / 2);
+      expect(full?.body.unreferenced.blobs).toHaveLength(
+        full?.body.unreferenced.count,
+      );
+      expect(storeChecks.get('store check, limit 1e308')?.status).toBe(400);
+      expect(storeChecks.get('store check, limit -1')?.status).toBe(400);
+      // past the small JSON body limit
+      expect(
+        storeChecks.get('store check, limit of 100,000 digits')?.status,
+      ).toBe(413);
     } finally {
       await backend.stop();
     }
