@@ -101,6 +101,25 @@ export async function importBundle(options: {
   }
 }
 
+/**
+ * A version of a bundle goes into a model of this portal with the same
+ * name only when the same group owns it here: a name two teams use on two
+ * portals is not one model, and an import never adds (nor makes active) a
+ * version in another team's model.
+ */
+function assertSameOwner(
+  here: { owner: string },
+  v: VerifiedVersion,
+  ref: string,
+  portal: string,
+) {
+  if (here.owner.toLocaleLowerCase('en-US') !== v.model.owner) {
+    throw new ConflictError(
+      `Model ${ref} is owned by ${here.owner} on this portal, but by ${v.model.owner} on portal ${portal}; version ${v.version.label} is not imported into it`,
+    );
+  }
+}
+
 /** Step 3: blobs into the store, rows in one transaction. */
 async function commit(options: {
   verified: VerifiedVersion[];
@@ -112,9 +131,16 @@ async function commit(options: {
   summary: ImportResult;
 }): Promise<ImportResult> {
   const { verified, staged, knex, artifacts, actor, summary } = options;
-  // a version that exists already is a conflict, found before any byte moves
+  // a version that exists already, or a model of that name that another
+  // group owns here, is a conflict, found before any byte moves
   for (const v of verified) {
     const ref = modelEntityRef(v.model.namespace, v.model.name);
+    const model = await knex('models')
+      .where({ entity_ref: ref })
+      .first('owner');
+    if (model) {
+      assertSameOwner(model, v, ref, summary.portal);
+    }
     const existing = await knex('model_versions as v')
       .join('models as m', 'm.id', 'v.model_id')
       .where({ 'm.entity_ref': ref, 'v.label': v.version.label })
@@ -158,7 +184,10 @@ async function commit(options: {
         const ref = modelEntityRef(v.model.namespace, v.model.name);
         let model = await store.getModel({ entityRef: ref });
         const createdModel = !model;
-        if (!model) {
+        if (model) {
+          // (created since the check above)
+          assertSameOwner(model, v, ref, summary.portal);
+        } else {
           model = await store.createModel({
             namespace: v.model.namespace,
             name: v.model.name,

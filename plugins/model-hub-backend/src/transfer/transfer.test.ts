@@ -754,6 +754,46 @@ describe.each(databases.eachSupportedId())(
       }
     });
 
+    it('refuses to import into a model of the same name that another group owns here', async () => {
+      const d = await startPortal({
+        databases,
+        databaseId,
+        dir: join(dir.path, 'd'),
+        transfer: {
+          trustedKeys: [{ name: 'portal-a', publicKey: keyA.publicPem }],
+          importedApprovals: 'trust',
+        },
+      });
+      try {
+        // another team named its model here as A's ml group did there
+        const created = await d.call('erin', '/models', {
+          method: 'POST',
+          json: { name: 'tiny', type: 'llm', owner: 'group:default/vision' },
+        });
+        expect(created.status).toBe(201);
+        const counts = async () => ({
+          versions: (await d.knex('model_versions').count({ n: '*' }))[0].n,
+          blobs: (await d.knex('blobs').count({ n: '*' }))[0].n,
+          store: await listTree(join(d.storePath, 'sha256')),
+        });
+        const before = await counts();
+        const res = await importInto(d, bundle);
+        expect({ status: res.status, text: await res.text() }).toEqual({
+          status: 409,
+          text: expect.stringContaining(
+            'Model model:default/tiny is owned by group:default/vision on this portal, but by group:default/ml on portal portal-a',
+          ),
+        });
+        expect(await counts()).toEqual(before);
+        const active = await (
+          await d.call('carol', '/models/default/tiny/active')
+        ).json();
+        expect(active.active ?? null).toBeNull();
+      } finally {
+        await d.stop();
+      }
+    });
+
     it('puts imported approvals in review when the policy says review', async () => {
       const c = await startPortal({
         databases,
