@@ -92,9 +92,36 @@ export interface Config {
        * relative paths resolve against the working directory. Defaults to
        * `uploads` next to the local store (same filesystem: finished uploads
        * are renamed into the store), else `data/model-hub/uploads`. Keep it
-       * on persistent storage: uploads resume from it after a restart.
+       * on persistent storage: uploads resume from it after a restart. With
+       * more than one backend instance it must be ONE folder shared by all
+       * of them (NFS, EFS, a shared volume), at the same path: any instance
+       * serves any request of an upload (no sticky sessions).
        */
       directory?: string;
+      /**
+       * (Optional) The lock of each tus upload, shared by all instances
+       * through the database: one request writes an upload at a time, a
+       * newer request asks the holder to end its request, and a holder
+       * that died loses the lock after its lease.
+       */
+      lock?: {
+        /** (Optional) Lease of a holder that stops renewing. Defaults to 15 seconds. */
+        lease?: { minutes?: number; seconds?: number; milliseconds?: number };
+        /**
+         * (Optional) How often a holder renews its lease and looks for a
+         * release request (at most half the lease). Defaults to 1 second.
+         */
+        heartbeat?: { seconds?: number; milliseconds?: number };
+        /**
+         * (Optional) A request that cannot take the lock in this time
+         * answers 423 (tus clients retry). Defaults to 30 seconds.
+         */
+        acquireTimeout?: {
+          minutes?: number;
+          seconds?: number;
+          milliseconds?: number;
+        };
+      };
       /**
        * (Optional) Unfinished uploads expire this long after creation. Defaults to 24 hours.
        * Leftovers of interrupted store writes (temporary and spool files, incomplete S3 multipart

@@ -44,6 +44,7 @@ const TABLE_OWNERS: Record<string, string[]> = {
   mirror_tokens: ['mirror/MirrorStore.ts'],
   mirror_git_oids: ['mirror/MirrorStore.ts'],
   upload_sessions: ['uploads/UploadSessionsStore.ts'],
+  upload_locks: ['uploads/DatabaseLocker.ts'],
   catalog_sync_state: ['catalogSync/CatalogSyncStore.ts'],
   model_tombstones: ['catalogSync/CatalogSyncStore.ts'],
   model_sources: ['sources/SourceStore.ts'],

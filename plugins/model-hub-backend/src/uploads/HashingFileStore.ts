@@ -1,4 +1,4 @@
-import { createHash, Hash } from 'node:crypto';
+import { createHash, Hash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { finished, Readable } from 'node:stream';
@@ -27,21 +27,27 @@ const WRITE_BLOCK = 4 * 1024 * 1024;
  *   blocks, direct or buffered as measured for the filesystem), fsyncs every
  *   `syncIntervalBytes` and at its end; the fsynced offset is recorded in
  *   the session row (`durableOffset`).
- * - The running hash lives in memory. A Node `Hash` cannot be serialised,
- *   so after a restart (or on another instance, or when offsets disagree)
+ * - The running hash lives in memory, with the id of the write that left
+ *   it. A Node `Hash` cannot be serialised: it is used only when the session
+ *   row still names that write and its offset (no other instance wrote
+ *   since); otherwise (after a restart, after a write on another instance)
  *   the hash is rebuilt by re-hashing the file's prefix `[0, offset)` from
  *   disk (~0.7-1 GB/s) before the next bytes are appended.
- * - When an upload is first seen by this process, bytes beyond the durable
- *   offset (written but never fsynced before a crash) are truncated, so the
- *   offset a client resumes from is always durable.
+ * - Every `getUpload` (called under the upload's lock, shared by all
+ *   instances: `DatabaseLocker`) reconciles the file with the durable
+ *   offset: bytes beyond it (written but never recorded durable by a writer
+ *   that crashed, on any instance) are truncated, so the offset a client
+ *   resumes from is always durable. The folder is shared by all instances.
  * - Upload ids are validated against {@link UPLOAD_ID_PATTERN} before any
  *   path is built, so no id can name a file outside the folder.
  *
  * @internal
  */
 export class HashingFileStore extends FileStore {
-  private readonly hashes = new Map<string, { hash: Hash; offset: number }>();
-  private readonly seen = new Set<string>();
+  private readonly hashes = new Map<
+    string,
+    { hash: Hash; offset: number; writer: string }
+  >();
 
   constructor(
     private readonly opts: {
@@ -70,30 +76,60 @@ export class HashingFileStore extends FileStore {
 
   override async create(upload: Upload): Promise<Upload> {
     this.filePath(upload.id);
-    this.seen.add(upload.id);
     return super.create(upload);
   }
 
+  /**
+   * The upload with its offset: the file's size, after the bytes beyond the
+   * recorded durable offset are truncated. Call it holding the upload's
+   * lock.
+   */
   override async getUpload(id: string): Promise<Upload> {
-    this.filePath(id);
-    const upload = await super.getUpload(id);
-    if (!this.seen.has(id)) {
-      this.seen.add(id);
-      const session = await this.opts.sessions.getSession(id);
-      const durable = session?.durableOffset ?? 0;
-      if (upload.offset > durable) {
-        await fs.truncate(this.filePath(id), durable);
-        upload.offset = durable;
-      }
+    const path = this.filePath(id);
+    const session = await this.opts.sessions.getSession(id);
+    if (!session) {
+      throw ERRORS.FILE_NOT_FOUND;
     }
-    return upload;
+    let size: number;
+    try {
+      const stats = await fs.stat(path);
+      if (stats.isDirectory()) {
+        throw ERRORS.FILE_NOT_FOUND;
+      }
+      size = stats.size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw ERRORS.FILE_NO_LONGER_EXISTS;
+      }
+      throw error;
+    }
+    if (size > session.durableOffset) {
+      await fs.truncate(path, session.durableOffset);
+      size = session.durableOffset;
+    }
+    const { upload } = session;
+    return new Upload({
+      id,
+      size: upload.size,
+      offset: size,
+      metadata: upload.metadata,
+      creation_date: upload.creation_date,
+      storage: { type: 'file', path },
+    });
   }
 
   private async hashState(id: string, offset: number) {
     const current = this.hashes.get(id);
     if (current && current.offset === offset) {
-      return current;
+      const session = await this.opts.sessions.getSession(id);
+      if (
+        session?.writer === current.writer &&
+        session.durableOffset === offset
+      ) {
+        return current;
+      }
     }
+    this.hashes.delete(id);
     const hash = createHash('sha256');
     if (offset > 0) {
       const stream = createReadStream(this.filePath(id), {
@@ -110,9 +146,7 @@ export class HashingFileStore extends FileStore {
         throw ERRORS.FILE_WRITE_ERROR;
       }
     }
-    const state = { hash, offset };
-    this.hashes.set(id, state);
-    return state;
+    return { hash, offset, writer: '' };
   }
 
   override async write(
@@ -138,6 +172,7 @@ export class HashingFileStore extends FileStore {
     const state = await this.hashState(id, offset);
     // the state belongs to this write until it ends
     this.hashes.delete(id);
+    const writeId = randomBytes(12).toString('hex');
     let writer: SequentialFileWriter | undefined;
     // `position`: bytes hashed and handed to the writer, which copies them
     // into large blocks written (past the page cache where possible) while
@@ -162,7 +197,9 @@ export class HashingFileStore extends FileStore {
           lastSync = writer!.written;
           syncing = writer!
             .syncWritten()
-            .then(durable => this.opts.sessions.setDurableOffset(id, durable))
+            .then(durable =>
+              this.opts.sessions.setDurableOffset(id, durable, writeId),
+            )
             .finally(() => {
               syncing = undefined;
             });
@@ -255,9 +292,12 @@ export class HashingFileStore extends FileStore {
       await writer?.close().catch(() => {});
       throw ERRORS.FILE_WRITE_ERROR;
     }
-    await this.opts.sessions.setDurableOffset(id, position);
-    state.offset = position;
-    this.hashes.set(id, state);
+    await this.opts.sessions.setDurableOffset(id, position, writeId);
+    this.hashes.set(id, {
+      hash: state.hash,
+      offset: position,
+      writer: writeId,
+    });
     if (sourceError) {
       throw sourceError;
     }
@@ -273,14 +313,12 @@ export class HashingFileStore extends FileStore {
   override async remove(id: string): Promise<void> {
     this.filePath(id);
     this.hashes.delete(id);
-    this.seen.delete(id);
     await super.remove(id);
   }
 
   /** Removes an upload's file and row, ignoring what is already gone. */
   async discard(id: string): Promise<void> {
     this.hashes.delete(id);
-    this.seen.delete(id);
     await fs.rm(this.filePath(id), { force: true });
     await this.opts.sessions.delete(id);
   }

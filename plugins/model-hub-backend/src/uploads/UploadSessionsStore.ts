@@ -15,6 +15,12 @@ export type UploadSession = UploadBinding & {
   id: string;
   size?: number;
   durableOffset: number;
+  /**
+   * The write (a random id per PATCH, on whichever instance) that recorded
+   * `durableOffset`; an instance uses its cached hash state of the upload
+   * only while this still names the write that left it.
+   */
+  writer?: string;
   upload: Upload;
   createdAt: Date;
 };
@@ -74,6 +80,7 @@ export class UploadSessionsStore {
       createdBy: row.created_by,
       size: upload.size,
       durableOffset,
+      writer: typeof json.writer === 'string' ? json.writer : undefined,
       upload,
       createdAt: new Date(
         typeof row.created_at === 'string' && /^\d+$/.test(row.created_at)
@@ -95,11 +102,13 @@ export class UploadSessionsStore {
     return Number(row?.count ?? 0);
   }
 
-  async setDurableOffset(id: string, offset: number) {
+  /** Records the offset known durable and the write that made it so. */
+  async setDurableOffset(id: string, offset: number, writer?: string) {
     const row = await this.db<Row>('upload_sessions').where({ id }).first();
     if (row) {
       const json = JSON.parse(row.upload);
       json.durableOffset = offset;
+      json.writer = writer;
       await this.db('upload_sessions')
         .where({ id })
         .update({ upload: JSON.stringify(json) });
@@ -116,12 +125,12 @@ export class UploadSessionsStore {
     const existing = await this.db<Row>('upload_sessions')
       .where({ id })
       .first();
+    const previous = existing ? JSON.parse(existing.upload) : {};
     const json = {
       metadata: upload.metadata,
       creation_date: upload.creation_date,
-      durableOffset: existing
-        ? JSON.parse(existing.upload).durableOffset ?? 0
-        : 0,
+      durableOffset: previous.durableOffset ?? 0,
+      writer: previous.writer,
     };
     if (existing) {
       await this.db('upload_sessions')

@@ -74,4 +74,46 @@ describe('readUploadsConfig', () => {
       ),
     ).toThrow(/must be positive/);
   });
+
+  it('reads the lock settings shared by the instances', () => {
+    const defaults = readUploadsConfig(new ConfigReader({}), {
+      maxFileBytes: 1,
+    });
+    expect(defaults.locks).toEqual({
+      leaseMs: 15_000,
+      heartbeatMs: 1_000,
+      acquireTimeoutMs: 30_000,
+    });
+    const c = readUploadsConfig(
+      new ConfigReader({
+        modelHub: {
+          uploads: {
+            lock: {
+              lease: { seconds: 10 },
+              heartbeat: { milliseconds: 500 },
+              acquireTimeout: { seconds: 20 },
+            },
+          },
+        },
+      }),
+      { maxFileBytes: 1 },
+    );
+    expect(c.locks).toEqual({
+      leaseMs: 10_000,
+      heartbeatMs: 500,
+      acquireTimeoutMs: 20_000,
+    });
+    expect(() =>
+      readUploadsConfig(
+        new ConfigReader({
+          modelHub: {
+            uploads: {
+              lock: { lease: { seconds: 2 }, heartbeat: { seconds: 2 } },
+            },
+          },
+        }),
+        { maxFileBytes: 1 },
+      ),
+    ).toThrow(/at most half of lock.lease/);
+  });
 });

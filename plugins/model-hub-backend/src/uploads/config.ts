@@ -5,6 +5,7 @@ import { ArchiveOptions, DEFAULT_ARCHIVE_OPTIONS } from '../archive/limits';
 import { readInspectionLimits } from '../inspection/config';
 import { InspectionLimits } from '../inspection/types';
 import { readWriteMode, WriteMode } from '../store/SequentialFileWriter';
+import { DEFAULT_LOCK_SETTINGS, UploadLockSettings } from './DatabaseLocker';
 
 /** The default folder of uploads in progress, relative to the working directory. */
 export const DEFAULT_UPLOADS_PATH = 'data/model-hub/uploads';
@@ -23,6 +24,11 @@ export type UploadsConfig = {
   syncIntervalBytes: number;
   /** How uploads are written (`modelHub.storage.writeMode`). */
   writeMode: WriteMode;
+  /**
+   * The upload locks shared by the instances (`modelHub.uploads.lock`);
+   * defaults: `DEFAULT_LOCK_SETTINGS`.
+   */
+  locks?: Partial<UploadLockSettings>;
   archive: ArchiveOptions;
   inspection: InspectionLimits;
 };
@@ -70,6 +76,24 @@ export function readUploadsConfig(
     return v === undefined ? undefined : Math.floor(v * MIB);
   };
   const d = DEFAULT_ARCHIVE_OPTIONS;
+  const l = c?.getOptionalConfig('lock');
+  const ms = (key: keyof UploadLockSettings, name: string) =>
+    l?.has(name)
+      ? durationToMilliseconds(readDurationFromConfig(l, { key: name }))
+      : DEFAULT_LOCK_SETTINGS[key];
+  const locks: UploadLockSettings = {
+    leaseMs: ms('leaseMs', 'lease'),
+    heartbeatMs: ms('heartbeatMs', 'heartbeat'),
+    acquireTimeoutMs: ms('acquireTimeoutMs', 'acquireTimeout'),
+  };
+  if (!(locks.heartbeatMs > 0 && locks.heartbeatMs * 2 <= locks.leaseMs)) {
+    throw new Error(
+      `modelHub.uploads.lock.heartbeat must be positive and at most half of lock.lease, got ${locks.heartbeatMs} ms and ${locks.leaseMs} ms`,
+    );
+  }
+  if (!(locks.acquireTimeoutMs > 0)) {
+    throw new Error('modelHub.uploads.lock.acquireTimeout must be positive');
+  }
   return {
     directory: resolve(
       cwd,
@@ -88,6 +112,7 @@ export function readUploadsConfig(
       ) ?? 50,
     syncIntervalBytes: 256 * MIB,
     writeMode: readWriteMode(config),
+    locks,
     archive: {
       maxArchiveBytes: mib('maxArchiveSizeMiB') ?? options.maxFileBytes,
       maxEntryBytes: options.maxFileBytes,

@@ -1,4 +1,4 @@
-import { ERRORS, MemoryLocker } from '@tus/server';
+import { ERRORS, Locker } from '@tus/server';
 import { Request, Response } from 'express';
 import { finishUpload } from './finish';
 import { sendTusError, TusHttpError } from './tusErrors';
@@ -9,13 +9,14 @@ import { UploadContext } from './uploadContext';
  * requests to web streams (srvx) and pipes them through three more streams,
  * which halves throughput on small machines; this handler keeps its protocol
  * rules (Tus-Resumable, Upload-Offset match or 409, offset+octet-stream,
- * size limits, expiration, the shared per-upload lock, a newer request
- * taking over from a stale one) and writes through the same hashing file
- * store. The last PATCH of an upload finishes it.
+ * size limits, expiration, the per-upload lock shared by all instances, a
+ * newer request taking over from a stale one) and writes through the same
+ * hashing file store. The last PATCH of an upload finishes it, still
+ * holding the lock (no second request, on any instance, finishes it too).
  *
  * @internal
  */
-export function createPatchHandler(u: UploadContext, locker: MemoryLocker) {
+export function createPatchHandler(u: UploadContext, locker: Locker) {
   const { config, datastore } = u;
   return async function patchUpload(req: Request, res: Response) {
     const id = req.params.id;
@@ -33,15 +34,18 @@ export function createPatchHandler(u: UploadContext, locker: MemoryLocker) {
       }
       const offset = Number(offsetHeader);
       const lock = locker.newLock(id);
+      // a newer request for this upload (the client reconnected, on any
+      // instance) ends this one, keeping the bytes it wrote; not while the
+      // upload is being finished
+      let releasable = true;
       await lock.lock(new AbortController().signal, () => {
-        // a newer request for this upload (the client reconnected): end
-        // this one, keeping the bytes it wrote
-        req.destroy();
+        if (releasable) {
+          req.destroy();
+        }
       });
-      let upload;
-      let newOffset: number;
+      const headers: Record<string, string> = { 'Tus-Resumable': '1.0.0' };
       try {
-        upload = await datastore.getUpload(id);
+        const upload = await datastore.getUpload(id);
         const created = upload.creation_date
           ? new Date(upload.creation_date).getTime()
           : Date.now();
@@ -56,20 +60,23 @@ export function createPatchHandler(u: UploadContext, locker: MemoryLocker) {
         if (length !== undefined && offset + Number(length) > size) {
           throw ERRORS.ERR_SIZE_EXCEEDED;
         }
-        newOffset = await datastore.writeFrom(req, id, offset, size - offset);
+        const newOffset = await datastore.writeFrom(
+          req,
+          id,
+          offset,
+          size - offset,
+        );
+        headers['Upload-Offset'] = String(newOffset);
+        if (newOffset === upload.size) {
+          releasable = false;
+          Object.assign(headers, await finishUpload(u, req, upload));
+        } else if (upload.creation_date) {
+          headers['Upload-Expires'] = new Date(
+            new Date(upload.creation_date).getTime() + config.expirationMs,
+          ).toUTCString();
+        }
       } finally {
         await lock.unlock();
-      }
-      const headers: Record<string, string> = {
-        'Tus-Resumable': '1.0.0',
-        'Upload-Offset': String(newOffset),
-      };
-      if (newOffset === upload.size) {
-        Object.assign(headers, await finishUpload(u, req, upload));
-      } else if (upload.creation_date) {
-        headers['Upload-Expires'] = new Date(
-          new Date(upload.creation_date).getTime() + config.expirationMs,
-        ).toUTCString();
       }
       res.status(204).set(headers).end();
     } catch (error) {

@@ -1,6 +1,5 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { MemoryLocker } from '@tus/server';
 import { Request, Response, Router } from 'express';
 import { Knex } from 'knex';
 import {
@@ -10,6 +9,7 @@ import {
 import { RouteContext } from '../service/context';
 import { ArtifactStore } from '../store/ArtifactStore';
 import { stagingDirectory, tusDirectory, UploadsConfig } from './config';
+import { DatabaseLocker } from './DatabaseLocker';
 import { HashingFileStore } from './HashingFileStore';
 import { createMultipartHandler } from './multipartRoute';
 import { createPackageHandler } from './packageRoute';
@@ -61,6 +61,9 @@ export async function createUploadRoutes(options: UploadRoutesOptions) {
     syncIntervalBytes: config.syncIntervalBytes,
     writeMode: config.writeMode,
   });
+  // one lock per upload, shared by the tus server and the PATCH handler of
+  // every instance (the `upload_locks` table)
+  const locker = new DatabaseLocker(db, { settings: config.locks });
 
   /** Removes expired uploads and leftovers of interrupted imports. */
   async function cleanup(now = new Date()): Promise<{ removed: number }> {
@@ -71,6 +74,8 @@ export async function createUploadRoutes(options: UploadRoutesOptions) {
       await datastore.discard(id).catch(() => {});
       removed += 1;
     }
+    // locks left by holders that died, on uploads nobody resumed
+    await locker.prune(new Date(now.getTime() - config.expirationMs));
     const staging = stagingDirectory(config);
     for (const name of await fs.readdir(staging)) {
       const s = await fs.stat(join(staging, name)).catch(() => undefined);
@@ -89,6 +94,7 @@ export async function createUploadRoutes(options: UploadRoutesOptions) {
       sessions,
       checks,
       datastore,
+      locker,
       localStorePath: options.localStorePath,
     });
   /**
@@ -115,17 +121,20 @@ export async function createUploadRoutes(options: UploadRoutesOptions) {
       checks.forgetFile(versionId, path),
   };
 
-  return { routes, cleanup, datastore, inspection };
+  return { routes, cleanup, datastore, locker, inspection };
 }
 
 /**
  * The route table of the upload routes; each protocol's handler lives in its
  * own file. tus requests other than PATCH and DELETE go to the tus server.
  */
-function addUploadRoutes(router: Router, ctx: RouteContext, deps: UploadDeps) {
-  const u = createUploadContext(ctx, deps);
-  // one lock per upload, shared by the tus server and the PATCH handler
-  const locker = new MemoryLocker();
+function addUploadRoutes(
+  router: Router,
+  ctx: RouteContext,
+  deps: UploadDeps & { locker: DatabaseLocker },
+) {
+  const { locker, ...rest } = deps;
+  const u = createUploadContext(ctx, rest);
   const tus = createTusServer(u, locker);
   const handleTus = async (req: Request, res: Response) => {
     await tus.handle(req, res);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConflictError, InputError } from '@backstage/errors';
 import { modelHubArtifactUploadPermission } from '@model-hub/backstage-plugin-model-hub-common';
-import { MemoryLocker, Server } from '@tus/server';
+import { Locker, Server } from '@tus/server';
 import { Request, Response } from 'express';
 import { z } from 'zod';
 import { FILE_KINDS } from '../database/types';
@@ -119,11 +119,11 @@ async function createUpload(
  * `namespace/name`), `version`, `path` (or `filename`), optional `kind` and
  * `sha256` bind the upload to a file of a version; every request on an
  * existing upload is authorized by that binding. PATCH is served by
- * `createPatchHandler` with the same `locker`.
+ * `createPatchHandler` with the same `locker` (shared by all instances).
  *
  * @internal
  */
-export function createTusServer(u: UploadContext, locker: MemoryLocker) {
+export function createTusServer(u: UploadContext, locker: Locker) {
   const { config, datastore, ctx } = u;
   return new Server({
     path: '/uploads',
