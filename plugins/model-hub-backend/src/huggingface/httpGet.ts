@@ -72,6 +72,10 @@ class GetConnection {
   private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
   /** The consumer's memory for the next reads (`offerReadTarget`). */
   private readTarget?: ReadTarget;
+  /** The consumer's memory the next read goes into (undefined: the read buffer). */
+  private targetArea?: Uint8Array;
+  /** Body bytes queued (not yet taken by the consumer). */
+  private queuedBytes = 0;
   private ended = false;
   private failure: unknown;
   private paused = false;
@@ -263,13 +267,30 @@ class GetConnection {
         }
         data = head.rest;
       }
+      // a read into the consumer's memory (not the reused read buffer)
+      const inTarget =
+        this.targetArea !== undefined &&
+        buf.buffer === this.targetArea.buffer &&
+        buf.byteOffset === this.targetArea.byteOffset;
+      this.targetArea = undefined;
+      // the consumer took every earlier byte and waits for these
+      const consumerWaits = this.wake !== undefined && !this.queue.length;
       this.takeBody(data);
       if (this.ended) {
         this.socket?.destroy();
       }
       if (this.queue.length) {
-        this.paused = true;
         this.wakeUp();
+        // A read into the consumer's memory that the consumer waited for
+        // does not pause the socket: the next read goes after these bytes
+        // (its memory was asked for with them counted), and the consumer
+        // takes them before it (in this callback's microtasks) unless it
+        // has to wait, in which case the read after this one pauses. No
+        // pause and resume per read while the consumer keeps up.
+        if (inTarget && consumerWaits) {
+          return true;
+        }
+        this.paused = true;
         return false;
       }
       return true;
@@ -291,23 +312,22 @@ class GetConnection {
     if (target && this.headDone && !this.ended && !this.failure) {
       const { framing } = this;
       if (framing.kind !== 'chunked') {
-        let queued = 0;
-        for (const piece of this.queue) {
-          queued += piece.length;
-        }
         let area: Uint8Array | undefined;
         try {
-          area = target(queued);
+          area = target(this.queuedBytes);
         } catch {
           area = undefined;
         }
         if (area && area.length > 0) {
-          return framing.kind === 'length' && area.length > framing.left
-            ? area.subarray(0, Math.max(framing.left, 1))
-            : area;
+          this.targetArea =
+            framing.kind === 'length' && area.length > framing.left
+              ? area.subarray(0, Math.max(framing.left, 1))
+              : area;
+          return this.targetArea;
         }
       }
     }
+    this.targetArea = undefined;
     return this.readBuffer;
   }
 
@@ -346,6 +366,14 @@ class GetConnection {
 
   /** Splits the bytes of one read into body views by the framing. */
   private takeBody(data: Buffer) {
+    const before = this.queue.length;
+    this.splitBody(data);
+    for (let i = before; i < this.queue.length; i++) {
+      this.queuedBytes += this.queue[i].length;
+    }
+  }
+
+  private splitBody(data: Buffer) {
     const framing = this.framing;
     if (framing.kind === 'close') {
       if (data.length) {
@@ -374,9 +402,9 @@ class GetConnection {
   private waitForData(): Promise<void> {
     return new Promise<void>(resolve => {
       this.wake = resolve;
+      this.waitingSince = Date.now();
       if (this.paused) {
         this.paused = false;
-        this.waitingSince = Date.now();
         this.socket?.resume();
       }
     });
@@ -386,6 +414,7 @@ class GetConnection {
     for (;;) {
       const piece = this.queue.shift();
       if (piece) {
+        this.queuedBytes -= piece.length;
         return { value: piece, done: false };
       }
       if (this.failure) {
@@ -405,6 +434,7 @@ class GetConnection {
         next: () => this.next(),
         return: async (): Promise<IteratorResult<Buffer>> => {
           this.queue.length = 0;
+          this.queuedBytes = 0;
           this.socket?.destroy();
           return { value: undefined, done: true };
         },

@@ -341,6 +341,40 @@ describe('SequentialFileWriter', () => {
     },
   );
 
+  it('offers no read area while a write waits for a free block', async () => {
+    const path = join(dir, 'file');
+    await fs.writeFile(path, '');
+    // one block in flight at most: the second full block waits for it
+    let release: () => void = () => {};
+    const gate = new Promise<void>(resolve => {
+      release = resolve;
+    });
+    const writer = await SequentialFileWriter.open(path, 0, {
+      mode: 'buffered',
+      blockSize: 128 * 1024,
+      maxInflight: 1,
+      hasher: {
+        update: () => gate,
+        digest: async () => [],
+        close: async () => {},
+      },
+    });
+    const data = randomBytes(256 * 1024 + 4096);
+    expect(writer.write(data.subarray(0, 128 * 1024))).toBeUndefined();
+    const wait = writer.write(data.subarray(128 * 1024, 256 * 1024));
+    expect(wait).toBeDefined();
+    // the block that filled is being written: its memory is not free room
+    expect(writer.readArea(0)).toBeUndefined();
+    expect(writer.readArea(4096)).toBeUndefined();
+    release();
+    await wait;
+    expect(writer.readArea(0)).toBeDefined();
+    await writer.write(data.subarray(256 * 1024));
+    await writer.sync();
+    await writer.close();
+    expect((await fs.readFile(path)).equals(data)).toBe(true);
+  });
+
   it('reads the write mode from config, the old directIo key included', () => {
     const read = (storage: object) =>
       readWriteMode(new ConfigReader({ modelHub: { storage } }));

@@ -80,6 +80,11 @@ export class SequentialFileWriter {
   /** File offset of `block[0]`. */
   private blockStart: number;
   private fill = 0;
+  /**
+   * The block was submitted and no free buffer has replaced it yet (a
+   * `write` waits for one): no room to offer.
+   */
+  private blockInFlight = false;
   private readonly free: Buffer[];
   private readonly inflight: Array<{
     buf: Buffer;
@@ -259,7 +264,12 @@ export class SequentialFileWriter {
    * `ahead` bytes) before anything else is.
    */
   readArea(ahead: number): Buffer | undefined {
-    if (this.error !== undefined || this.closed || ahead < 0) {
+    if (
+      this.error !== undefined ||
+      this.closed ||
+      this.blockInFlight ||
+      ahead < 0
+    ) {
       return undefined;
     }
     const room = this.capacity();
@@ -297,6 +307,7 @@ export class SequentialFileWriter {
     const position = this.blockStart;
     this.blockStart += length;
     this.fill = 0;
+    this.blockInFlight = true;
     const entry = {
       buf,
       end: position + length,
@@ -396,6 +407,7 @@ export class SequentialFileWriter {
     const next = this.free.pop();
     if (next) {
       this.block = next;
+      this.blockInFlight = false;
       return true;
     }
     return false;
