@@ -1,5 +1,5 @@
 import { TestDatabases } from '@backstage/backend-test-utils';
-import { Knex } from 'knex';
+import createKnex, { Knex } from 'knex';
 import { DatabaseModelHubStore } from '../database/DatabaseModelHubStore';
 import { DatabaseLocker, ERR_UPLOAD_LOCKED } from './DatabaseLocker';
 
@@ -133,6 +133,39 @@ describe.each(databases.eachSupportedId())('DatabaseLocker (%s)', dbId => {
     expect(released).toHaveBeenCalled();
     await stalled.unlock();
     expect((await b.current(ID))?.holder).toBe((next as any).holder);
+    await next.unlock();
+  });
+
+  it('ends the request of a holder that cannot reach the database for half a lease', async () => {
+    // a second connection pool on the same database, that goes away (on
+    // SQLite, in memory, a pool of its own is a database of its own)
+    const own =
+      dbId === 'POSTGRES_15'
+        ? createKnex(knex.client.config as Knex.Config)
+        : knex;
+    const cut = new DatabaseLocker(own, {
+      settings: SETTINGS,
+      instanceId: 'cut',
+    });
+    const holder = cut.newLock(ID);
+    const released = jest.fn();
+    await holder.lock(never(), released);
+    if (own === knex) {
+      // same pool: take its row away instead (a lost lock)
+      await a.release(ID, (holder as any).holder);
+    } else {
+      await own.destroy();
+    }
+    const lostAt = Date.now();
+    while (!released.mock.calls.length && Date.now() - lostAt < 2_000) {
+      await new Promise(r => setTimeout(r, 20));
+    }
+    expect(released).toHaveBeenCalled();
+    // before the lease ran out for the other instances
+    expect(Date.now() - lostAt).toBeLessThan(SETTINGS.leaseMs);
+    cut.abandonAll();
+    const next = b.newLock(ID);
+    await next.lock(never(), () => {});
     await next.unlock();
   });
 

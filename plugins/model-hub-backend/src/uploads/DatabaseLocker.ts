@@ -83,7 +83,7 @@ export class DatabaseLock implements Lock {
     if (this.acquired) {
       throw new Error(`Lock of upload ${this.uploadId} already taken`);
     }
-    const { acquireTimeoutMs, heartbeatMs } = this.locker.settings;
+    const { acquireTimeoutMs, heartbeatMs, leaseMs } = this.locker.settings;
     const deadline = Date.now() + acquireTimeoutMs;
     let asked: string | undefined;
     for (;;) {
@@ -115,7 +115,12 @@ export class DatabaseLock implements Lock {
       }
     };
     this.locker.track(this, this.uploadId, { holder: this.holder, release });
+    // the lease is confirmed up to `confirmed + leaseMs`; a holder that
+    // cannot renew it for half a lease ends its request on its own, before
+    // another instance may take the lock over
+    let confirmed = Date.now();
     const beat = async () => {
+      const started = Date.now();
       try {
         const state = await this.locker.renew(this.uploadId, this.holder);
         if (state.releaseRequested) {
@@ -124,9 +129,12 @@ export class DatabaseLock implements Lock {
         if (!state.held) {
           return; // taken over: nothing more to renew
         }
+        confirmed = started;
       } catch {
-        // the database is unreachable: try again; the lease runs out if
-        // this goes on, and the request is asked to end when it is back
+        // the database is unreachable: try again while the lease lasts
+      }
+      if (Date.now() - confirmed > leaseMs / 2) {
+        release();
       }
       if (this.acquired && !this.abandoned) {
         this.timer = setTimeout(beat, heartbeatMs);
@@ -172,7 +180,9 @@ export class DatabaseLock implements Lock {
  * - The holder's heartbeat renews the lease and reads `release_requested`;
  *   a request on this instance asks a holder on this instance directly. A
  *   holder whose row was taken over (it stalled past its lease) is asked to
- *   end its request as well.
+ *   end its request as well, and so is one that could not renew its lease
+ *   for half a lease (the database unreachable): it stops writing before
+ *   another instance may take over.
  * - Unlock deletes the row if this request still holds it.
  *
  * Times are the instances' clocks (epoch ms): keep them in sync (NTP) well
