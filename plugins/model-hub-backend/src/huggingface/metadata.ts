@@ -1,5 +1,8 @@
 import { parse as parseYaml } from 'yaml';
-import type { ModelFormat, ModelType } from '@model-hub/backstage-plugin-model-hub-common';
+import type {
+  ModelFormat,
+  ModelType,
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { trimEndWhere, trimWhere } from '../service/linearText';
 
 /** What a model card's front matter says about a model. @internal */
@@ -51,7 +54,12 @@ function flowDepth(text: string): number {
  * @internal
  */
 export function parseModelCard(text: string | undefined): CardMetadata {
-  const empty: CardMetadata = { baseModels: [], datasets: [], tags: [], data: {} };
+  const empty: CardMetadata = {
+    baseModels: [],
+    datasets: [],
+    tags: [],
+    data: {},
+  };
   if (!text) {
     return empty;
   }
@@ -89,13 +97,28 @@ export function parseModelCard(text: string | undefined): CardMetadata {
 }
 
 const TYPE_BY_TASK: Array<[RegExp, ModelType]> = [
-  [/^(text-generation|text2text-generation|conversational|summarization|translation|question-answering|fill-mask|image-text-to-text)$/, 'llm'],
+  [
+    /^(text-generation|text2text-generation|conversational|summarization|translation|question-answering|fill-mask|image-text-to-text)$/,
+    'llm',
+  ],
   [/^(feature-extraction|sentence-similarity)$/, 'embedding'],
-  [/^(text-to-image|image-to-image|unconditional-image-generation|text-to-video)$/, 'diffusion'],
-  [/^(image-|object-detection|depth-estimation|video-|zero-shot-image|mask-generation)/, 'vision'],
-  [/^(automatic-speech-recognition|audio-|text-to-speech|text-to-audio|voice-activity)/, 'audio'],
+  [
+    /^(text-to-image|image-to-image|unconditional-image-generation|text-to-video)$/,
+    'diffusion',
+  ],
+  [
+    /^(image-|object-detection|depth-estimation|video-|zero-shot-image|mask-generation)/,
+    'vision',
+  ],
+  [
+    /^(automatic-speech-recognition|audio-|text-to-speech|text-to-audio|voice-activity)/,
+    'audio',
+  ],
   [/^tabular-/, 'tabular'],
-  [/^(text-classification|token-classification|zero-shot-classification)$/, 'llm'],
+  [
+    /^(text-classification|token-classification|zero-shot-classification)$/,
+    'llm',
+  ],
 ];
 
 /** The Model type of a Hub pipeline tag. @internal */
@@ -175,41 +198,128 @@ export function toEntityName(repoId: string): string {
       h = (Math.imul(h, 31) + repoId.charCodeAt(i)) >>> 0;
     }
     const suffix = h.toString(36).padStart(7, '0').slice(0, 7);
-    name = `${trimEndWhere(name.slice(0, 55), c => !isAlphanumeric(c))}-${suffix}`;
+    name = `${trimEndWhere(
+      name.slice(0, 55),
+      c => !isAlphanumeric(c),
+    )}-${suffix}`;
   }
   return name || 'model';
+}
+
+/** A step of a compiled glob. */
+type GlobToken =
+  | { kind: 'char'; char: string }
+  /** `?`: one character of a path segment */
+  | { kind: 'one' }
+  /** `*`: any characters within a path segment */
+  | { kind: 'star' }
+  /** `**` (not before `/`): any characters */
+  | { kind: 'any' }
+  /** `**\/`: nothing, or any characters up to and including a `/` */
+  | { kind: 'dirs' };
+
+function globTokens(pattern: string): GlobToken[] {
+  const anchored = pattern.includes('/')
+    ? pattern.replace(/^\//, '')
+    : `**/${pattern}`;
+  const tokens: GlobToken[] = [];
+  for (let i = 0; i < anchored.length; i++) {
+    const c = anchored[i];
+    if (c === '*' && anchored[i + 1] === '*') {
+      i++;
+      if (anchored[i + 1] === '/') {
+        i++;
+        tokens.push({ kind: 'dirs' });
+      } else {
+        tokens.push({ kind: 'any' });
+      }
+    } else if (c === '*') {
+      tokens.push({ kind: 'star' });
+    } else if (c === '?') {
+      tokens.push({ kind: 'one' });
+    } else {
+      tokens.push({ kind: 'char', char: c });
+    }
+  }
+  return tokens;
+}
+
+/**
+ * Whether `path` matches the glob's tokens, in time linear in the path's
+ * length times the pattern's (a set of states walked once over the path,
+ * no backtracking): upstream file names are untrusted, and a regular
+ * expression of several stars backtracks polynomially on a long one.
+ * State `i` is "before token i", `n` the match, `n + 1 + i` "inside
+ * the `dirs` token i".
+ */
+function matchTokens(tokens: GlobToken[], path: string): boolean {
+  const n = tokens.length;
+  let current = new Uint8Array(2 * n + 1);
+  let next = new Uint8Array(2 * n + 1);
+  const add = (set: Uint8Array, state: number) => {
+    // the states reachable without a character
+    let s = state;
+    while (s < n && !set[s]) {
+      set[s] = 1;
+      const token = tokens[s];
+      if (token.kind === 'dirs') {
+        set[n + 1 + s] = 1;
+      } else if (token.kind !== 'star' && token.kind !== 'any') {
+        return;
+      }
+      s += 1;
+    }
+    if (s === n) {
+      set[n] = 1;
+    }
+  };
+  add(current, 0);
+  for (let p = 0; p < path.length; p++) {
+    const c = path[p];
+    next.fill(0);
+    let alive = false;
+    for (let s = 0; s < n; s++) {
+      if (current[s]) {
+        const token = tokens[s];
+        if (token.kind === 'char' ? token.char === c : token.kind === 'one') {
+          if (token.kind === 'char' || c !== '/') {
+            add(next, s + 1);
+            alive = true;
+          }
+        } else if (
+          token.kind === 'any' ||
+          (token.kind === 'star' && c !== '/')
+        ) {
+          next[s] = 1;
+          add(next, s + 1);
+          alive = true;
+        }
+      }
+      if (current[n + 1 + s]) {
+        next[n + 1 + s] = 1;
+        alive = true;
+        if (c === '/') {
+          add(next, s + 1);
+        }
+      }
+    }
+    if (!alive) {
+      return false;
+    }
+    [current, next] = [next, current];
+  }
+  return current[n] === 1;
 }
 
 /**
  * Compiles file globs: `*` matches within a path segment, `**` across
  * segments, `?` one character; a pattern without `/` matches the file name
- * anywhere.
+ * anywhere. Matching takes time linear in the path's length (see
+ * {@link matchTokens}).
  *
  * @internal
  */
 export function compileGlobs(patterns: string[]): (path: string) => boolean {
-  const regexes = patterns.map(p => {
-    const anchored = p.includes('/') ? p.replace(/^\//, '') : `**/${p}`;
-    let re = '';
-    for (let i = 0; i < anchored.length; i++) {
-      const c = anchored[i];
-      if (c === '*' && anchored[i + 1] === '*') {
-        i++;
-        if (anchored[i + 1] === '/') {
-          i++;
-          re += '(?:.*/)?';
-        } else {
-          re += '.*';
-        }
-      } else if (c === '*') {
-        re += '[^/]*';
-      } else if (c === '?') {
-        re += '[^/]';
-      } else {
-        re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-      }
-    }
-    return new RegExp(`^${re}$`);
-  });
-  return path => regexes.some(r => r.test(path));
+  const compiled = patterns.map(globTokens);
+  return path => compiled.some(tokens => matchTokens(tokens, path));
 }
