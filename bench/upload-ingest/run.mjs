@@ -147,6 +147,14 @@ function procStatus(pid, key) {
   return Number(m[1]) * 1024;
 }
 
+/** CPU seconds (user + system, every thread) of a process so far. */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime, in clock ticks (100 per second on Linux)
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 function upload(base, path, size, target) {
   return new Promise((resolvePromise, reject) => {
     const u = new tus.Upload(createReadStream(path), {
@@ -282,9 +290,11 @@ try {
 
       // candidate: tus-js-client upload, until the file is a blob of the store
       const target = `weights/run-${sizeMiB}-${run}.bin`;
+      let cpu = cpuSeconds(pid);
       t = process.hrtime.bigint();
       const digest = await upload(base, src, size, target);
       tusTimes.push(Number(process.hrtime.bigint() - t) / 1e9);
+      const tusCpu = cpuSeconds(pid) - cpu;
       if (digest !== expected)
         throw new Error(`sha256 mismatch: ${digest} != ${expected}`);
       await removeAndGc(base, target);
@@ -292,9 +302,11 @@ try {
 
       // the same with curl as the client (lighter than tus-js-client)
       const target2 = `weights/curl-${sizeMiB}-${run}.bin`;
+      cpu = cpuSeconds(pid);
       t = process.hrtime.bigint();
       const digest2 = await curlUpload(base, src, size, target2);
       curlTimes.push(Number(process.hrtime.bigint() - t) / 1e9);
+      const curlCpu = cpuSeconds(pid) - cpu;
       if (digest2 !== expected)
         throw new Error(`sha256 mismatch (curl): ${digest2} != ${expected}`);
       await removeAndGc(base, target2);
@@ -306,9 +318,11 @@ try {
           .at(-1)
           .toFixed(2)} s, curl PATCH ${curlTimes
           .at(-1)
-          .toFixed(2)} s, server VmHWM ${(
-          procStatus(pid, 'VmHWM') / MIB
-        ).toFixed(0)} MiB, load ${loadavg()[0].toFixed(1)}`,
+          .toFixed(2)} s, server CPU ${tusCpu.toFixed(2)} / ${curlCpu.toFixed(
+          2,
+        )} s, server VmHWM ${(procStatus(pid, 'VmHWM') / MIB).toFixed(
+          0,
+        )} MiB, load ${loadavg()[0].toFixed(1)}`,
       );
     }
     for (const [client, times] of [

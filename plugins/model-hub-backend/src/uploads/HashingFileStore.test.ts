@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import { createServer, request } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -125,5 +127,51 @@ describe('HashingFileStore.writeFrom', () => {
       code: 'ERR_STREAM_PREMATURE_CLOSE',
     });
     expect(await store.digest(id, data.length)).toBe(sha256(data));
+  });
+
+  it('reads a large HTTP request body from the socket, after what the parser took, and closes the connection', async () => {
+    const data = noise(7 * 1024 * 1024 + 333, 13);
+    const id = await newId();
+    let written: number | undefined;
+    const server = createServer(async (req, res) => {
+      // after a wait (authorization, lock), as the PATCH handler does: the
+      // parser has taken the first bytes meanwhile
+      await new Promise(r => setTimeout(r, 20));
+      written = await store.writeFrom(req, id, 0, data.length);
+      res.writeHead(204).end();
+    });
+    await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const connection = await new Promise<string | undefined>(
+        (resolve, reject) => {
+          const req = request(
+            {
+              host: '127.0.0.1',
+              port,
+              method: 'PATCH',
+              headers: { 'Content-Length': String(data.length) },
+            },
+            res => {
+              res.resume();
+              res.on('end', () => resolve(res.headers.connection));
+            },
+          );
+          req.on('error', reject);
+          for (const c of chunks(data, 1024 * 1024)) {
+            req.write(c);
+          }
+          req.end();
+        },
+      );
+      // the parser never saw the body's end: no second request on it
+      expect(connection).toBe('close');
+    } finally {
+      await new Promise(r => server.close(r));
+    }
+    expect(written).toBe(data.length);
+    expect(durable.get(id)).toBe(data.length);
+    expect(await store.digest(id, data.length)).toBe(sha256(data));
+    expect((await fs.readFile(join(dir, id))).equals(data)).toBe(true);
   });
 });

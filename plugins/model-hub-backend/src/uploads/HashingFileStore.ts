@@ -1,11 +1,13 @@
 import { createHash, Hash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
+import { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { finished, Readable } from 'node:stream';
 import { FileStore } from '@tus/file-store';
 import { ERRORS, Upload } from '@tus/server';
 import { SequentialFileWriter, WriteMode } from '../store/SequentialFileWriter';
 import { UploadSessionsStore } from './UploadSessionsStore';
+import { takeSocketBody } from './socketBody';
 
 /** Server-generated upload ids: 32 lower-case hex characters. @internal */
 export const UPLOAD_ID_PATTERN = /^[a-f0-9]{32}$/;
@@ -206,82 +208,95 @@ export class HashingFileStore extends FileStore {
           syncing.catch(() => {}); // awaited below; no unhandled rejection
         }
       };
-      // chunks are taken in 'data' handlers, not an async iterator: no
-      // promises or result objects per chunk (the JavaScript garbage of a
-      // 2 GiB body grew the young generation, and the resident memory, by
-      // tens of MiB); the request pauses while the writer is behind
+      const take = (buf: Buffer) => {
+        state.hash.update(buf);
+        position += buf.length;
+        const wait = writer!.write(buf);
+        startSync();
+        return wait;
+      };
+      // a large body of a plain HTTP/1.1 request is read from the socket
+      // straight into the writer's blocks (no copy by Node's parser, no
+      // buffer per read, no copy into the block)
+      const socketBody =
+        readable instanceof IncomingMessage
+          ? takeSocketBody(readable, maxBytes)
+          : undefined;
+      // otherwise chunks are taken in 'data' handlers, not an async
+      // iterator: no promises or result objects per chunk (the JavaScript
+      // garbage of a 2 GiB body grew the young generation, and the resident
+      // memory, by tens of MiB); the request pauses while the writer is
+      // behind
       let onData: (chunk: Buffer) => void = () => {};
       let stopWatching = () => {};
-      sourceError = await new Promise<unknown>(resolve => {
-        let done = false;
-        let waiting: Promise<void> | undefined;
-        const end = (error?: unknown) => {
-          if (done) {
-            return;
-          }
-          done = true;
-          if (error !== undefined && !readable.destroyed) {
-            readable.destroy(); // as an async iterator left early does
-          }
-          // the bytes taken so far are written before the write ends
-          const pending = waiting;
-          if (pending) {
-            pending.then(
-              () => resolve(error),
-              e => resolve(error ?? e),
+      sourceError = socketBody
+        ? await socketBody.pipe({
+            area: () => writer!.readArea(0),
+            take: buf => take(buf)?.then(startSync),
+          })
+        : await new Promise<unknown>(resolve => {
+            let done = false;
+            let waiting: Promise<void> | undefined;
+            const end = (error?: unknown) => {
+              if (done) {
+                return;
+              }
+              done = true;
+              if (error !== undefined && !readable.destroyed) {
+                readable.destroy(); // as an async iterator left early does
+              }
+              // the bytes taken so far are written before the write ends
+              const pending = waiting;
+              if (pending) {
+                pending.then(
+                  () => resolve(error),
+                  e => resolve(error ?? e),
+                );
+              } else {
+                resolve(error);
+              }
+            };
+            onData = (chunk: Buffer) => {
+              if (done) {
+                return;
+              }
+              let buf = chunk;
+              const over = position - offset + buf.length > maxBytes;
+              if (over) {
+                // keep the bytes up to the limit
+                buf = buf.subarray(0, maxBytes - (position - offset));
+              }
+              let wait: Promise<void> | undefined;
+              try {
+                wait = take(buf);
+              } catch (error) {
+                end(error);
+                return;
+              }
+              if (wait) {
+                readable.pause();
+                const pending = wait.then(() => {
+                  if (waiting === pending) {
+                    waiting = undefined;
+                  }
+                  if (!done) {
+                    startSync();
+                    readable.resume();
+                  }
+                });
+                waiting = pending;
+                pending.catch(error => end(error));
+              }
+              if (over) {
+                end(ERRORS.ERR_SIZE_EXCEEDED);
+              }
+            };
+            // the end of the body, an error, or a close before the end
+            stopWatching = finished(readable, { writable: false }, error =>
+              end(error ?? undefined),
             );
-          } else {
-            resolve(error);
-          }
-        };
-        const take = (buf: Buffer) => {
-          state.hash.update(buf);
-          position += buf.length;
-          const wait = writer!.write(buf);
-          startSync();
-          return wait;
-        };
-        onData = (chunk: Buffer) => {
-          if (done) {
-            return;
-          }
-          let buf = chunk;
-          const over = position - offset + buf.length > maxBytes;
-          if (over) {
-            // keep the bytes up to the limit
-            buf = buf.subarray(0, maxBytes - (position - offset));
-          }
-          let wait: Promise<void> | undefined;
-          try {
-            wait = take(buf);
-          } catch (error) {
-            end(error);
-            return;
-          }
-          if (wait) {
-            readable.pause();
-            const pending = wait.then(() => {
-              if (waiting === pending) {
-                waiting = undefined;
-              }
-              if (!done) {
-                startSync();
-                readable.resume();
-              }
-            });
-            waiting = pending;
-            pending.catch(error => end(error));
-          }
-          if (over) {
-            end(ERRORS.ERR_SIZE_EXCEEDED);
-          }
-        };
-        // the end of the body, an error, or a close before the end
-        stopWatching = finished(readable, { writable: false }, error =>
-          end(error ?? undefined),
-        );
-        readable.on('data', onData);
-      });
+            readable.on('data', onData);
+          });
       readable.off('data', onData);
       stopWatching();
       await syncing;
