@@ -90,9 +90,11 @@ export const addDisabledTransferRoutes: RouteExtension = router => {
 
 function parseModelRef(raw: string) {
   const ref = raw.replace(/^model:/i, '');
-  const [namespace, name] = ref.includes('/')
-    ? ref.split('/', 2)
-    : ['default', ref];
+  // the whole rest after the first slash is the name: `a/b/c` is refused,
+  // never read as `a/b`
+  const slash = ref.indexOf('/');
+  const [namespace, name] =
+    slash >= 0 ? [ref.slice(0, slash), ref.slice(slash + 1)] : ['default', ref];
   return parseInput(
     modelParams,
     { namespace, name },

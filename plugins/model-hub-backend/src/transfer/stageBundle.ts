@@ -9,6 +9,15 @@ import { readTar } from './tar';
 /** A blob spooled to the staging folder and verified against its name. @internal */
 export type StagedBlob = { path: string; size: number };
 
+/**
+ * The largest `index.json` or `oci-layout` an import reads (2 MiB, or
+ * `maxJsonSizeMiB` when smaller): they are parsed before the signature is
+ * checked, and an index lists at most 1,000 manifests (about 0.5 MiB).
+ *
+ * @internal
+ */
+export const MAX_UNSIGNED_JSON_BYTES = 2 * 1024 * 1024;
+
 /** Refuses a bundle. @internal */
 export function reject(message: string): never {
   throw new InputError(`Rejected bundle: ${message}`);
@@ -78,9 +87,10 @@ export async function stage(
       continue;
     }
     if (name === 'oci-layout' || name === 'index.json') {
-      if (entry.size > limits.maxJsonBytes) {
+      const max = Math.min(limits.maxJsonBytes, MAX_UNSIGNED_JSON_BYTES);
+      if (entry.size > max) {
         reject(
-          `${name} is ${entry.size} bytes, over the limit of ${limits.maxJsonBytes} bytes`,
+          `${name} is ${entry.size} bytes, over the limit of ${max} bytes`,
         );
       }
       if ((name === 'index.json' ? index : layout) !== undefined) {

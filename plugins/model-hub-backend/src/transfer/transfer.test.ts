@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import {
   createMockDirectory,
   mockCredentials,
@@ -639,6 +640,55 @@ describe.each(databases.eachSupportedId())(
       );
     });
 
+    it('refuses a deeply nested or oversized index.json before parsing it, without blocking the event loop', async () => {
+      // the index is read before its signature is checked: anyone who may
+      // import can send it. Nested 900 KiB deep, JSON.parse takes seconds.
+      let worst = 0;
+      let last = performance.now();
+      const probe = setInterval(() => {
+        const now = performance.now();
+        worst = Math.max(worst, now - last - 10);
+        last = now;
+      }, 10);
+      try {
+        const depth = 900 * 1024;
+        await expectRefused(
+          edit(entries =>
+            entries.map(e =>
+              e.name === 'index.json'
+                ? {
+                    ...e,
+                    data: Buffer.from(
+                      `${'['.repeat(depth)}${']'.repeat(depth)}`,
+                    ),
+                  }
+                : e,
+            ),
+          ),
+          /index.json nests arrays and objects deeper than 64 levels/,
+        );
+      } finally {
+        clearInterval(probe);
+      }
+      expect(worst).toBeLessThan(1000);
+      // a flat index of 3 MiB: over the 2 MiB of an unsigned document
+      await expectRefused(
+        edit(entries =>
+          entries.map(e =>
+            e.name === 'index.json'
+              ? {
+                  ...e,
+                  data: Buffer.from(
+                    JSON.stringify({ pad: 'x'.repeat(3 * 1024 * 1024) }),
+                  ),
+                }
+              : e,
+          ),
+        ),
+        /index.json is 3145738 bytes, over the limit of 2097152 bytes/,
+      );
+    });
+
     it('leaves nothing behind when the database fails in the middle of the transaction', async () => {
       // v2 (not on B yet): blobs reach the store, models and versions are
       // written, then the last insert of the transaction fails
@@ -752,6 +802,17 @@ describe.each(databases.eachSupportedId())(
       } finally {
         await d.stop();
       }
+    });
+
+    it('refuses an export naming a model with more than one slash, instead of exporting another', async () => {
+      const res = await a.call('carol', '/transfer/export', {
+        method: 'POST',
+        json: { versions: [{ model: 'default/tiny/v2', version: 'v1' }] },
+      });
+      expect({ status: res.status, text: await res.text() }).toEqual({
+        status: 400,
+        text: expect.stringContaining("model reference 'default/tiny/v2'"),
+      });
     });
 
     it('refuses to import into a model of the same name that another group owns here', async () => {

@@ -9,6 +9,7 @@ import {
   parseFilePath,
   versionParams,
 } from '../service/validation';
+import { checkJsonDepth } from '../service/jsonBody';
 import { TransferConfig, TrustedPortalKey } from './config';
 import {
   ANNOTATION_CREATED,
@@ -110,7 +111,21 @@ export type VerifiedVersion = {
   evidence: Record<string, unknown>;
 };
 
+/**
+ * The deepest nesting of a bundle's JSON documents: checked in one linear
+ * pass before `JSON.parse`, which takes seconds on a deeply nested text (the
+ * index and layout are read before their signature is checked).
+ */
+const MAX_DOCUMENT_DEPTH = 64;
+
 function parseJson(bytes: Buffer, what: string): unknown {
+  try {
+    checkJsonDepth(bytes, MAX_DOCUMENT_DEPTH);
+  } catch {
+    return reject(
+      `${what} nests arrays and objects deeper than ${MAX_DOCUMENT_DEPTH} levels`,
+    );
+  }
   try {
     return JSON.parse(bytes.toString('utf8'));
   } catch (error) {
