@@ -10,6 +10,7 @@ import { WAIVABLE_VERSION_STATES } from '@model-hub/backstage-plugin-model-hub-c
 import { ModelHubStore } from '../database/ModelHubStore';
 import { HubModel, HubVersion } from '../database/types';
 import {
+  ApplyTransitionOptions,
   ActiveVersion,
   ActiveVersionChange,
   ApprovalsStore,
@@ -101,6 +102,8 @@ export class ApprovalsService {
     actorKind: 'user' | 'service' | 'none';
     comment?: string;
     expectedRevision?: number;
+    /** Runs in the transition's transaction (see `ApplyTransitionOptions`). */
+    onApplied?: ApplyTransitionOptions['onApplied'];
   }): Promise<{
     version: HubVersion;
     transition: TransitionResult;
@@ -125,6 +128,7 @@ export class ApprovalsService {
       expectedRevision: options.expectedRevision,
       policy,
       actorKind: options.actorKind,
+      onApplied: options.onApplied,
     });
     const updated = (await this.options.hubStore.getVersion({
       modelId: model.id,

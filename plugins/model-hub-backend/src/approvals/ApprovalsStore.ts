@@ -1,3 +1,4 @@
+import { Knex } from 'knex';
 import type {
   HubActiveVersionChange,
   HubApprovalItem,
@@ -135,6 +136,14 @@ export type ApplyTransitionOptions = {
    * `service`.
    */
   actorKind?: 'user' | 'service' | 'none';
+  /**
+   * Runs in the transition's transaction once the version has moved, before
+   * it commits: the audit trail row, so that both commit or neither.
+   */
+  onApplied?(
+    tx: Knex.Transaction,
+    applied: TransitionResult & { revision: number },
+  ): Promise<void>;
 };
 
 /** What a transition did. @internal */

@@ -207,7 +207,9 @@ export async function applyTransition(
         `Version ${version.label} was changed concurrently; reload it and try again`,
       );
     }
-    return { from, to, round, approvals, clearedActive };
+    const result = { from, to, round, approvals, clearedActive };
+    await options.onApplied?.(tx, { ...result, revision: revision + 1 });
+    return result;
   });
 }
 

@@ -668,6 +668,54 @@ describe.each(databases.eachSupportedId())('approvals (%s)', databaseId => {
       await t.transition('v1', ALICE, 'submit').expect(200);
       expect(t.send).toHaveBeenCalledTimes(1);
     });
+
+    it('commits a transition and its audit trail row together, or neither', async () => {
+      const t = await setup(databaseId);
+      await t.createModel();
+      await t.createVersion('v1');
+      const trail = () =>
+        t
+          .knex('audit_events')
+          .where({ version_label: 'v1', event_id: 'version-submit' })
+          .select('actor', 'meta');
+      // the trail cannot be written (a failing database): the transition
+      // is answered with an error and the version has not moved
+      if (t.knex.client.config.client === 'pg') {
+        await t.knex.raw(
+          `CREATE FUNCTION audit_down() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit trail down'; END $$ LANGUAGE plpgsql`,
+        );
+        await t.knex.raw(
+          'CREATE TRIGGER audit_down BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_down()',
+        );
+      } else {
+        await t.knex.raw(
+          "CREATE TRIGGER audit_down BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit trail down'); END",
+        );
+      }
+      await t.transition('v1', ALICE, 'submit').expect(500);
+      const before = await t.knex('model_versions').where({ label: 'v1' });
+      expect(before[0].state).toBe('draft');
+      expect(await t.knex('version_submissions')).toHaveLength(0);
+      expect(await trail()).toHaveLength(0);
+
+      const on = t.knex.client.config.client === 'pg' ? ' ON audit_events' : '';
+      await t.knex.raw(`DROP TRIGGER audit_down${on}`);
+      const res = await t.transition('v1', ALICE, 'submit').expect(200);
+      const rows = await trail();
+      expect(rows).toHaveLength(1);
+      const meta =
+        typeof rows[0].meta === 'string'
+          ? JSON.parse(rows[0].meta)
+          : rows[0].meta;
+      expect(rows[0].actor).toBe(ALICE);
+      expect(meta).toMatchObject({
+        action: 'submit',
+        from: 'draft',
+        to: 'in_review',
+        round: 1,
+        revision: res.body.version.revision,
+      });
+    });
   });
 
   describe('review data', () => {

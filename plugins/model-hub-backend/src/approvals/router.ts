@@ -122,20 +122,30 @@ export function addApprovalRoutes(
             ...(body.comment ? { comment: body.comment } : {}),
           },
         },
-        async () => {
+        async audit => {
           const credentials = await ctx.authorize(
             req,
             rule.permission,
             model.entityRef,
           );
+          const actor = principalRef(credentials);
           const done = await approvals.transition({
             model,
             version,
             action: body.action,
-            actor: principalRef(credentials),
+            actor,
             actorKind: principalKind(credentials),
             comment: body.comment,
             expectedRevision: body.revision,
+            // the trail row commits with the transition
+            onApplied: (tx, t) =>
+              audit.record(tx, actor, {
+                from: t.from,
+                to: t.to,
+                round: t.round,
+                approvals: t.approvals,
+                revision: t.revision,
+              }),
           });
           return {
             result: done,

@@ -252,8 +252,11 @@ export class DatabaseModelHubStore implements ModelHubStore {
     return this.activity.getStats(options);
   }
 
-  addAuditEvent(options: AuditEventOptions): Promise<void> {
-    return this.activity.addAuditEvent(options);
+  addAuditEvent(
+    options: AuditEventOptions,
+    trx?: Knex.Transaction,
+  ): Promise<void> {
+    return this.activity.addAuditEvent(options, trx);
   }
 
   listAuditEvents(options: {

@@ -1,3 +1,4 @@
+import { Knex } from 'knex';
 import type { ModelSource } from '@model-hub/backstage-plugin-model-hub-common';
 import type {
   FileKind,
@@ -248,7 +249,11 @@ export interface ModelHubStore {
   /** Statistics of the models the caller may read (all by default). */
   getStats(options?: { readable?: ModelCondition }): Promise<HubStats>;
 
-  addAuditEvent(options: AuditEventOptions): Promise<void>;
+  /** Records an audit event; in `trx` when it must commit with a change. */
+  addAuditEvent(
+    options: AuditEventOptions,
+    trx?: Knex.Transaction,
+  ): Promise<void>;
   /** The newest audit events first. */
   listAuditEvents(options: {
     limit: number;

@@ -16,6 +16,7 @@ import {
 } from '@backstage/plugin-permission-common';
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import { Request } from 'express';
+import { Knex } from 'knex';
 import { modelEntityRef } from '../database/DatabaseModelHubStore';
 import { ModelHubStore } from '../database/ModelHubStore';
 import { HubModel, HubVersion } from '../database/types';
@@ -59,6 +60,21 @@ export type DownloadAuthorizer = (
   model: HubModel,
   version: HubVersion,
 ) => Promise<void>;
+
+/**
+ * The hub's audit trail row of an audited mutation, for a mutation whose row
+ * must commit with its change: `record` writes it in the mutation's
+ * transaction, and {@link RouteContext.audited} then writes no second one.
+ *
+ * @internal
+ */
+export type AuditTrail = {
+  record(
+    tx: Knex.Transaction,
+    actor: string,
+    meta?: JsonObject,
+  ): Promise<void>;
+};
 
 /** What the router needs. @internal */
 export type RouterOptions = {
@@ -290,7 +306,8 @@ export class RouteContext {
   /**
    * Runs a mutation as an audited event: the auditor service records its
    * start and its success or failure, and a successful mutation is also
-   * written to the hub's own audit trail.
+   * written to the hub's own audit trail (in the mutation's transaction
+   * when it calls `audit.record`, see {@link AuditTrail}).
    */
   async audited<T>(
     req: Request,
@@ -299,7 +316,7 @@ export class RouteContext {
       severityLevel?: AuditorServiceEventSeverityLevel;
       meta: JsonObject & { modelRef?: string; versionLabel?: string };
     },
-    fn: () => Promise<{
+    fn: (audit: AuditTrail) => Promise<{
       result: T;
       credentials: BackstageCredentials;
       meta?: JsonObject;
@@ -311,16 +328,34 @@ export class RouteContext {
       request: req,
       meta: event.meta,
     });
+    let recorded = false;
+    const audit: AuditTrail = {
+      record: async (tx, actor, meta) => {
+        await this.store.addAuditEvent(
+          {
+            eventId: event.eventId,
+            actor,
+            modelRef: event.meta.modelRef,
+            versionLabel: event.meta.versionLabel,
+            meta: { ...event.meta, ...meta },
+          },
+          tx,
+        );
+        recorded = true;
+      },
+    };
     try {
-      const { result, credentials, meta } = await fn();
+      const { result, credentials, meta } = await fn(audit);
       await auditorEvent.success({ meta });
-      await this.store.addAuditEvent({
-        eventId: event.eventId,
-        actor: principalRef(credentials),
-        modelRef: event.meta.modelRef,
-        versionLabel: event.meta.versionLabel,
-        meta: { ...event.meta, ...meta },
-      });
+      if (!recorded) {
+        await this.store.addAuditEvent({
+          eventId: event.eventId,
+          actor: principalRef(credentials),
+          modelRef: event.meta.modelRef,
+          versionLabel: event.meta.versionLabel,
+          meta: { ...event.meta, ...meta },
+        });
+      }
       return result;
     } catch (error) {
       await auditorEvent.fail({ error: error as Error });
