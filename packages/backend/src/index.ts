@@ -53,6 +53,9 @@ backend.add(permissionModuleModelHubDemoPolicy);
 // notifications, signals, user settings
 backend.add(import('@backstage/plugin-notifications-backend'));
 backend.add(import('@backstage/plugin-signals-backend'));
+// events: with PostgreSQL, its database-backed bus carries signals (job
+// progress) to the browsers connected to every instance
+backend.add(import('@backstage/plugin-events-backend'));
 backend.add(import('@backstage/plugin-user-settings-backend'));
 
 backend.start();

@@ -57,10 +57,7 @@ export function addJobRoutes(router: Router, ctx: RouteContext) {
     // list's filter, and which jobs' live signals they receive next
     const readable = await ctx.access.readCondition(credentials);
     if (principalKind(credentials) === 'user') {
-      await ctx.options.jobSignals?.watch(
-        principalRef(credentials),
-        readable,
-      );
+      await ctx.options.jobSignals?.watch(principalRef(credentials), readable);
     }
     let modelId: string | undefined;
     if (q.model) {

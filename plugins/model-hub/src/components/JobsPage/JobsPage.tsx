@@ -38,7 +38,10 @@ import { StatePill } from '../StatePill';
 import { JobLogs } from './JobLogs';
 import { jobProgress } from './jobProgress';
 
-/** The signals channel the backend publishes job progress on. */
+/**
+ * The signals channel the backend publishes job progress on, to the users
+ * who listed the jobs recently and may read the job's model.
+ */
 export const JOBS_SIGNAL_CHANNEL = 'model-hub:jobs';
 
 type JobSignal = {
@@ -273,6 +276,10 @@ export function JobsPage() {
     },
     !isSignalsAvailable && anyActive ? 3000 : null,
   );
+
+  // with signals, list again every two minutes: the backend sends a user
+  // the signals of the jobs they may read for a few minutes after each list
+  useInterval(() => jobs.retry(), isSignalsAvailable ? 120_000 : null);
 
   const current = items.find(j => j.id === selected) ?? items[0];
 
