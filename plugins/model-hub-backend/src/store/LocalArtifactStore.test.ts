@@ -134,7 +134,7 @@ describe('LocalArtifactStore', () => {
     let live = '';
     await waitFor(async () => {
       const names = await fs.readdir(tmp);
-      live = names.find(n => n !== 'abandoned.partial') ?? '';
+      live = names.find(name => name !== 'abandoned.partial') ?? '';
       const size = live ? (await fs.stat(join(tmp, live))).size : 0;
       return size >= first.length;
     });

@@ -569,6 +569,7 @@ describe('event-loop watchdog over every public route', () => {
         });
       }
 
+      const storeChecks = new Map<string, { status: number; body: any }>();
       const send = async (call: Call) => {
         let req = (request(server) as any)[call.method](`${api}${call.url}`);
         for (const [k, v] of Object.entries(call.headers ?? {})) {
@@ -583,7 +584,6 @@ describe('event-loop watchdog over every public route', () => {
         }
         return res.status as number;
       };
-      const storeChecks = new Map<string, { status: number; body: any }>();
 
       // every route once, benign and without the probe: modules that load
       // on first use
