@@ -99,6 +99,16 @@ export interface Config {
        */
       directory?: string;
       /**
+       * (Optional) Where tus uploads in progress are kept: `file` (default:
+       * `directory`, shared by the instances) or `s3` (the bucket of the S3
+       * artifact store, `storage.type: s3`, through `@tus/s3-store`: objects
+       * `<upload id>`, `<upload id>.info` and `<upload id>.part` at the
+       * bucket's root; no shared folder needed). With `s3` the SHA-256 is
+       * computed once the upload is complete, by reading the object back,
+       * and the object is copied to its content address.
+       */
+      tusStore?: 'file' | 's3';
+      /**
        * (Optional) The lock of each tus upload, shared by all instances
        * through the database: one request writes an upload at a time, a
        * newer request asks the holder to end its request, and a holder

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -89,6 +90,9 @@ export function selectAbandonedUploads(
       : [];
   });
 }
+
+/** The largest object CopyObject copies. */
+const MAX_COPY_OBJECT_BYTES = 5 * 1024 ** 3;
 
 function isNotFound(error: any): boolean {
   return (
@@ -227,6 +231,72 @@ export class S3ArtifactStore implements ArtifactStore {
       size,
       location: `s3://${this.options.bucket}/${key}`,
       created: true,
+    };
+  }
+
+  /**
+   * Moves an object of this bucket whose content the caller has verified
+   * to be `sha256` (a finished tus upload) to the blob's key: a server-side
+   * copy up to 5 GiB (CopyObject's limit), else read and written again over
+   * this store's connection; then removes the source. Dedup first.
+   */
+  async adoptObject(source: {
+    key: string;
+    sha256: string;
+    size: number;
+  }): Promise<PutBlobResult> {
+    const { sha256, size } = source;
+    const key = this.key(sha256);
+    const Bucket = this.options.bucket;
+    const existing = await this.stat(sha256);
+    if (!existing) {
+      if (size <= MAX_COPY_OBJECT_BYTES) {
+        await this.client.send(
+          new CopyObjectCommand({
+            Bucket,
+            Key: key,
+            CopySource: `${Bucket}/${source.key
+              .split('/')
+              .map(encodeURIComponent)
+              .join('/')}`,
+            MetadataDirective: 'REPLACE',
+            ContentType: 'application/octet-stream',
+            Metadata: { sha256 },
+          }),
+        );
+      } else {
+        const read = await this.client.send(
+          new GetObjectCommand({ Bucket, Key: source.key }),
+        );
+        await new Upload({
+          client: this.client,
+          partSize: this.options.partSize ?? 8 * 1024 * 1024,
+          queueSize: 4,
+          leavePartsOnError: false,
+          params: {
+            Bucket,
+            Key: key,
+            Body: read.Body as Readable,
+            ContentType: 'application/octet-stream',
+            Metadata: { sha256 },
+          },
+        }).done();
+      }
+      const copied = await this.stat(sha256);
+      if (copied?.size !== size) {
+        throw new Error(
+          `Copy of ${source.key} to ${key} has ${copied?.size} bytes, expected ${size}`,
+        );
+      }
+    }
+    await this.client.send(
+      new DeleteObjectCommand({ Bucket, Key: source.key }),
+    );
+    return {
+      sha256,
+      size,
+      location: `s3://${Bucket}/${key}`,
+      created: !existing,
     };
   }
 

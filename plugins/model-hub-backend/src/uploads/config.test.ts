@@ -75,7 +75,7 @@ describe('readUploadsConfig', () => {
     ).toThrow(/must be positive/);
   });
 
-  it('reads the lock settings shared by the instances', () => {
+  it('reads the lock settings shared by the instances and the tus store', () => {
     const defaults = readUploadsConfig(new ConfigReader({}), {
       maxFileBytes: 1,
     });
@@ -115,5 +115,18 @@ describe('readUploadsConfig', () => {
         { maxFileBytes: 1 },
       ),
     ).toThrow(/at most half of lock.lease/);
+    expect(defaults.tusStore).toBe('file');
+    expect(
+      readUploadsConfig(
+        new ConfigReader({ modelHub: { uploads: { tusStore: 's3' } } }),
+        { maxFileBytes: 1 },
+      ).tusStore,
+    ).toBe('s3');
+    expect(() =>
+      readUploadsConfig(
+        new ConfigReader({ modelHub: { uploads: { tusStore: 'nfs' } } }),
+        { maxFileBytes: 1 },
+      ),
+    ).toThrow(/must be file or s3/);
   });
 });

@@ -14,6 +14,11 @@ export const DEFAULT_UPLOADS_PATH = 'data/model-hub/uploads';
 export type UploadsConfig = {
   /** Folder of tus uploads in progress (`<dir>/tus`) and staging (`<dir>/staging`). */
   directory: string;
+  /**
+   * Where tus uploads in progress are kept: `file` (the folder, shared by
+   * the instances) or `s3` (the S3 artifact store's bucket, `@tus/s3-store`).
+   */
+  tusStore?: 'file' | 's3';
   /** Largest file, bytes (`modelHub.upload.maxFileSizeMiB`). */
   maxFileBytes: number;
   /** Unfinished uploads expire this long after creation. */
@@ -76,6 +81,12 @@ export function readUploadsConfig(
     return v === undefined ? undefined : Math.floor(v * MIB);
   };
   const d = DEFAULT_ARCHIVE_OPTIONS;
+  const tusStore = c?.getOptionalString('tusStore') ?? 'file';
+  if (tusStore !== 'file' && tusStore !== 's3') {
+    throw new Error(
+      `modelHub.uploads.tusStore must be file or s3, got ${tusStore}`,
+    );
+  }
   const l = c?.getOptionalConfig('lock');
   const ms = (key: keyof UploadLockSettings, name: string) =>
     l?.has(name)
@@ -101,6 +112,7 @@ export function readUploadsConfig(
         options.defaultDirectory ??
         DEFAULT_UPLOADS_PATH,
     ),
+    tusStore,
     maxFileBytes: options.maxFileBytes,
     expirationMs: c?.has('expiration')
       ? durationToMilliseconds(readDurationFromConfig(c, { key: 'expiration' }))

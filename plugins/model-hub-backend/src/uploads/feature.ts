@@ -41,6 +41,7 @@ export async function createUploadsFeature(options: {
     db: options.db,
     config: options.config,
     localStorePath: localStorePath(options.hubConfig.storage),
+    s3: s3Of(options.hubConfig.storage),
   });
   return {
     id: 'uploads',
@@ -64,4 +65,15 @@ export async function createUploadsFeature(options: {
       },
     ],
   };
+}
+
+/** The S3 store's bucket and client, where tus uploads may be kept. */
+function s3Of(storage: ModelHubConfig['storage']) {
+  return storage.type === 's3'
+    ? {
+        bucket: storage.bucket,
+        client: storage.client,
+        partSize: storage.partSize,
+      }
+    : undefined;
 }

@@ -1,6 +1,7 @@
 import { ERRORS, Locker } from '@tus/server';
 import { Request, Response } from 'express';
 import { finishUpload } from './finish';
+import { HashingFileStore } from './HashingFileStore';
 import { sendTusError, TusHttpError } from './tusErrors';
 import { UploadContext } from './uploadContext';
 
@@ -16,8 +17,12 @@ import { UploadContext } from './uploadContext';
  *
  * @internal
  */
-export function createPatchHandler(u: UploadContext, locker: Locker) {
-  const { config, datastore } = u;
+export function createPatchHandler(
+  u: UploadContext,
+  locker: Locker,
+  datastore: HashingFileStore,
+) {
+  const { config } = u;
   return async function patchUpload(req: Request, res: Response) {
     const id = req.params.id;
     try {

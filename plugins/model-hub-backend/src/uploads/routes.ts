@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { Request, Response, Router } from 'express';
 import { Knex } from 'knex';
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import {
   inspectBlobIntoChecks,
   VersionChecksStore,
@@ -11,6 +12,7 @@ import { ArtifactStore } from '../store/ArtifactStore';
 import { stagingDirectory, tusDirectory, UploadsConfig } from './config';
 import { DatabaseLocker } from './DatabaseLocker';
 import { HashingFileStore } from './HashingFileStore';
+import { S3UploadStore } from './S3UploadStore';
 import { createMultipartHandler } from './multipartRoute';
 import { createPackageHandler } from './packageRoute';
 import { createPatchHandler } from './patch';
@@ -28,13 +30,20 @@ export type UploadRoutesOptions = {
    * copied.
    */
   localStorePath?: string;
+  /**
+   * The bucket and client of the S3 artifact store, when tus uploads in
+   * progress are kept there (`modelHub.uploads.tusStore: s3`).
+   */
+  s3?: { bucket: string; client: S3ClientConfig; partSize: number };
 };
 
 /**
  * The upload routes:
  *
  * - tus 1.0 resumable uploads at `/uploads` (creation, termination,
- *   expiration), with `@tus/server` and a hashing file store. Metadata
+ *   expiration), with `@tus/server` and a hashing file store in a folder
+ *   shared by the instances (or `@tus/s3-store`, `uploads.tusStore: s3`),
+ *   one lock per upload in the database. Metadata
  *   `model` (entity ref or `namespace/name`), `version`, `path` (or
  *   `filename`), optional `kind` and `sha256` bind the upload to a file of a
  *   version; the caller must hold `model-hub.artifact.upload` on the model
@@ -54,13 +63,25 @@ export async function createUploadRoutes(options: UploadRoutesOptions) {
   const checks = new VersionChecksStore(db);
   await fs.mkdir(tusDirectory(config), { recursive: true });
   await fs.mkdir(stagingDirectory(config), { recursive: true });
-  const datastore = new HashingFileStore({
-    directory: tusDirectory(config),
-    sessions,
-    expirationMs: config.expirationMs,
-    syncIntervalBytes: config.syncIntervalBytes,
-    writeMode: config.writeMode,
-  });
+  if (config.tusStore === 's3' && !options.s3) {
+    throw new Error(
+      'modelHub.uploads.tusStore is s3 but the artifact store is not (modelHub.storage.type)',
+    );
+  }
+  const datastore =
+    config.tusStore === 's3'
+      ? new S3UploadStore({
+          ...options.s3!,
+          expirationMs: config.expirationMs,
+          sessions,
+        })
+      : new HashingFileStore({
+          directory: tusDirectory(config),
+          sessions,
+          expirationMs: config.expirationMs,
+          syncIntervalBytes: config.syncIntervalBytes,
+          writeMode: config.writeMode,
+        });
   // one lock per upload, shared by the tus server and the PATCH handler of
   // every instance (the `upload_locks` table)
   const locker = new DatabaseLocker(db, { settings: config.locks });
@@ -143,7 +164,12 @@ function addUploadRoutes(
   router.post('/uploads', handleTus);
   router.options('/uploads/:id', handleTus);
   router.head('/uploads/:id', handleTus);
-  router.patch('/uploads/:id', createPatchHandler(u, locker));
+  router.patch(
+    '/uploads/:id',
+    u.datastore instanceof HashingFileStore
+      ? createPatchHandler(u, locker, u.datastore)
+      : handleTus,
+  );
   router.delete('/uploads/:id', createTerminateHandler(u, tus));
   // plain multipart upload of one file, for curl
   router.post(

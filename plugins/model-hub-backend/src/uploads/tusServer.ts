@@ -118,8 +118,9 @@ async function createUpload(
  * expiration) on the hashing file store. Metadata `model` (entity ref or
  * `namespace/name`), `version`, `path` (or `filename`), optional `kind` and
  * `sha256` bind the upload to a file of a version; every request on an
- * existing upload is authorized by that binding. PATCH is served by
- * `createPatchHandler` with the same `locker` (shared by all instances).
+ * existing upload is authorized by that binding. With uploads in a shared
+ * folder PATCH is served by `createPatchHandler` with the same `locker`
+ * (shared by all instances); with uploads in S3, by the tus server.
  *
  * @internal
  */
@@ -157,10 +158,17 @@ export function createTusServer(u: UploadContext, locker: Locker) {
       }
     },
     onUploadFinish: async (req, upload) => {
+      // the tus server calls this after it let go of the lock: finish
+      // holding it again, so that no other request, on any instance,
+      // finishes the upload too (a second one finds no session: 404)
+      const lock = locker.newLock(upload.id);
       try {
+        await lock.lock(new AbortController().signal, () => {});
         return { headers: await finishUpload(u, nodeRequest(req), upload) };
       } catch (error) {
         return tusError(error);
+      } finally {
+        await lock.unlock();
       }
     },
   });

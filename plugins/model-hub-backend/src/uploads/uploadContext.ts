@@ -18,6 +18,7 @@ import { InspectionCheck } from '../inspection/types';
 import { RouteContext, principalRef } from '../service/context';
 import { UploadsConfig } from './config';
 import { HashingFileStore, UPLOAD_ID_PATTERN } from './HashingFileStore';
+import { S3UploadStore } from './S3UploadStore';
 import { UploadSessionsStore } from './UploadSessionsStore';
 
 /** What the upload routes are built from, besides the route context. @internal */
@@ -26,7 +27,8 @@ export type UploadDeps = {
   config: UploadsConfig;
   sessions: UploadSessionsStore;
   checks: VersionChecksStore;
-  datastore: HashingFileStore;
+  /** Uploads in progress: a shared folder, or S3 (`uploads.tusStore`). */
+  datastore: HashingFileStore | S3UploadStore;
   /**
    * The folder of the local artifact store, when the store is local: a
    * finished upload on the same filesystem is renamed into it instead of

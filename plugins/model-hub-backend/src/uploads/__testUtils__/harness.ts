@@ -18,7 +18,8 @@ import { DEFAULT_INSPECTION_LIMITS } from '../../inspection/types';
 import { createRouter } from '../../tests/__testUtils__/router';
 import { LocalArtifactStore } from '../../store/LocalArtifactStore';
 import { UploadsConfig } from '../config';
-import { createUploadRoutes } from '../routes';
+import { ArtifactStore } from '../../store/ArtifactStore';
+import { createUploadRoutes, UploadRoutesOptions } from '../routes';
 
 export const ALICE = 'user:default/alice';
 export const BOB = 'user:default/bob';
@@ -35,14 +36,20 @@ export async function createHarness(options: {
   root: string;
   config?: (c: UploadsConfig) => void;
   maxFileBytes?: number;
+  /** Another artifact store than the local one under `root/store`. */
+  artifacts?: ArtifactStore;
+  /** The S3 store's bucket and client (with `config` setting `tusStore: 's3'`). */
+  s3?: UploadRoutesOptions['s3'];
 }) {
   const { knex, root } = options;
   const store = await DatabaseModelHubStore.create({
     database: mockServices.database({ knex, migrations: { skip: false } }),
   });
-  const artifacts = await LocalArtifactStore.create({
-    path: join(root, 'store'),
-  });
+  const artifacts =
+    options.artifacts ??
+    (await LocalArtifactStore.create({
+      path: join(root, 'store'),
+    }));
   const maxFileBytes = options.maxFileBytes ?? 4 * 1024 ** 3;
   const config: UploadsConfig = {
     directory: join(root, 'uploads'),
@@ -88,7 +95,8 @@ export async function createHarness(options: {
   const uploads = await createUploadRoutes({
     db: knex,
     config,
-    localStorePath: join(root, 'store'),
+    localStorePath: options.artifacts ? undefined : join(root, 'store'),
+    s3: options.s3,
   });
   const router = await createRouter({
     store,
