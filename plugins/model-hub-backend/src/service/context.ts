@@ -69,11 +69,7 @@ export type DownloadAuthorizer = (
  * @internal
  */
 export type AuditTrail = {
-  record(
-    tx: Knex.Transaction,
-    actor: string,
-    meta?: JsonObject,
-  ): Promise<void>;
+  record(tx: Knex.Transaction, actor: string, meta?: JsonObject): Promise<void>;
 };
 
 /** What the router needs. @internal */
@@ -348,13 +344,21 @@ export class RouteContext {
       const { result, credentials, meta } = await fn(audit);
       await auditorEvent.success({ meta });
       if (!recorded) {
-        await this.store.addAuditEvent({
-          eventId: event.eventId,
-          actor: principalRef(credentials),
-          modelRef: event.meta.modelRef,
-          versionLabel: event.meta.versionLabel,
-          meta: { ...event.meta, ...meta },
-        });
+        // the change happened: a failing trail row is logged, not a 500
+        try {
+          await this.store.addAuditEvent({
+            eventId: event.eventId,
+            actor: principalRef(credentials),
+            modelRef: event.meta.modelRef,
+            versionLabel: event.meta.versionLabel,
+            meta: { ...event.meta, ...meta },
+          });
+        } catch (error) {
+          this.options.logger.error(
+            `Writing the audit trail row of ${event.eventId} failed after the change was applied`,
+            error as Error,
+          );
+        }
       }
       return result;
     } catch (error) {
