@@ -258,10 +258,11 @@ export class SequentialFileWriter {
    * next `ahead` bytes will go (in the current block, or at the start of
    * the next one), for a socket to read into: a chunk written from there
    * is not copied ({@link SequentialFileWriter.write} sees it in place).
-   * Undefined when there is not enough room, or the writer failed or is
-   * closed. The area is only valid until the next call of `write`, `flush`
-   * or `close`: bytes read into it must be written (in order, after the
-   * `ahead` bytes) before anything else is.
+   * Undefined when there is not enough room, while a `write` waits for a
+   * free block (the block that filled is being written), or when the
+   * writer failed or is closed. The area is only valid until the next call
+   * of `write`, `flush` or `close`: bytes read into it must be written (in
+   * order, after the `ahead` bytes) before anything else is.
    */
   readArea(ahead: number): Buffer | undefined {
     if (
