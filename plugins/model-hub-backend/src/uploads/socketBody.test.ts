@@ -148,6 +148,42 @@ describe('takeSocketBody', () => {
     expect(results).toEqual([false, false, false]);
   });
 
+  it('reads no further than the body, when a second request follows it at once', async () => {
+    const size = 3 * 1024 * 1024 + 5;
+    const body = randomBytes(size);
+    const c = collectingSink({});
+    let requests = 0;
+    handle = async (req, res) => {
+      requests++;
+      const error = await takeSocketBody(req, size)?.pipe(c.sink);
+      res.writeHead(error ? 500 : 204);
+      res.end();
+    };
+    const socket = connect(port, '127.0.0.1');
+    await new Promise(resolve => socket.once('connect', resolve));
+    let answer = '';
+    socket.on('data', d => {
+      answer += d.toString('latin1');
+    });
+    const closed = new Promise(resolve => socket.once('close', resolve));
+    socket.write(
+      Buffer.concat([
+        Buffer.from(
+          `PATCH / HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`,
+        ),
+        body,
+        Buffer.from(
+          'PATCH / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc',
+        ),
+      ]),
+    );
+    await closed;
+    expect(c.bytes().equals(body)).toBe(true);
+    expect(answer).toMatch(/^HTTP\/1\.1 204 .*\r\nConnection: close\r\n/s);
+    // the second request was never parsed: the connection closed first
+    expect(requests).toBe(1);
+  });
+
   it('ends with an error when the client goes away, keeping what arrived', async () => {
     const size = 8 * 1024 * 1024;
     const c = collectingSink({});
