@@ -291,6 +291,7 @@ try {
   run.checks.push(...checkMultipart(s3));
   run.seconds.checks = elapsed(tChecks);
   run.proxy = proxy.stats;
+  run.failedStarts = instances.reduce((a, i) => a + (i.failedStarts ?? 0), 0);
   run.startupMedianS = median(instances.flatMap(i => i.startTimesMs)) / 1000;
   writeFileSync(
     path.join(workDir, 'transitions.json'),

@@ -14,6 +14,17 @@ const TRANSITION_EVENTS = {
   revoke: 'version-revoke',
 };
 
+/** The state each transition leads to (one approval is enough here). */
+const REPLAY_TO = {
+  submit: 'in_review',
+  approve: 'approved',
+  request_changes: 'changes_requested',
+  reject: 'rejected',
+  deprecate: 'deprecated',
+  archive: 'archived',
+  revoke: 'rejected',
+};
+
 /** Jobs: none lost (every job succeeded), none run twice to completion. */
 export async function checkJobs(db, { expectedRepos }) {
   const { rows: jobs } = await db.query(
@@ -109,9 +120,7 @@ export async function checkUploads(db, uploads) {
       );
     }
   }
-  const instances = uploads.map(
-    u => new Set(u.patches.map(p => p.instance).filter(Boolean)).size,
-  );
+  const instances = uploads.map(u => new Set(u.instances ?? []).size);
   return [
     {
       name: `every upload complete with the right SHA-256 (${uploads.length})`,
@@ -128,7 +137,9 @@ export async function checkUploads(db, uploads) {
     },
     {
       name: 'the PATCHes of each upload reached more than one instance',
-      ok: uploads.every((u, i) => instances[i] > 1 || u.patches.length < 2),
+      ok: uploads.every(
+        (u, i) => instances[i] > 1 || (u.instances ?? []).length < 2,
+      ),
       detail: `distinct instances per upload: ${instances.join(', ')}`,
     },
   ];
@@ -272,7 +283,7 @@ export async function checkVersions(db) {
  */
 export async function checkTransitions(db, log) {
   const { rows: audit } = await db.query(
-    `select model_ref, version_label, actor, event_id from audit_events where event_id like 'version-%'`,
+    `select model_ref, version_label, actor, event_id from audit_events where event_id like 'version-%' order by id`,
   );
   const { rows: decisions } = await db.query(
     `select 'model:default/' || m.name as model_ref, v.label as version_label, r.reviewer as actor, r.decision from version_reviews r
@@ -337,7 +348,35 @@ export async function checkTransitions(db, log) {
     )
       problems.push(`${k}: answered 200 but no review/submission row`);
   }
+  // the audited transitions, replayed from draft, end in each version's
+  // state (a transition applied without its audit row shows up here)
+  const { rows: current } = await db.query(
+    `select 'model:default/' || m.name as model_ref, v.label, v.state from model_versions v join models m on m.id = v.model_id`,
+  );
+  const replayed = new Map();
+  for (const a of audit) {
+    const to = REPLAY_TO[eventToAction[a.event_id]];
+    if (to) replayed.set(`${a.model_ref}|${a.version_label}`, to);
+  }
+  const drift = current
+    .filter(v => models.has(v.model_ref))
+    .filter(
+      v => (replayed.get(`${v.model_ref}|${v.label}`) ?? 'draft') !== v.state,
+    )
+    .map(
+      v =>
+        `${v.model_ref}@${v.label} is ${v.state}, audit replays to ${
+          replayed.get(`${v.model_ref}|${v.label}`) ?? 'draft'
+        }`,
+    );
   return [
+    {
+      name: 'the audited transitions replay to every version state',
+      ok: drift.length === 0,
+      detail: `${current.filter(v => models.has(v.model_ref)).length} versions${
+        drift.length ? `; ${drift.slice(0, 5).join(' | ')}` : ''
+      }`,
+    },
     {
       name: `every transition applied once or answered an error (${log.length} requests)`,
       ok: log.length > 0 && problems.length === 0,

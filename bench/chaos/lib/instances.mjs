@@ -22,8 +22,26 @@ export class Instance {
     this.startTimesMs = [];
   }
 
-  /** Starts the process and resolves once its readiness check answers. */
-  async start(timeoutMs = 240_000) {
+  /**
+   * Starts the process and resolves once its readiness check answers. A
+   * start that hangs (e.g. a plugin's startup failed: Backstage logs an
+   * unhandled rejection and the process stays up, answering 503) is killed
+   * and tried again, up to `tries` times.
+   */
+  async start(timeoutMs = 180_000, tries = 3) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.startOnce(timeoutMs);
+      } catch (e) {
+        this.failedStarts = (this.failedStarts ?? 0) + 1;
+        this.log.write(`\n=== ${new Date().toISOString()} ${e.message}\n`);
+        if (attempt >= tries) throw e;
+        await this.kill('SIGKILL');
+      }
+    }
+  }
+
+  async startOnce(timeoutMs) {
     this.starts += 1;
     const t0 = Date.now();
     const child = spawn(

@@ -5,12 +5,14 @@
 // peer, as the development sign-in requires.
 import net from 'node:net';
 
+const PATCH_LINE = /^PATCH \/api\/model-hub\/uploads\/([0-9a-f]{32})/;
+
 export function startProxy(port, instances) {
   let next = 0;
   const stats = { connections: 0, perInstance: {}, refused: 0, noBackend: 0 };
   const sockets = new Set();
-  // the client's port -> the instance its connection went to
-  const byClientPort = new Map();
+  // upload id -> the instances its PATCHes went to, in order
+  const patches = {};
 
   function candidates() {
     const live = instances.filter(i => i.ready);
@@ -36,8 +38,12 @@ export function startProxy(port, instances) {
       connected = true;
       stats.perInstance[target.name] =
         (stats.perInstance[target.name] ?? 0) + 1;
-      byClientPort.set(client.remotePort, target.name);
-      if (byClientPort.size > 20000) byClientPort.clear();
+      // the request line of the connection's first request names the
+      // upload a PATCH belongs to
+      client.once('data', chunk => {
+        const m = PATCH_LINE.exec(chunk.toString('latin1', 0, 120));
+        if (m) (patches[m[1]] ??= []).push(target.name);
+      });
       client.pipe(upstream);
       upstream.pipe(client);
       client.resume();
@@ -71,7 +77,7 @@ export function startProxy(port, instances) {
       resolve({
         url: `http://127.0.0.1:${server.address().port}`,
         stats,
-        instanceOf: clientPort => byClientPort.get(clientPort),
+        patchesOf: uploadId => patches[uploadId] ?? [],
         close: () =>
           new Promise(r => {
             for (const s of sockets) s.destroy();

@@ -80,7 +80,9 @@ export function markdown(run) {
       run.kills
         .map(k => k.instance ?? `restart failed: ${k.restartFailed}`)
         .join(', ') || 'none'
-    }); client retries ${run.stats.retries}; errors by kind: ${
+    }); starts that hung and were retried ${
+      run.failedStarts ?? 0
+    }; client retries ${run.stats.retries}; errors by kind: ${
       Object.entries(run.stats.errors)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ') || 'none'

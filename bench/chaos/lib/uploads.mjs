@@ -35,7 +35,7 @@ export async function makeUploadFile(file, size, seedByte) {
 
 /**
  * One tus upload of `file` into default/<model>@<label>/model.safetensors.
- * `instanceOf(localPort)` names the instance a connection went to (from the
+ * `patchesOf(uploadId)` names the instances its PATCH connections went to (from the
  * proxy), so the report can say over how many instances the PATCHes went.
  */
 export function tusUpload({
@@ -46,7 +46,7 @@ export function tusUpload({
   file,
   sha256,
   chunkSize,
-  instanceOf,
+  patchesOf,
 }) {
   const patches = [];
   let retries = 0;
@@ -73,12 +73,7 @@ export function tusUpload({
         req.setHeader('Authorization', `Bearer ${token()}`);
       },
       onAfterResponse: (req, res) => {
-        if (req.getMethod() !== 'PATCH') return;
-        const socket = req.getUnderlyingObject()?.socket;
-        patches.push({
-          status: res.getStatus(),
-          instance: instanceOf(socket?.localPort),
-        });
+        if (req.getMethod() === 'PATCH') patches.push(res.getStatus());
       },
       onShouldRetry: (err, attempt) => {
         retries += 1;
@@ -97,12 +92,14 @@ export function tusUpload({
           retries,
           errors,
           url: upload.url,
+          instances: patchesOf(upload.url?.split('/').pop()),
         }),
       onSuccess: payload => {
         const res = payload?.lastResponse;
         resolve({
           ok: true,
           serverSha256: res?.getHeader?.('X-Content-Sha256'),
+          instances: patchesOf(upload.url?.split('/').pop()),
           patches,
           retries,
           errors,
@@ -165,7 +162,7 @@ export async function uploadsWorkload(
         file: f.file,
         sha256: f.sha256,
         chunkSize,
-        instanceOf: proxy.instanceOf,
+        patchesOf: proxy.patchesOf,
       });
       results.push({ ...f, ...r, model, ms: Date.now() - t0 });
     }
