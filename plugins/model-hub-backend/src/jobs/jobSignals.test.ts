@@ -41,8 +41,14 @@ const CAROL = 'user:default/carol'; // may read everything, never lists jobs
 const DANA = 'user:default/dana'; // admin: reads everything
 const ERIN = 'user:default/erin'; // reads every model but one, by its label
 
+/** Users the policy denies everything from now on. */
+const revoked = new Set<string>();
+
 /** A deny-by-default policy, as a portal writes it. */
 function policy(user: string, permission: Permission): PolicyDecision {
+  if (revoked.has(user)) {
+    return { result: AuthorizeResult.DENY };
+  }
   if (user === DANA || user === CAROL) {
     return { result: AuthorizeResult.ALLOW };
   }
@@ -264,6 +270,19 @@ describe.each(databases.eachSupportedId())('job signals (%s)', id => {
       { state: 'succeeded' },
     );
   }
+
+  it('stops at the next list once the policy no longer lets a user read', async () => {
+    const { app, jobs, a } = await setup();
+    await listAs(app, ALICE);
+    await expect(jobs.signals.recipientsOf(a.id)).resolves.toEqual([ALICE]);
+    revoked.add(ALICE);
+    try {
+      await listAs(app, ALICE);
+      await expect(jobs.signals.recipientsOf(a.id)).resolves.toEqual([]);
+    } finally {
+      revoked.delete(ALICE);
+    }
+  });
 
   it('signals nothing when nobody listed the jobs', async () => {
     const { jobs, published, release, a } = await setup();
