@@ -10,6 +10,12 @@ export type UploadBinding = {
   createdBy: string;
 };
 
+/** A write of an upload, as its session records it. @internal */
+export type SessionWrite = { writer: string; from: number; to: number };
+
+/** The most writes a session remembers. */
+const MAX_WRITES = 64;
+
 /** A stored upload session. @internal */
 export type UploadSession = UploadBinding & {
   id: string;
@@ -21,6 +27,11 @@ export type UploadSession = UploadBinding & {
    * only while this still names the write that left it.
    */
   writer?: string;
+  /**
+   * The latest writes that recorded a durable offset, oldest first: from
+   * which offset each wrote and up to which it is durable.
+   */
+  writes: SessionWrite[];
   upload: Upload;
   createdAt: Date;
 };
@@ -81,6 +92,7 @@ export class UploadSessionsStore {
       size: upload.size,
       durableOffset,
       writer: typeof json.writer === 'string' ? json.writer : undefined,
+      writes: Array.isArray(json.writes) ? json.writes : [],
       upload,
       createdAt: new Date(
         typeof row.created_at === 'string' && /^\d+$/.test(row.created_at)
@@ -102,13 +114,33 @@ export class UploadSessionsStore {
     return Number(row?.count ?? 0);
   }
 
-  /** Records the offset known durable and the write that made it so. */
-  async setDurableOffset(id: string, offset: number, writer?: string) {
+  /**
+   * Records the offset known durable and the write that made it so (which
+   * started at `from`).
+   */
+  async setDurableOffset(
+    id: string,
+    offset: number,
+    writer?: string,
+    from?: number,
+  ) {
     const row = await this.db<Row>('upload_sessions').where({ id }).first();
     if (row) {
       const json = JSON.parse(row.upload);
       json.durableOffset = offset;
       json.writer = writer;
+      if (writer !== undefined && from !== undefined) {
+        const writes: SessionWrite[] = Array.isArray(json.writes)
+          ? json.writes
+          : [];
+        const last = writes[writes.length - 1];
+        if (last?.writer === writer) {
+          last.to = offset;
+        } else {
+          writes.push({ writer, from, to: offset });
+        }
+        json.writes = writes.slice(-MAX_WRITES);
+      }
       await this.db('upload_sessions')
         .where({ id })
         .update({ upload: JSON.stringify(json) });
@@ -131,6 +163,7 @@ export class UploadSessionsStore {
       creation_date: upload.creation_date,
       durableOffset: previous.durableOffset ?? 0,
       writer: previous.writer,
+      writes: previous.writes,
     };
     if (existing) {
       await this.db('upload_sessions')

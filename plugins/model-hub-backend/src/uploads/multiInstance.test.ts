@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { promises as fs } from 'node:fs';
+import nodeFs, { promises as fs } from 'node:fs';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -237,6 +237,56 @@ describe.each(databases.eachSupportedId())(
       const last = await patch(b, location, data.subarray(MIB), MIB);
       expect(last.status).toBe(204);
       expect(last.headers['x-content-sha256']).toBe(sha256(data));
+    });
+
+    it('extends its cached hash by what other instances wrote after it, unless one rewrote earlier bytes', async () => {
+      // A, B, A, B: each instance extends its own state by the chunk the
+      // other wrote in between
+      const data = randomBytes(4 * MIB);
+      const location = await create(a, 'abab.bin', data.length);
+      const reads = jest.spyOn(nodeFs, 'createReadStream');
+      let finished: string | undefined;
+      for (let i = 0; i < 4; i++) {
+        const res = await patch(
+          i % 2 ? b : a,
+          location,
+          data.subarray(i * MIB, (i + 1) * MIB),
+          i * MIB,
+        );
+        expect(res.status).toBe(204);
+        finished = res.headers['x-content-sha256'];
+      }
+      expect(finished).toBe(sha256(data));
+      const tusDir = join(a.config.directory, 'tus');
+      const prefixReads = reads.mock.calls
+        .filter(([path]) => String(path).startsWith(tusDir))
+        .map(([, options]) => (options as { start: number }).start);
+      reads.mockRestore();
+      // B re-hashed [0, 1 MiB) once (it had no state); then A read only
+      // [1, 2 MiB) and B only [2, 3 MiB)
+      expect(prefixReads).toEqual([0, MIB, 2 * MIB]);
+
+      // B wrote [0, 1 MiB), A [1, 2 MiB); then a writer started again from
+      // 0 (the recorded writes say so): B's state at 1 MiB is no longer the
+      // file's prefix, and B re-hashes it
+      const other = randomBytes(3 * MIB);
+      const loc2 = await create(b, 'rewritten.bin', other.length);
+      const id = loc2.split('/').pop()!;
+      await patch(b, loc2, randomBytes(MIB), 0).expect(204);
+      await patch(a, loc2, randomBytes(MIB), MIB).expect(204);
+      await fs.writeFile(
+        join(b.config.directory, 'tus', id),
+        other.subarray(0, 2 * MIB),
+      );
+      await new UploadSessionsStore(knex).setDurableOffset(
+        id,
+        2 * MIB,
+        'rewriter',
+        0,
+      );
+      const last = await patch(b, loc2, other.subarray(2 * MIB), 2 * MIB);
+      expect(last.status).toBe(204);
+      expect(last.headers['x-content-sha256']).toBe(sha256(other));
     });
 
     it('lets one of two PATCHes at the same offset write: the other gets a tus error', async () => {
