@@ -1,4 +1,5 @@
 import { Knex } from 'knex';
+import { toIso } from '../database/rows';
 import {
   ModelCondition,
   whereReadableModel,
@@ -30,18 +31,6 @@ export type AuditFilter = {
   /** Only entries of models the caller may read, and entries of no model. */
   readable?: ModelCondition;
 };
-
-type DbDate = Date | string | number;
-
-function toIso(value: DbDate): string {
-  if (value instanceof Date) {
-    return value.toISOString();
-  }
-  if (typeof value === 'number' || /^\d+$/.test(value)) {
-    return new Date(Number(value)).toISOString();
-  }
-  return new Date(value).toISOString();
-}
 
 function parseMeta(value: unknown): Record<string, unknown> {
   if (typeof value !== 'string' || !value) {

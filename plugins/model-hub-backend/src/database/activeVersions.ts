@@ -1,4 +1,5 @@
 import { Knex } from 'knex';
+import { toIso } from './rows';
 import type { VersionState } from '@model-hub/backstage-plugin-model-hub-common';
 
 /**
@@ -12,18 +13,6 @@ export type ActiveVersionRecord = {
   promotedBy: string;
   promotedAt: string;
 };
-
-type DbDate = Date | string | number;
-
-function toIso(value: DbDate): string {
-  if (value instanceof Date) {
-    return value.toISOString();
-  }
-  if (typeof value === 'number' || /^\d+$/.test(value)) {
-    return new Date(Number(value)).toISOString();
-  }
-  return new Date(value).toISOString();
-}
 
 /**
  * The one read of the active versions of models (`model_active_versions`

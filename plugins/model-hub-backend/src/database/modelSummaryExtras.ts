@@ -1,5 +1,6 @@
 import { Knex } from 'knex';
 import { readActiveVersions } from './activeVersions';
+import { toIso } from './rows';
 import type { VersionState } from '@model-hub/backstage-plugin-model-hub-common';
 
 import type { SummaryActiveVersion, SummaryWorstState } from './types';
@@ -17,18 +18,6 @@ const STATE_RANK: Partial<Record<VersionState, number>> = {
   deprecated: 2,
   approved: 1,
 };
-
-type DbDate = Date | string | number;
-
-function toIso(value: DbDate): string {
-  if (value instanceof Date) {
-    return value.toISOString();
-  }
-  if (typeof value === 'number' || /^\d+$/.test(value)) {
-    return new Date(Number(value)).toISOString();
-  }
-  return new Date(value).toISOString();
-}
 
 /** A version of a page's model, as the models list reads them. @internal */
 export type SummaryVersionRow = {

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Knex } from 'knex';
+import { toIso } from '../database/rows';
 import { ArtifactStore } from '../store/ArtifactStore';
 import { inspectFile } from './inspectFile';
 import { blobSource } from './source';
@@ -56,16 +57,6 @@ export type RecordedCheck = {
   createdAt: string;
   updatedAt: string;
 };
-
-function toIso(value: Date | string | number): string {
-  if (value instanceof Date) {
-    return value.toISOString();
-  }
-  if (typeof value === 'number' || /^\d+$/.test(value)) {
-    return new Date(Number(value)).toISOString();
-  }
-  return new Date(value).toISOString();
-}
 
 function parseDetails(value: string): Record<string, unknown> {
   try {

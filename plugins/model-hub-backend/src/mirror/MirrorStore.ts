@@ -1,22 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Knex } from 'knex';
 import { readActiveVersions } from '../database/activeVersions';
-
-type DbDate = Date | string | number;
-
-function toIso(value: DbDate): string {
-  if (value instanceof Date) {
-    return value.toISOString();
-  }
-  if (typeof value === 'number' || /^\d+$/.test(value)) {
-    return new Date(Number(value)).toISOString();
-  }
-  return new Date(value).toISOString();
-}
-
-function toOptionalIso(value: DbDate | null | undefined): string | undefined {
-  return value === null || value === undefined ? undefined : toIso(value);
-}
+import { DbDate, toIso, toOptionalIso } from '../database/rows';
 
 /** A personal access token, without its secret. @internal */
 export type MirrorToken = {

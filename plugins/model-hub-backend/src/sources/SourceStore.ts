@@ -5,23 +5,9 @@ import {
   whereReadableModel,
 } from '../database/modelReadFilter';
 import { ModelsStore } from '../database/ModelsStore';
+import { toOptionalIso } from '../database/rows';
 import { VersionsStore } from '../database/VersionsStore';
 import { SourceDefinition, SourceKind } from './config';
-
-type DbDate = Date | string | number | null | undefined;
-
-function toIso(value: DbDate): string | undefined {
-  if (value === null || value === undefined) {
-    return undefined;
-  }
-  if (value instanceof Date) {
-    return value.toISOString();
-  }
-  if (typeof value === 'number' || /^\d+$/.test(value)) {
-    return new Date(Number(value)).toISOString();
-  }
-  return new Date(value).toISOString();
-}
 
 function parseList(value: string | null | undefined): string[] {
   try {
@@ -101,7 +87,7 @@ export class SourceStore {
       },
       origin: 'runtime' as const,
       createdBy: r.created_by,
-      createdAt: toIso(r.created_at),
+      createdAt: toOptionalIso(r.created_at),
     }));
   }
 
@@ -147,7 +133,7 @@ export class SourceStore {
     ]);
     const lastSync = new Map<string, string | undefined>();
     for (const s of syncs as any[]) {
-      const candidates = [toIso(s.at), toIso(s.checked)].filter(
+      const candidates = [toOptionalIso(s.at), toOptionalIso(s.checked)].filter(
         Boolean,
       ) as string[];
       lastSync.set(s.source_name, candidates.sort().pop());
@@ -181,9 +167,9 @@ export class SourceStore {
       account: r.account ?? undefined,
       rateLimit,
       lastError: r.last_error ?? undefined,
-      checkedAt: toIso(r.checked_at),
-      lastOkAt: toIso(r.last_ok_at),
-      failingSince: toIso(r.failing_since),
+      checkedAt: toOptionalIso(r.checked_at),
+      lastOkAt: toOptionalIso(r.last_ok_at),
+      failingSince: toOptionalIso(r.failing_since),
       lastSuccessfulSyncAt: lastSync,
     };
   }
@@ -250,7 +236,7 @@ export class SourceStore {
     const row = await this.db('model_source_status')
       .where({ source_name: name })
       .first('last_scheduled_sync_at');
-    const iso = toIso(row?.last_scheduled_sync_at);
+    const iso = toOptionalIso(row?.last_scheduled_sync_at);
     return iso ? new Date(iso) : undefined;
   }
 
