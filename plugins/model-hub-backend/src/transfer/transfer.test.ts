@@ -176,6 +176,18 @@ describe.each(databases.eachSupportedId())(
       await b?.stop();
     });
 
+    /** One more portal, trusting A's key, for one test (stopped by it). */
+    const portalTrustingA = (name: string, policy: 'trust' | 'review') =>
+      startPortal({
+        databases,
+        databaseId,
+        dir: join(dir.path, name),
+        transfer: {
+          trustedKeys: [{ name: 'portal-a', publicKey: keyA.publicPem }],
+          importedApprovals: policy,
+        },
+      });
+
     const importInto = (portal: Portal, body: Buffer, user = 'dana') =>
       portal.call(user, '/transfer/import', {
         method: 'POST',
@@ -641,6 +653,12 @@ describe.each(databases.eachSupportedId())(
     });
 
     it('refuses a deeply nested or oversized index.json before parsing it, without blocking the event loop', async () => {
+      const withIndex = (text: string) =>
+        edit(entries =>
+          entries.map(e =>
+            e.name === 'index.json' ? { ...e, data: Buffer.from(text) } : e,
+          ),
+        );
       // the index is read before its signature is checked: anyone who may
       // import can send it. Nested 900 KiB deep, JSON.parse takes seconds.
       let worst = 0;
@@ -653,18 +671,7 @@ describe.each(databases.eachSupportedId())(
       try {
         const depth = 900 * 1024;
         await expectRefused(
-          edit(entries =>
-            entries.map(e =>
-              e.name === 'index.json'
-                ? {
-                    ...e,
-                    data: Buffer.from(
-                      `${'['.repeat(depth)}${']'.repeat(depth)}`,
-                    ),
-                  }
-                : e,
-            ),
-          ),
+          withIndex(`${'['.repeat(depth)}${']'.repeat(depth)}`),
           /index.json nests arrays and objects deeper than 64 levels/,
         );
       } finally {
@@ -673,18 +680,7 @@ describe.each(databases.eachSupportedId())(
       expect(worst).toBeLessThan(1000);
       // a flat index of 3 MiB: over the 2 MiB of an unsigned document
       await expectRefused(
-        edit(entries =>
-          entries.map(e =>
-            e.name === 'index.json'
-              ? {
-                  ...e,
-                  data: Buffer.from(
-                    JSON.stringify({ pad: 'x'.repeat(3 * 1024 * 1024) }),
-                  ),
-                }
-              : e,
-          ),
-        ),
+        withIndex(JSON.stringify({ pad: 'x'.repeat(3 * 1024 * 1024) })),
         /index.json is 3145738 bytes, over the limit of 2097152 bytes/,
       );
     });
@@ -765,15 +761,7 @@ describe.each(databases.eachSupportedId())(
       expect(
         index.manifests.map((m: any) => m.annotations['dev.model-hub.version']),
       ).toEqual(['v2']);
-      const d = await startPortal({
-        databases,
-        databaseId,
-        dir: join(dir.path, 'd'),
-        transfer: {
-          trustedKeys: [{ name: 'portal-a', publicKey: keyA.publicPem }],
-          importedApprovals: 'trust',
-        },
-      });
+      const d = await portalTrustingA('d', 'trust');
       try {
         // a refusal reaches the CLI's user with its message
         const tampered = join(dir.path, `cli-tampered-${databaseId}.oci.tar`);
@@ -816,15 +804,8 @@ describe.each(databases.eachSupportedId())(
     });
 
     it('refuses to import into a model of the same name that another group owns here', async () => {
-      const d = await startPortal({
-        databases,
-        databaseId,
-        dir: join(dir.path, 'd'),
-        transfer: {
-          trustedKeys: [{ name: 'portal-a', publicKey: keyA.publicPem }],
-          importedApprovals: 'trust',
-        },
-      });
+      // (a portal of its own: the CLI test's portal d holds the import)
+      const d = await portalTrustingA('e', 'trust');
       try {
         // another team named its model here as A's ml group did there
         const created = await d.call('erin', '/models', {
@@ -856,15 +837,7 @@ describe.each(databases.eachSupportedId())(
     });
 
     it('puts imported approvals in review when the policy says review', async () => {
-      const c = await startPortal({
-        databases,
-        databaseId,
-        dir: join(dir.path, 'c'),
-        transfer: {
-          trustedKeys: [{ name: 'portal-a', publicKey: keyA.publicPem }],
-          importedApprovals: 'review',
-        },
-      });
+      const c = await portalTrustingA('c', 'review');
       try {
         const res = await importInto(c, bundle);
         expect(res.status).toBe(201);
