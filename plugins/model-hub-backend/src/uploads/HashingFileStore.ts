@@ -353,6 +353,19 @@ export class HashingFileStore extends FileStore {
     await super.remove(id);
   }
 
+  /**
+   * Drops the cached hash states of uploads not in `ids` (finished or
+   * removed by another instance).
+   */
+  forgetAllBut(ids: Iterable<string>) {
+    const keep = new Set(ids);
+    for (const id of [...this.hashes.keys()]) {
+      if (!keep.has(id)) {
+        this.hashes.delete(id);
+      }
+    }
+  }
+
   /** Removes an upload's file and row, ignoring what is already gone. */
   async discard(id: string): Promise<void> {
     this.hashes.delete(id);

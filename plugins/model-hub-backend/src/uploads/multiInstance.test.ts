@@ -162,6 +162,11 @@ describe.each(databases.eachSupportedId())(
       expect(file).toMatchObject({ sha256: sha256(data), size: data.length });
       expect(rows).toBe(1);
       expect(await leftovers(id)).toEqual(nothingLeft);
+      // A still holds the hash state of its write; its clean-up drops it
+      const states = (a.uploads.datastore as any).hashes as Map<string, {}>;
+      expect(states.has(id)).toBe(true);
+      await a.uploads.cleanup();
+      expect(states.has(id)).toBe(false);
       // the upload is gone on both instances
       await request(a.app)
         .head(location)

@@ -95,6 +95,9 @@ export async function createUploadRoutes(options: UploadRoutesOptions) {
       await datastore.discard(id).catch(() => {});
       removed += 1;
     }
+    if (datastore instanceof HashingFileStore) {
+      datastore.forgetAllBut(await sessions.list());
+    }
     // locks left by holders that died, on uploads nobody resumed
     await locker.prune(new Date(now.getTime() - config.expirationMs));
     const staging = stagingDirectory(config);
