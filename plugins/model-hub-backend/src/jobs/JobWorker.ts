@@ -66,6 +66,8 @@ export class JobWorker {
   private stopped = true;
   private loop?: Promise<void>;
   private wake?: () => void;
+  /** A wake-up came while the loop was not asleep (claiming). */
+  private poked = false;
   private unsubscribe?: () => void;
 
   constructor(private readonly options: JobWorkerOptions) {
@@ -86,6 +88,7 @@ export class JobWorker {
 
   /** Asks an idle worker to look for jobs now (after an enqueue). */
   poke() {
+    this.poked = true;
     this.wake?.();
   }
 
@@ -105,6 +108,7 @@ export class JobWorker {
     const active = new Set<Promise<void>>();
     while (!this.stopped) {
       let claimed: ClaimedJob | undefined;
+      this.poked = false;
       if (active.size < this.options.concurrency) {
         try {
           claimed = await this.options.queue.claim({
@@ -118,9 +122,13 @@ export class JobWorker {
       if (claimed) {
         const p = this.runJob(claimed).finally(() => {
           active.delete(p);
-          this.wake?.();
+          this.poke();
         });
         active.add(p);
+        continue;
+      }
+      if (this.poked) {
+        // a job was queued (or a slot freed) while claiming: look again
         continue;
       }
       await new Promise<void>(resolve => {
