@@ -30,12 +30,13 @@ export class Instance {
    */
   async start(timeoutMs = 180_000, tries = 3) {
     for (let attempt = 1; ; attempt++) {
+      if (this.stopped) return undefined; // the run is over: no restart
       try {
         return await this.startOnce(timeoutMs);
       } catch (e) {
         this.failedStarts = (this.failedStarts ?? 0) + 1;
         this.log.write(`\n=== ${new Date().toISOString()} ${e.message}\n`);
-        if (attempt >= tries) throw e;
+        if (attempt >= tries || this.stopped) throw e;
         await this.kill('SIGKILL');
       }
     }
@@ -133,6 +134,7 @@ export function chaosMonkey(instances, { count, minMs = 5000, maxMs = 10000 }) {
       kills.push({ at, instance: victim.name });
       restarts.push(
         victim.start().catch(e => {
+          if (victim.stopped) return; // stopped at the end of the run
           kills.push({
             at: new Date().toISOString(),
             restartFailed: e.message,
@@ -140,10 +142,11 @@ export function chaosMonkey(instances, { count, minMs = 5000, maxMs = 10000 }) {
         }),
       );
     }
-    await Promise.all(restarts);
     return kills;
   })();
   return {
+    /** Resolves once every restart so far is ready (or failed). */
+    restarted: () => Promise.all(restarts),
     done,
     kills,
     stop: () => {
@@ -156,6 +159,7 @@ export function chaosMonkey(instances, { count, minMs = 5000, maxMs = 10000 }) {
 export async function stopAll(instances) {
   await Promise.all(
     instances.map(async i => {
+      i.stopped = true;
       if (!i.running) return;
       const c = i.child;
       const gone = new Promise(r => c.once('exit', r));
