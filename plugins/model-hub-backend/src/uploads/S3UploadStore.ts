@@ -51,6 +51,20 @@ export class S3UploadStore extends S3Store {
     return created;
   }
 
+  /**
+   * Termination: the multipart upload and the upload's objects (also the
+   * tail shorter than a part, which `S3Store.remove` leaves), then its
+   * session.
+   */
+  override async remove(id: string): Promise<void> {
+    await super.remove(id);
+    await this.client.deleteObject({
+      Bucket: this.bucket,
+      Key: `${id}.part`,
+    });
+    await this.opts.sessions.delete(id);
+  }
+
   /** The SHA-256 of a complete upload, read back from the bucket. */
   async digest(id: string, size: number): Promise<string> {
     const hash = createHash('sha256');

@@ -246,5 +246,26 @@ describe.each(databases.eachSupportedId())('tus uploads in S3 (%s)', dbId => {
       expect.stringContaining(badLocation.split('/').pop()!),
     );
     expect(await knex('upload_sessions')).toEqual([]);
+
+    // termination removes the objects and the session
+    const ended = await request(a.app)
+      .post('/api/model-hub/uploads')
+      .set('Tus-Resumable', '1.0.0')
+      .set('Upload-Length', String(6 * MIB))
+      .set(
+        'Upload-Metadata',
+        tusMetadata({ model: 'default/llama', version: 'v1', path: 'end.bin' }),
+      )
+      .expect(201);
+    const endLocation = new URL(ended.headers.location).pathname;
+    await patch(a, endLocation, randomBytes(MIB), 0).expect(204);
+    await request(b.app)
+      .delete(endLocation)
+      .set('Tus-Resumable', '1.0.0')
+      .expect(204);
+    expect(await keys()).not.toContainEqual(
+      expect.stringContaining(endLocation.split('/').pop()!),
+    );
+    expect(await knex('upload_sessions')).toEqual([]);
   });
 });

@@ -10,8 +10,9 @@ import { AddressInfo } from 'node:net';
 type Part = { partNumber: number; etag: string; size: number };
 
 /**
- * s3rver in front of which ListParts is answered: s3rver does not implement
- * it (405), and `@tus/s3-store` finds an upload's offset with it. The proxy
+ * s3rver in front of which ListParts and AbortMultipartUpload are answered:
+ * s3rver does not implement them (405), and `@tus/s3-store` finds an
+ * upload's offset with the first and terminates an upload with the second. The proxy
  * forwards every request to s3rver and remembers the parts s3rver accepted
  * (UploadPart: number, ETag, size), which it lists until the multipart
  * upload is completed or aborted.
@@ -53,6 +54,15 @@ ${listed
   )
   .join('\n')}
 </ListPartsResult>`);
+      return;
+    }
+    if (req.method === 'DELETE' && uploadId) {
+      // AbortMultipartUpload, which s3rver lacks too (405): the upload's
+      // parts are forgotten (s3rver never shows them as objects)
+      parts.delete(uploadId);
+      req.resume();
+      res.statusCode = 204;
+      res.end();
       return;
     }
     let size = 0;
