@@ -1,33 +1,25 @@
 import { performance } from 'node:perf_hooks';
-import { compileGlobs } from './metadata';
+import { compileGlobs, globTokens } from './metadata';
+
+const REGEX_OF = {
+  one: '[^/]',
+  star: '[^/]*',
+  any: '.*',
+  dirs: '(?:.*/)?',
+} as const;
 
 /**
- * The glob semantics as a regular expression (how compileGlobs matched
+ * The glob's steps as a regular expression (how compileGlobs matched
  * before): the reference on short paths, where backtracking costs nothing.
  */
 function referenceGlob(pattern: string): RegExp {
-  const anchored = pattern.includes('/')
-    ? pattern.replace(/^\//, '')
-    : `**/${pattern}`;
-  let re = '';
-  for (let i = 0; i < anchored.length; i++) {
-    const c = anchored[i];
-    if (c === '*' && anchored[i + 1] === '*') {
-      i++;
-      if (anchored[i + 1] === '/') {
-        i++;
-        re += '(?:.*/)?';
-      } else {
-        re += '.*';
-      }
-    } else if (c === '*') {
-      re += '[^/]*';
-    } else if (c === '?') {
-      re += '[^/]';
-    } else {
-      re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-    }
-  }
+  const re = globTokens(pattern)
+    .map(t =>
+      t.kind === 'char'
+        ? t.char.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+        : REGEX_OF[t.kind],
+    )
+    .join('');
   return new RegExp(`^${re}$`);
 }
 

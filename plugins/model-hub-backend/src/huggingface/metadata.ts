@@ -206,8 +206,8 @@ export function toEntityName(repoId: string): string {
   return name || 'model';
 }
 
-/** A step of a compiled glob. */
-type GlobToken =
+/** A step of a compiled glob. @internal */
+export type GlobToken =
   | { kind: 'char'; char: string }
   /** `?`: one character of a path segment */
   | { kind: 'one' }
@@ -218,7 +218,13 @@ type GlobToken =
   /** `**\/`: nothing, or any characters up to and including a `/` */
   | { kind: 'dirs' };
 
-function globTokens(pattern: string): GlobToken[] {
+/**
+ * The steps of a glob (see {@link compileGlobs}); a pattern without `/`
+ * gets a leading `**\/`.
+ *
+ * @internal
+ */
+export function globTokens(pattern: string): GlobToken[] {
   const anchored = pattern.includes('/')
     ? pattern.replace(/^\//, '')
     : `**/${pattern}`;

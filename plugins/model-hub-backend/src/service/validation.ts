@@ -1,6 +1,9 @@
 import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
 import { InputError } from '@backstage/errors';
-import { MODEL_FORMATS, MODEL_TYPES } from '@model-hub/backstage-plugin-model-hub-common';
+import {
+  MODEL_FORMATS,
+  MODEL_TYPES,
+} from '@model-hub/backstage-plugin-model-hub-common';
 import { z } from 'zod';
 import { MODEL_SORT_FIELDS } from '../database/ModelHubStore';
 import { FILE_KINDS, JOB_STATES, VERSION_STATES } from '../database/types';
@@ -18,12 +21,39 @@ export function parseInput<T extends z.ZodType>(
 ): z.output<T> {
   const result = schema.safeParse(value);
   if (!result.success) {
-    const details = result.error.issues
-      .map(i => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
-      .join('; ');
-    throw new InputError(`Invalid ${what}: ${details}`, result.error);
+    // no cause: the answer serializes it, and a ZodError names every
+    // unknown key of a hostile body
+    throw new InputError(`Invalid ${what}: ${describeIssues(result.error)}`);
   }
   return result.data;
+}
+
+/** The most issues, and characters of one, that a 400 names. */
+const MAX_ISSUES = 10;
+const MAX_ISSUE_CHARS = 300;
+
+/**
+ * The failing fields of a parse: `path: message; …` (`(root)` for the
+ * value itself). Bounded, since it is answered and logged: the first 10
+ * issues, each cut at 300 characters (an object of 20,000 unknown keys is
+ * one issue naming them all).
+ *
+ * @internal
+ */
+export function describeIssues(error: z.ZodError): string {
+  const cut = (text: string) =>
+    text.length > MAX_ISSUE_CHARS
+      ? `${text.slice(0, MAX_ISSUE_CHARS)}… (${text.length} characters)`
+      : text;
+  const described = error.issues
+    .slice(0, MAX_ISSUES)
+    .map(i =>
+      cut(`${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`),
+    );
+  if (error.issues.length > MAX_ISSUES) {
+    described.push(`and ${error.issues.length - MAX_ISSUES} more issues`);
+  }
+  return described.join('; ');
 }
 
 const NAME_PATTERN = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;

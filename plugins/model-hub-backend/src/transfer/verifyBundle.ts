@@ -6,6 +6,7 @@ import { modelEntityRef } from '../database/DatabaseModelHubStore';
 import { FILE_KINDS, FileKind } from '../database/types';
 import {
   createModelBody,
+  describeIssues,
   parseFilePath,
   versionParams,
 } from '../service/validation';
@@ -140,11 +141,7 @@ function parseWith<T extends z.ZodType>(
 ): z.output<T> {
   const result = schema.safeParse(value);
   if (!result.success) {
-    reject(
-      `${what} is malformed: ${result.error.issues
-        .map(i => `${i.path.join('.') || '(root)'}: ${i.message}`)
-        .join('; ')}`,
-    );
+    reject(`${what} is malformed: ${describeIssues(result.error)}`);
   }
   return result.data;
 }
