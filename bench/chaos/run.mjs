@@ -10,6 +10,7 @@
 // Exit status: 0 when every check passed (or PostgreSQL does not answer:
 // skipped, saying so), 1 when a check failed or the run broke.
 import { mkdirSync, rmSync, appendFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -114,6 +115,25 @@ const run = {
   startedAt: new Date().toISOString(),
   command: `node bench/chaos/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
   instances: P.instances,
+  // the instances run the working tree: its commit, and whether it had edits
+  tree: (() => {
+    try {
+      const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+        cwd: root,
+        encoding: 'utf8',
+      }).trim();
+      const dirty = execFileSync(
+        'git',
+        ['status', '--porcelain', '--', 'plugins', 'packages'],
+        { cwd: root, encoding: 'utf8' },
+      ).trim();
+      return `${head}${
+        dirty ? ` + ${dirty.split('\n').length} uncommitted files` : ''
+      }`;
+    } catch {
+      return 'unknown';
+    }
+  })(),
   loadBefore: os
     .loadavg()
     .map(l => l.toFixed(2))

@@ -33,6 +33,7 @@ export function markdown(run) {
     }; load before/after ${run.loadBefore} / ${run.loadAfter}`,
   );
   lines.push(`- command: \`${run.command}\``);
+  lines.push(`- code: ${run.tree}`);
   lines.push(
     `- workload: ${run.workload.repos} HF repos (${
       run.workload.hfJobs
