@@ -100,8 +100,7 @@ class GetConnection {
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = Number(url.port) || (secure ? 443 : 80);
     const onread = {
-      // asked for after each read: where the next one goes
-      buffer: () => this.nextReadBuffer(),
+      buffer: () => this.nextReadBuffer(), // where the next read goes
       callback: (length: number, buf: Uint8Array) => this.onData(length, buf),
     };
     const tlsOptions = {
@@ -281,12 +280,8 @@ class GetConnection {
       }
       if (this.queue.length) {
         this.wakeUp();
-        // A read into the consumer's memory that the consumer waited for
-        // does not pause the socket: the next read goes after these bytes
-        // (its memory was asked for with them counted), and the consumer
-        // takes them before it (in this callback's microtasks) unless it
-        // has to wait, in which case the read after this one pauses. No
-        // pause and resume per read while the consumer keeps up.
+        // no pause for a read into memory the consumer waited for: it takes
+        // these bytes before the next read, which goes after them
         if (inTarget && consumerWaits) {
           return true;
         }

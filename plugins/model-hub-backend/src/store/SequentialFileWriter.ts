@@ -20,32 +20,28 @@ export type { WriteMode, WriteModeDecision } from './writeMode';
 
 const DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024;
 const DEFAULT_SYNC_EVERY_BYTES = 64 * 1024 * 1024;
-/** The smallest room {@link SequentialFileWriter.readArea} offers for a read. */
-const MIN_READ_AREA = 64 * 1024;
+const MIN_READ_AREA = 64 * 1024; // the smallest room readArea offers
 
 /** @internal */
 export type SequentialFileWriterOptions = {
   /** Default `auto`. */
   mode?: WriteMode;
-  /**
-   * The old switch: true is `direct`, false is `buffered` (`mode` wins).
-   */
+  /** The old switch: true is `direct`, false is `buffered` (`mode` wins). */
   direct?: boolean;
   /** Bytes per write, a multiple of 4096 (default 4 MiB). */
   blockSize?: number;
   /** Writes in flight at most while the next block fills (default 2). */
   maxInflight?: number;
   /**
-   * Page-cache writes: start an `fdatasync` each time this many more bytes
-   * are written, and hold the caller while more than twice as many are not
-   * yet synced (default 64 MiB; 0: only the caller's syncs).
+   * Page-cache writes: an `fdatasync` each time this many more bytes are
+   * written (default 64 MiB; 0: only the caller's syncs); the caller waits
+   * while twice as many are unsynced.
    */
   syncEveryBytes?: number;
   /**
-   * Given every block as it is submitted, in file order (a
-   * {@link BackgroundHasher} reads it from the writer's shared memory in
-   * another thread while it is written); a block's buffer is reused once
-   * both its write and its hash are done.
+   * Given every block as it is submitted, in file order (a hasher reads it
+   * from the writer's shared memory in another thread while it is
+   * written); a block's buffer is reused once its write and hash are done.
    */
   hasher?: BlockHasher;
 };
@@ -68,9 +64,8 @@ export type SequentialFileWriterOptions = {
  * the two for the file's filesystem, measured once
  * ({@link resolveWriteMode}): on one virtual disk direct writes win 4x.
  *
- * `written` is the offset up to which every byte has been written (not yet
- * fsynced: call {@link SequentialFileWriter.sync}); a failed write or
- * background sync fails the next call.
+ * `written`: every byte up to it is written (not yet fsynced: call
+ * {@link SequentialFileWriter.sync}); a failed write or sync fails the next call.
  *
  * @internal
  */
@@ -259,10 +254,9 @@ export class SequentialFileWriter {
    * the next one), for a socket to read into: a chunk written from there
    * is not copied ({@link SequentialFileWriter.write} sees it in place).
    * Undefined when there is not enough room, while a `write` waits for a
-   * free block (the block that filled is being written), or when the
-   * writer failed or is closed. The area is only valid until the next call
-   * of `write`, `flush` or `close`: bytes read into it must be written (in
-   * order, after the `ahead` bytes) before anything else is.
+   * free block, or when the writer failed or is closed. Valid until the
+   * next `write`, `flush` or `close`: bytes read into it must be written
+   * (in order, after the `ahead` bytes) before anything else is.
    */
   readArea(ahead: number): Buffer | undefined {
     if (

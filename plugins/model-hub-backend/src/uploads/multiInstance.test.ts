@@ -4,6 +4,7 @@ import nodeFs, { promises as fs } from 'node:fs';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import {
   createMockDirectory,
   TestDatabases,
@@ -13,6 +14,7 @@ import request from 'supertest';
 import * as tus from 'tus-js-client';
 import { createHarness, Harness, tusMetadata } from './__testUtils__/harness';
 import { DatabaseLocker } from './DatabaseLocker';
+import { HashingFileStore } from './HashingFileStore';
 import { UploadSessionsStore } from './UploadSessionsStore';
 
 // Two backend instances (two routers, file stores and lockers) on one
@@ -225,6 +227,32 @@ describe.each(databases.eachSupportedId())(
       const last = await patch(b, location, data.subarray(MIB), MIB);
       expect(last.status).toBe(204);
       expect(last.headers['x-content-sha256']).toBe(sha256(data));
+      expect(await leftovers(id)).toEqual(nothingLeft);
+    });
+
+    it('finishes on B an upload whose finish died with A (all bytes there, no file)', async () => {
+      const data = randomBytes(MIB + 123);
+      const location = await create(a, 'orphan.bin', data.length);
+      const id = location.split('/').pop()!;
+      // every byte written and durable, the finish never ran (its instance
+      // was killed while committing)
+      expect(
+        await (a.uploads.datastore as HashingFileStore).writeFrom(
+          Readable.from([data]),
+          id,
+          0,
+          data.length,
+        ),
+      ).toBe(data.length);
+      expect((await committed('orphan.bin')).rows).toBe(0);
+      // the next HEAD, on any instance, does not call it complete
+      expect(await head(b, location)).toBe(data.length - 1);
+      const last = await patch(b, location, data.subarray(-1), data.length - 1);
+      expect(last.status).toBe(204);
+      expect(last.headers['x-content-sha256']).toBe(sha256(data));
+      const { file, rows } = await committed('orphan.bin');
+      expect(rows).toBe(1);
+      expect(file.sha256).toBe(sha256(data));
       expect(await leftovers(id)).toEqual(nothingLeft);
     });
 
