@@ -185,7 +185,14 @@ describe.each(databases.eachSupportedId())(
       expect(again.status).toBe(206);
       expect(again.body.equals(content.subarray(100, 200))).toBe(true);
       expect(upstreamGets(repoId, 'model.safetensors')).toHaveLength(1);
-      const stored = await env.store.listFiles({ versionId });
+      // the readers are answered as soon as the bytes are verified; the file
+      // row (and its format inspection) is committed right after, so a
+      // loaded machine may list it a moment later
+      let stored = await env.store.listFiles({ versionId });
+      for (let i = 0; i < 100 && stored.length === 0; i++) {
+        await new Promise(resolve => setTimeout(resolve, 100));
+        stored = await env.store.listFiles({ versionId });
+      }
       expect(stored.map(f => [f.path, f.sha256])).toEqual([
         ['model.safetensors', sha256(content)],
       ]);
