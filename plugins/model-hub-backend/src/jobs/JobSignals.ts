@@ -34,6 +34,12 @@ const MAX_TEXT = 200;
 export type JobSignalMessage = {
   jobId: string;
   type: string;
+  /**
+   * The id of the job's model (as `GET /models/...` answers it), absent for
+   * jobs without a model: a model's page picks its own jobs by it. Only
+   * users who may read the model receive it.
+   */
+  modelId?: string;
   state: string;
   progress: Record<string, number | string | null>;
 };
@@ -207,6 +213,7 @@ export class JobSignals {
     const message: JobSignalMessage = {
       jobId: job.id,
       type: job.type,
+      ...(job.modelId ? { modelId: job.modelId } : {}),
       state,
       progress: signalProgress(progress),
     };

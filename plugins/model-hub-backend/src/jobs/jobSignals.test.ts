@@ -251,9 +251,34 @@ describe.each(databases.eachSupportedId())('job signals (%s)', id => {
     expect(done.message).toEqual({
       jobId: jobA,
       type: 'test',
+      modelId: a.id,
       state: 'succeeded',
       progress: { bytes: 1, totalBytes: 2, file: `${'x'.repeat(199)}…` },
     });
+    // a model's page picks its jobs by the model id; jobs without one lack it
+    expect(
+      published.filter(s => (s.message as any).jobId === unowned)[0].message,
+    ).not.toHaveProperty('modelId');
+  });
+
+  it("records a model page's list of its jobs with the caller's own read condition", async () => {
+    const { app, jobs, a, b } = await setup();
+    const listModelJobsAs = (user: string, model: string) =>
+      request(app)
+        .get('/jobs')
+        .query({ model, state: ['queued', 'running'] })
+        .set('Authorization', mockCredentials.user.header(user))
+        .expect(200);
+    // the model page of A lists A's jobs: alice may read A, bob nothing
+    await listModelJobsAs(ALICE, 'model:default/model-a');
+    await listModelJobsAs(BOB, 'model:default/model-a');
+    await expect(jobs.signals.recipientsOf(a.id)).resolves.toEqual([ALICE]);
+    // alice on B's page (she may not read B) receives none of B's signals
+    await listModelJobsAs(ALICE, 'model:default/model-b');
+    await expect(jobs.signals.recipientsOf(b.id)).resolves.toEqual([]);
+    // a page of a model the hub lacks still renews the caller's own watch
+    await listModelJobsAs(DANA, 'model:default/missing');
+    await expect(jobs.signals.recipientsOf(b.id)).resolves.toEqual([DANA]);
   });
 
   async function runToEnd(jobs: JobRunner, jobId: string) {
