@@ -26,6 +26,8 @@ import { DeleteModelButton } from '../DeleteActions';
 import { EditModelButton } from '../EditModel';
 import { DriftBanner, showsDrift, syncOfRepo } from '../DriftBanner';
 import { CreateVersionDialog } from './CreateVersionDialog';
+import { ModelJobsCard } from './ModelJobsCard';
+import { useModelJobs } from './useModelJobs';
 import { VersionPanel } from './VersionPanel';
 import { VersionsTable } from './VersionsTable';
 import { defaultVersion, huggingFaceRepoOf } from './versionHelpers';
@@ -49,6 +51,8 @@ export function ModelVersionsContent() {
   const [creating, setCreating] = useState(false);
   const [reload, setReload] = useState(0);
   const refresh = useCallback(() => setReload(r => r + 1), []);
+  // bumped when a job of the model ends: the selected version's files
+  const [filesKey, setFilesKey] = useState(0);
   const createVersion = usePermission({
     permission: modelHubVersionCreatePermission,
     resourceRef: entityRef,
@@ -68,6 +72,21 @@ export function ModelVersionsContent() {
       throw e;
     }
   }, [api, entityRef, reload]);
+
+  // the model's running syncs and downloads, live; when one ends, its new
+  // versions, files and sync state are fetched again
+  const jobs = useModelJobs({
+    entityRef,
+    modelId: value?.id,
+    onFinished: () => {
+      refresh();
+      setFilesKey(k => k + 1);
+    },
+  });
+  const refreshWithJobs = () => {
+    refresh();
+    jobs.reload();
+  };
 
   const hfRepoIdOfModel =
     huggingFaceRepoOf(entity.spec?.source) ?? huggingFaceRepoOf(value?.source);
@@ -158,10 +177,13 @@ export function ModelVersionsContent() {
     />
   ) : undefined;
 
+  const jobsCard = <ModelJobsCard jobs={jobs.jobs} isLive={jobs.isLive} />;
+
   if (versions.length === 0) {
     return (
       <>
         {orphanedPanel}
+        {jobs.jobs.length > 0 && <Box mb={2}>{jobsCard}</Box>}
         <EmptyState
           missing="content"
           title="No versions yet"
@@ -197,6 +219,11 @@ export function ModelVersionsContent() {
           />
         </Grid>
       )}
+      {jobs.jobs.length > 0 && (
+        <Grid item xs={12}>
+          {jobsCard}
+        </Grid>
+      )}
       {/* the source it came from, with its problem (issue 22) */}
       <ModelSourceCard model={{ namespace, name }} gridItem />
       <Grid item xs={12}>
@@ -230,13 +257,14 @@ export function ModelVersionsContent() {
                   onClick={() =>
                     api
                       .triggerSync(entityRef)
-                      .then(() =>
+                      .then(() => {
                         alertApi.post({
                           message: 'Sync from Hugging Face queued',
                           severity: 'success',
                           display: 'transient',
-                        }),
-                      )
+                        });
+                        jobs.reload();
+                      })
                       .catch(e =>
                         alertApi.post({
                           message: e.message,
@@ -276,7 +304,8 @@ export function ModelVersionsContent() {
             hfRepoId={hfRepoId}
             active={active.value}
             versions={versions}
-            onChanged={refresh}
+            filesKey={filesKey}
+            onChanged={refreshWithJobs}
             onDeleted={() => {
               setSelected(undefined);
               refresh();

@@ -60,6 +60,8 @@ export function VersionPanel(props: {
   active?: HubActiveVersionState;
   /** The model's versions. */
   versions?: HubVersion[];
+  /** Changes when the files may have changed (a job of the model ended). */
+  filesKey?: unknown;
   onChanged(): void;
   /** After the version was deleted. */
   onDeleted?(): void;
@@ -90,7 +92,14 @@ export function VersionPanel(props: {
         : undefined,
     ]);
     return withRemoteFiles(list, version, repo);
-  }, [api, entityRef, version.label, version.revision, hfRepoId]);
+  }, [
+    api,
+    entityRef,
+    version.label,
+    version.revision,
+    hfRepoId,
+    props.filesKey,
+  ]);
   const [, setBusy] = useState(false);
 
   const run = async (what: string, fn: () => Promise<unknown>) => {
