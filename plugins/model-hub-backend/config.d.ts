@@ -56,6 +56,20 @@ export interface Config {
         /** (Optional) Multipart part size in MiB (5-5120). Defaults to 8. */
         partSizeMiB?: number;
         /**
+         * (Optional) The store's multipart uploads are registered in the
+         * database while open, with a heartbeat their writer renews (every
+         * eighth of this, at most every 15 seconds); a registered upload
+         * whose heartbeat is older than this is a dead writer's (its
+         * instance was killed), and the store clean-up (at boot, hourly, on
+         * `POST /admin/gc`) aborts it. Defaults to 2 minutes.
+         */
+        multipartStaleAfter?: {
+          days?: number;
+          hours?: number;
+          minutes?: number;
+          seconds?: number;
+        };
+        /**
          * (Optional) Checksums of requests: `when_supported` (the AWS SDK
          * default) or `when_required` for S3-compatible servers that do not
          * understand them. Defaults to `when_supported`.

@@ -16,7 +16,10 @@ import { installFeatures } from './service/feature';
 import { createCoreFeature } from './service/featureCore';
 import { ModelAccess } from './service/modelAccess';
 import { createCoreRouter } from './service/router';
-import { createArtifactStore } from './store/createArtifactStore';
+import {
+  createArtifactStore,
+  readMultipartStaleAfterMs,
+} from './store/createArtifactStore';
 import { createApprovalsFeature } from './approvals';
 import { createAuditFeature } from './audit/routes';
 import { createCatalogSyncFeature } from './catalogSync/feature';
@@ -73,11 +76,18 @@ export const modelHubPlugin = createBackendPlugin({
         });
         const db = await deps.database.getClient();
         const uploadsConfig = readPluginUploadsConfig(config, hubConfig);
-        // no clean-up at boot: the writes of the other instances are live;
-        // the store check feature removes leftovers older than the upload
-        // expiration
+        // no clean-up by age at boot: the writes of the other instances are
+        // live; the store check feature removes leftovers older than the
+        // upload expiration. S3 multipart uploads are registered in the
+        // database with a heartbeat: those of dead writers are aborted at
+        // boot and by every clean-up
         const artifacts = await createArtifactStore(hubConfig.storage, {
           uploadExpirationMs: uploadsConfig.expirationMs,
+          multipartRegistry: {
+            db,
+            staleAfterMs: readMultipartStaleAfterMs(config),
+            logger,
+          },
         });
         deps.permissionsRegistry.addPermissions(modelHubPermissions);
         // the one decision path of resource permissions on models, shared by

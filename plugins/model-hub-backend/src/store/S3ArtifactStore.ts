@@ -10,6 +10,7 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  PutObjectCommandInput,
   S3Client,
   S3ClientConfig,
 } from '@aws-sdk/client-s3';
@@ -24,6 +25,7 @@ import {
   PutFileOptions,
   SHA256_PATTERN,
 } from './ArtifactStore';
+import { S3MultipartRegistry } from './S3MultipartRegistry';
 import {
   DEFAULT_UPLOAD_EXPIRATION_MS,
   holdTempFile,
@@ -47,6 +49,13 @@ export type S3ArtifactStoreOptions = {
    * the live uploads of other instances survive it.
    */
   uploadExpirationMs?: number;
+  /**
+   * The database registry of this store's open multipart uploads (shared
+   * by the instances): with it, {@link S3ArtifactStore.cleanup} also aborts
+   * the uploads of dead writers (heartbeat older than its stale window),
+   * whatever their age. Without it, only the age rule applies.
+   */
+  multipartRegistry?: S3MultipartRegistry;
   client: S3ClientConfig;
 };
 
@@ -212,26 +221,39 @@ export class S3ArtifactStore implements ArtifactStore {
         created: false,
       };
     }
-    const upload = new Upload({
-      client: this.client,
-      partSize: this.options.partSize ?? 8 * 1024 * 1024,
-      queueSize: 4,
-      leavePartsOnError: false,
-      params: {
-        Bucket: this.options.bucket,
-        Key: key,
-        Body: createReadStream(path, { highWaterMark: 1024 * 1024 }),
-        ContentType: 'application/octet-stream',
-        Metadata: { sha256 },
-      },
+    await this.write({
+      Bucket: this.options.bucket,
+      Key: key,
+      Body: createReadStream(path, { highWaterMark: 1024 * 1024 }),
+      ContentType: 'application/octet-stream',
+      Metadata: { sha256 },
     });
-    await upload.done();
     return {
       sha256,
       size,
       location: `s3://${this.options.bucket}/${key}`,
       created: true,
     };
+  }
+
+  /**
+   * Writes an object: one PUT up to the part size, else a multipart upload
+   * (aborted on error), registered while open when the store has a
+   * registry.
+   */
+  private async write(params: PutObjectCommandInput): Promise<void> {
+    const tracked = this.options.multipartRegistry?.track(this.client);
+    try {
+      await new Upload({
+        client: tracked?.client ?? this.client,
+        partSize: this.options.partSize ?? 8 * 1024 * 1024,
+        queueSize: 4,
+        leavePartsOnError: false,
+        params,
+      }).done();
+    } finally {
+      tracked?.close();
+    }
   }
 
   /**
@@ -268,19 +290,13 @@ export class S3ArtifactStore implements ArtifactStore {
         const read = await this.client.send(
           new GetObjectCommand({ Bucket, Key: source.key }),
         );
-        await new Upload({
-          client: this.client,
-          partSize: this.options.partSize ?? 8 * 1024 * 1024,
-          queueSize: 4,
-          leavePartsOnError: false,
-          params: {
-            Bucket,
-            Key: key,
-            Body: read.Body as Readable,
-            ContentType: 'application/octet-stream',
-            Metadata: { sha256 },
-          },
-        }).done();
+        await this.write({
+          Bucket,
+          Key: key,
+          Body: read.Body as Readable,
+          ContentType: 'application/octet-stream',
+          Metadata: { sha256 },
+        });
       }
       const copied = await this.stat(sha256);
       if (copied?.size !== size) {
@@ -377,18 +393,40 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   /**
-   * Removes spool files last written, and aborts this deployment's
-   * incomplete multipart uploads initiated, before `olderThan`, and never
-   * before the upload expiration: several instances share the bucket (and
-   * maybe the spool folder), and the uploads of the others are live.
+   * Aborts the registered multipart uploads of dead writers (heartbeat
+   * older than the registry's stale window, whatever their age); returns
+   * how many. Safe at any time, at boot too: live writers renew theirs.
+   */
+  async abortStaleMultipartUploads(): Promise<number> {
+    return (await this.options.multipartRegistry?.abortStale(this.client)) ?? 0;
+  }
+
+  /**
+   * Aborts the registered multipart uploads of dead writers
+   * ({@link S3ArtifactStore.abortStaleMultipartUploads}); then removes spool
+   * files last written, and aborts this deployment's incomplete multipart
+   * uploads initiated, before `olderThan`, and never before the upload
+   * expiration: several instances share the bucket (and maybe the spool
+   * folder), and the uploads of the others are live. The age rule is the
+   * safety net for unregistered uploads (their registration failed, or a
+   * registry is not configured), on servers that implement
+   * ListMultipartUploads.
    */
   async cleanup(options: { olderThan: Date }): Promise<{ removed: number }> {
+    let failure: unknown;
+    let stale = 0;
+    try {
+      stale = await this.abortStaleMultipartUploads();
+    } catch (error) {
+      failure = error;
+    }
     const expiration =
       this.options.uploadExpirationMs ?? DEFAULT_UPLOAD_EXPIRATION_MS;
     const cutoff = tempFileCutoff(options.olderThan, {
       minimumAgeMs: expiration,
     });
-    let removed = await removeFilesOlderThan(this.options.spoolDir, cutoff);
+    let removed =
+      stale + (await removeFilesOlderThan(this.options.spoolDir, cutoff));
     // Incomplete multipart uploads of crashed instances. A bucket lifecycle
     // rule (AbortIncompleteMultipartUpload) is the recommended safety net;
     // servers that do not implement the listing are skipped.
@@ -424,6 +462,9 @@ export class S3ArtifactStore implements ArtifactStore {
       if (error?.name !== 'NotImplemented') {
         throw error;
       }
+    }
+    if (failure) {
+      throw failure;
     }
     return { removed };
   }

@@ -45,6 +45,7 @@ const TABLE_OWNERS: Record<string, string[]> = {
   mirror_git_oids: ['mirror/MirrorStore.ts'],
   upload_sessions: ['uploads/UploadSessionsStore.ts'],
   upload_locks: ['uploads/DatabaseLocker.ts'],
+  s3_multipart_uploads: ['store/S3MultipartRegistry.ts'],
   catalog_sync_state: ['catalogSync/CatalogSyncStore.ts'],
   model_tombstones: ['catalogSync/CatalogSyncStore.ts'],
   model_sources: ['sources/SourceStore.ts'],
