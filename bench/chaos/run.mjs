@@ -25,6 +25,7 @@ import {
 } from './lib/infra.mjs';
 import { Instance, chaosMonkey, stopAll } from './lib/instances.mjs';
 import { startProxy } from './lib/proxy.mjs';
+import { startS3Front } from './lib/s3front.mjs';
 import { Api } from './lib/client.mjs';
 import { registerRepos, waitForJobs } from './lib/downloads.mjs';
 import { uploadsWorkload } from './lib/uploads.mjs';
@@ -41,6 +42,12 @@ import {
 import { markdown } from './lib/report.mjs';
 
 const MiB = 1024 * 1024;
+/**
+ * `modelHub.storage.s3.multipartStaleAfter` (its default, which the
+ * instance config keeps): a killed instance's registered multipart upload
+ * is aborted by a clean-up this long after its last heartbeat.
+ */
+const MULTIPART_STALE_AFTER_MS = 120_000;
 const PROFILES = {
   full: {
     instances: 3,
@@ -155,6 +162,10 @@ try {
   );
   const s3 = await startS3(path.join(workDir, 's3'), basePort + 10);
   cleanups.push(() => s3.close());
+  // the instances reach s3rver through a front that implements
+  // AbortMultipartUpload (s3rver answers it 405), see lib/s3front.mjs
+  const s3Front = await startS3Front(s3, basePort + 12);
+  cleanups.unshift(() => s3Front.close());
   const hub = await startMockHub(basePort + 11, P.repos);
   cleanups.push(() => hub.stop());
   const instances = Array.from({ length: P.instances }, (_, i) => {
@@ -165,7 +176,7 @@ try {
       port,
       publicUrl: `http://127.0.0.1:${basePort}`,
       dbPrefix,
-      s3Url: s3.url,
+      s3Url: s3Front.url,
       hubUrl: hub.url,
       workDir,
     });
@@ -320,8 +331,24 @@ try {
   });
   run.checks.push(...(await checkVersions(db)));
   run.checks.push(...(await checkTransitions(db, tLog)));
+  // the multipart uploads of killed instances are aborted by the clean-up
+  // of the GC (POST /admin/gc, in checkStore) once their heartbeat is
+  // stale: wait until the last kill is that old
+  const lastKillMs = Math.max(
+    0,
+    ...run.kills.filter(k => k.instance).map(k => Date.parse(k.at)),
+  );
+  const staleAt = lastKillMs + MULTIPART_STALE_AFTER_MS + 5_000;
+  if (staleAt > Date.now()) {
+    log(
+      `waiting ${((staleAt - Date.now()) / 1000).toFixed(
+        0,
+      )} s until the last kill's multipart uploads are stale, then the GC`,
+    );
+    await sleep(staleAt - Date.now());
+  }
   run.checks.push(...(await checkStore(api)));
-  run.checks.push(...checkMultipart(s3));
+  run.checks.push(...(await checkMultipart(s3, db, s3Front.stats)));
   run.seconds.checks = elapsed(tChecks);
   run.proxy = proxy.stats;
   run.failedStarts = instances.reduce((a, i) => a + (i.failedStarts ?? 0), 0);

@@ -204,9 +204,14 @@ export async function checkStore(api) {
  * No orphan multipart upload. s3rver does not implement
  * ListMultipartUploads (NotImplemented), so its on-disk folder of open
  * multipart uploads is listed instead; each entry is an upload never
- * completed nor aborted.
+ * completed nor aborted. The instances reach s3rver through the front of
+ * lib/s3front.mjs, which implements AbortMultipartUpload (s3rver answers
+ * it 405) by removing that folder. Run after the GC (checkStore), at least
+ * the stale window after the last kill: the GC's clean-up aborts the
+ * registered uploads (`s3_multipart_uploads`) whose heartbeat is stale, so
+ * the table must be empty as well.
  */
-export function checkMultipart(s3) {
+export async function checkMultipart(s3, db, frontStats) {
   const dir = s3.multipartDir;
   const entries = existsSync(dir) ? readdirSync(dir) : [];
   const detail = entries.slice(0, 5).map(id => {
@@ -219,12 +224,37 @@ export function checkMultipart(s3) {
       12,
     )}… ${parts} parts, started ${st.birthtime.toISOString()}`;
   });
+  const { rows: registered } = await db.query(
+    'select upload_id, holder, started_at, heartbeat_at from s3_multipart_uploads order by started_at',
+  );
+  const aborts = frontStats
+    ? `; aborts answered by the front: ${frontStats.aborted} (and ${frontStats.abortsOfNoUpload} of no such upload)`
+    : '';
   return [
     {
       name: 'no orphan S3 multipart upload (s3rver lacks ListMultipartUploads: its on-disk folder ._S3rver_uploads is listed)',
       ok: entries.length === 0,
       detail: `${entries.length} open multipart uploads${
         detail.length ? `: ${detail.join('; ')}` : ''
+      }${aborts}`,
+    },
+    {
+      name: 'no registered S3 multipart upload left (s3_multipart_uploads, after the GC)',
+      ok: registered.length === 0,
+      detail: `${registered.length} rows${
+        registered.length
+          ? `: ${registered
+              .slice(0, 5)
+              .map(
+                r =>
+                  `${String(r.upload_id).slice(0, 12)}… by ${
+                    r.holder
+                  }, heartbeat ${new Date(
+                    Number(r.heartbeat_at),
+                  ).toISOString()}`,
+              )
+              .join('; ')}`
+          : ''
       }`,
     },
   ];
