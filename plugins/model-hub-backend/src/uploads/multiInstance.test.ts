@@ -1,8 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import nodeFs, { promises as fs } from 'node:fs';
 import http from 'node:http';
-import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
@@ -10,9 +8,18 @@ import {
   TestDatabases,
 } from '@backstage/backend-test-utils';
 import { Knex } from 'knex';
-import request from 'supertest';
-import * as tus from 'tus-js-client';
-import { createHarness, Harness, tusMetadata } from './__testUtils__/harness';
+import { Harness } from './__testUtils__/harness';
+import {
+  createInstances,
+  LOCKS,
+  MIB,
+  sha256,
+  tusCreate,
+  tusHead,
+  tusOffset,
+  tusPatch,
+  tusUpload,
+} from './__testUtils__/tus';
 import { DatabaseLocker } from './DatabaseLocker';
 import { HashingFileStore } from './HashingFileStore';
 import { UploadSessionsStore } from './UploadSessionsStore';
@@ -26,77 +33,30 @@ jest.setTimeout(120_000);
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 const mockDir = createMockDirectory();
 
-const MIB = 1024 * 1024;
-const LOCKS = { leaseMs: 1_500, heartbeatMs: 100, acquireTimeoutMs: 5_000 };
-
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 describe.each(databases.eachSupportedId())(
   'uploads on two instances (%s)',
   dbId => {
     let knex: Knex;
+    let instances: Awaited<ReturnType<typeof createInstances>>;
     let a: Harness;
     let b: Harness;
-    const servers: http.Server[] = [];
 
     beforeAll(async () => {
       knex = await databases.init(dbId);
       const root = mockDir.resolve(`multi-${dbId}`);
-      const config = (c: Harness['config']) => {
-        c.locks = LOCKS;
-        c.maxActiveUploadsPerUser = 50;
-        c.writeMode = 'buffered';
-      };
-      a = await createHarness({ knex, root, config });
-      b = await createHarness({ knex, root, config });
-      await a.seed();
+      instances = await createInstances({
+        knex,
+        roots: [root, root],
+        config: c => {
+          c.writeMode = 'buffered';
+        },
+      });
+      ({ a, b } = instances);
     });
 
-    afterAll(async () => {
-      a.uploads.locker.abandonAll();
-      b.uploads.locker.abandonAll();
-      for (const s of servers) {
-        s.closeAllConnections();
-        s.close();
-      }
-    });
-
-    async function create(h: Harness, path: string, size: number) {
-      const res = await request(h.app)
-        .post('/api/model-hub/uploads')
-        .set('Tus-Resumable', '1.0.0')
-        .set('Upload-Length', String(size))
-        .set(
-          'Upload-Metadata',
-          tusMetadata({ model: 'default/llama', version: 'v1', path }),
-        )
-        .expect(201);
-      return new URL(res.headers.location).pathname;
-    }
-
-    function patch(h: Harness, location: string, body: Buffer, offset: number) {
-      return request(h.app)
-        .patch(location)
-        .set('Tus-Resumable', '1.0.0')
-        .set('Upload-Offset', String(offset))
-        .set('Content-Type', 'application/offset+octet-stream')
-        .send(body);
-    }
-
-    async function head(h: Harness, location: string) {
-      const res = await request(h.app)
-        .head(location)
-        .set('Tus-Resumable', '1.0.0')
-        .expect(200);
-      return Number(res.headers['upload-offset']);
-    }
-
-    async function listen(h: Harness) {
-      const { url, server } = await h.listen();
-      servers.push(server);
-      return { origin: new URL(url).origin, port: new URL(url).port };
-    }
+    afterAll(() => instances.close());
 
     /** A PATCH whose body the test sends by hand (and may cut). */
     function rawPatch(
@@ -124,13 +84,28 @@ describe.each(databases.eachSupportedId())(
       return { req, outcome };
     }
 
+    /**
+     * Writes the first MiB of `data` (3 MiB) through `first`, then starts a
+     * PATCH of the rest on A that sends half a MiB and stalls.
+     */
+    async function stalledPatch(
+      first: Harness,
+      location: string,
+      data: Buffer,
+    ) {
+      await tusPatch(first, location, data.subarray(0, MIB), 0).expect(204);
+      const { origin } = await instances.listen(a);
+      const stalled = rawPatch(origin, location, MIB, 2 * MIB);
+      stalled.req.write(data.subarray(MIB, MIB + MIB / 2));
+      await sleep(300);
+      return stalled;
+    }
+
     async function committed(path: string) {
-      const files = await request(a.app)
-        .get('/api/model-hub/models/default/llama/versions/v1/files')
-        .expect(200);
+      const files = await a.files();
       const rows = await knex('version_files').where({ path });
       return {
-        file: files.body.files.find((f: { path: string }) => f.path === path),
+        file: files.find(f => f.path === path),
         rows: rows.length,
       };
     }
@@ -150,14 +125,17 @@ describe.each(databases.eachSupportedId())(
       expect(a.config.directory).toBe(b.config.directory);
       expect(a.uploads.locker.instanceId).not.toBe(b.uploads.locker.instanceId);
       const data = randomBytes(4 * MIB);
-      const location = await create(a, 'ab.bin', data.length);
+      const location = await tusCreate(a, 'ab.bin', data.length);
       const id = location.split('/').pop()!;
-      await patch(a, location, data.subarray(0, 2 * MIB), 0).expect(204);
-      await patch(b, location, data.subarray(2 * MIB, 3 * MIB), 2 * MIB).expect(
-        204,
-      );
-      expect(await head(a, location)).toBe(3 * MIB);
-      const last = await patch(b, location, data.subarray(3 * MIB), 3 * MIB);
+      await tusPatch(a, location, data.subarray(0, 2 * MIB), 0).expect(204);
+      await tusPatch(
+        b,
+        location,
+        data.subarray(2 * MIB, 3 * MIB),
+        2 * MIB,
+      ).expect(204);
+      expect(await tusOffset(a, location)).toBe(3 * MIB);
+      const last = await tusPatch(b, location, data.subarray(3 * MIB), 3 * MIB);
       expect(last.status).toBe(204);
       expect(last.headers['x-content-sha256']).toBe(sha256(data));
       const { file, rows } = await committed('ab.bin');
@@ -170,40 +148,30 @@ describe.each(databases.eachSupportedId())(
       await a.uploads.cleanup();
       expect(states.has(id)).toBe(false);
       // the upload is gone on both instances
-      await request(a.app)
-        .head(location)
-        .set('Tus-Resumable', '1.0.0')
-        .expect(404);
-      await request(b.app)
-        .head(location)
-        .set('Tus-Resumable', '1.0.0')
-        .expect(404);
+      await tusHead(a, location).expect(404);
+      await tusHead(b, location).expect(404);
     });
 
     it('resumes on B after a PATCH on A was cut', async () => {
       const data = randomBytes(3 * MIB);
-      const location = await create(a, 'cut.bin', data.length);
-      await patch(a, location, data.subarray(0, MIB), 0).expect(204);
-      const { origin } = await listen(a);
-      const cut = rawPatch(origin, location, MIB, 2 * MIB);
-      cut.req.write(data.subarray(MIB, MIB + MIB / 2));
-      await sleep(300);
+      const location = await tusCreate(a, 'cut.bin', data.length);
+      const cut = await stalledPatch(a, location, data);
       cut.req.destroy();
       expect(await cut.outcome).toBe('cut');
-      const offset = await head(b, location);
+      const offset = await tusOffset(b, location);
       expect(offset).toBeGreaterThan(MIB);
       expect(offset).toBeLessThanOrEqual(MIB + MIB / 2);
-      const last = await patch(b, location, data.subarray(offset), offset);
+      const last = await tusPatch(b, location, data.subarray(offset), offset);
       expect(last.status).toBe(204);
       expect(last.headers['x-content-sha256']).toBe(sha256(data));
-      expect((await committed('cut.bin')).file.sha256).toBe(sha256(data));
+      expect((await committed('cut.bin')).file?.sha256).toBe(sha256(data));
     });
 
     it('resumes on B from the durable offset after the holder on A died', async () => {
       const data = randomBytes(2 * MIB);
-      const location = await create(a, 'dead.bin', data.length);
+      const location = await tusCreate(a, 'dead.bin', data.length);
       const id = location.split('/').pop()!;
-      await patch(a, location, data.subarray(0, MIB), 0).expect(204);
+      await tusPatch(a, location, data.subarray(0, MIB), 0).expect(204);
       // a third instance takes the lock, writes bytes it never records as
       // durable, and is killed (no heartbeat, no unlock)
       const dead = new DatabaseLocker(knex, {
@@ -219,12 +187,12 @@ describe.each(databases.eachSupportedId())(
       );
       // A (which wrote this upload before) waits for the lease, truncates
       // what the dead writer left, and answers the durable offset
-      expect(await head(a, location)).toBe(MIB);
+      expect(await tusOffset(a, location)).toBe(MIB);
       expect(Date.now() - lockedAt).toBeGreaterThanOrEqual(LOCKS.leaseMs - 50);
       expect((await fs.stat(join(a.config.directory, 'tus', id))).size).toBe(
         MIB,
       );
-      const last = await patch(b, location, data.subarray(MIB), MIB);
+      const last = await tusPatch(b, location, data.subarray(MIB), MIB);
       expect(last.status).toBe(204);
       expect(last.headers['x-content-sha256']).toBe(sha256(data));
       expect(await leftovers(id)).toEqual(nothingLeft);
@@ -232,7 +200,7 @@ describe.each(databases.eachSupportedId())(
 
     it('finishes on B an upload whose finish died with A (all bytes there, no file)', async () => {
       const data = randomBytes(MIB + 123);
-      const location = await create(a, 'orphan.bin', data.length);
+      const location = await tusCreate(a, 'orphan.bin', data.length);
       const id = location.split('/').pop()!;
       // every byte written and durable, the finish never ran (its instance
       // was killed while committing)
@@ -246,28 +214,33 @@ describe.each(databases.eachSupportedId())(
       ).toBe(data.length);
       expect((await committed('orphan.bin')).rows).toBe(0);
       // the next HEAD, on any instance, does not call it complete
-      expect(await head(b, location)).toBe(data.length - 1);
-      const last = await patch(b, location, data.subarray(-1), data.length - 1);
+      expect(await tusOffset(b, location)).toBe(data.length - 1);
+      const last = await tusPatch(
+        b,
+        location,
+        data.subarray(-1),
+        data.length - 1,
+      );
       expect(last.status).toBe(204);
       expect(last.headers['x-content-sha256']).toBe(sha256(data));
       const { file, rows } = await committed('orphan.bin');
       expect(rows).toBe(1);
-      expect(file.sha256).toBe(sha256(data));
+      expect(file?.sha256).toBe(sha256(data));
       expect(await leftovers(id)).toEqual(nothingLeft);
     });
 
     it('re-hashes the prefix unless this instance was the last writer', async () => {
       const data = randomBytes(2 * MIB);
-      const location = await create(b, 'gen.bin', data.length);
+      const location = await tusCreate(b, 'gen.bin', data.length);
       const id = location.split('/').pop()!;
       // B writes the first half: its hash state is cached at MIB
-      await patch(b, location, randomBytes(MIB), 0).expect(204);
+      await tusPatch(b, location, randomBytes(MIB), 0).expect(204);
       // another writer replaced that half (same offset, other bytes) and
       // recorded itself as the last writer
       const path = join(b.config.directory, 'tus', id);
       await fs.writeFile(path, data.subarray(0, MIB));
       await new UploadSessionsStore(knex).setDurableOffset(id, MIB, 'other');
-      const last = await patch(b, location, data.subarray(MIB), MIB);
+      const last = await tusPatch(b, location, data.subarray(MIB), MIB);
       expect(last.status).toBe(204);
       expect(last.headers['x-content-sha256']).toBe(sha256(data));
     });
@@ -276,11 +249,11 @@ describe.each(databases.eachSupportedId())(
       // A, B, A, B: each instance extends its own state by the chunk the
       // other wrote in between
       const data = randomBytes(4 * MIB);
-      const location = await create(a, 'abab.bin', data.length);
+      const location = await tusCreate(a, 'abab.bin', data.length);
       const reads = jest.spyOn(nodeFs, 'createReadStream');
       let finished: string | undefined;
       for (let i = 0; i < 4; i++) {
-        const res = await patch(
+        const res = await tusPatch(
           i % 2 ? b : a,
           location,
           data.subarray(i * MIB, (i + 1) * MIB),
@@ -303,10 +276,10 @@ describe.each(databases.eachSupportedId())(
       // 0 (the recorded writes say so): B's state at 1 MiB is no longer the
       // file's prefix, and B re-hashes it
       const other = randomBytes(3 * MIB);
-      const loc2 = await create(b, 'rewritten.bin', other.length);
+      const loc2 = await tusCreate(b, 'rewritten.bin', other.length);
       const id = loc2.split('/').pop()!;
-      await patch(b, loc2, randomBytes(MIB), 0).expect(204);
-      await patch(a, loc2, randomBytes(MIB), MIB).expect(204);
+      await tusPatch(b, loc2, randomBytes(MIB), 0).expect(204);
+      await tusPatch(a, loc2, randomBytes(MIB), MIB).expect(204);
       await fs.writeFile(
         join(b.config.directory, 'tus', id),
         other.subarray(0, 2 * MIB),
@@ -317,42 +290,38 @@ describe.each(databases.eachSupportedId())(
         'rewriter',
         0,
       );
-      const last = await patch(b, loc2, other.subarray(2 * MIB), 2 * MIB);
+      const last = await tusPatch(b, loc2, other.subarray(2 * MIB), 2 * MIB);
       expect(last.status).toBe(204);
       expect(last.headers['x-content-sha256']).toBe(sha256(other));
     });
 
     it('lets one of two PATCHes at the same offset write: the other gets a tus error', async () => {
       const data = randomBytes(3 * MIB);
-      const location = await create(a, 'race.bin', data.length);
-      await patch(b, location, data.subarray(0, MIB), 0).expect(204);
+      const location = await tusCreate(a, 'race.bin', data.length);
       // A is writing (slowly) when B gets a PATCH at the same offset: B asks
       // A's request to end; A keeps what it wrote; B's offset is stale: 409
-      const { origin } = await listen(a);
-      const slow = rawPatch(origin, location, MIB, 2 * MIB);
-      slow.req.write(data.subarray(MIB, MIB + MIB / 2));
-      await sleep(300);
-      const second = await patch(b, location, data.subarray(MIB), MIB);
+      const slow = await stalledPatch(b, location, data);
+      const second = await tusPatch(b, location, data.subarray(MIB), MIB);
       expect(second.status).toBe(409);
       expect(second.text).toBe('Upload-Offset conflict\n');
       expect(await slow.outcome).toBe('cut');
-      const offset = await head(a, location);
+      const offset = await tusOffset(a, location);
       expect(offset).toBe(MIB + MIB / 2);
-      const last = await patch(a, location, data.subarray(offset), offset);
+      const last = await tusPatch(a, location, data.subarray(offset), offset);
       expect(last.headers['x-content-sha256']).toBe(sha256(data));
 
       // both at once, whole bodies: at most one finishes the upload
       const both = randomBytes(2 * MIB);
-      const loc2 = await create(b, 'race2.bin', both.length);
+      const loc2 = await tusCreate(b, 'race2.bin', both.length);
       const id2 = loc2.split('/').pop()!;
-      await patch(a, loc2, both.subarray(0, MIB), 0).expect(204);
+      await tusPatch(a, loc2, both.subarray(0, MIB), 0).expect(204);
       const statuses = (
         await Promise.all([
-          patch(a, loc2, both.subarray(MIB), MIB).then(
+          tusPatch(a, loc2, both.subarray(MIB), MIB).then(
             r => r.status,
             () => 'cut',
           ),
-          patch(b, loc2, both.subarray(MIB), MIB).then(
+          tusPatch(b, loc2, both.subarray(MIB), MIB).then(
             r => r.status,
             () => 'cut',
           ),
@@ -364,14 +333,12 @@ describe.each(databases.eachSupportedId())(
       }
       // the client goes on from what the server has, until done
       for (let i = 0; i < 5; i++) {
-        const res = await request(b.app)
-          .head(loc2)
-          .set('Tus-Resumable', '1.0.0');
+        const res = await tusHead(b, loc2);
         if (res.status === 404) {
           break;
         }
         const offset2 = Number(res.headers['upload-offset']);
-        await patch(b, loc2, both.subarray(offset2), offset2);
+        await tusPatch(b, loc2, both.subarray(offset2), offset2);
       }
       const { file, rows } = await committed('race2.bin');
       expect(file).toMatchObject({ sha256: sha256(both), size: both.length });
@@ -380,52 +347,19 @@ describe.each(databases.eachSupportedId())(
     });
 
     it('uploads with tus-js-client through a round-robin proxy over both instances', async () => {
-      const ports = [(await listen(a)).port, (await listen(b)).port].map(
-        Number,
-      );
-      const served: number[] = [];
-      let next = 0;
-      const proxy = http.createServer((req, res) => {
-        const port = ports[next++ % ports.length];
-        served.push(port);
-        const upstream = http.request(
-          {
-            host: '127.0.0.1',
-            port,
-            method: req.method,
-            path: req.url,
-            headers: req.headers, // Host stays the proxy's: upload URLs too
-          },
-          up => {
-            res.writeHead(up.statusCode!, up.headers);
-            up.pipe(res);
-          },
-        );
-        upstream.on('error', () => res.destroy());
-        req.pipe(upstream);
-      });
-      servers.push(proxy);
-      proxy.listen(0, '127.0.0.1');
-      await once(proxy, 'listening');
-      const { port } = proxy.address() as AddressInfo;
+      const { endpoint, served } = await instances.roundRobin();
       const data = randomBytes(3 * MIB);
-      const result = await new Promise<string | null>((resolve, reject) => {
-        const upload = new tus.Upload(data as any, {
-          endpoint: `http://127.0.0.1:${port}/api/model-hub/uploads`,
-          chunkSize: MIB / 2,
-          retryDelays: [0, 200, 500, 1000, 2000],
-          metadata: { model: 'default/llama', version: 'v1', path: 'rr.bin' },
-          onSuccess: payload =>
-            resolve(payload.lastResponse.getHeader('X-Content-Sha256') ?? null),
-          onError: reject,
-        });
-        upload.start();
+      const result = await tusUpload(data, {
+        endpoint,
+        chunkSize: MIB / 2,
+        retryDelays: [0, 200, 500, 1000, 2000],
+        metadata: { model: 'default/llama', version: 'v1', path: 'rr.bin' },
       });
-      expect(result).toBe(sha256(data));
+      expect(result.sha256).toBe(sha256(data));
       // POST and six PATCHes, alternating
       expect(served.length).toBeGreaterThanOrEqual(7);
       expect(new Set(served).size).toBe(2);
-      expect((await committed('rr.bin')).file.sha256).toBe(sha256(data));
+      expect((await committed('rr.bin')).file?.sha256).toBe(sha256(data));
     });
   },
 );

@@ -5,7 +5,8 @@ import {
   TestDatabases,
 } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { createHarness, Harness, tusMetadata } from './__testUtils__/harness';
+import { createHarness, Harness } from './__testUtils__/harness';
+import { tusCreate, tusHead, tusPatch } from './__testUtils__/tus';
 
 // The protocol rules of the hand-written tus PATCH (patch.ts); the uploads
 // tests cover it end to end with tus-js-client.
@@ -35,45 +36,22 @@ describe('tus PATCH', () => {
   });
 
   async function create(path: string, size: number) {
-    const res = await request(h.app)
-      .post('/api/model-hub/uploads')
-      .set('Tus-Resumable', '1.0.0')
-      .set('Upload-Length', String(size))
-      .set(
-        'Upload-Metadata',
-        tusMetadata({ model: 'default/llama', version: 'v1', path }),
-      )
-      .expect(201);
-    const location = new URL(res.headers.location).pathname;
+    const location = await tusCreate(h, path, size);
     created.push(location);
     return location;
   }
 
+  /** A PATCH at offset 0 unless `headers` say otherwise. */
   function patch(
     location: string,
     body: Buffer,
     headers: Record<string, string | undefined> = {},
   ) {
-    const req = request(h.app).patch(location);
-    const all: Record<string, string | undefined> = {
-      'Tus-Resumable': '1.0.0',
-      'Upload-Offset': '0',
-      'Content-Type': 'application/offset+octet-stream',
-      ...headers,
-    };
-    for (const [name, value] of Object.entries(all)) {
-      if (value !== undefined) {
-        req.set(name, value);
-      }
-    }
-    return req.send(body);
+    return tusPatch(h, location, body, 0, headers);
   }
 
   async function offsetOf(location: string) {
-    const head = await request(h.app)
-      .head(location)
-      .set('Tus-Resumable', '1.0.0')
-      .expect(200);
+    const head = await tusHead(h, location).expect(200);
     return head.headers['upload-offset'];
   }
 
@@ -99,14 +77,8 @@ describe('tus PATCH', () => {
     );
     expect(last.headers).toHaveProperty('x-model-hub-checks');
     // the upload is gone, the file is in the version
-    await request(h.app)
-      .head(location)
-      .set('Tus-Resumable', '1.0.0')
-      .expect(404);
-    const files = await request(h.app)
-      .get('/api/model-hub/models/default/llama/versions/v1/files')
-      .expect(200);
-    expect(files.body.files).toContainEqual(
+    await tusHead(h, location).expect(404);
+    expect(await h.files()).toContainEqual(
       expect.objectContaining({ path: 'chunks.txt', size: 10 }),
     );
   });

@@ -1,6 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import {
   CreateBucketCommand,
@@ -14,10 +12,18 @@ import {
 import { Knex } from 'knex';
 import S3rver from 's3rver';
 import request from 'supertest';
-import * as tus from 'tus-js-client';
 import { S3ArtifactStore } from '../store/S3ArtifactStore';
-import { createHarness, Harness, tusMetadata } from './__testUtils__/harness';
+import { Harness } from './__testUtils__/harness';
 import { listPartsProxy } from './__testUtils__/listPartsProxy';
+import {
+  createInstances,
+  MIB,
+  sha256,
+  tusCreate,
+  tusHead,
+  tusPatch,
+  tusUpload,
+} from './__testUtils__/tus';
 
 // tus uploads kept in the S3 artifact store's bucket (@tus/s3-store,
 // `uploads.tusStore: s3`), on two instances with no shared folder, against
@@ -30,20 +36,16 @@ jest.setTimeout(120_000);
 const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 const mockDir = createMockDirectory();
 
-const MIB = 1024 * 1024;
-const LOCKS = { leaseMs: 1_500, heartbeatMs: 100, acquireTimeoutMs: 5_000 };
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
 describe.each(databases.eachSupportedId())('tus uploads in S3 (%s)', dbId => {
   let server: S3rver;
   let proxy: Awaited<ReturnType<typeof listPartsProxy>>;
   let s3: S3Client;
   let knex: Knex;
+  let instances: Awaited<ReturnType<typeof createInstances>>;
   let a: Harness;
   let b: Harness;
   let artifacts: S3ArtifactStore;
   const bucket = `uploads-${dbId.toLowerCase().replace(/_/g, '-')}`;
-  const servers: http.Server[] = [];
 
   beforeAll(async () => {
     server = new S3rver({
@@ -73,29 +75,21 @@ describe.each(databases.eachSupportedId())('tus uploads in S3 (%s)', dbId => {
       client,
     });
     knex = await databases.init(dbId);
-    const options = {
+    instances = await createInstances({
       knex,
       artifacts,
       s3: { bucket, client, partSize: 5 * MIB },
-      config: (c: Harness['config']) => {
-        c.tusStore = 's3' as const;
-        c.locks = LOCKS;
-        c.maxActiveUploadsPerUser = 50;
+      config: c => {
+        c.tusStore = 's3';
       },
-    };
-    // no shared folder: each instance has its own
-    a = await createHarness({ ...options, root: mockDir.resolve(`a-${dbId}`) });
-    b = await createHarness({ ...options, root: mockDir.resolve(`b-${dbId}`) });
-    await a.seed();
+      // no shared folder: each instance has its own
+      roots: [mockDir.resolve(`a-${dbId}`), mockDir.resolve(`b-${dbId}`)],
+    });
+    ({ a, b } = instances);
   });
 
   afterAll(async () => {
-    a.uploads.locker.abandonAll();
-    b.uploads.locker.abandonAll();
-    for (const s of servers) {
-      s.closeAllConnections();
-      s.close();
-    }
+    instances.close();
     s3.destroy();
     await proxy.close();
     await server.close();
@@ -114,70 +108,21 @@ describe.each(databases.eachSupportedId())('tus uploads in S3 (%s)', dbId => {
     return hash.digest('hex');
   }
 
-  async function listen(h: Harness) {
-    const { url, server: s } = await h.listen();
-    servers.push(s);
-    return Number(new URL(url).port);
-  }
-
-  function patch(h: Harness, location: string, body: Buffer, offset: number) {
-    return request(h.app)
-      .patch(location)
-      .set('Tus-Resumable', '1.0.0')
-      .set('Upload-Offset', String(offset))
-      .set('Content-Type', 'application/offset+octet-stream')
-      .send(body);
-  }
-
   it('uploads with tus-js-client through a round-robin proxy over both instances', async () => {
-    const ports = [await listen(a), await listen(b)];
-    const served: number[] = [];
-    let next = 0;
-    const roundRobin = http.createServer((req, res) => {
-      const port = ports[next++ % ports.length];
-      served.push(port);
-      const upstream = http.request(
-        {
-          host: '127.0.0.1',
-          port,
-          method: req.method,
-          path: req.url,
-          headers: req.headers,
-        },
-        up => {
-          res.writeHead(up.statusCode!, up.headers);
-          up.pipe(res);
-        },
-      );
-      upstream.on('error', () => res.destroy());
-      req.pipe(upstream);
-    });
-    servers.push(roundRobin);
-    roundRobin.listen(0, '127.0.0.1');
-    await once(roundRobin, 'listening');
-    const { port } = roundRobin.address() as AddressInfo;
+    const { endpoint, served } = await instances.roundRobin();
     // 3 MiB chunks: tails shorter than a part wait in `<id>.part` for the
     // next PATCH, on the other instance
     const data = randomBytes(13 * MIB);
-    const result = await new Promise<string | null>((resolve, reject) => {
-      const upload = new tus.Upload(data as any, {
-        endpoint: `http://127.0.0.1:${port}/api/model-hub/uploads`,
-        chunkSize: 3 * MIB,
-        retryDelays: [0, 200, 500, 1000],
-        metadata: { model: 'default/llama', version: 'v1', path: 'rr.bin' },
-        onSuccess: payload =>
-          resolve(payload.lastResponse.getHeader('X-Content-Sha256') ?? null),
-        onError: reject,
-      });
-      upload.start();
+    const result = await tusUpload(data, {
+      endpoint,
+      chunkSize: 3 * MIB,
+      retryDelays: [0, 200, 500, 1000],
+      metadata: { model: 'default/llama', version: 'v1', path: 'rr.bin' },
     });
-    expect(result).toBe(sha256(data));
+    expect(result.sha256).toBe(sha256(data));
     expect(new Set(served).size).toBe(2);
     expect(served.length).toBeGreaterThanOrEqual(6);
-    const files = await request(b.app)
-      .get('/api/model-hub/models/default/llama/versions/v1/files')
-      .expect(200);
-    expect(files.body.files).toContainEqual(
+    expect(await b.files()).toContainEqual(
       expect.objectContaining({
         path: 'rr.bin',
         sha256: sha256(data),
@@ -195,51 +140,27 @@ describe.each(databases.eachSupportedId())('tus uploads in S3 (%s)', dbId => {
 
   it('creates on A, writes on A and B, HEADs on B, finishes on A; a bad checksum leaves nothing', async () => {
     const data = randomBytes(7 * MIB);
-    const res = await request(a.app)
-      .post('/api/model-hub/uploads')
-      .set('Tus-Resumable', '1.0.0')
-      .set('Upload-Length', String(data.length))
-      .set(
-        'Upload-Metadata',
-        tusMetadata({ model: 'default/llama', version: 'v1', path: 'ab.bin' }),
-      )
-      .expect(201);
-    const location = new URL(res.headers.location).pathname;
-    await patch(a, location, data.subarray(0, 5 * MIB), 0).expect(204);
-    await patch(b, location, data.subarray(5 * MIB, 6 * MIB), 5 * MIB).expect(
-      204,
-    );
-    const head = await request(b.app)
-      .head(location)
-      .set('Tus-Resumable', '1.0.0')
-      .expect(200);
+    const location = await tusCreate(a, 'ab.bin', data.length);
+    await tusPatch(a, location, data.subarray(0, 5 * MIB), 0).expect(204);
+    await tusPatch(
+      b,
+      location,
+      data.subarray(5 * MIB, 6 * MIB),
+      5 * MIB,
+    ).expect(204);
+    const head = await tusHead(b, location).expect(200);
     expect(head.headers['upload-offset']).toBe(String(6 * MIB));
-    const last = await patch(a, location, data.subarray(6 * MIB), 6 * MIB);
+    const last = await tusPatch(a, location, data.subarray(6 * MIB), 6 * MIB);
     expect(last.status).toBe(204);
     expect(last.headers['x-content-sha256']).toBe(sha256(data));
     // a second request at the end finds the upload finished
-    await request(b.app)
-      .head(location)
-      .set('Tus-Resumable', '1.0.0')
-      .expect(404);
+    await tusHead(b, location).expect(404);
 
     const bad = randomBytes(MIB);
-    const created = await request(b.app)
-      .post('/api/model-hub/uploads')
-      .set('Tus-Resumable', '1.0.0')
-      .set('Upload-Length', String(bad.length))
-      .set(
-        'Upload-Metadata',
-        tusMetadata({
-          model: 'default/llama',
-          version: 'v1',
-          path: 'bad.bin',
-          sha256: 'f'.repeat(64),
-        }),
-      )
-      .expect(201);
-    const badLocation = new URL(created.headers.location).pathname;
-    const refused = await patch(a, badLocation, bad, 0);
+    const badLocation = await tusCreate(b, 'bad.bin', bad.length, {
+      sha256: 'f'.repeat(64),
+    });
+    const refused = await tusPatch(a, badLocation, bad, 0);
     expect(refused.status).toBe(400);
     expect(refused.text).toMatch(/Checksum mismatch/);
     expect(await keys()).not.toContainEqual(
@@ -248,17 +169,8 @@ describe.each(databases.eachSupportedId())('tus uploads in S3 (%s)', dbId => {
     expect(await knex('upload_sessions')).toEqual([]);
 
     // termination removes the objects and the session
-    const ended = await request(a.app)
-      .post('/api/model-hub/uploads')
-      .set('Tus-Resumable', '1.0.0')
-      .set('Upload-Length', String(6 * MIB))
-      .set(
-        'Upload-Metadata',
-        tusMetadata({ model: 'default/llama', version: 'v1', path: 'end.bin' }),
-      )
-      .expect(201);
-    const endLocation = new URL(ended.headers.location).pathname;
-    await patch(a, endLocation, randomBytes(MIB), 0).expect(204);
+    const endLocation = await tusCreate(a, 'end.bin', 6 * MIB);
+    await tusPatch(a, endLocation, randomBytes(MIB), 0).expect(204);
     await request(b.app)
       .delete(endLocation)
       .set('Tus-Resumable', '1.0.0')

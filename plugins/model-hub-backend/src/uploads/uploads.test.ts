@@ -7,13 +7,18 @@ import {
   TestDatabases,
 } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import * as tus from 'tus-js-client';
 import { parse as parseYaml } from 'yaml';
 import {
   globalPickle,
   makeSafetensors,
 } from '../inspection/__testUtils__/generators';
 import { BOB, createHarness, Harness } from './__testUtils__/harness';
+import {
+  tusCreateRequest,
+  tusHead,
+  tusPatch,
+  tusUpload,
+} from './__testUtils__/tus';
 import {
   cuttingProxy,
   memorySampler,
@@ -27,49 +32,7 @@ const mockDir = createMockDirectory();
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const MIB = 1024 * 1024;
 
-/** Runs a tus-js-client upload to completion. */
-function tusUpload(
-  input: Buffer | ReturnType<typeof createReadStream>,
-  options: Partial<tus.UploadOptions> & { endpoint: string },
-): Promise<{ url: string; sha256: string | null; checks: string | null }> {
-  return new Promise((resolve, reject) => {
-    const upload = new tus.Upload(input as any, {
-      retryDelays: [0, 100, 300, 1000, 1000, 2000],
-      ...options,
-      onSuccess: payload => {
-        resolve({
-          url: upload.url!,
-          sha256: payload.lastResponse.getHeader('X-Content-Sha256') ?? null,
-          checks: payload.lastResponse.getHeader('X-Model-Hub-Checks') ?? null,
-        });
-      },
-      onError: reject,
-    });
-    upload.start();
-  });
-}
-
 const META = { model: 'default/llama', version: 'v1' };
-
-function createUpload(
-  h: Harness,
-  size: number,
-  metadata: Record<string, string>,
-  user?: string,
-) {
-  const encoded = Object.entries(metadata)
-    .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
-    .join(',');
-  const req = request(h.app)
-    .post('/api/model-hub/uploads')
-    .set('Tus-Resumable', '1.0.0')
-    .set('Upload-Length', String(size))
-    .set('Upload-Metadata', encoded);
-  if (user) {
-    req.set('Authorization', mockCredentials.user.header(user));
-  }
-  return req;
-}
 
 describe.each(databases.eachSupportedId())('uploads (%s)', id => {
   let h: Harness;
@@ -101,10 +64,7 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
       expect(result.checks).toMatch(
         /format:safetensors:weights\/model.safetensors=pass/,
       );
-      const files = await request(h.app)
-        .get('/api/model-hub/models/default/llama/versions/v1/files')
-        .expect(200);
-      expect(files.body.files).toContainEqual(
+      expect(await h.files()).toContainEqual(
         expect.objectContaining({
           path: 'weights/model.safetensors',
           sha256: sha(content),
@@ -181,64 +141,44 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
 
   it('checks the upload permission on creation and on every request, per upload', async () => {
     h.setDeny(p => p === 'model-hub.artifact.upload');
-    const denied = await createUpload(h, 10, { ...META, path: 'a.txt' }).expect(
-      403,
-    );
+    const denied = await tusCreateRequest(h, 10, {
+      ...META,
+      path: 'a.txt',
+    }).expect(403);
     expect(denied.text).toMatch(/Not allowed: model-hub.artifact.upload/);
     h.setDeny(() => false);
 
-    const created = await createUpload(h, 10, {
+    const created = await tusCreateRequest(h, 10, {
       ...META,
       path: 'a.txt',
     }).expect(201);
     const location = new URL(created.headers.location).pathname;
     // another user with the permission is not the owner of this upload
-    await request(h.app)
-      .head(location)
-      .set('Tus-Resumable', '1.0.0')
+    await tusHead(h, location)
       .set('Authorization', mockCredentials.user.header(BOB))
       .expect(403);
-    await request(h.app)
-      .patch(location)
-      .set('Tus-Resumable', '1.0.0')
-      .set('Upload-Offset', '0')
-      .set('Content-Type', 'application/offset+octet-stream')
+    await tusPatch(h, location, Buffer.alloc(10), 0)
       .set('Authorization', mockCredentials.user.header(BOB))
-      .send(Buffer.alloc(10))
       .expect(403);
     // the permission revoked after creation: PATCH refused
     h.setDeny(p => p === 'model-hub.artifact.upload');
-    await request(h.app)
-      .patch(location)
-      .set('Tus-Resumable', '1.0.0')
-      .set('Upload-Offset', '0')
-      .set('Content-Type', 'application/offset+octet-stream')
-      .send(Buffer.alloc(10))
-      .expect(403);
+    await tusPatch(h, location, Buffer.alloc(10), 0).expect(403);
     await request(h.app)
       .delete(location)
       .set('Tus-Resumable', '1.0.0')
       .expect(403);
     h.setDeny(() => false);
     // anonymous
-    await request(h.app)
-      .head(location)
-      .set('Tus-Resumable', '1.0.0')
+    await tusHead(h, location)
       .set('Authorization', mockCredentials.none.header())
       .expect(401);
     // termination removes the bytes and the session
-    await request(h.app)
-      .head(location)
-      .set('Tus-Resumable', '1.0.0')
-      .expect(200);
+    await tusHead(h, location).expect(200);
     await request(h.app)
       .delete(location)
       .set('Tus-Resumable', '1.0.0')
       .expect(204);
-    await request(h.app)
-      .head(location)
-      .set('Tus-Resumable', '1.0.0')
-      .expect(404);
+    await tusHead(h, location).expect(404);
     expect((await h.counts()).sessions).toBe(0);
     expect(h.events).toContainEqual({
       eventId: 'upload-terminate',
@@ -256,21 +196,20 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
       'f'.repeat(64),
       '%C3%A9'.repeat(16),
     ]) {
-      const res = await request(h.app)
-        .head(`/api/model-hub/uploads/${bad}`)
-        .set('Tus-Resumable', '1.0.0');
+      const res = await tusHead(h, `/api/model-hub/uploads/${bad}`);
       expect([400, 404]).toContain(res.status);
-      const patch = await request(h.app)
-        .patch(`/api/model-hub/uploads/${bad}`)
-        .set('Tus-Resumable', '1.0.0')
-        .set('Upload-Offset', '0')
-        .set('Content-Type', 'application/offset+octet-stream')
-        .send(Buffer.alloc(4));
+      const patch = await tusPatch(
+        h,
+        `/api/model-hub/uploads/${bad}`,
+        Buffer.alloc(4),
+        0,
+      );
       expect([400, 404]).toContain(patch.status);
     }
-    const created = await createUpload(h, 4, { ...META, path: 'b.txt' }).expect(
-      201,
-    );
+    const created = await tusCreateRequest(h, 4, {
+      ...META,
+      path: 'b.txt',
+    }).expect(201);
     const location = new URL(created.headers.location).pathname;
     await request(h.app).get(location).expect(404);
     await request(h.app)
@@ -280,29 +219,33 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
   });
 
   it('validates metadata, size and the version state at creation', async () => {
-    const bad = await createUpload(h, 10, {
+    const bad = await tusCreateRequest(h, 10, {
       ...META,
       path: '../../etc/passwd',
     }).expect(400);
     expect(bad.text).toMatch(/must not contain empty, \. or \.\. segments/);
-    await createUpload(h, 10, { ...META, path: '/abs' }).expect(400);
-    await createUpload(h, 10, { ...META, path: 'a\\b' }).expect(400);
-    await createUpload(h, 10, { model: 'default/llama', path: 'x' }).expect(
+    await tusCreateRequest(h, 10, { ...META, path: '/abs' }).expect(400);
+    await tusCreateRequest(h, 10, { ...META, path: 'a\\b' }).expect(400);
+    await tusCreateRequest(h, 10, { model: 'default/llama', path: 'x' }).expect(
       400,
     );
-    await createUpload(h, 10, { ...META, version: 'nope', path: 'x' }).expect(
-      404,
-    );
-    await createUpload(h, 10, {
+    await tusCreateRequest(h, 10, {
+      ...META,
+      version: 'nope',
+      path: 'x',
+    }).expect(404);
+    await tusCreateRequest(h, 10, {
       model: 'default/unknown',
       version: 'v1',
       path: 'x',
     }).expect(404);
-    await createUpload(h, 10, {
+    await tusCreateRequest(h, 10, {
       ...META,
       path: 'weights/model.safetensors',
     }).expect(409);
-    await createUpload(h, 513 * MIB, { ...META, path: 'big.bin' }).expect(413);
+    await tusCreateRequest(h, 513 * MIB, { ...META, path: 'big.bin' }).expect(
+      413,
+    );
     await request(h.app)
       .post('/api/model-hub/uploads')
       .set('Tus-Resumable', '1.0.0')
@@ -324,7 +267,7 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
       .post('/api/model-hub/models/default/llama/versions')
       .send({ label: 'frozen' })
       .expect(201);
-    const created = await createUpload(h, 4, {
+    const created = await tusCreateRequest(h, 4, {
       ...META,
       version: 'frozen',
       path: 'late.txt',
@@ -335,13 +278,7 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
       .where({ label: 'frozen' })
       .update({ state: 'in_review' });
     const before = await h.counts();
-    const res = await request(h.app)
-      .patch(location)
-      .set('Tus-Resumable', '1.0.0')
-      .set('Upload-Offset', '0')
-      .set('Content-Type', 'application/offset+octet-stream')
-      .send(Buffer.from('late'))
-      .expect(409);
+    const res = await tusPatch(h, location, Buffer.from('late'), 0).expect(409);
     expect(res.text).toMatch(/in_review/);
     const after = await h.counts();
     expect(after).toEqual({ ...before, sessions: before.sessions - 1 });
@@ -350,18 +287,17 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
 
   it('verifies an expected sha256 from the metadata', async () => {
     const before = await h.counts();
-    const created = await createUpload(h, 4, {
+    const created = await tusCreateRequest(h, 4, {
       ...META,
       path: 'sum.txt',
       sha256: 'a'.repeat(64),
     }).expect(201);
-    const res = await request(h.app)
-      .patch(new URL(created.headers.location).pathname)
-      .set('Tus-Resumable', '1.0.0')
-      .set('Upload-Offset', '0')
-      .set('Content-Type', 'application/offset+octet-stream')
-      .send(Buffer.from('abcd'))
-      .expect(400);
+    const res = await tusPatch(
+      h,
+      new URL(created.headers.location).pathname,
+      Buffer.from('abcd'),
+      0,
+    ).expect(400);
     expect(res.text).toMatch(/Checksum mismatch/);
     expect(await h.counts()).toEqual(before);
   });
@@ -371,36 +307,26 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
       Buffer.alloc(3 * MIB, 1),
       Buffer.alloc(2 * MIB, 2),
     ]);
-    const created = await createUpload(h, content.length, {
+    const created = await tusCreateRequest(h, content.length, {
       ...META,
       path: 'restart.bin',
     }).expect(201);
     const location = new URL(created.headers.location).pathname;
-    await request(h.app)
-      .patch(location)
-      .set('Tus-Resumable', '1.0.0')
-      .set('Upload-Offset', '0')
-      .set('Content-Type', 'application/offset+octet-stream')
-      .send(content.subarray(0, 3 * MIB))
-      .expect(204);
+    await tusPatch(h, location, content.subarray(0, 3 * MIB), 0).expect(204);
     // bytes that reached the file but were never fsynced before a "crash"
     const file = join(h.config.directory, 'tus', location.split('/').pop()!);
     await fs.appendFile(file, Buffer.alloc(1000, 9));
 
     // a new process: same database and folder, no hash state in memory
     const h2 = await createHarness({ knex: h.knex, root });
-    const head = await request(h2.app)
-      .head(location)
-      .set('Tus-Resumable', '1.0.0')
-      .expect(200);
+    const head = await tusHead(h2, location).expect(200);
     expect(head.headers['upload-offset']).toBe(String(3 * MIB));
-    const done = await request(h2.app)
-      .patch(location)
-      .set('Tus-Resumable', '1.0.0')
-      .set('Upload-Offset', String(3 * MIB))
-      .set('Content-Type', 'application/offset+octet-stream')
-      .send(content.subarray(3 * MIB))
-      .expect(204);
+    const done = await tusPatch(
+      h2,
+      location,
+      content.subarray(3 * MIB),
+      3 * MIB,
+    ).expect(204);
     expect(done.headers['x-content-sha256']).toBe(sha(content));
   });
 
@@ -530,7 +456,7 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
   });
 
   it('removes expired uploads', async () => {
-    const created = await createUpload(h, 10, {
+    const created = await tusCreateRequest(h, 10, {
       ...META,
       path: 'old.txt',
     }).expect(201);
@@ -539,9 +465,6 @@ describe.each(databases.eachSupportedId())('uploads (%s)', id => {
       new Date(Date.now() + 2 * 3_600_000),
     );
     expect(removed).toBeGreaterThanOrEqual(1);
-    await request(h.app)
-      .head(location)
-      .set('Tus-Resumable', '1.0.0')
-      .expect(404);
+    await tusHead(h, location).expect(404);
   });
 });

@@ -8,6 +8,7 @@ import {
   mockServices,
 } from '@backstage/backend-test-utils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import { HubFile } from '@model-hub/backstage-plugin-model-hub-common';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import express from 'express';
 import { Knex } from 'knex';
@@ -154,6 +155,13 @@ export async function createHarness(options: {
         .post('/api/model-hub/models/default/llama/versions')
         .send({ label: 'v1' })
         .expect(201);
+    },
+    /** The files of version v1 of default/llama (what `seed` creates). */
+    async files(): Promise<HubFile[]> {
+      const res = await request(app)
+        .get('/api/model-hub/models/default/llama/versions/v1/files')
+        .expect(200);
+      return res.body.files;
     },
     /** Rows and blobs, to prove that failures leave nothing behind. */
     async counts() {
