@@ -122,54 +122,45 @@ export function takeSocketBody(
   ) {
     return undefined;
   }
+  const takeover: Takeover = {
+    req,
+    socket,
+    handle,
+    parser,
+    response,
+    slots,
+    length,
+  };
   return {
+    // after the parser's current run over a read (a caller inside the
+    // request event runs in the middle of it: the rest of that read still
+    // goes to the request)
     pipe: sink =>
-      pipeBody(req, socket, handle, parser, response, slots, length, sink),
+      new Promise<void>(resolve => setImmediate(resolve)).then(
+        () =>
+          new Promise<unknown>(resolve => startPipe(takeover, sink, resolve)),
+      ),
   };
 }
 
-function pipeBody(
-  req: IncomingMessage,
-  socket: Socket,
-  handle: StreamHandle,
-  parser: ParserLike,
-  response: { shouldKeepAlive?: boolean },
-  slots: NonNullable<ReturnType<typeof onreadSlots>>,
-  length: number,
-  sink: BodySink,
-): Promise<unknown> {
-  // after the parser's current run over a read (a caller inside the
-  // request event runs in the middle of it: the rest of that read still
-  // goes to the request)
-  return new Promise<void>(resolve => setImmediate(resolve)).then(
-    () =>
-      new Promise<unknown>(resolve =>
-        startPipe(
-          req,
-          socket,
-          handle,
-          parser,
-          response,
-          slots,
-          length,
-          sink,
-          resolve,
-        ),
-      ),
-  );
-}
+/** A request whose body a pipe takes over, and the internals it uses. */
+type Takeover = {
+  req: IncomingMessage;
+  socket: Socket;
+  handle: StreamHandle;
+  parser: ParserLike;
+  response: { shouldKeepAlive?: boolean };
+  slots: NonNullable<ReturnType<typeof onreadSlots>>;
+  /** The body's length (its Content-Length). */
+  length: number;
+};
 
 function startPipe(
-  req: IncomingMessage,
-  socket: Socket,
-  handle: StreamHandle,
-  parser: ParserLike,
-  response: { shouldKeepAlive?: boolean },
-  slots: NonNullable<ReturnType<typeof onreadSlots>>,
-  length: number,
+  takeover: Takeover,
   sink: BodySink,
   resolve: (error: unknown) => void,
 ) {
+  const { req, socket, handle, parser, response, slots, length } = takeover;
   let left = length;
   let done = false;
   let waiting = false;
