@@ -17,23 +17,16 @@
  */
 /* eslint-disable no-console */
 import { execFileSync, spawn } from 'node:child_process';
-import {
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { mockServices } from '@backstage/backend-test-utils';
-import Knex from 'knex';
-import { DatabaseModelHubStore } from '../../plugins/model-hub-backend/src/database/DatabaseModelHubStore';
-import { HuggingFaceClient } from '../../plugins/model-hub-backend/src/huggingface/HuggingFaceClient';
-import { downloadBlob } from '../../plugins/model-hub-backend/src/jobs/downloadBlob';
-import { PartialDownloadStore } from '../../plugins/model-hub-backend/src/jobs/PartialDownloadStore';
-import { LocalArtifactStore } from '../../plugins/model-hub-backend/src/store/LocalArtifactStore';
 import { resolveWriteMode } from '../../plugins/model-hub-backend/src/store/SequentialFileWriter';
+import {
+  bigFileUrl,
+  cpuSecondsOf,
+  openDownload,
+  startClock,
+} from './lib/download';
 
 const GIB = 1024 * 1024 * 1024;
 const SIZE_GIB = Number(process.env.BENCH_SIZE_GIB ?? 2);
@@ -46,8 +39,6 @@ const TMP = join(
   process.env.BENCH_WORK ?? join(__dirname, '..', '.tmp'),
   'hf-download-parallel',
 );
-const REPO = 'acme/big-model';
-const FILE = 'model.safetensors';
 
 function startMock(): Promise<{ url: string; pid: number; stop: () => void }> {
   return new Promise((resolve, reject) => {
@@ -95,42 +86,16 @@ function startMock(): Promise<{ url: string; pid: number; stop: () => void }> {
  * `runDir` (SQLite, store, partial files), printing progress lines.
  */
 async function child(mockUrl: string, runDir: string) {
-  const client = new HuggingFaceClient({ endpoint: mockUrl });
-  const f = (await client.listFiles(REPO, 'main')).find(x => x.path === FILE)!;
-  const file = {
-    path: f.path,
-    size: f.size,
-    oid: f.oid,
-    lfsSha256: f.lfs!.sha256,
-  };
-  mkdirSync(runDir, { recursive: true });
-  const knex = Knex({
-    client: 'better-sqlite3',
-    connection: { filename: join(runDir, 'db.sqlite') },
-    useNullAsDefault: true,
-  });
-  await DatabaseModelHubStore.create({
-    database: mockServices.database({ knex, migrations: { skip: false } }),
-  });
-  const artifacts = await LocalArtifactStore.create({
-    path: join(runDir, 'store'),
-  });
+  const stack = await openDownload(mockUrl, runDir);
+  const { file } = stack;
   // what the backend does once per filesystem, at its first write there
-  mkdirSync(join(runDir, 'downloads'), { recursive: true });
-  await resolveWriteMode(join(runDir, 'downloads'));
+  mkdirSync(stack.dir, { recursive: true });
+  await resolveWriteMode(stack.dir);
   const rssBefore = process.resourceUsage().maxRSS;
-  const main0 = cpuSecsOf(process.pid, process.pid);
-  const t0 = process.hrtime.bigint();
-  const cpu0 = process.cpuUsage();
-  const blob = await downloadBlob({
-    file,
-    url: client.fileUrl(REPO, 'main', FILE),
-    fetchRange: (headers, signal) =>
-      client.streamFile(REPO, 'main', FILE, { headers, signal }),
-    artifacts,
-    partials: new PartialDownloadStore(knex),
-    dir: join(runDir, 'downloads'),
-    signal: new AbortController().signal,
+  const mainStat = `/proc/${process.pid}/task/${process.pid}/stat`;
+  const main0 = cpuSecondsOf(mainStat);
+  const clock = startClock();
+  const blob = await stack.download({
     parallel: {
       connections: CONNECTIONS,
       minBytes: 64 * 1024 * 1024,
@@ -139,10 +104,9 @@ async function child(mockUrl: string, runDir: string) {
     onBytes: bytes => console.log(`PROGRESS ${bytes}`),
     log: message => console.log(`LOG ${message}`),
   });
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = process.cpuUsage(cpu0);
+  const { secs, cpuSecs } = clock.stop();
   const rssPeak = process.resourceUsage().maxRSS;
-  const mainCpuSecs = cpuSecsOf(process.pid, process.pid) - main0;
+  const mainCpuSecs = cpuSecondsOf(mainStat) - main0;
   const stored = statSync(join(runDir, 'store', blob.location)).size;
   // the stored file's SHA-256, computed by a separate tool
   const sha = execFileSync('sha256sum', [join(runDir, 'store', blob.location)])
@@ -151,7 +115,7 @@ async function child(mockUrl: string, runDir: string) {
   console.log(
     `DONE ${JSON.stringify({
       secs,
-      cpuSecs: (cpu.user + cpu.system) / 1e6,
+      cpuSecs,
       mainCpuSecs,
       resumedFrom: blob.resumedFrom,
       rssBeforeMiB: rssBefore / 1024,
@@ -161,7 +125,7 @@ async function child(mockUrl: string, runDir: string) {
       size: stored,
     })}`,
   );
-  await knex.destroy();
+  await stack.knex.destroy();
 }
 
 type Done = {
@@ -251,23 +215,6 @@ function runChild(
   });
 }
 
-/** CPU seconds (user + system) of a process (or one thread) so far, from /proc. */
-function cpuSecsOf(pid: number, thread?: number): number {
-  try {
-    const stat = readFileSync(
-      thread === undefined
-        ? `/proc/${pid}/stat`
-        : `/proc/${pid}/task/${thread}/stat`,
-      'utf8',
-    );
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime (fields 14 and 15), in clock ticks of 1/100 s
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
 type Timed = { secs: number; cpuSecs: number };
 
 /** Runs commands at once; wall time and their CPU seconds (`time`). */
@@ -351,10 +298,10 @@ async function main() {
   const uptimeBefore = execFileSync('uptime').toString().trim();
   const mock = await startMock();
   const size = SIZE_GIB * GIB;
-  const url = `${mock.url}/${REPO}/resolve/main/${FILE}`;
+  const url = bigFileUrl(mock.url);
   const runs: Run[] = [];
   let killed: { killedAt?: number; resumed?: Done } = {};
-  const mockCpu = () => cpuSecsOf(mock.pid);
+  const mockCpu = () => cpuSecondsOf(`/proc/${mock.pid}/stat`);
   try {
     for (let i = 0; i < RUNS; i++) {
       const load = fmtLoad(loadavg());

@@ -20,17 +20,16 @@ import {
 } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { mockServices } from '@backstage/backend-test-utils';
-import Knex from 'knex';
-import { DatabaseModelHubStore } from '../../plugins/model-hub-backend/src/database/DatabaseModelHubStore';
-import { HuggingFaceClient } from '../../plugins/model-hub-backend/src/huggingface/HuggingFaceClient';
-import { downloadBlob } from '../../plugins/model-hub-backend/src/jobs/downloadBlob';
-import { PartialDownloadStore } from '../../plugins/model-hub-backend/src/jobs/PartialDownloadStore';
-import { LocalArtifactStore } from '../../plugins/model-hub-backend/src/store/LocalArtifactStore';
 import {
   resolveWriteMode,
   WriteModeDecision,
 } from '../../plugins/model-hub-backend/src/store/SequentialFileWriter';
+import {
+  bigFileUrl,
+  cpuSecondsOf,
+  openDownload,
+  startClock,
+} from './lib/download';
 
 const GIB = 1024 * 1024 * 1024;
 const SIZE_GIB = Number(process.env.BENCH_SIZE_GIB ?? 2);
@@ -38,8 +37,6 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const TMP = join(__dirname, '..', '.tmp', 'hf-download');
 /** Size of each loop image and of the tmpfs mount, GiB. */
 const IMAGE_GIB = Math.ceil(SIZE_GIB * 2 + 1);
-const REPO = 'acme/big-model';
-const FILE = 'model.safetensors';
 
 function startMock(
   sizeGib: number,
@@ -90,41 +87,13 @@ function median(values: number[]) {
   return s[Math.floor(s.length / 2)];
 }
 
-async function fileInfo(url: string) {
-  const client = new HuggingFaceClient({ endpoint: url });
-  const files = await client.listFiles(REPO, 'main');
-  const f = files.find(x => x.path === FILE)!;
-  return {
-    client,
-    file: { path: f.path, size: f.size, oid: f.oid, lfsSha256: f.lfs!.sha256 },
-  };
-}
-
-const CLOCK_TICKS = Number(
-  spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim() || 100,
-);
-
-/** CPU seconds of a process (`self`: this one's waited-for children). */
-function cpuSecondsOf(pid: number | 'self', children = false): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // fields after the command name: state is field 3; utime 14, stime 15,
-    // cutime 16, cstime 17
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const at = children ? 13 : 11;
-    return (Number(f[at]) + Number(f[at + 1])) / CLOCK_TICKS;
-  } catch {
-    return 0;
-  }
-}
-
 /** CPU seconds of `curl` (and `sync`) in the last {@link curl} call. */
 let lastCurlCpu = 0;
 
 /** `curl -o`, optionally followed by `sync <file>` (an fsync of the file). */
 function curl(url: string, out: string, durable = false): number {
   const t0 = process.hrtime.bigint();
-  const cpu0 = cpuSecondsOf('self', true);
+  const cpu0 = cpuSecondsOf('/proc/self/stat', true);
   const r = spawnSync('curl', ['-s', '-f', '-o', out, url]);
   if (r.status !== 0) {
     throw new Error(`curl failed: ${r.stderr}`);
@@ -136,54 +105,30 @@ function curl(url: string, out: string, durable = false): number {
     }
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  lastCurlCpu = cpuSecondsOf('self', true) - cpu0;
+  lastCurlCpu = cpuSecondsOf('/proc/self/stat', true) - cpu0;
   rmSync(out, { force: true });
   return secs;
 }
 
 async function ours(url: string, runDir: string) {
-  const { client, file } = await fileInfo(url);
-  mkdirSync(runDir, { recursive: true });
-  const knex = Knex({
-    client: 'better-sqlite3',
-    connection: { filename: join(runDir, 'db.sqlite') },
-    useNullAsDefault: true,
-  });
-  await DatabaseModelHubStore.create({
-    database: mockServices.database({ knex, migrations: { skip: false } }),
-  });
-  const artifacts = await LocalArtifactStore.create({
-    path: join(runDir, 'store'),
-  });
-  const partials = new PartialDownloadStore(knex);
+  const stack = await openDownload(url, runDir);
+  const { file } = stack;
   global.gc?.();
   const baseline = process.memoryUsage.rss();
   let peak = baseline;
   const sampler = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage.rss());
   }, 20);
-  const t0 = process.hrtime.bigint();
-  const cpu0 = process.cpuUsage();
+  const clock = startClock();
   let streamed = 0;
-  const blob = await downloadBlob({
-    file,
-    url: client.fileUrl(REPO, 'main', FILE),
-    fetchRange: (headers, signal) =>
-      client.streamFile(REPO, 'main', FILE, { headers, signal }),
-    artifacts,
-    partials,
-    dir: join(runDir, 'downloads'),
-    signal: new AbortController().signal,
+  const blob = await stack.download({
     onBytes: bytes => {
-      if (bytes === file.size)
-        streamed = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (bytes === file.size) streamed = clock.elapsed();
     },
   });
   if (process.env.BENCH_DEBUG)
     console.log(`streamed in ${streamed.toFixed(2)} s`);
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = process.cpuUsage(cpu0);
-  const cpuSecs = (cpu.user + cpu.system) / 1e6;
+  const { secs, cpuSecs } = clock.stop();
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage.rss());
   if (blob.sha256 !== file.lfsSha256) {
@@ -193,7 +138,7 @@ async function ours(url: string, runDir: string) {
   if (stored !== file.size) {
     throw new Error('size mismatch');
   }
-  await knex.destroy();
+  await stack.knex.destroy();
   rmSync(runDir, { recursive: true, force: true });
   return { secs, cpuSecs, rssGrowth: peak - baseline };
 }
@@ -337,7 +282,7 @@ async function main() {
   const loadBefore = loadavg();
   const uptimeBefore = execFileSync('uptime').toString().trim();
   try {
-    const url = `${mock.url}/${REPO}/resolve/main/${FILE}`;
+    const url = bigFileUrl(mock.url);
     // warm up the mock and the page cache
     curl(url, join(TMP, 'warmup.bin'));
     for (const target of targets) {
@@ -382,13 +327,15 @@ async function main() {
       for (const r of results) {
         const dir = r.target.dir;
         r.curlSecs.push(curl(url, join(dir, `curl-${i}.bin`)));
-        let mockCpu = cpuSecondsOf(mock.pid);
+        let mockCpu = cpuSecondsOf(`/proc/${mock.pid}/stat`);
         r.curlSyncSecs.push(curl(url, join(dir, `curl-sync-${i}.bin`), true));
         r.curlSyncCpu.push(lastCurlCpu);
-        r.mockCpuCurlSync.push(cpuSecondsOf(mock.pid) - mockCpu);
-        mockCpu = cpuSecondsOf(mock.pid);
+        r.mockCpuCurlSync.push(
+          cpuSecondsOf(`/proc/${mock.pid}/stat`) - mockCpu,
+        );
+        mockCpu = cpuSecondsOf(`/proc/${mock.pid}/stat`);
         const o = await ours(mock.url, join(dir, `run-${i}`));
-        r.mockCpuOurs.push(cpuSecondsOf(mock.pid) - mockCpu);
+        r.mockCpuOurs.push(cpuSecondsOf(`/proc/${mock.pid}/stat`) - mockCpu);
         r.oursSecs.push(o.secs);
         r.cpuSecs.push(o.cpuSecs);
         r.growth.push(o.rssGrowth);
