@@ -90,6 +90,16 @@ function median(values: number[]) {
 /** CPU seconds of `curl` (and `sync`) in the last {@link curl} call. */
 let lastCurlCpu = 0;
 
+/**
+ * Untimed, before each measured command: a global `sync`, so that no command
+ * pays for the dirty data the one before it left (curl -o leaves 2 GiB in
+ * the page cache; on the loop images it also sits in the host's page cache
+ * of the image file, and the next fsync through the loop device writes it).
+ */
+function settle() {
+  spawnSync('sync');
+}
+
 /** `curl -o`, optionally followed by `sync <file>` (an fsync of the file). */
 function curl(url: string, out: string, durable = false): number {
   const t0 = process.hrtime.bigint();
@@ -326,9 +336,12 @@ async function main() {
     for (let i = 0; i < RUNS; i++) {
       for (const r of results) {
         const dir = r.target.dir;
+        settle();
         r.curlSecs.push(curl(url, join(dir, `curl-${i}.bin`)));
+        settle();
         let mockCpu = cpuSecondsOf(`/proc/${mock.pid}/stat`);
         r.curlSyncSecs.push(curl(url, join(dir, `curl-sync-${i}.bin`), true));
+        settle();
         r.curlSyncCpu.push(lastCurlCpu);
         r.mockCpuCurlSync.push(
           cpuSecondsOf(`/proc/${mock.pid}/stat`) - mockCpu,
@@ -378,7 +391,7 @@ async function main() {
       cpus()[0]?.model
     }), ${(totalmem() / GIB).toFixed(0)} GiB RAM, Node ${
       process.version
-    }; mock Hub in its own process on 127.0.0.1, serving the file from its cache folder (page cache); ${SIZE_GIB} GiB, ${RUNS} runs interleaved across the filesystems (per filesystem: curl -o, curl -o && sync, Model Hub with \`writeMode: auto\`).`,
+    }; mock Hub in its own process on 127.0.0.1, serving the file from its cache folder (page cache); ${SIZE_GIB} GiB, ${RUNS} runs interleaved across the filesystems (per filesystem: curl -o, curl -o && sync, Model Hub with \`writeMode: auto\`; an untimed global \`sync\` before each, so that none pays for the dirty data of the one before).`,
     '',
     `\`uptime\` before: \`${uptimeBefore}\`; after: \`${uptimeAfter}\`. Other engineers' tests share the ${
       cpus().length
