@@ -168,6 +168,49 @@ describe('JobsPage', () => {
     await waitFor(() => expect(api.cancelJob).toHaveBeenCalledWith('job-1'));
   });
 
+  it('applies every signal, also two that come in the same tick', async () => {
+    const one = modelHubFixtures.job({
+      id: 'job-1',
+      progress: { bytes: 1024, totalBytes: 4096 },
+    });
+    const two = modelHubFixtures.job({
+      id: 'job-2',
+      progress: { bytes: 1024, totalBytes: 4096 },
+    });
+    let items = [one, two];
+    const api = modelHubApiMock({
+      listJobs: async () => ({ items, totalCount: 2, offset: 0, limit: 25 }),
+    });
+    const signals = fakeSignals();
+    await render(api, signals);
+    await screen.findByRole('table', { name: 'Jobs' });
+    const listed = api.listJobs.mock.calls.length;
+
+    // job-1 ends and job-2 moves on before the page renders again
+    items = [{ ...one, state: 'succeeded' }, two];
+    act(() => {
+      signals.publish('model-hub:jobs', {
+        jobId: 'job-1',
+        state: 'succeeded',
+        progress: { bytes: 4096, totalBytes: 4096 },
+      });
+      signals.publish('model-hub:jobs', {
+        jobId: 'job-2',
+        state: 'running',
+        progress: { bytes: 2048, totalBytes: 4096 },
+      });
+    });
+    await waitFor(() =>
+      expect(
+        screen.getAllByLabelText('Progress of job job-2')[0],
+      ).toHaveAttribute('aria-valuenow', '50'),
+    );
+    // the end of job-1 was seen: the page listed the jobs again
+    await waitFor(() =>
+      expect(api.listJobs.mock.calls.length).toBe(listed + 1),
+    );
+  });
+
   it('retries a failed job', async () => {
     const api = modelHubApiMock({
       listJobs: async () => ({

@@ -8,7 +8,6 @@ import {
 } from '@backstage/core-components';
 import { alertApiRef, useApi } from '@backstage/core-plugin-api';
 import { usePermission } from '@backstage/plugin-permission-react';
-import { useSignal } from '@backstage/plugin-signals-react';
 import {
   modelHubAdminPermission,
   modelHubSyncTriggerPermission,
@@ -37,20 +36,9 @@ import { useHubLinks } from '../../lib/hooks';
 import { StatePill } from '../StatePill';
 import { JobLogs } from './JobLogs';
 import { jobProgress } from './jobProgress';
+import { JobSignal, useJobSignals } from './useJobSignals';
 
-/**
- * The signals channel the backend publishes job progress on, to the users
- * who listed the jobs recently and may read the job's model.
- */
-export const JOBS_SIGNAL_CHANNEL = 'model-hub:jobs';
-
-type JobSignal = {
-  jobId: string;
-  type?: string;
-  state?: JobState;
-  progress?: Record<string, unknown>;
-  [key: string]: unknown;
-};
+export { JOBS_SIGNAL_CHANNEL } from './useJobSignals';
 
 const ACTIVE: JobState[] = ['queued', 'running'];
 
@@ -228,9 +216,7 @@ export function JobsPage() {
   const [selected, setSelected] = useState<string>();
   const [live, setLive] = useState<Record<string, JobSignal>>({});
   const [tick, setTick] = useState(0);
-  const { lastSignal: signalMessage, isSignalsAvailable } =
-    useSignal(JOBS_SIGNAL_CHANNEL);
-  const lastSignal = signalMessage as JobSignal | null;
+  const { pending, handled, isSignalsAvailable } = useJobSignals();
 
   const jobs = useAsyncRetry(
     () =>
@@ -244,17 +230,26 @@ export function JobsPage() {
 
   // apply live progress; reload the page when a job changes state
   useEffect(() => {
-    if (!lastSignal?.jobId) {
+    if (!pending.length) {
       return;
     }
-    setLive(prev => ({ ...prev, [lastSignal.jobId]: lastSignal }));
+    const latest: Record<string, JobSignal> = {};
+    let reload = false;
+    for (const signal of pending) {
+      latest[signal.jobId] = signal;
+      const known = jobs.value?.items.find(j => j.id === signal.jobId);
+      if (!known || (signal.state && signal.state !== known.state)) {
+        reload = true;
+      }
+    }
+    handled(pending.length);
+    setLive(prev => ({ ...prev, ...latest }));
     setTick(t => t + 1);
-    const known = jobs.value?.items.find(j => j.id === lastSignal.jobId);
-    if (!known || (lastSignal.state && lastSignal.state !== known.state)) {
+    if (reload) {
       jobs.retry();
     }
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [lastSignal]);
+  }, [pending]);
 
   const items = (jobs.value?.items ?? []).map(j => {
     const signal = live[j.id];

@@ -192,6 +192,50 @@ describe('ModelVersionsContent jobs', () => {
     expect(api.getModel.mock.calls.length).toBe(before.getModel + 1);
   });
 
+  it('handles every signal, also two that come before the page renders again', async () => {
+    let jobs = [download];
+    let versions = [v1];
+    const api = modelHubApiMock({
+      getModel: async () => modelHubFixtures.model({ versions }),
+      listFiles: async () => modelHubFixtures.files(),
+      listJobs: async () => page(jobs),
+    });
+    const signals = fakeSignals();
+    await render(api, signals);
+    await waitFor(() =>
+      expect(progressOf('job-1')).toHaveAttribute('aria-valuenow', '25'),
+    );
+    await screen.findByText('config.json');
+    const getModelCalls = api.getModel.mock.calls.length;
+
+    // this model's job ends and, in the same tick, another model's job
+    // reports progress: the end must not be lost behind the later signal
+    jobs = [];
+    versions = [v2, v1];
+    act(() => {
+      signals.publish('model-hub:jobs', {
+        jobId: 'job-1',
+        modelId: 'id-tiny-llm',
+        type: 'huggingface-download',
+        state: 'succeeded',
+        progress: { bytes: 4096, totalBytes: 4096 },
+      });
+      signals.publish('model-hub:jobs', {
+        jobId: 'job-9',
+        modelId: 'id-other-llm',
+        type: 'huggingface-download',
+        state: 'running',
+        progress: { bytes: 10, totalBytes: 4096 },
+      });
+    });
+    const table = await screen.findByRole('table', { name: 'Versions' });
+    await waitFor(() => expect(table).toHaveTextContent(/2\.0\s*Draft/));
+    expect(api.getModel.mock.calls.length).toBe(getModelCalls + 1);
+    expect(
+      screen.queryByLabelText('Progress of job job-9'),
+    ).not.toBeInTheDocument();
+  });
+
   it('shows a job of this model queued elsewhere when its first signal comes', async () => {
     let jobs: HubJob[] = [];
     const api = modelHubApiMock({

@@ -1,23 +1,9 @@
 import { useApi } from '@backstage/core-plugin-api';
-import { useSignal } from '@backstage/plugin-signals-react';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
 import useInterval from 'react-use/esm/useInterval';
 import { HubJob, JobState, modelHubApiRef } from '../../api';
-import { JOBS_SIGNAL_CHANNEL } from '../JobsPage';
-
-/**
- * A message on the jobs channel. `modelId` (the hub's id of the job's
- * model) comes from backends that send it; without it only the jobs this
- * page listed are recognised.
- */
-type JobSignal = {
-  jobId: string;
-  modelId?: string;
-  type?: string;
-  state?: JobState;
-  progress?: Record<string, unknown>;
-};
+import { JobSignal, useJobSignals } from '../JobsPage/useJobSignals';
 
 const ACTIVE: JobState[] = ['queued', 'running'];
 /**
@@ -51,9 +37,7 @@ export function useModelJobs(options: {
 } {
   const { entityRef, modelId } = options;
   const api = useApi(modelHubApiRef);
-  const { lastSignal: message, isSignalsAvailable } =
-    useSignal(JOBS_SIGNAL_CHANNEL);
-  const lastSignal = message as JobSignal | null;
+  const { pending, handled, isSignalsAvailable } = useJobSignals();
   const [live, setLive] = useState<Record<string, JobSignal>>({});
   const onFinished = useRef(options.onFinished);
   onFinished.current = options.onFinished;
@@ -90,29 +74,37 @@ export function useModelJobs(options: {
 
   // the signals of this model's jobs: progress, new jobs, ends
   useEffect(() => {
-    if (!lastSignal?.jobId) {
+    if (!pending.length) {
       return;
     }
-    const known = list.value?.items.find(j => j.id === lastSignal.jobId);
-    const ours =
-      known !== undefined ||
-      (modelId !== undefined && lastSignal.modelId === modelId);
-    if (!ours) {
-      return;
+    let reload = false;
+    const mine: Record<string, JobSignal> = {};
+    for (const signal of pending) {
+      const known = list.value?.items.find(j => j.id === signal.jobId);
+      const ours =
+        known !== undefined ||
+        (modelId !== undefined && signal.modelId === modelId);
+      if (!ours) {
+        continue;
+      }
+      mine[signal.jobId] = signal;
+      if (signal.state && !ACTIVE.includes(signal.state)) {
+        finish(signal.jobId);
+        reload = true;
+      } else if (!known || (signal.state && signal.state !== known.state)) {
+        reload = true;
+      }
     }
-    setLive(prev => ({ ...prev, [lastSignal.jobId]: lastSignal }));
-    if (lastSignal.state && !ACTIVE.includes(lastSignal.state)) {
-      finish(lastSignal.jobId);
-      retry();
-    } else if (
-      !known ||
-      (lastSignal.state && lastSignal.state !== known.state)
-    ) {
+    handled(pending.length);
+    if (Object.keys(mine).length) {
+      setLive(prev => ({ ...prev, ...mine }));
+    }
+    if (reload) {
       retry();
     }
-    // only a new signal is handled; the list's changes are handled above
+    // only new signals are handled; the list's changes are handled above
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [lastSignal]);
+  }, [pending]);
 
   const jobs = (list.value?.items ?? []).map(j => {
     const signal = live[j.id];
