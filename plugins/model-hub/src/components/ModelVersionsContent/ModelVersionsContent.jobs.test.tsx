@@ -104,21 +104,29 @@ describe('ModelVersionsContent jobs', () => {
     progress: { bytes: 1024, totalBytes: 4096 },
   });
 
-  it("applies the signals of this model's jobs and ignores other models'", async () => {
-    let jobs = [download];
-    let versions = [v1];
+  /**
+   * The page of a model with version 1.0 and a running download at 25%,
+   * with signals; `answers` is what the API answers from then on.
+   */
+  async function renderWithDownload() {
+    const answers = { jobs: [download], versions: [v1] };
     const api = modelHubApiMock({
-      getModel: async () => modelHubFixtures.model({ versions }),
+      getModel: async () =>
+        modelHubFixtures.model({ versions: answers.versions }),
       listFiles: async () => modelHubFixtures.files(),
-      listJobs: async () => page(jobs),
+      listJobs: async () => page(answers.jobs),
     });
     const signals = fakeSignals();
     await render(api, signals);
-
-    // the page lists the model's active jobs (the list records the watch)
     await waitFor(() =>
       expect(progressOf('job-1')).toHaveAttribute('aria-valuenow', '25'),
     );
+    return { api, signals, answers };
+  }
+
+  it("applies the signals of this model's jobs and ignores other models'", async () => {
+    // the page lists the model's active jobs (the list records the watch)
+    const { api, signals, answers } = await renderWithDownload();
     expect(api.listJobs).toHaveBeenCalledWith({
       model: 'model:default/tiny-llm',
       state: ['queued', 'running'],
@@ -167,8 +175,8 @@ describe('ModelVersionsContent jobs', () => {
     expect(calls()).toEqual(before);
 
     // this model's job ends: its new version and the files are fetched
-    jobs = [];
-    versions = [v2, v1];
+    answers.jobs = [];
+    answers.versions = [v2, v1];
     act(() =>
       signals.publish('model-hub:jobs', {
         jobId: 'job-1',
@@ -193,25 +201,14 @@ describe('ModelVersionsContent jobs', () => {
   });
 
   it('handles every signal, also two that come before the page renders again', async () => {
-    let jobs = [download];
-    let versions = [v1];
-    const api = modelHubApiMock({
-      getModel: async () => modelHubFixtures.model({ versions }),
-      listFiles: async () => modelHubFixtures.files(),
-      listJobs: async () => page(jobs),
-    });
-    const signals = fakeSignals();
-    await render(api, signals);
-    await waitFor(() =>
-      expect(progressOf('job-1')).toHaveAttribute('aria-valuenow', '25'),
-    );
+    const { api, signals, answers } = await renderWithDownload();
     await screen.findByText('config.json');
     const getModelCalls = api.getModel.mock.calls.length;
 
     // this model's job ends and, in the same tick, another model's job
     // reports progress: the end must not be lost behind the later signal
-    jobs = [];
-    versions = [v2, v1];
+    answers.jobs = [];
+    answers.versions = [v2, v1];
     act(() => {
       signals.publish('model-hub:jobs', {
         jobId: 'job-1',
