@@ -2,6 +2,7 @@ import {
   coreServices,
   createBackendModule,
 } from '@backstage/backend-plugin-api';
+import { DEMO_VERSIONS, DemoTarget, DemoVersion } from './plan';
 import { seedDemo } from './seed';
 
 export { seedDemo } from './seed';
@@ -48,6 +49,8 @@ export const modelHubModuleDemoSeed = createBackendModule({
           );
           return;
         }
+        const appUrl = config.getOptionalString('app.baseUrl');
+        const backendUrl = config.getOptionalString('backend.baseUrl');
         const [authBaseUrl, hubBaseUrl, catalogBaseUrl] = await Promise.all([
           discovery.getBaseUrl('auth'),
           discovery.getBaseUrl('model-hub'),
@@ -57,7 +60,7 @@ export const modelHubModuleDemoSeed = createBackendModule({
         lifecycle.addStartupHook(() => {
           const started = Date.now();
           seedDemo({ authBaseUrl, hubBaseUrl, catalogBaseUrl, logger }).then(
-            ({ steps, problems }) =>
+            ({ steps, problems }) => {
               logger.info(
                 steps.length
                   ? `Demo seed: ${steps.length} steps in ${
@@ -68,7 +71,9 @@ export const modelHubModuleDemoSeed = createBackendModule({
                   : `Demo seed: the demo data is in place${
                       problems.length ? ` (${problems.length} problems)` : ''
                     }`,
-              ),
+              );
+              logger.info(demoTour(appUrl, backendUrl));
+            },
             error => logger.error('Demo seed failed', error),
           );
         });
@@ -76,3 +81,36 @@ export const modelHubModuleDemoSeed = createBackendModule({
     });
   },
 });
+
+/**
+ * Where to start in the seeded demo (logged once the seed is done: the
+ * terminal is what a new user reads first): who to sign in as, what the
+ * seed left waiting for them ({@link DEMO_VERSIONS}), and how a Hugging
+ * Face client reads an approved version.
+ */
+export function demoTour(
+  appUrl = 'http://localhost:3000',
+  backendUrl = 'http://localhost:7007',
+): string {
+  const first = (target: DemoTarget) =>
+    DEMO_VERSIONS.find(v => v.target === target)!;
+  const at = (v: DemoVersion) => `${v.model} ${v.label}`;
+  const inReview = first('in_review');
+  const changes = first('changes_requested');
+  const active = first('active');
+  const draft = first('draft');
+  return [
+    `Model Hub demo ready: open ${appUrl} and sign in as an example user (README.md, "Demo"):`,
+    `  bob (ml-reviewers): Model Hub > Approvals, ${at(
+      inReview,
+    )} waits in his review queue;`,
+    `  alice (ml-engineers): uploads a file into a new version under Model Hub > Upload and submits it; ${at(
+      changes,
+    )} has bob's change request;`,
+    `  carol (no group, read only): creates a token at ${appUrl}/model-hub/access-tokens; only approved versions are served:`,
+    `    HF_ENDPOINT=${backendUrl}/api/model-hub/hf HF_TOKEN=hf_... huggingface-cli download default/${active.model} --revision ${active.label}`,
+    `  dana (ml-admins): everything, e.g. the audit; ${at(
+      draft,
+    )} is a draft whose pickle safety check failed.`,
+  ].join('\n');
+}
