@@ -88,6 +88,20 @@ const page = (items: HubJob[]) => ({
   limit: 50,
 });
 
+/** A download job's signal: `bytes` of 4096 done. */
+const downloadSignal = (
+  jobId: string,
+  modelId: string,
+  state: string,
+  bytes: number,
+) => ({
+  jobId,
+  modelId,
+  type: 'huggingface-download',
+  state,
+  progress: { bytes, totalBytes: 4096 },
+});
+
 /** Lets the effects of a signal run (to see that nothing happened). */
 const settle = () => act(() => new Promise(r => setTimeout(r, 200)));
 
@@ -143,13 +157,10 @@ describe('ModelVersionsContent jobs', () => {
 
     // progress of this model's job
     act(() =>
-      signals.publish('model-hub:jobs', {
-        jobId: 'job-1',
-        modelId: 'id-tiny-llm',
-        type: 'huggingface-download',
-        state: 'running',
-        progress: { bytes: 3072, totalBytes: 4096 },
-      }),
+      signals.publish(
+        'model-hub:jobs',
+        downloadSignal('job-1', 'id-tiny-llm', 'running', 3072),
+      ),
     );
     await waitFor(() =>
       expect(progressOf('job-1')).toHaveAttribute('aria-valuenow', '75'),
@@ -158,13 +169,10 @@ describe('ModelVersionsContent jobs', () => {
     // another model's job, running and ending: nothing changes or reloads
     for (const state of ['running', 'succeeded']) {
       act(() =>
-        signals.publish('model-hub:jobs', {
-          jobId: 'job-9',
-          modelId: 'id-other-llm',
-          type: 'huggingface-download',
-          state,
-          progress: { bytes: 4000, totalBytes: 4096 },
-        }),
+        signals.publish(
+          'model-hub:jobs',
+          downloadSignal('job-9', 'id-other-llm', state, 4000),
+        ),
       );
       await settle();
     }
@@ -178,13 +186,10 @@ describe('ModelVersionsContent jobs', () => {
     answers.jobs = [];
     answers.versions = [v2, v1];
     act(() =>
-      signals.publish('model-hub:jobs', {
-        jobId: 'job-1',
-        modelId: 'id-tiny-llm',
-        type: 'huggingface-download',
-        state: 'succeeded',
-        progress: { bytes: 4096, totalBytes: 4096 },
-      }),
+      signals.publish(
+        'model-hub:jobs',
+        downloadSignal('job-1', 'id-tiny-llm', 'succeeded', 4096),
+      ),
     );
     const table = await screen.findByRole('table', { name: 'Versions' });
     await waitFor(() => expect(table).toHaveTextContent(/2\.0\s*Draft/));
@@ -210,20 +215,14 @@ describe('ModelVersionsContent jobs', () => {
     answers.jobs = [];
     answers.versions = [v2, v1];
     act(() => {
-      signals.publish('model-hub:jobs', {
-        jobId: 'job-1',
-        modelId: 'id-tiny-llm',
-        type: 'huggingface-download',
-        state: 'succeeded',
-        progress: { bytes: 4096, totalBytes: 4096 },
-      });
-      signals.publish('model-hub:jobs', {
-        jobId: 'job-9',
-        modelId: 'id-other-llm',
-        type: 'huggingface-download',
-        state: 'running',
-        progress: { bytes: 10, totalBytes: 4096 },
-      });
+      signals.publish(
+        'model-hub:jobs',
+        downloadSignal('job-1', 'id-tiny-llm', 'succeeded', 4096),
+      );
+      signals.publish(
+        'model-hub:jobs',
+        downloadSignal('job-9', 'id-other-llm', 'running', 10),
+      );
     });
     const table = await screen.findByRole('table', { name: 'Versions' });
     await waitFor(() => expect(table).toHaveTextContent(/2\.0\s*Draft/));
